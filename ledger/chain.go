@@ -1,0 +1,465 @@
+package ledger
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"strings"
+	"time"
+
+	ethereum "github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
+	"github.com/ethereum/go-ethereum/accounts/keystore"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
+
+	"github.com/wardgate/wardgate/ledger/contracts"
+)
+
+// Backend is the slice of an Ethereum client the ledger uses. Both
+// *ethclient.Client and the simulated backend's client satisfy it.
+type Backend interface {
+	bind.ContractBackend
+	ethereum.TransactionReader
+	ethereum.ChainIDReader
+	ethereum.BlockNumberReader
+	ethereum.ChainStateReader
+}
+
+// Anchor says where a checkpoint was anchored.
+type Anchor struct {
+	Size     uint64         `json:"size"`
+	Root     Hash           `json:"root"`
+	ChainID  uint64         `json:"chain_id"`
+	Contract common.Address `json:"contract"`
+	Gateway  common.Address `json:"gateway"`
+	TxHash   common.Hash    `json:"tx_hash"`
+	Block    uint64         `json:"block"`
+	// BlockHash pins the block, so a reorg is visible to a verifier.
+	BlockHash common.Hash `json:"block_hash"`
+}
+
+// Chain is a gateway account on a chain holding the anchor contract.
+type Chain struct {
+	backend       Backend
+	key           *ecdsa.PrivateKey
+	gateway       common.Address
+	chainID       *big.Int
+	contract      common.Address
+	confirmations uint64
+	poll          time.Duration
+	abi           *contracts.Anchor
+	bound         *bind.BoundContract
+	closers       []func() error
+}
+
+// ChainOptions describes a chain connection that is already open.
+type ChainOptions struct {
+	ChainID       uint64
+	Contract      common.Address
+	Key           *ecdsa.PrivateKey // the gateway account
+	Confirmations uint64            // blocks on top of the anchor block before it counts (0 = mined)
+	Poll          time.Duration     // receipt polling interval (default 250ms)
+}
+
+// NewChain wraps a backend. It does not talk to the chain; the anchorer
+// checks the chain id and the contract on first use, so a box can start
+// while the chain is down.
+func NewChain(b Backend, o ChainOptions) (*Chain, error) {
+	if o.Key == nil {
+		return nil, errors.New("ledger: chain gateway key is nil")
+	}
+	if o.Contract == (common.Address{}) {
+		return nil, errors.New("ledger: chain contract address is empty; deploy the anchor contract and set it")
+	}
+	if o.Poll <= 0 {
+		o.Poll = 250 * time.Millisecond
+	}
+	c := &Chain{
+		backend: b, key: o.Key, gateway: crypto.PubkeyToAddress(o.Key.PublicKey),
+		chainID: new(big.Int).SetUint64(o.ChainID), contract: o.Contract,
+		confirmations: o.Confirmations, poll: o.Poll, abi: contracts.NewAnchor(),
+	}
+	c.bound = c.abi.Instance(b, o.Contract)
+	return c, nil
+}
+
+// RPCConfig is the "rpc" chain mode: an external JSON-RPC endpoint.
+type RPCConfig struct {
+	URL           string
+	ChainID       uint64
+	Contract      common.Address
+	KeystoreFile  string // go-ethereum encrypted keystore JSON of the gateway account
+	Passphrase    string
+	Confirmations uint64
+}
+
+// DialRPC opens the "rpc" chain mode. Dialling HTTP does not need the node up.
+func DialRPC(ctx context.Context, cfg RPCConfig) (*Chain, error) {
+	kj, err := os.ReadFile(cfg.KeystoreFile)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: reading chain keystore file: %w", err)
+	}
+	k, err := keystore.DecryptKey(kj, cfg.Passphrase)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: decrypting chain keystore %s (check the passphrase): %w", cfg.KeystoreFile, err)
+	}
+	cl, err := ethclient.DialContext(ctx, cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: dialling chain rpc url %q: %w", cfg.URL, err)
+	}
+	c, err := NewChain(cl, ChainOptions{ChainID: cfg.ChainID, Contract: cfg.Contract, Key: k.PrivateKey, Confirmations: cfg.Confirmations})
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	c.closers = append(c.closers, func() error { cl.Close(); return nil })
+	return c, nil
+}
+
+// Gateway is the account that anchors.
+func (c *Chain) Gateway() common.Address { return c.gateway }
+
+// Contract is the anchor contract's address.
+func (c *Chain) Contract() common.Address { return c.contract }
+
+// ChainID is the configured chain id.
+func (c *Chain) ChainID() uint64 { return c.chainID.Uint64() }
+
+// Backend is the client the chain talks through.
+func (c *Chain) Backend() Backend { return c.backend }
+
+// Close releases the client (and an embedded node).
+func (c *Chain) Close() error {
+	var errs []error
+	for i := len(c.closers) - 1; i >= 0; i-- {
+		errs = append(errs, c.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// LatestSize is the contract's latest anchored size for this gateway.
+func (c *Chain) LatestSize(ctx context.Context) (uint64, error) {
+	return bind.Call(c.bound, &bind.CallOpts{Context: ctx}, c.abi.PackLatestSize(c.gateway), c.abi.UnpackLatestSize)
+}
+
+// checkChain verifies that the endpoint is the chain and contract we expect.
+func (c *Chain) checkChain(ctx context.Context) error {
+	id, err := c.backend.ChainID(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger: chain id: %w", err)
+	}
+	if id.Cmp(c.chainID) != 0 {
+		return fmt.Errorf("ledger: endpoint serves chain id %v, config says %v", id, c.chainID)
+	}
+	code, err := c.backend.CodeAt(ctx, c.contract, nil)
+	if err != nil {
+		return fmt.Errorf("ledger: reading contract code: %w", err)
+	}
+	if len(code) == 0 {
+		return fmt.Errorf("ledger: no contract at %s on chain %v; deploy it or fix the contract address", c.contract, c.chainID)
+	}
+	return nil
+}
+
+// findAnchor looks up the Anchored event of this gateway at size.
+func (c *Chain) findAnchor(ctx context.Context, gateway common.Address, size uint64) (*Anchor, error) {
+	q := ethereum.FilterQuery{
+		Addresses: []common.Address{c.contract},
+		Topics: [][]common.Hash{
+			{c.abi.GetABI().Events["Anchored"].ID},
+			{common.BytesToHash(gateway.Bytes())},
+			{common.BigToHash(new(big.Int).SetUint64(size))},
+		},
+	}
+	logs, err := c.backend.FilterLogs(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: filtering Anchored logs at size %d: %w", size, err)
+	}
+	for i := range logs {
+		if logs[i].Removed {
+			continue
+		}
+		ev, err := c.abi.UnpackAnchoredEvent(&logs[i])
+		if err != nil {
+			continue
+		}
+		return &Anchor{Size: ev.Size, Root: ev.Root, ChainID: c.chainID.Uint64(), Contract: c.contract, Gateway: ev.Gateway,
+			TxHash: logs[i].TxHash, Block: logs[i].BlockNumber, BlockHash: logs[i].BlockHash}, nil
+	}
+	return nil, nil
+}
+
+// inflight is the anchoring transaction sent but not yet confirmed. It is
+// journaled before sending so that a restart resends the same bytes instead
+// of a second transaction.
+type inflight struct {
+	Size  uint64 `json:"size"`
+	Root  Hash   `json:"root"`
+	Nonce uint64 `json:"nonce"`
+	Raw   []byte `json:"raw"`
+	Hash  common.Hash
+}
+
+// anchorer anchors the latest checkpoint whenever one is made, retrying
+// with backoff while the chain is down.
+func (l *Ledger) anchorer(ctx context.Context) {
+	defer l.wg.Done()
+	backoff := 500 * time.Millisecond
+	for {
+		err := l.anchorLatest(ctx)
+		l.mu.Lock()
+		l.chainErr = err
+		l.mu.Unlock()
+		wait := 30 * time.Second // safety net; checkpoints kick us
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			l.log.Warn("anchoring failed; journaling continues and the backlog is anchored when the chain returns", "err", err, "retry_in", backoff)
+			wait = backoff
+			backoff = min(backoff*2, 10*time.Second)
+		} else {
+			backoff = 500 * time.Millisecond
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-l.anKick:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// anchorLatest anchors the newest checkpoint, if not yet anchored. Older
+// unanchored checkpoints are skipped: the newest covers their entries, and
+// consistency proofs link them.
+func (l *Ledger) anchorLatest(ctx context.Context) error {
+	c := l.cfg.Chain
+	l.mu.Lock()
+	var cp Checkpoint
+	if n := len(l.checkpoints); n > 0 {
+		cp = l.checkpoints[n-1]
+	}
+	var done uint64
+	if n := len(l.anchorSizes); n > 0 {
+		done = l.anchorSizes[n-1]
+	}
+	l.mu.Unlock()
+	if cp.Size == 0 || cp.Size <= done {
+		return nil
+	}
+	if err := c.checkChain(ctx); err != nil {
+		return err
+	}
+	// Ask the chain, not our memory, what is already anchored: a crash
+	// between sending and recording must not anchor the same checkpoint twice.
+	onChain, err := c.LatestSize(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger: reading latest anchored size: %w", err)
+	}
+	if onChain > done {
+		if err := l.adoptAnchor(ctx, onChain); err != nil {
+			return err
+		}
+		if onChain >= cp.Size {
+			return nil
+		}
+	}
+	var inf inflight
+	have, err := l.j.getJSON(bucketMeta, metaInflight, &inf)
+	if err != nil {
+		return fmt.Errorf("ledger: reading in-flight anchor tx: %w", err)
+	}
+	confirmedNonce, err := c.backend.NonceAt(ctx, c.gateway, nil)
+	if err != nil {
+		return fmt.Errorf("ledger: gateway nonce: %w", err)
+	}
+	var tx *types.Transaction
+	if have && inf.Nonce >= confirmedNonce && inf.Size == cp.Size {
+		// Same checkpoint, nonce still unused: resend the very same bytes.
+		tx = new(types.Transaction)
+		if err := tx.UnmarshalBinary(inf.Raw); err != nil {
+			return fmt.Errorf("ledger: decoding in-flight anchor tx: %w", err)
+		}
+	} else {
+		nonce := confirmedNonce
+		var floor *types.Transaction
+		if have && inf.Nonce >= confirmedNonce {
+			// A newer checkpoint replaces the pending tx at the same nonce.
+			nonce = inf.Nonce
+			floor = new(types.Transaction)
+			if err := floor.UnmarshalBinary(inf.Raw); err != nil {
+				floor = nil
+			}
+		}
+		tx, err = l.buildAnchorTx(ctx, cp, nonce, floor)
+		if err != nil {
+			return err
+		}
+		raw, err := tx.MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("ledger: encoding anchor tx: %w", err)
+		}
+		inf = inflight{Size: cp.Size, Root: cp.Root, Nonce: nonce, Raw: raw, Hash: tx.Hash()}
+		if err := l.j.putJSON(bucketMeta, metaInflight, &inf); err != nil {
+			return fmt.Errorf("ledger: journaling in-flight anchor tx: %w", err)
+		}
+	}
+	if err := c.backend.SendTransaction(ctx, tx); err != nil && !alreadyKnown(err) {
+		return fmt.Errorf("ledger: sending anchor tx for size %d: %w", cp.Size, err)
+	}
+	l.log.Info("anchor tx sent", "size", cp.Size, "tx", tx.Hash(), "nonce", tx.Nonce())
+	rcpt, err := l.waitReceipt(ctx, tx.Hash())
+	if err != nil {
+		return err
+	}
+	if rcpt.Status != types.ReceiptStatusSuccessful {
+		// Reverted: most likely the size was anchored already. Re-read the
+		// chain on the next round rather than retrying blindly.
+		_ = l.j.deleteKey(bucketMeta, metaInflight)
+		return fmt.Errorf("ledger: anchor tx %s for size %d reverted in block %v", tx.Hash(), cp.Size, rcpt.BlockNumber)
+	}
+	if err := l.adoptAnchor(ctx, cp.Size); err != nil {
+		return err
+	}
+	l.log.Info("checkpoint anchored", "size", cp.Size, "tx", tx.Hash(), "block", rcpt.BlockNumber, "gas", rcpt.GasUsed)
+	return nil
+}
+
+func alreadyKnown(err error) bool {
+	s := strings.ToLower(err.Error())
+	return strings.Contains(s, "already known") || strings.Contains(s, "known transaction")
+}
+
+// adoptAnchor records the on-chain anchor of size (found by its event),
+// checking that it anchors our own checkpoint's root.
+func (l *Ledger) adoptAnchor(ctx context.Context, size uint64) error {
+	c := l.cfg.Chain
+	a, err := c.findAnchor(ctx, c.gateway, size)
+	if err != nil {
+		return err
+	}
+	if a == nil {
+		return fmt.Errorf("ledger: contract says size %d is anchored but no Anchored event was found (node pruned its logs?)", size)
+	}
+	if err := l.waitConfirmations(ctx, a.Block); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	cp, ok := l.checkpointAt(size)
+	l.mu.Unlock()
+	if !ok || cp.Root != a.Root {
+		// Another process anchors with our gateway key: that is a
+		// configuration error an operator must see.
+		return fmt.Errorf("ledger: gateway %s anchored size %d with root %s, which is not a checkpoint of this log; is the gateway key shared?", c.gateway, size, a.Root)
+	}
+	if err := l.j.putJSON(bucketAnchors, u64key(size), a); err != nil {
+		return fmt.Errorf("ledger: journaling anchor of size %d: %w", size, err)
+	}
+	_ = l.j.deleteKey(bucketMeta, metaInflight)
+	l.mu.Lock()
+	if _, dup := l.anchors[size]; !dup {
+		l.anchors[size] = a
+		l.anchorSizes = append(l.anchorSizes, size)
+	}
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *Ledger) buildAnchorTx(ctx context.Context, cp Checkpoint, nonce uint64, floor *types.Transaction) (*types.Transaction, error) {
+	c := l.cfg.Chain
+	data := c.abi.PackAnchor(cp.Size, cp.Root)
+	gas, err := c.backend.EstimateGas(ctx, ethereum.CallMsg{From: c.gateway, To: &c.contract, Data: data})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: estimating anchor gas for size %d (is %s registered as a gateway?): %w", cp.Size, c.gateway, err)
+	}
+	gas = gas + gas/4 // headroom: state can change between estimate and inclusion
+	head, err := c.backend.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: reading head: %w", err)
+	}
+	tip, err := c.backend.SuggestGasTipCap(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: suggesting gas tip: %w", err)
+	}
+	base := head.BaseFee
+	if base == nil {
+		base = new(big.Int)
+	}
+	feeCap := new(big.Int).Add(new(big.Int).Mul(base, big.NewInt(2)), tip)
+	if floor != nil {
+		// Replacing a pending tx needs both fees raised by at least 10%.
+		bump := func(v *big.Int) *big.Int {
+			return new(big.Int).Add(new(big.Int).Div(new(big.Int).Mul(v, big.NewInt(115)), big.NewInt(100)), big.NewInt(1))
+		}
+		if t := bump(floor.GasTipCap()); t.Cmp(tip) > 0 {
+			tip = t
+		}
+		if f := bump(floor.GasFeeCap()); f.Cmp(feeCap) > 0 {
+			feeCap = f
+		}
+		if feeCap.Cmp(tip) < 0 {
+			feeCap = new(big.Int).Set(tip)
+		}
+	}
+	tx := types.NewTx(&types.DynamicFeeTx{ChainID: c.chainID, Nonce: nonce, GasTipCap: tip, GasFeeCap: feeCap, Gas: gas, To: &c.contract, Data: data})
+	signed, err := types.SignTx(tx, types.LatestSignerForChainID(c.chainID), c.key)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: signing anchor tx: %w", err)
+	}
+	return signed, nil
+}
+
+func (l *Ledger) waitReceipt(ctx context.Context, h common.Hash) (*types.Receipt, error) {
+	c := l.cfg.Chain
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	t := time.NewTicker(c.poll)
+	defer t.Stop()
+	for {
+		r, err := c.backend.TransactionReceipt(ctx, h)
+		if err == nil && r != nil {
+			return r, l.waitConfirmations(ctx, r.BlockNumber.Uint64())
+		}
+		if err != nil && !errors.Is(err, ethereum.NotFound) {
+			return nil, fmt.Errorf("ledger: receipt of anchor tx %s: %w", h, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("ledger: waiting for anchor tx %s to be mined: %w", h, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func (l *Ledger) waitConfirmations(ctx context.Context, block uint64) error {
+	c := l.cfg.Chain
+	if c.confirmations <= 1 {
+		return nil
+	}
+	t := time.NewTicker(c.poll)
+	defer t.Stop()
+	for {
+		head, err := c.backend.BlockNumber(ctx)
+		if err != nil {
+			return fmt.Errorf("ledger: block number: %w", err)
+		}
+		if head+1 >= block+c.confirmations {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("ledger: waiting for %d confirmations of block %d: %w", c.confirmations, block, ctx.Err())
+		case <-t.C:
+		}
+	}
+}

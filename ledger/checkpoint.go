@@ -1,0 +1,67 @@
+package ledger
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Checkpoint is a signed statement by a box that its log had Size entries
+// with the given Root at Time. Checkpoints are what get anchored on chain.
+type Checkpoint struct {
+	Log       string    `json:"log"`
+	Size      uint64    `json:"size"`
+	Root      Hash      `json:"root"`
+	Time      time.Time `json:"time"`
+	Signature []byte    `json:"signature"`
+}
+
+// checkpointDomain is the first line of the signed checkpoint text, in the
+// spirit of C2SP signed notes: a human can read what was signed.
+const checkpointDomain = "wardgate/ledger/checkpoint/v1"
+
+// SignedBytes is the text the box signs.
+func (c *Checkpoint) SignedBytes() []byte {
+	return fmt.Appendf(nil, "%s\n%s\n%d\n%s\n%d\n", checkpointDomain, c.Log, c.Size,
+		base64.StdEncoding.EncodeToString(c.Root[:]), c.Time.UnixNano())
+}
+
+func (c *Checkpoint) sign(s Signer) error {
+	sig, err := s.Sign(c.SignedBytes())
+	if err != nil {
+		return fmt.Errorf("ledger: signing checkpoint at size %d: %w", c.Size, err)
+	}
+	c.Signature = sig
+	return nil
+}
+
+// VerifySignature checks the checkpoint signature against the box's record key.
+func (c *Checkpoint) VerifySignature(pub ed25519.PublicKey) error {
+	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, c.SignedBytes(), c.Signature) {
+		return fmt.Errorf("%w: checkpoint of log %q at size %d", ErrBadSignature, c.Log, c.Size)
+	}
+	return nil
+}
+
+// Hash is a 32-byte hash that reads and writes as hex in JSON.
+type Hash [32]byte
+
+func (h Hash) String() string { return fmt.Sprintf("%x", h[:]) }
+
+func (h Hash) MarshalText() ([]byte, error) { return fmt.Appendf(nil, "%x", h[:]), nil }
+
+func (h *Hash) UnmarshalText(b []byte) error {
+	if len(b) != 64 {
+		return fmt.Errorf("hash is %d hex characters, want 64", len(b))
+	}
+	for i := 0; i < 32; i++ {
+		v, err := strconv.ParseUint(string(b[2*i:2*i+2]), 16, 8)
+		if err != nil {
+			return fmt.Errorf("hash is not hex: %w", err)
+		}
+		h[i] = byte(v)
+	}
+	return nil
+}

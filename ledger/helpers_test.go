@@ -1,0 +1,115 @@
+package ledger
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/ecdsa"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/eth/ethconfig"
+	"github.com/ethereum/go-ethereum/ethclient/simulated"
+	"github.com/ethereum/go-ethereum/node"
+)
+
+func testSigner(t testing.TB, seed byte) *KeySigner {
+	t.Helper()
+	s, err := NewKeySigner(ed25519.NewKeyFromSeed(make32(seed)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func make32(b byte) []byte {
+	s := make([]byte, 32)
+	for i := range s {
+		s[i] = b
+	}
+	return s
+}
+
+func testEntry(i int) Entry {
+	rec := []byte{byte(i), byte(i >> 8), byte(i >> 16)}
+	return Entry{Kind: KindSent, Digest: Digest(rec), Sender: "st-mary", Receiver: "city-general", ContentType: "application/hl7-v2"}
+}
+
+// simChain is the simulated backend on wardgate's pinned dev genesis,
+// sealing a block every few milliseconds like a dev node.
+type simChain struct {
+	sim  *simulated.Backend
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newSimChain(t testing.TB) *simChain {
+	t.Helper()
+	g := DevGenesis()
+	sim := simulated.NewBackend(g.Alloc, func(nc *node.Config, ec *ethconfig.Config) {
+		ec.Genesis = g
+		ec.NetworkId = DevChainID
+	})
+	s := &simChain{sim: sim, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		tk := time.NewTicker(20 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-tk.C:
+				sim.Commit()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(s.stop)
+		<-s.done
+		sim.Close()
+	})
+	return s
+}
+
+// gateway registers a fresh gateway on the dev contract and returns a Chain for it.
+func (s *simChain) gateway(t testing.TB) (*Chain, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, _ := crypto.GenerateKey()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	addr, err := SetupDev(ctx, s.sim.Client(), crypto.PubkeyToAddress(key.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewChain(s.sim.Client(), ChainOptions{ChainID: DevChainID, Contract: addr, Key: key, Poll: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, key
+}
+
+func openTest(t testing.TB, dir string, chain *Chain, mod func(*Config)) *Ledger {
+	t.Helper()
+	cfg := Config{Box: "st-mary", StateDir: dir, Signer: testSigner(t, 7), Chain: chain, CheckpointInterval: time.Hour, CheckpointEntries: 1 << 40}
+	if mod != nil {
+		mod(&cfg)
+	}
+	l, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,535 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Config opens a ledger for one box.
+type Config struct {
+	Box      string // this box's name; every entry and checkpoint carries it
+	StateDir string // the journal lives here (ledger.db)
+	Signer   Signer // the record-signing key bound by attestation
+
+	// A checkpoint is signed every CheckpointInterval (default 5s) or after
+	// CheckpointEntries new entries (default 1024), whichever comes first.
+	CheckpointInterval time.Duration
+	CheckpointEntries  uint64
+
+	// Chain anchors checkpoints. Nil keeps a journal-only ledger whose
+	// receipts stay pending.
+	Chain *Chain
+
+	// MaxBatch bounds one group commit (default 8192 entries).
+	MaxBatch int
+
+	Logger *slog.Logger
+}
+
+// Appended is what Append returns once the entry is durable.
+type Appended struct {
+	Seq       uint64 // per-box sequence number
+	LeafIndex uint64 // position in the Merkle log (equal to Seq)
+	LeafHash  Hash
+	Entry     Entry // the entry as signed and journaled
+}
+
+// Ledger is one box's signed, journaled, checkpointed and anchored log.
+// All methods are safe for concurrent use.
+type Ledger struct {
+	cfg    Config
+	log    *slog.Logger
+	j      *journal
+	tree   *tree
+	pub    []byte
+	in     chan *request
+	commit chan *batch
+	cpKick chan struct{}
+	anKick chan struct{}
+
+	mu          sync.Mutex
+	failed      error              // sticky: a journal write failed
+	digests     map[Hash][]uint64  // digest -> seqs, rebuilt on open
+	checkpoints []Checkpoint       // ascending by size
+	anchors     map[uint64]*Anchor // checkpoint size -> anchor
+	anchorSizes []uint64           // ascending
+	chainErr    error              // last anchoring error, nil when connected
+	cpWaiters   []chan struct{}    // woken after each checkpoint attempt
+	nextSeq     uint64             // owned by the sequencer goroutine
+	lastCPSize  uint64             // size at the last checkpoint
+	closeOnce   sync.Once
+	closeMu     sync.RWMutex
+	closed      bool
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	seqDone     chan struct{}
+}
+
+type request struct {
+	e    Entry
+	done chan result
+}
+
+type result struct {
+	a   Appended
+	err error
+}
+
+type batch struct {
+	reqs   []*request
+	data   [][]byte
+	leaves [][32]byte
+	first  uint64
+}
+
+// Open opens (or creates) the ledger in cfg.StateDir, replays the journal
+// into the Merkle tree and starts the committer, the checkpointer and, with a
+// chain, the anchorer.
+func Open(ctx context.Context, cfg Config) (*Ledger, error) {
+	if cfg.Box == "" || len(cfg.Box) > maxName {
+		return nil, fmt.Errorf("ledger: config box name %q must be 1..%d bytes", cfg.Box, maxName)
+	}
+	if cfg.Signer == nil {
+		return nil, errors.New("ledger: config signer is nil; pass the box's record-signing key")
+	}
+	if cfg.StateDir == "" {
+		return nil, errors.New("ledger: config state dir is empty")
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = 5 * time.Second
+	}
+	if cfg.CheckpointEntries == 0 {
+		cfg.CheckpointEntries = 1024
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 8192
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	j, err := openJournal(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	l := &Ledger{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "ledger", "box", cfg.Box),
+		j:       j,
+		tree:    newTree(),
+		pub:     cfg.Signer.Public(),
+		in:      make(chan *request, 4*cfg.MaxBatch),
+		commit:  make(chan *batch, 1),
+		cpKick:  make(chan struct{}, 1),
+		anKick:  make(chan struct{}, 1),
+		digests: make(map[Hash][]uint64),
+		anchors: make(map[uint64]*Anchor),
+		seqDone: make(chan struct{}),
+	}
+	if err := l.load(); err != nil {
+		j.db.Close()
+		return nil, err
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l.cancel = cancel
+	l.wg.Add(3)
+	go l.sequencer()
+	go l.committer()
+	go l.checkpointer(bg)
+	if cfg.Chain != nil {
+		l.wg.Add(1)
+		go l.anchorer(bg)
+	}
+	l.log.Info("ledger open", "size", l.tree.size(), "checkpoints", len(l.checkpoints), "anchored", len(l.anchorSizes))
+	return l, nil
+}
+
+// load binds the journal to this box and key, and replays it.
+func (l *Ledger) load() error {
+	return l.j.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if box := meta.Get(metaBox); box != nil && string(box) != l.cfg.Box {
+			return fmt.Errorf("ledger: state dir %s holds the log of box %q, not %q", l.cfg.StateDir, box, l.cfg.Box)
+		}
+		if key := meta.Get(metaKey); key != nil && !bytes.Equal(key, l.pub) {
+			// A new record key needs a new log: old checkpoints would not verify.
+			return fmt.Errorf("ledger: state dir %s was signed with a different record key; use a fresh state dir for a new key", l.cfg.StateDir)
+		}
+		if err := meta.Put(metaBox, []byte(l.cfg.Box)); err != nil {
+			return err
+		}
+		if err := meta.Put(metaKey, l.pub); err != nil {
+			return err
+		}
+		var leaves [][32]byte
+		digOff := len(entryDomain) + 1
+		err := tx.Bucket(bucketEntries).ForEach(func(k, v []byte) error {
+			seq := binary.BigEndian.Uint64(k)
+			if seq != uint64(len(leaves)) {
+				return fmt.Errorf("ledger: journal has a gap at seq %d (next expected %d)", seq, len(leaves))
+			}
+			if len(v) < digOff+32 {
+				return fmt.Errorf("%w: journal entry %d is %d bytes", ErrBadEntry, seq, len(v))
+			}
+			var d Hash
+			copy(d[:], v[digOff:])
+			l.digests[d] = append(l.digests[d], seq)
+			leaves = append(leaves, leafHash(v))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		l.tree.append(leaves)
+		l.nextSeq = uint64(len(leaves))
+		err = tx.Bucket(bucketCheckpoints).ForEach(func(k, v []byte) error {
+			var c Checkpoint
+			if err := jsonUnmarshal(v, &c); err != nil {
+				return fmt.Errorf("ledger: journal checkpoint %x: %w", k, err)
+			}
+			l.checkpoints = append(l.checkpoints, c)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if n := len(l.checkpoints); n > 0 {
+			l.lastCPSize = l.checkpoints[n-1].Size
+		}
+		return tx.Bucket(bucketAnchors).ForEach(func(k, v []byte) error {
+			a := new(Anchor)
+			if err := jsonUnmarshal(v, a); err != nil {
+				return fmt.Errorf("ledger: journal anchor %x: %w", k, err)
+			}
+			l.anchors[a.Size] = a
+			l.anchorSizes = append(l.anchorSizes, a.Size)
+			return nil
+		})
+	})
+}
+
+// Append signs the entry, journals it and adds it to the Merkle log. It
+// returns only after the entry is fsync'd. Concurrent appends share one
+// commit, so throughput grows with the number of callers.
+func (l *Ledger) Append(ctx context.Context, e Entry) (Appended, error) {
+	if err := e.check(); err != nil {
+		return Appended{}, err
+	}
+	r := &request{e: e, done: make(chan result, 1)}
+	// The read lock keeps Close from closing l.in under a sender; the
+	// sequencer keeps draining l.in, so holding it never blocks for long.
+	l.closeMu.RLock()
+	if l.closed {
+		l.closeMu.RUnlock()
+		return Appended{}, ErrClosed
+	}
+	select {
+	case l.in <- r:
+	case <-ctx.Done():
+		l.closeMu.RUnlock()
+		return Appended{}, ctx.Err()
+	}
+	l.closeMu.RUnlock()
+	select {
+	case res := <-r.done:
+		return res.a, res.err
+	case <-ctx.Done():
+		// The entry may still become durable; it is simply not acknowledged.
+		return Appended{}, ctx.Err()
+	}
+}
+
+// ErrClosed is returned by calls on a closed ledger.
+var ErrClosed = errors.New("ledger: closed")
+
+// ErrJournalFailed is returned after a journal write failed; the ledger must
+// be reopened (after fixing the disk) before it accepts entries again.
+var ErrJournalFailed = errors.New("ledger: journal write failed")
+
+// sequencer assigns sequence numbers, salts and signatures to a batch, in
+// parallel, while the committer fsyncs the previous batch.
+func (l *Ledger) sequencer() {
+	defer l.wg.Done()
+	defer close(l.commit)
+	workers := runtime.GOMAXPROCS(0)
+	for {
+		first, ok := <-l.in
+		if !ok {
+			close(l.seqDone)
+			return
+		}
+		reqs := []*request{first}
+	drain:
+		for len(reqs) < l.cfg.MaxBatch {
+			select {
+			case r, ok := <-l.in:
+				if !ok {
+					break drain
+				}
+				reqs = append(reqs, r)
+			default:
+				break drain
+			}
+		}
+		l.mu.Lock()
+		failed := l.failed
+		l.mu.Unlock()
+		if failed != nil {
+			for _, r := range reqs {
+				r.done <- result{err: failed}
+			}
+			continue
+		}
+		b := &batch{reqs: reqs, first: l.nextSeq, data: make([][]byte, len(reqs)), leaves: make([][32]byte, len(reqs))}
+		salts := make([]byte, SaltSize*len(reqs))
+		if _, err := rand.Read(salts); err != nil {
+			l.failBatch(reqs, fmt.Errorf("ledger: reading salt: %w", err))
+			continue
+		}
+		now := time.Now().UTC()
+		for i, r := range reqs {
+			r.e.Log = l.cfg.Box
+			r.e.Seq = b.first + uint64(i)
+			if r.e.Time.IsZero() {
+				r.e.Time = now
+			}
+			r.e.Time = time.Unix(0, r.e.Time.UnixNano()).UTC() // as encoded
+			copy(r.e.Salt[:], salts[i*SaltSize:])
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, workers)
+		chunk := (len(reqs) + workers - 1) / workers
+		for w := 0; w < workers; w++ {
+			lo, hi := w*chunk, min((w+1)*chunk, len(reqs))
+			if lo >= hi {
+				break
+			}
+			wg.Add(1)
+			go func(w, lo, hi int) {
+				defer wg.Done()
+				for i := lo; i < hi; i++ {
+					e := &reqs[i].e
+					buf := e.appendSigned(make([]byte, 0, 192+len(e.Sender)+len(e.Receiver)+len(e.ContentType)+len(e.Log)))
+					sig, err := l.cfg.Signer.Sign(buf)
+					if err != nil {
+						errs[w] = fmt.Errorf("ledger: signing entry %d: %w", e.Seq, err)
+						return
+					}
+					e.Signature = sig
+					b.data[i] = append(buf, sig...)
+					b.leaves[i] = leafHash(b.data[i])
+				}
+			}(w, lo, hi)
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			// Nothing of this batch reached the committer, so its sequence
+			// numbers are simply reused by the next batch.
+			l.failBatch(reqs, err)
+			continue
+		}
+		l.nextSeq += uint64(len(reqs))
+		l.commit <- b
+	}
+}
+
+func (l *Ledger) failBatch(reqs []*request, err error) {
+	l.log.Error("append batch failed", "entries", len(reqs), "err", err)
+	for _, r := range reqs {
+		r.done <- result{err: err}
+	}
+}
+
+// committer writes each batch in one fsync'd transaction, then publishes it
+// to the tree and acknowledges it.
+func (l *Ledger) committer() {
+	defer l.wg.Done()
+	for b := range l.commit {
+		l.mu.Lock()
+		failed := l.failed
+		l.mu.Unlock()
+		if failed == nil {
+			if err := l.j.appendEntries(b.first, b.data); err != nil {
+				failed = fmt.Errorf("%w: %w", ErrJournalFailed, err)
+				l.mu.Lock()
+				l.failed = failed
+				l.mu.Unlock()
+				l.log.Error("journal write failed; refusing further appends", "err", err)
+			}
+		}
+		if failed != nil {
+			for _, r := range b.reqs {
+				r.done <- result{err: failed}
+			}
+			continue
+		}
+		l.tree.append(b.leaves)
+		l.mu.Lock()
+		for i, r := range b.reqs {
+			l.digests[r.e.Digest] = append(l.digests[r.e.Digest], b.first+uint64(i))
+		}
+		due := b.first+uint64(len(b.reqs))-l.lastCPSize >= l.cfg.CheckpointEntries
+		l.mu.Unlock()
+		for i, r := range b.reqs {
+			r.done <- result{a: Appended{Seq: r.e.Seq, LeafIndex: r.e.Seq, LeafHash: b.leaves[i], Entry: r.e}}
+		}
+		if due {
+			kick(l.cpKick)
+		}
+	}
+}
+
+func kick(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// checkpointer signs a checkpoint every interval or after N entries.
+func (l *Ledger) checkpointer(ctx context.Context) {
+	defer l.wg.Done()
+	t := time.NewTicker(l.cfg.CheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-l.cpKick:
+		}
+		if _, err := l.Checkpoint(ctx); err != nil {
+			l.log.Error("checkpoint failed", "err", err)
+		}
+	}
+}
+
+// Checkpoint signs and journals a checkpoint of the current log now (if the
+// log grew since the last one) and returns the latest checkpoint.
+func (l *Ledger) Checkpoint(ctx context.Context) (Checkpoint, error) {
+	if err := ctx.Err(); err != nil {
+		return Checkpoint{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	size := l.tree.size()
+	if n := len(l.checkpoints); n > 0 && l.checkpoints[n-1].Size >= size {
+		return l.checkpoints[n-1], nil
+	}
+	if size == 0 {
+		return Checkpoint{}, fmt.Errorf("%w: the log is empty, nothing to checkpoint", ErrNotFound)
+	}
+	root, err := l.tree.root(size)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	c := Checkpoint{Log: l.cfg.Box, Size: size, Root: root, Time: time.Unix(0, time.Now().UnixNano()).UTC()}
+	if err := c.sign(l.cfg.Signer); err != nil {
+		return Checkpoint{}, err
+	}
+	if err := l.j.putJSON(bucketCheckpoints, u64key(size), &c); err != nil {
+		return Checkpoint{}, fmt.Errorf("ledger: journaling checkpoint at size %d: %w", size, err)
+	}
+	l.checkpoints = append(l.checkpoints, c)
+	l.lastCPSize = size
+	l.log.Debug("checkpoint", "size", size, "root", root)
+	kick(l.anKick)
+	return c, nil
+}
+
+// Status is a snapshot for `wardgate status` and metrics.
+type Status struct {
+	Box            string      `json:"box"`
+	Size           uint64      `json:"size"`
+	LastCheckpoint *Checkpoint `json:"last_checkpoint,omitempty"`
+	LastAnchor     *Anchor     `json:"last_anchor,omitempty"`
+	// Backlog is the number of entries not yet covered by an anchored checkpoint.
+	Backlog        uint64 `json:"backlog"`
+	ChainEnabled   bool   `json:"chain_enabled"`
+	ChainConnected bool   `json:"chain_connected"`
+	ChainError     string `json:"chain_error,omitempty"`
+	JournalError   string `json:"journal_error,omitempty"`
+}
+
+// Status reports the log's size, checkpoints and anchoring state.
+func (l *Ledger) Status(ctx context.Context) Status {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := Status{Box: l.cfg.Box, Size: l.tree.size(), ChainEnabled: l.cfg.Chain != nil}
+	if n := len(l.checkpoints); n > 0 {
+		c := l.checkpoints[n-1]
+		s.LastCheckpoint = &c
+	}
+	var anchored uint64
+	if n := len(l.anchorSizes); n > 0 {
+		a := *l.anchors[l.anchorSizes[n-1]]
+		s.LastAnchor = &a
+		anchored = a.Size
+	}
+	s.Backlog = s.Size - anchored
+	s.ChainConnected = s.ChainEnabled && l.chainErr == nil
+	if l.chainErr != nil {
+		s.ChainError = l.chainErr.Error()
+	}
+	if l.failed != nil {
+		s.JournalError = l.failed.Error()
+	}
+	return s
+}
+
+// Entry returns the journaled entry with sequence number seq.
+func (l *Ledger) Entry(ctx context.Context, seq uint64) (*Entry, error) {
+	return l.j.entry(seq)
+}
+
+// Lookup returns the sequence numbers of entries with the given record digest.
+func (l *Ledger) Lookup(digest [32]byte) []uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]uint64(nil), l.digests[digest]...)
+}
+
+// RecordKey is the public key that signs this log.
+func (l *Ledger) RecordKey() []byte { return append([]byte(nil), l.pub...) }
+
+// Consistency returns a consistency proof between two checkpoint sizes.
+func (l *Ledger) Consistency(ctx context.Context, size1, size2 uint64) ([][]byte, error) {
+	return l.tree.consistency(size1, size2)
+}
+
+// checkpointAt returns the stored checkpoint of exactly size.
+func (l *Ledger) checkpointAt(size uint64) (Checkpoint, bool) {
+	i := sort.Search(len(l.checkpoints), func(i int) bool { return l.checkpoints[i].Size >= size })
+	if i < len(l.checkpoints) && l.checkpoints[i].Size == size {
+		return l.checkpoints[i], true
+	}
+	return Checkpoint{}, false
+}
+
+// Close stops accepting entries, waits for in-flight ones to be journaled,
+// stops the background work and closes the journal. It does not close the
+// chain, which the caller owns.
+func (l *Ledger) Close() error {
+	var err error
+	l.closeOnce.Do(func() {
+		l.closeMu.Lock()
+		l.closed = true
+		close(l.in)
+		l.closeMu.Unlock()
+		<-l.seqDone
+		l.cancel()
+		l.wg.Wait()
+		err = l.j.db.Close()
+	})
+	return err
+}

@@ -1,0 +1,129 @@
+package ledger
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+)
+
+func TestAppendReopenProofs(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l := openTest(t, dir, nil, nil)
+	const n = 300
+	var wg sync.WaitGroup
+	got := make([]Appended, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			a, err := l.Append(ctx, testEntry(i))
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = a
+		}(i)
+	}
+	wg.Wait()
+	seen := map[uint64]bool{}
+	for _, a := range got {
+		if seen[a.Seq] {
+			t.Fatalf("seq %d handed out twice", a.Seq)
+		}
+		seen[a.Seq] = true
+		if err := a.Entry.VerifySignature(testSigner(t, 7).Public()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.Size != n {
+		t.Fatalf("checkpoint size %d, want %d", cp.Size, n)
+	}
+	if err := cp.VerifySignature(testSigner(t, 7).Public()); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range got[:20] {
+		p, err := l.tree.inclusion(a.LeafIndex, cp.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, a.LeafIndex, cp.Size, a.LeafHash[:], p, cp.Root[:]); err != nil {
+			t.Fatalf("inclusion of %d: %v", a.LeafIndex, err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(ctx, testEntry(1)); err == nil {
+		t.Fatal("append after close succeeded")
+	}
+
+	// Reopen: the replayed tree has the same root, and appends continue.
+	l2 := openTest(t, dir, nil, nil)
+	root, err := l2.tree.root(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if root != cp.Root {
+		t.Fatalf("root after reopen %x, want %x", root, cp.Root)
+	}
+	a, err := l2.Append(ctx, testEntry(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Seq != n {
+		t.Fatalf("seq after reopen %d, want %d", a.Seq, n)
+	}
+	cp2, err := l2.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := l2.Consistency(ctx, cp.Size, cp2.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, cp.Size, cp2.Size, cons, cp.Root[:], cp2.Root[:]); err != nil {
+		t.Fatal(err)
+	}
+	if s := l2.Lookup(got[5].Entry.Digest); len(s) == 0 {
+		t.Fatal("digest lookup after reopen found nothing")
+	}
+
+	// Another box or key must not reuse the state dir.
+	l2.Close()
+	if _, err := Open(ctx, Config{Box: "other", StateDir: dir, Signer: testSigner(t, 7)}); err == nil {
+		t.Fatal("opened the log of st-mary as box other")
+	}
+	if _, err := Open(ctx, Config{Box: "st-mary", StateDir: dir, Signer: testSigner(t, 8)}); err == nil {
+		t.Fatal("opened a log with a different record key")
+	}
+}
+
+func TestEntryEncodingRoundTrip(t *testing.T) {
+	e := testEntry(3)
+	e.Log, e.Seq, e.Signature = "st-mary", 9, make([]byte, 64)
+	b, err := e.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d Entry
+	if err := d.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := d.MarshalBinary()
+	if string(b) != string(b2) {
+		t.Fatal("entry does not round-trip")
+	}
+	for i := range b {
+		var x Entry
+		if x.UnmarshalBinary(b[:i]) == nil {
+			t.Fatalf("truncated entry of %d bytes parsed", i)
+		}
+	}
+}
