@@ -2,8 +2,8 @@ package ledger
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"testing"
 	"time"
 
