@@ -92,13 +92,8 @@ func Verify(ctx context.Context, r *Receipt, o VerifyOptions) (*Result, error) {
 	if o.Record != nil && sha256.Sum256(o.Record) != e.Digest {
 		return nil, fmt.Errorf("%w: record hashes to %x, entry says %x", ErrDigestMismatch, sha256.Sum256(o.Record), e.Digest)
 	}
-	leaf := leafHash(r.Entry)
-	p := make([][]byte, len(r.InclusionProof))
-	for i := range r.InclusionProof {
-		p[i] = r.InclusionProof[i][:]
-	}
-	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, r.LeafIndex, r.Checkpoint.Size, leaf[:], p, r.Checkpoint.Root[:]); err != nil {
-		return nil, fmt.Errorf("%w: leaf %d in size %d: %v", ErrBadProof, r.LeafIndex, r.Checkpoint.Size, err)
+	if err := verifyInclusion(r, leafHash(r.Entry)); err != nil {
+		return nil, err
 	}
 	if o.Backend == nil {
 		return res, nil
@@ -112,6 +107,17 @@ func Verify(ctx context.Context, r *Receipt, o VerifyOptions) (*Result, error) {
 	}
 	res.Anchored, res.Depth, res.Gateway = true, depth, r.Anchor.Gateway
 	return res, nil
+}
+
+func verifyInclusion(r *Receipt, leaf [32]byte) error {
+	p := make([][]byte, len(r.InclusionProof))
+	for i := range r.InclusionProof {
+		p[i] = r.InclusionProof[i][:]
+	}
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, r.LeafIndex, r.Checkpoint.Size, leaf[:], p, r.Checkpoint.Root[:]); err != nil {
+		return fmt.Errorf("%w: leaf %d in size %d: %v", ErrBadProof, r.LeafIndex, r.Checkpoint.Size, err)
+	}
+	return nil
 }
 
 // verifyAnchor checks on chain that a names the checkpoint's (size, root),

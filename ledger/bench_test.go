@@ -1,0 +1,117 @@
+package ledger
+
+import (
+	"context"
+	"crypto/rand"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/core/types"
+)
+
+// BenchmarkAppend1KiB: hash a 1 KiB record, sign its entry and journal it
+// durably, from many concurrent callers (as the record relay does).
+func BenchmarkAppend1KiB(b *testing.B) {
+	l := openTest(b, b.TempDir(), nil, nil)
+	ctx := context.Background()
+	rec := make([]byte, 1024)
+	rand.Read(rec)
+	b.SetParallelism(2048) // thousands of concurrent appenders keep both pipeline stages busy
+	b.SetBytes(1024)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := append([]byte(nil), rec...)
+		i := 0
+		for pb.Next() {
+			r[0], r[1] = byte(i), byte(i>>8)
+			i++
+			e := Entry{Kind: KindSent, Digest: Digest(r), Sender: "st-mary", Receiver: "city-general", ContentType: "application/hl7-v2"}
+			if _, err := l.Append(ctx, e); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+}
+
+// BenchmarkInclusionVerify: offline receipt verification of a leaf in a
+// 1M-entry log (signatures excluded: proof only), and the proof size.
+func BenchmarkInclusionVerify(b *testing.B) {
+	t := newTree()
+	const n = 1 << 20
+	leaves := make([][32]byte, n)
+	for i := range leaves {
+		leaves[i][0], leaves[i][1], leaves[i][2] = byte(i), byte(i>>8), byte(i>>16)
+	}
+	t.append(leaves)
+	root, _ := t.root(n)
+	idx := uint64(123457)
+	p, err := t.inclusion(idx, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := &Receipt{LeafIndex: idx, Checkpoint: Checkpoint{Size: n, Root: root}}
+	for _, h := range p {
+		r.InclusionProof = append(r.InclusionProof, Hash(h))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := verifyInclusion(r, leaves[idx]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(p)*32), "proof-bytes")
+}
+
+// BenchmarkVerifyReceiptOffline: everything Verify does offline on a real
+// receipt: entry and checkpoint signatures, inclusion proof, record digest.
+func BenchmarkVerifyReceiptOffline(b *testing.B) {
+	l := openTest(b, b.TempDir(), nil, nil)
+	ctx := context.Background()
+	appendN(b, l, 0, 1024)
+	r, err := l.Receipt(ctx, 517)
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := VerifyOptions{RecordKey: testSigner(b, 7).Public(), Record: []byte{5, 2, 0}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Verify(ctx, r, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAnchorGas anchors checkpoints of 1,024 records each on the pinned
+// dev genesis and reports the gas of one checkpoint tx and per record.
+func BenchmarkAnchorGas(b *testing.B) {
+	sc := newSimChain(b)
+	chain, _ := sc.gateway(b)
+	l := openTest(b, b.TempDir(), chain, nil)
+	ctx := context.Background()
+	bc := sc.sim.Client()
+	var gas, txs uint64
+	for i := 0; i < b.N+1; i++ {
+		appendN(b, l, i*1024, 1024)
+		if _, err := l.Checkpoint(ctx); err != nil {
+			b.Fatal(err)
+		}
+		size := uint64((i + 1) * 1024)
+		waitAnchored(b, l, size)
+		if i == 0 {
+			continue // the first anchor also creates the gateway's storage slot
+		}
+		s := l.Status(ctx)
+		rc, err := bc.TransactionReceipt(ctx, s.LastAnchor.TxHash)
+		if err != nil || rc.Status != types.ReceiptStatusSuccessful {
+			b.Fatalf("anchor receipt: %v", err)
+		}
+		gas += rc.GasUsed
+		txs++
+	}
+	time.Sleep(0)
+	b.ReportMetric(float64(gas)/float64(txs), "gas/checkpoint")
+	b.ReportMetric(float64(gas)/float64(txs)/1024, "gas/record")
+}
