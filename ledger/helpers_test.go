@@ -113,3 +113,5 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func ed25519Key(seed byte) ed25519.PrivateKey { return ed25519.NewKeyFromSeed(make32(seed)) }
