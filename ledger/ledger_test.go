@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -126,4 +127,21 @@ func TestEntryEncodingRoundTrip(t *testing.T) {
 			t.Fatalf("truncated entry of %d bytes parsed", i)
 		}
 	}
+}
+
+func TestCheckpointTriggers(t *testing.T) {
+	ctx := context.Background()
+	// By time: a few entries, a short interval.
+	l := openTest(t, t.TempDir(), nil, func(c *Config) { c.CheckpointInterval = 30 * time.Millisecond })
+	appendN(t, l, 0, 3)
+	waitFor(t, "timed checkpoint", func() bool { c := l.Status(ctx).LastCheckpoint; return c != nil && c.Size == 3 })
+	// By count: no timer, 16 entries per checkpoint.
+	l2 := openTest(t, t.TempDir(), nil, func(c *Config) { c.CheckpointEntries = 16 })
+	appendN(t, l2, 0, 15)
+	time.Sleep(50 * time.Millisecond)
+	if c := l2.Status(ctx).LastCheckpoint; c != nil {
+		t.Fatalf("checkpoint at %d before 16 entries", c.Size)
+	}
+	appendN(t, l2, 15, 1)
+	waitFor(t, "counted checkpoint", func() bool { c := l2.Status(ctx).LastCheckpoint; return c != nil && c.Size == 16 })
 }
