@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -21,6 +23,10 @@ func testSigner(t testing.TB, seed byte) *KeySigner {
 	}
 	return s
 }
+
+// quietLog keeps warnings (chain down, failed anchors) and drops the
+// per-checkpoint info lines.
+var quietLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 func make32(b byte) []byte {
 	s := make([]byte, 32)
@@ -91,7 +97,8 @@ func (s *simChain) gateway(t testing.TB) (*Chain, *ecdsa.PrivateKey) {
 
 func openTest(t testing.TB, dir string, chain *Chain, mod func(*Config)) *Ledger {
 	t.Helper()
-	cfg := Config{Box: "st-mary", StateDir: dir, Signer: testSigner(t, 7), Chain: chain, CheckpointInterval: time.Hour, CheckpointEntries: 1 << 40}
+	cfg := Config{Box: "st-mary", StateDir: dir, Signer: testSigner(t, 7), Chain: chain, CheckpointInterval: time.Hour, CheckpointEntries: 1 << 40,
+		Logger: quietLog}
 	if mod != nil {
 		mod(&cfg)
 	}
