@@ -161,6 +161,9 @@ type EmbeddedConfig struct {
 	// Port is the loopback JSON-RPC port (default 8545). If a wardgate dev
 	// chain already answers there, it is shared instead of starting another.
 	Port int
+	// Host is the address JSON-RPC binds to (default 127.0.0.1). Boxes in
+	// separate network namespaces share one dev chain on an underlay address.
+	Host          string
 	// Period is the block period; 0 seals a block as soon as a tx arrives.
 	Period        time.Duration
 	Passphrase    string // encrypts the gateway key file
@@ -182,11 +185,14 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	url := "http://127.0.0.1:" + strconv.Itoa(cfg.Port)
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	url := "http://" + net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 	var closers []func() error
 	var backend Backend
 	if cl, err := dialDevChain(ctx, url); err == nil {
-		log.Info("joining the dev chain already served on loopback", "url", url)
+		log.Info("joining the dev chain already served", "url", url)
 		backend = cl
 		closers = append(closers, func() error { cl.Close(); return nil })
 	} else {
@@ -239,7 +245,7 @@ func startDevNode(cfg EmbeddedConfig) (*node.Node, error) {
 	nc := node.DefaultConfig
 	nc.Name = "wardgate-dev"
 	nc.DataDir = filepath.Join(cfg.StateDir, "chain")
-	nc.HTTPHost = "127.0.0.1"
+	nc.HTTPHost = cfg.Host
 	nc.HTTPPort = cfg.Port
 	nc.HTTPModules = []string{"eth", "net", "web3"}
 	nc.WSHost = ""
