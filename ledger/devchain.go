@@ -163,7 +163,7 @@ type EmbeddedConfig struct {
 	Port int
 	// Host is the address JSON-RPC binds to (default 127.0.0.1). Boxes in
 	// separate network namespaces share one dev chain on an underlay address.
-	Host          string
+	Host string
 	// Period is the block period; 0 seals a block as soon as a tx arrives.
 	Period        time.Duration
 	Passphrase    string // encrypts the gateway key file
