@@ -1,0 +1,433 @@
+// Package config is the schema of /etc/wardgate/wardgate.yaml, its strict
+// parser and its validation.
+//
+// Load reads the file, rejects unknown keys, and validates the whole file at
+// once: every problem is reported together, each naming its key path
+// (peers[1].allowed_ips[0]) and the fix, so the daemon never half-starts on
+// a config it only partly understands. Values that need parsing (durations,
+// CIDRs, host:port) are kept as the strings the operator wrote, so a config
+// can be generated from these structs and marshalled back; the parsed forms
+// are returned by accessor methods once Validate has passed.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// MaxFileSize bounds the config file; a real one is a few KiB.
+const MaxFileSize = 1 << 20
+
+// DefaultPath is where the daemon and the CLI look without --config.
+const DefaultPath = "/etc/wardgate/wardgate.yaml"
+
+// Config is the whole wardgate.yaml.
+type Config struct {
+	// Box is this box's name; peers refer to it by this name.
+	Box string `yaml:"box"`
+	// StateDir holds the TPM seed (simulator), sealed keys, the journal
+	// and the embedded chain.
+	StateDir string `yaml:"state_dir"`
+	// Log sets the daemon's log output.
+	Log Log `yaml:"log,omitempty"`
+
+	TPM         TPM         `yaml:"tpm"`
+	Firmware    Firmware    `yaml:"firmware,omitempty"`
+	Tunnel      Tunnel      `yaml:"tunnel"`
+	Attestation Attestation `yaml:"attestation"`
+	Peers       []Peer      `yaml:"peers"`
+	Chain       Chain       `yaml:"chain"`
+	Control     Control     `yaml:"control,omitempty"`
+	API         API         `yaml:"api,omitempty"`
+	Metrics     Metrics     `yaml:"metrics,omitempty"`
+	Records     Records     `yaml:"records,omitempty"`
+
+	// base is the directory relative paths are resolved against.
+	base string
+	p    parsed
+}
+
+// parsed holds the typed forms of the string fields, filled by Validate.
+type parsed struct {
+	ok              bool
+	interval        time.Duration
+	verdictLifetime time.Duration
+	nonceTTL        time.Duration
+	tunnelAddr      netip.Prefix
+	lanRoutes       []netip.Prefix
+	period          time.Duration
+	peers           map[string]parsedPeer
+}
+
+type parsedPeer struct {
+	endpoint   string // host:port
+	wgEndpoint netip.AddrPort
+	allowed    []netip.Prefix
+}
+
+// Log sets the log level and format.
+type Log struct {
+	Level  string `yaml:"level,omitempty"`  // debug | info (default) | warn | error
+	Format string `yaml:"format,omitempty"` // text (default) | json
+}
+
+// TPM says where the box's TPM is.
+type TPM struct {
+	// Source is simulator (in-process go-tpm-tools simulator, seeded from
+	// state_dir), swtpm (TCP) or device (/dev/tpmrm0).
+	Source  string `yaml:"source"`
+	Path    string `yaml:"path,omitempty"`    // device: default /dev/tpmrm0
+	Address string `yaml:"address,omitempty"` // swtpm: host:port of the command channel
+	// DevCA is the directory of the development manufacturer CA that
+	// issues an EK certificate to a simulated TPM (swtpm and simulator
+	// only). Put its ca.pem in attestation.manufacturer_roots of every box.
+	DevCA string `yaml:"dev_ca,omitempty"`
+}
+
+// Firmware is what the box boots.
+type Firmware struct {
+	// EventLog is the TCG event log of a real box (device source); default
+	// /sys/kernel/security/tpm0/binary_bios_measurements.
+	EventLog string `yaml:"event_log,omitempty"`
+	// Image is the firmware image a simulated TPM plays back at start,
+	// component by component; the wardgated binary itself is measured last.
+	Image []Component `yaml:"image,omitempty"`
+}
+
+// Component is one measured part of a simulated boot. Exactly one of File
+// (hashed at start) and SHA256 (hex) gives its digest.
+type Component struct {
+	Name    string `yaml:"name"`
+	Version string `yaml:"version,omitempty"`
+	File    string `yaml:"file,omitempty"`
+	SHA256  string `yaml:"sha256,omitempty"`
+	// PCR is where it is measured (0..23); default 0.
+	PCR int `yaml:"pcr,omitempty"`
+}
+
+// Tunnel is the WireGuard device.
+type Tunnel struct {
+	Mode       string   `yaml:"mode"`                // tun | userspace
+	Interface  string   `yaml:"interface,omitempty"` // tun name, default wg-wardgate
+	ListenPort int      `yaml:"listen_port"`         // UDP
+	Address    string   `yaml:"address"`             // this box's tunnel address as CIDR
+	MTU        int      `yaml:"mtu,omitempty"`       // default 1420
+	LANRoutes  []string `yaml:"lan_routes,omitempty"`
+}
+
+// Attestation is the mutual attestation protocol and the verifier's trust.
+type Attestation struct {
+	Listen          string `yaml:"listen"`                     // host:port, HTTPS
+	Interval        string `yaml:"interval,omitempty"`         // re-attestation, default 30s
+	VerdictLifetime string `yaml:"verdict_lifetime,omitempty"` // default 3 x interval
+	NonceTTL        string `yaml:"nonce_ttl,omitempty"`        // default 30s
+	// ManufacturerRoots is a directory of PEM CA certificates that EK
+	// certificates must chain to.
+	ManufacturerRoots string `yaml:"manufacturer_roots"`
+	// Enrollment lists EK identities by box name, for boxes whose ek is
+	// not given in peers.
+	Enrollment []Enrolled `yaml:"enrollment,omitempty"`
+	Manifests  []Manifest `yaml:"manifests"`
+	// VendorKeys are files holding the firmware vendors' Ed25519 public
+	// keys (PEM "PUBLIC KEY" or hex) that sign the manifests.
+	VendorKeys []string `yaml:"vendor_keys"`
+	// Policy is a policy file; empty uses the built-in default policy.
+	Policy string `yaml:"policy,omitempty"`
+}
+
+// Enrolled is one enrollment-list entry.
+type Enrolled struct {
+	Name string `yaml:"name"`
+	EK   string `yaml:"ek"` // sha256:<64 hex>
+}
+
+// Manifest is a signed firmware reference manifest.
+type Manifest struct {
+	Path      string `yaml:"path"`
+	Signature string `yaml:"signature"`
+}
+
+// Peer is another hospital's box.
+type Peer struct {
+	Name string `yaml:"name"`
+	// Endpoint is the peer's attestation listener on the underlay (host:port).
+	Endpoint string `yaml:"endpoint"`
+	// WireGuardEndpoint is the peer's WireGuard UDP ip:port on the underlay.
+	WireGuardEndpoint string   `yaml:"wireguard_endpoint"`
+	EK                string   `yaml:"ek,omitempty"` // sha256:<64 hex>
+	AllowedIPs        []string `yaml:"allowed_ips"`
+}
+
+// Chain is where checkpoints are anchored.
+type Chain struct {
+	Mode     string   `yaml:"mode"` // embedded | rpc | none
+	Embedded Embedded `yaml:"embedded,omitempty"`
+	RPC      RPC      `yaml:"rpc,omitempty"`
+	// CheckpointInterval is how often the log signs a checkpoint (default 5s).
+	CheckpointInterval string `yaml:"checkpoint_interval,omitempty"`
+}
+
+// Embedded is the in-process dev chain. Exactly one box of a local
+// consortium serves it (serve: true); the others join it on host:port.
+type Embedded struct {
+	Serve bool   `yaml:"serve,omitempty"`
+	Host  string `yaml:"host,omitempty"` // default 127.0.0.1
+	Port  int    `yaml:"port,omitempty"` // default 8545
+	// Period is the block period; 0 seals a block per transaction.
+	Period string `yaml:"period,omitempty"`
+	// PassphraseFile encrypts this box's gateway key; empty uses no passphrase (dev only).
+	PassphraseFile string `yaml:"passphrase_file,omitempty"`
+	Confirmations  uint64 `yaml:"confirmations,omitempty"`
+	// Wait bounds how long a joining box waits for the serving box (default 60s).
+	Wait string `yaml:"wait,omitempty"`
+}
+
+// RPC is an external JSON-RPC chain (Besu QBFT in production).
+type RPC struct {
+	URL            string `yaml:"url,omitempty"`
+	ChainID        uint64 `yaml:"chain_id,omitempty"`
+	Contract       string `yaml:"contract,omitempty"` // 0x + 40 hex
+	Keystore       string `yaml:"keystore,omitempty"`
+	PassphraseFile string `yaml:"passphrase_file,omitempty"`
+	Confirmations  uint64 `yaml:"confirmations,omitempty"`
+}
+
+// Control is the local unix control socket of the wardgate CLI.
+type Control struct {
+	Socket string `yaml:"socket,omitempty"` // default /run/wardgate/control.sock
+	Group  string `yaml:"group,omitempty"`  // default wardgate; ignored if the group does not exist
+}
+
+// API is the security team's read-only report API behind mutual TLS.
+// Empty listen disables it.
+type API struct {
+	Listen   string `yaml:"listen,omitempty"`
+	TLSCert  string `yaml:"tls_cert,omitempty"`
+	TLSKey   string `yaml:"tls_key,omitempty"`
+	ClientCA string `yaml:"client_ca,omitempty"`
+}
+
+// Metrics is the Prometheus listener. Empty listen disables it.
+type Metrics struct {
+	Listen string `yaml:"listen,omitempty"`
+}
+
+// Records is the record relay.
+type Records struct {
+	// LANListen is where hospital systems POST records (host:port, HTTP).
+	LANListen string `yaml:"lan_listen,omitempty"`
+	// MLLPListen accepts HL7 v2 over MLLP (host:port); empty disables.
+	MLLPListen string `yaml:"mllp_listen,omitempty"`
+	// DeliverURL receives records from peers (HTTP POST); DeliverMLLP is
+	// the HL7 engine's MLLP host:port.
+	DeliverURL  string `yaml:"deliver_url,omitempty"`
+	DeliverMLLP string `yaml:"deliver_mllp,omitempty"`
+	// MaxBody bounds one record in bytes (default 16 MiB).
+	MaxBody int64 `yaml:"max_body,omitempty"`
+	// PeerPort is the TCP port on each box's tunnel address where peers'
+	// relays deliver records (default 7400).
+	PeerPort int `yaml:"peer_port,omitempty"`
+}
+
+// Load reads, parses and validates path, resolving relative paths against
+// the file's directory. The error lists every problem (see Errors).
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: reading %s: %w", path, err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("config: %s is larger than %d bytes; is it the right file?", path, MaxFileSize)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(data, filepath.Dir(abs))
+	if err != nil {
+		return c, err
+	}
+	if err := c.CheckFiles(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// Parse decodes data strictly and validates it, without touching the file
+// system; base resolves relative paths (empty: the working directory).
+// On error the returned config holds what was decoded, for diagnostics.
+func Parse(data []byte, base string) (c *Config, err error) {
+	defer func() {
+		if r := recover(); r != nil { // never panic on input, whatever the YAML library does
+			c, err = nil, Errors{{Path: "(file)", Msg: fmt.Sprintf("cannot be parsed: %v", r)}}
+		}
+	}()
+	if len(data) > MaxFileSize {
+		return nil, Errors{{Path: "(file)", Msg: fmt.Sprintf("is larger than %d bytes", MaxFileSize)}}
+	}
+	c = &Config{base: base}
+	var errs Errors
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		var te *yaml.TypeError
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil, Errors{{Path: "(file)", Msg: "is empty; start from configs/wardgate.yaml"}}
+		case errors.As(err, &te):
+			errs = append(errs, typeErrors(data, te)...)
+		default:
+			return nil, Errors{{Path: "(file)", Msg: fmt.Sprintf("is not valid YAML: %v", err)}}
+		}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		errs = append(errs, Error{Path: "(file)", Msg: "holds more than one YAML document; keep one"})
+	}
+	c.resolvePaths()
+	typed := map[string]bool{}
+	for _, e := range errs {
+		typed[e.Path] = true
+	}
+	for _, e := range c.validate() {
+		if !typed[e.Path] { // the type error already explains this key
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		return c, errs
+	}
+	c.p.ok = true
+	return c, nil
+}
+
+// Marshal renders the config as YAML (for generated test and demo configs).
+func (c *Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }
+
+// Validate checks the config (a generated one, say) as Parse does.
+func (c *Config) Validate() error {
+	if errs := c.validate(); len(errs) > 0 {
+		return errs
+	}
+	c.p.ok = true
+	return nil
+}
+
+func (c *Config) mustParsed() {
+	if !c.p.ok {
+		panic("config: accessor called before Validate passed")
+	}
+}
+
+// Interval is the re-attestation interval.
+func (c *Config) Interval() time.Duration { c.mustParsed(); return c.p.interval }
+
+// VerdictLifetime is how long a passing verdict admits a peer.
+func (c *Config) VerdictLifetime() time.Duration { c.mustParsed(); return c.p.verdictLifetime }
+
+// NonceTTL is how long a verifier nonce stays usable.
+func (c *Config) NonceTTL() time.Duration { c.mustParsed(); return c.p.nonceTTL }
+
+// TunnelAddress is this box's tunnel address.
+func (c *Config) TunnelAddress() netip.Prefix { c.mustParsed(); return c.p.tunnelAddr }
+
+// LANRoutes are the LAN prefixes routed into the tunnel.
+func (c *Config) LANRoutes() []netip.Prefix { c.mustParsed(); return c.p.lanRoutes }
+
+// ChainPeriod is the embedded chain's block period.
+func (c *Config) ChainPeriod() time.Duration { c.mustParsed(); return c.p.period }
+
+// CheckpointInterval is how often the ledger signs a checkpoint.
+func (c *Config) CheckpointInterval() time.Duration {
+	c.mustParsed()
+	d, _ := time.ParseDuration(c.Chain.CheckpointInterval)
+	return d
+}
+
+// EmbeddedWait bounds how long a joining box waits for the served dev chain.
+func (c *Config) EmbeddedWait() time.Duration {
+	c.mustParsed()
+	d, _ := time.ParseDuration(c.Chain.Embedded.Wait)
+	return d
+}
+
+// PeerAllowedIPs returns the parsed allowed IPs of a configured peer.
+func (c *Config) PeerAllowedIPs(name string) []netip.Prefix {
+	c.mustParsed()
+	return c.p.peers[name].allowed
+}
+
+// PeerWireGuardEndpoint returns the parsed WireGuard endpoint of a peer.
+func (c *Config) PeerWireGuardEndpoint(name string) netip.AddrPort {
+	c.mustParsed()
+	return c.p.peers[name].wgEndpoint
+}
+
+// Peer returns the configured peer by name.
+func (c *Config) Peer(name string) (Peer, bool) {
+	for _, p := range c.Peers {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Peer{}, false
+}
+
+// EnrollmentMap is box name -> EK fingerprint, from peers[].ek and
+// attestation.enrollment.
+func (c *Config) EnrollmentMap() map[string]string {
+	m := make(map[string]string)
+	for _, e := range c.Attestation.Enrollment {
+		m[e.Name] = normEK(e.EK)
+	}
+	for _, p := range c.Peers {
+		if p.EK != "" {
+			m[p.Name] = normEK(p.EK)
+		}
+	}
+	return m
+}
+
+// resolvePaths makes every file path absolute against the config's dir.
+func (c *Config) resolvePaths() {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) && c.base != "" {
+			*p = filepath.Join(c.base, *p)
+		}
+	}
+	abs(&c.StateDir)
+	abs(&c.TPM.DevCA)
+	abs(&c.Firmware.EventLog)
+	for i := range c.Firmware.Image {
+		abs(&c.Firmware.Image[i].File)
+	}
+	abs(&c.Attestation.ManufacturerRoots)
+	abs(&c.Attestation.Policy)
+	for i := range c.Attestation.Manifests {
+		abs(&c.Attestation.Manifests[i].Path)
+		abs(&c.Attestation.Manifests[i].Signature)
+	}
+	for i := range c.Attestation.VendorKeys {
+		abs(&c.Attestation.VendorKeys[i])
+	}
+	abs(&c.Chain.Embedded.PassphraseFile)
+	abs(&c.Chain.RPC.Keystore)
+	abs(&c.Chain.RPC.PassphraseFile)
+	abs(&c.Control.Socket)
+	abs(&c.API.TLSCert)
+	abs(&c.API.TLSKey)
+	abs(&c.API.ClientCA)
+}
