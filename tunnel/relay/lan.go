@@ -1,0 +1,113 @@
+package relay
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/wardgate/wardgate/ledger"
+)
+
+// LANHandler serves hospital systems:
+//
+//	POST /v1/records            To: <peer>, Content-Type: <type>, body = record
+//	                            200 + Receipt JSON once the peer countersigned
+//	GET  /v1/receipts/{digest}  the newest receipt (pending or anchored);
+//	                            ?peer=<name> picks one of several sends
+//
+// Refusals answer JSON {"code","error"}: 400 bad request, 403 not admitted,
+// 409 verdict expired, 413 too large, 502 peer unreachable or its LAN
+// endpoint down (retry with the same body: idempotent by digest).
+func (r *Relay) LANHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/records", r.handleRecord)
+	mux.HandleFunc("GET /v1/receipts/{digest}", r.handleReceipt)
+	return mux
+}
+
+func (r *Relay) handleRecord(w http.ResponseWriter, req *http.Request) {
+	peer := req.Header.Get("To")
+	if peer == "" {
+		writeError(w, fmt.Errorf("%w: missing To: header naming the receiving peer", ErrBadRequest))
+		return
+	}
+	// Check the peer before reading a large body.
+	if err := checkName("peer (To:)", peer); err != nil {
+		writeError(w, err)
+		return
+	}
+	if _, err := r.admitted(peer); err != nil {
+		writeError(w, err)
+		return
+	}
+	body, err := readBody(w, req, r.cfg.MaxBody)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rc, err := r.Send(req.Context(), peer, req.Header.Get("Content-Type"), body)
+	if err != nil {
+		r.log.Warn("record not forwarded", "to", peer, "err", err)
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, rc)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// ErrNoReceipt is returned for a digest this box has no entry for.
+var ErrNoReceipt = errors.New("relay: no receipt for this digest")
+
+func (r *Relay) handleReceipt(w http.ResponseWriter, req *http.Request) {
+	s := req.PathValue("digest")
+	d, err := hex.DecodeString(s)
+	if err != nil || len(d) != 32 {
+		writeError(w, fmt.Errorf("%w: digest %q must be 64 hex characters (SHA-256 of the record)", ErrBadRequest, s))
+		return
+	}
+	rc, err := r.ReceiptFor(req.Context(), [32]byte(d), req.URL.Query().Get("peer"))
+	if errors.Is(err, ErrNoReceipt) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		json.NewEncoder(w).Encode(peerError{Code: "not_found", Error: err.Error()})
+		return
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, rc)
+}
+
+// ReceiptFor returns the newest receipt (anchored once the ledger anchored
+// its checkpoint) for a record digest: this box's sent entry (to peer, if
+// given), else its received entry.
+func (r *Relay) ReceiptFor(ctx context.Context, digest [32]byte, peer string) (*Receipt, error) {
+	var sent, recv *ledger.Entry
+	for _, seq := range r.cfg.Ledger.Lookup(digest) {
+		e, err := r.cfg.Ledger.Entry(ctx, seq)
+		if err != nil {
+			return nil, fmt.Errorf("relay: reading journal entry %d: %w", seq, err)
+		}
+		switch {
+		case e.Kind == ledger.KindSent && sent == nil && (peer == "" || e.Receiver == peer):
+			sent = e
+		case e.Kind == ledger.KindReceived && recv == nil && (peer == "" || e.Sender == peer):
+			recv = e
+		}
+	}
+	switch {
+	case sent != nil:
+		return r.receipt(ctx, sent.Seq, r.cs.get(digest, sent.Receiver))
+	case recv != nil:
+		return r.receipt(ctx, recv.Seq, nil)
+	}
+	return nil, fmt.Errorf("%w: %x", ErrNoReceipt, digest)
+}

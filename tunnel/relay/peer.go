@@ -1,0 +1,259 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/wardgate/wardgate/ledger"
+)
+
+// The peer protocol is HTTP/1.1 over the tunnel:
+//
+//	POST /v1/peer/records
+//	Content-Type: <record content type>
+//	Wardgate-Entry: <base64 of the sender's signed KindSent entry>
+//	<record body>
+//
+// 200 answers with a Countersign (JSON); errors answer with peerError JSON.
+const (
+	peerPath      = "/v1/peer/records"
+	entryHeader   = "Wardgate-Entry"
+	maxEntryB64   = 2048
+	maxErrorReply = 4 << 10
+)
+
+// peerError is the JSON body of a refused peer request.
+type peerError struct {
+	Code  string `json:"code"`
+	Error string `json:"error"`
+}
+
+// Codes on the peer protocol and on the LAN API.
+const (
+	codeNotAdmitted    = "not_admitted"
+	codeExpired        = "verdict_expired"
+	codeBadSignature   = "bad_signature"
+	codeTooLarge       = "too_large"
+	codeBadRequest     = "bad_request"
+	codeDelivery       = "lan_endpoint_down"
+	codeUnreachable    = "peer_unreachable"
+	codePeerRefused    = "peer_refused"
+	codeBadCountersign = "bad_countersign"
+	codeInternal       = "internal"
+)
+
+// classify maps an error to its code and HTTP status.
+func classify(err error) (string, int) {
+	switch {
+	case errors.Is(err, ErrNotAdmitted):
+		return codeNotAdmitted, http.StatusForbidden
+	case errors.Is(err, ErrVerdictExpired):
+		return codeExpired, http.StatusConflict
+	case errors.Is(err, ErrBadSignature):
+		return codeBadSignature, http.StatusForbidden
+	case errors.Is(err, ErrTooLarge):
+		return codeTooLarge, http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrBadRequest), errors.Is(err, ErrNoRoute):
+		return codeBadRequest, http.StatusBadRequest
+	case errors.Is(err, ErrDeliveryFailed):
+		return codeDelivery, http.StatusBadGateway
+	case errors.Is(err, ErrPeerUnreachable):
+		return codeUnreachable, http.StatusBadGateway
+	case errors.Is(err, ErrPeerRefused):
+		return codePeerRefused, http.StatusBadGateway
+	case errors.Is(err, ErrBadCountersign):
+		return codeBadCountersign, http.StatusBadGateway
+	case errors.Is(err, context.DeadlineExceeded):
+		return codeUnreachable, http.StatusGatewayTimeout
+	}
+	return codeInternal, http.StatusInternalServerError
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	code, status := classify(err)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(peerError{Code: code, Error: err.Error()})
+}
+
+// readBody reads at most max bytes of the request body into memory.
+func readBody(w http.ResponseWriter, req *http.Request, max int64) ([]byte, error) {
+	if req.ContentLength > max {
+		return nil, fmt.Errorf("%w: Content-Length %d exceeds the limit of %d bytes (max_body)", ErrTooLarge, req.ContentLength, max)
+	}
+	n := req.ContentLength
+	if n < 0 || n > 64<<10 {
+		n = 64 << 10
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, n+1))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, req.Body, max))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, fmt.Errorf("%w: body exceeds the limit of %d bytes (max_body)", ErrTooLarge, max)
+		}
+		return nil, fmt.Errorf("%w: reading body: %w", ErrBadRequest, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// parsePeerRequest checks a peer request's entry against this box and the
+// body. It checks shape and digest, not trust: the caller verifies the
+// signature against the sender's current verdict.
+func parsePeerRequest(box, entryB64, contentType string, body []byte) (*ledger.Entry, []byte, error) {
+	if entryB64 == "" {
+		return nil, nil, fmt.Errorf("%w: missing %s header", ErrBadRequest, entryHeader)
+	}
+	if len(entryB64) > maxEntryB64 {
+		return nil, nil, fmt.Errorf("%w: %s header is %d bytes, limit %d", ErrBadRequest, entryHeader, len(entryB64), maxEntryB64)
+	}
+	raw, err := base64.StdEncoding.DecodeString(entryB64)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s header is not base64: %w", ErrBadRequest, entryHeader, err)
+	}
+	var e ledger.Entry
+	if err := e.UnmarshalBinary(raw); err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrBadRequest, entryHeader, err)
+	}
+	switch {
+	case e.Kind != ledger.KindSent:
+		return nil, nil, fmt.Errorf("%w: entry kind is %s, want sent", ErrBadRequest, e.Kind)
+	case e.Receiver != box:
+		return nil, nil, fmt.Errorf("%w: entry is addressed to %q, this box is %q", ErrBadRequest, e.Receiver, box)
+	case e.Log != e.Sender:
+		return nil, nil, fmt.Errorf("%w: entry of sender %q comes from log %q", ErrBadRequest, e.Sender, e.Log)
+	case e.ContentType != contentType:
+		return nil, nil, fmt.Errorf("%w: Content-Type %q differs from the signed %q", ErrBadRequest, contentType, e.ContentType)
+	case sha256.Sum256(body) != e.Digest:
+		return nil, nil, fmt.Errorf("%w: body does not hash to the signed digest %x", ErrBadRequest, e.Digest[:8])
+	}
+	if err := checkName("sender", e.Sender); err != nil {
+		return nil, nil, err
+	}
+	return &e, raw, nil
+}
+
+// PeerHandler serves the peer protocol; mount it on the tunnel listener only.
+func (r *Relay) PeerHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+peerPath, r.handlePeer)
+	return mux
+}
+
+func (r *Relay) handlePeer(w http.ResponseWriter, req *http.Request) {
+	body, err := readBody(w, req, r.cfg.MaxBody)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	cs, err := r.receive(req.Context(), req.Header.Get(entryHeader), req.Header.Get("Content-Type"), body)
+	if err != nil {
+		r.log.Warn("refused record from peer", "err", err)
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(cs)
+}
+
+// receive checks, delivers, journals and countersigns one record from a peer.
+func (r *Relay) receive(ctx context.Context, entryB64, contentType string, body []byte) (*Countersign, error) {
+	e, raw, err := parsePeerRequest(r.cfg.Box, entryB64, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	v, err := r.admitted(e.Sender)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.VerifySignature(v.RecordKey()); err != nil {
+		return nil, fmt.Errorf("%w: sender %q: %w", ErrBadSignature, e.Sender, err)
+	}
+	key := flightKey{peer: e.Sender, digest: e.Digest, recv: true}
+	r.mu.Lock()
+	if f, ok := r.inflight[key]; ok {
+		r.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if f.err != nil {
+			return nil, f.err
+		}
+		return f.res.Countersign, nil
+	}
+	f := &flight{done: make(chan struct{})}
+	r.inflight[key] = f
+	r.mu.Unlock()
+	cs, err := r.receiveOnce(ctx, e, raw, body)
+	f.res, f.err = &Receipt{Countersign: cs}, err
+	r.mu.Lock()
+	delete(r.inflight, key)
+	r.mu.Unlock()
+	close(f.done)
+	return cs, err
+}
+
+func (r *Relay) receiveOnce(ctx context.Context, e *ledger.Entry, raw, body []byte) (*Countersign, error) {
+	// Dedup by (sender, digest): a resend after a lost reply is acknowledged
+	// from the journal, without a second delivery.
+	for _, seq := range r.cfg.Ledger.Lookup(e.Digest) {
+		prev, err := r.cfg.Ledger.Entry(ctx, seq)
+		if err != nil {
+			return nil, fmt.Errorf("relay: reading journal entry %d: %w", seq, err)
+		}
+		if prev.Kind == ledger.KindReceived && prev.Sender == e.Sender && prev.Receiver == r.cfg.Box {
+			return countersign(r.cfg.RecordKey, raw, prev)
+		}
+	}
+	if err := r.deliver(ctx, e, body); err != nil {
+		return nil, err
+	}
+	a, err := r.cfg.Ledger.Append(ctx, ledger.Entry{Kind: ledger.KindReceived, Digest: e.Digest, Sender: e.Sender, Receiver: r.cfg.Box, ContentType: e.ContentType})
+	if err != nil {
+		return nil, fmt.Errorf("relay: journaling received entry: %w", err)
+	}
+	return countersign(r.cfg.RecordKey, raw, &a.Entry)
+}
+
+// forward sends the record and signed entry to peer and returns the parsed
+// countersignature (not yet verified).
+func (r *Relay) forward(ctx context.Context, peer, contentType string, raw, body []byte) (*Countersign, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+peer+peerPath, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set(entryHeader, base64.StdEncoding.EncodeToString(raw))
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q: %w; retry later with the same record", ErrPeerUnreachable, peer, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxCountersign+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q: reading reply: %w; retry with the same record", ErrPeerUnreachable, peer, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var pe peerError
+		if json.Unmarshal(b[:min(len(b), maxErrorReply)], &pe) != nil || pe.Error == "" {
+			pe.Error = fmt.Sprintf("HTTP %s", resp.Status)
+		}
+		switch pe.Code {
+		case codeDelivery:
+			return nil, fmt.Errorf("%w: peer %q: %s; retry with the same record (idempotent by digest)", ErrDeliveryFailed, peer, pe.Error)
+		case codeNotAdmitted, codeExpired, codeBadSignature:
+			return nil, fmt.Errorf("%w: peer %q: %s: %s", ErrPeerRefused, peer, pe.Code, pe.Error)
+		}
+		return nil, fmt.Errorf("%w: peer %q answered %d: %s", ErrPeerRefused, peer, resp.StatusCode, pe.Error)
+	}
+	return ParseCountersign(b)
+}

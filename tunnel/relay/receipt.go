@@ -1,0 +1,183 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/wardgate/wardgate/ledger"
+)
+
+// Receipt is what the sender hands its hospital system: its own ledger
+// receipt for the sent entry (pending until the checkpoint is anchored,
+// then anchored; GET /v1/receipts/{digest} always returns the newest form),
+// and the receiver's countersignature.
+type Receipt struct {
+	Version     int             `json:"version"`
+	Digest      ledger.Hash     `json:"digest"`
+	Kind        string          `json:"kind"` // "sent" or "received"
+	Sender      string          `json:"sender"`
+	Receiver    string          `json:"receiver"`
+	ContentType string          `json:"content_type"`
+	Status      string          `json:"status"` // ledger.StatusPending or ledger.StatusAnchored
+	Ledger      *ledger.Receipt `json:"ledger"`
+	// Countersign is the receiver's signed acknowledgement. It is kept in
+	// memory only: after a restart the receipt endpoint returns the ledger
+	// part, and a resend of the same record fetches the countersignature
+	// again without a second delivery.
+	Countersign *Countersign `json:"countersign,omitempty"`
+}
+
+// Countersign is the receiver's statement that it received, delivered and
+// journaled the record of the sender's entry. The receiver signs, with its
+// attested record key, the hash of the sender's signed entry together with
+// its own signed KindReceived entry.
+type Countersign struct {
+	SentEntryHash ledger.Hash `json:"sent_entry_hash"` // SHA-256 of the sender's entry (MarshalBinary)
+	ReceivedEntry []byte      `json:"received_entry"`  // receiver's entry, MarshalBinary
+	ReceiverKey   []byte      `json:"receiver_key"`
+	Signature     []byte      `json:"signature"`
+}
+
+const countersignDomain = "wardgate/relay/countersign/v1\x00"
+
+// maxCountersign bounds a countersignature on the wire.
+const maxCountersign = 8 << 10
+
+func (c *Countersign) signedBytes() []byte {
+	b := make([]byte, 0, len(countersignDomain)+32+len(c.ReceivedEntry))
+	b = append(b, countersignDomain...)
+	b = append(b, c.SentEntryHash[:]...)
+	return append(b, c.ReceivedEntry...)
+}
+
+func countersign(s ledger.Signer, sentRaw []byte, recv *ledger.Entry) (*Countersign, error) {
+	raw, err := recv.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("relay: encoding received entry: %w", err)
+	}
+	c := &Countersign{SentEntryHash: sha256.Sum256(sentRaw), ReceivedEntry: raw, ReceiverKey: s.Public()}
+	if c.Signature, err = s.Sign(c.signedBytes()); err != nil {
+		return nil, fmt.Errorf("relay: countersigning: %w", err)
+	}
+	return c, nil
+}
+
+// Verify checks the countersignature against the receiver's attested
+// record key and the sender's entry it acknowledges: the hash, the received
+// entry's fields (kind, digest, sender, receiver) and both signatures.
+func (c *Countersign) Verify(receiverKey ed25519.PublicKey, sentRaw []byte) error {
+	if len(receiverKey) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: receiver key is %d bytes", ErrBadCountersign, len(receiverKey))
+	}
+	if !bytes.Equal(c.ReceiverKey, receiverKey) {
+		return fmt.Errorf("%w: signed by key %x, the receiver's attested record key is %x", ErrBadCountersign, c.ReceiverKey, []byte(receiverKey))
+	}
+	if sha256.Sum256(sentRaw) != c.SentEntryHash {
+		return fmt.Errorf("%w: acknowledges another sent entry", ErrBadCountersign)
+	}
+	var sent, recv ledger.Entry
+	if err := sent.UnmarshalBinary(sentRaw); err != nil {
+		return fmt.Errorf("%w: sent entry: %w", ErrBadCountersign, err)
+	}
+	if err := recv.UnmarshalBinary(c.ReceivedEntry); err != nil {
+		return fmt.Errorf("%w: received entry: %w", ErrBadCountersign, err)
+	}
+	if recv.Kind != ledger.KindReceived || recv.Digest != sent.Digest || recv.Sender != sent.Sender ||
+		recv.Receiver != sent.Receiver || recv.Log != sent.Receiver {
+		return fmt.Errorf("%w: received entry (%s %x %s->%s in log %q) does not match the sent entry (%x %s->%s)",
+			ErrBadCountersign, recv.Kind, recv.Digest[:6], recv.Sender, recv.Receiver, recv.Log, sent.Digest[:6], sent.Sender, sent.Receiver)
+	}
+	if err := recv.VerifySignature(receiverKey); err != nil {
+		return fmt.Errorf("%w: received entry: %w", ErrBadCountersign, err)
+	}
+	if !ed25519.Verify(receiverKey, c.signedBytes(), c.Signature) {
+		return fmt.Errorf("%w: signature does not verify", ErrBadCountersign)
+	}
+	return nil
+}
+
+// ParseCountersign decodes a countersignature from a peer (bounded, strict).
+func ParseCountersign(b []byte) (*Countersign, error) {
+	if len(b) > maxCountersign {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBadCountersign, len(b), maxCountersign)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var c Countersign
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadCountersign, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data", ErrBadCountersign)
+	}
+	if len(c.ReceiverKey) != ed25519.PublicKeySize || len(c.Signature) != ed25519.SignatureSize {
+		return nil, fmt.Errorf("%w: receiver_key must be %d bytes and signature %d bytes", ErrBadCountersign, ed25519.PublicKeySize, ed25519.SignatureSize)
+	}
+	return &c, nil
+}
+
+// VerifyReceipt checks a relay receipt offline (or online, with o.Backend):
+// the sender's ledger receipt against senderKey (and o.Record if set) and,
+// if receiverKey is given, the receiver's countersignature.
+func VerifyReceipt(ctx context.Context, rc *Receipt, senderKey, receiverKey ed25519.PublicKey, o ledger.VerifyOptions) (*ledger.Result, error) {
+	if rc.Ledger == nil {
+		return nil, fmt.Errorf("%w: receipt has no ledger part", ledger.ErrMalformedReceipt)
+	}
+	o.RecordKey = senderKey
+	res, err := ledger.Verify(ctx, rc.Ledger, o)
+	if err != nil {
+		return nil, err
+	}
+	if res.Entry.Digest != [32]byte(rc.Digest) {
+		return nil, fmt.Errorf("%w: receipt digest %x, ledger entry digest %x", ledger.ErrDigestMismatch, rc.Digest[:], res.Entry.Digest[:])
+	}
+	if receiverKey != nil {
+		if rc.Countersign == nil {
+			return nil, fmt.Errorf("%w: receipt has no countersignature", ErrBadCountersign)
+		}
+		if err := rc.Countersign.Verify(receiverKey, rc.Ledger.Entry); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// csCache keeps recent countersignatures in memory, bounded, oldest evicted.
+type csCache struct {
+	mu    sync.Mutex
+	max   int
+	m     map[csKey]*Countersign
+	order []csKey
+}
+
+type csKey struct {
+	digest [32]byte
+	peer   string
+}
+
+func newCSCache(max int) *csCache { return &csCache{max: max, m: make(map[csKey]*Countersign)} }
+
+func (c *csCache) put(d [32]byte, peer string, cs *Countersign) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := csKey{d, peer}
+	if _, ok := c.m[k]; !ok {
+		c.order = append(c.order, k)
+	}
+	c.m[k] = cs
+	for len(c.order) > c.max {
+		delete(c.m, c.order[0])
+		c.order = c.order[1:]
+	}
+}
+
+func (c *csCache) get(d [32]byte, peer string) *Countersign {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[csKey{d, peer}]
+}

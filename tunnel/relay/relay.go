@@ -1,0 +1,344 @@
+// Package relay moves hospital records between wardgate boxes through the
+// attested tunnel, with signed, journaled, countersigned receipts.
+//
+// A box runs three faces of one Relay:
+//   - LANHandler: hospital systems POST records (FHIR, CDA, HL7 v2, any
+//     bytes) with a To: peer header, and GET receipts by digest.
+//   - ServeMLLP: HL7 v2 over MLLP; the ACK (AA or AE) is sent only after the
+//     record is journaled, forwarded, delivered and countersigned.
+//   - PeerHandler: served on the tunnel listener; receives records from peers.
+//
+// Sending: the relay checks the peer's current verdict (admitted, not
+// expired), hashes the body, journals a KindSent entry (the ledger signs it
+// with the record key bound in this box's attestation), forwards body and
+// signed entry through the tunnel, and waits for the peer's countersignature.
+// Receiving: the relay checks the sender's current verdict, the entry
+// signature against that verdict's record key, and the digest against the
+// body; delivers to the LAN endpoint; journals a KindReceived entry; and
+// countersigns.
+//
+// Idempotency: a record is identified by (sender, receiver, digest). A
+// sender that retries the same bytes to the same peer reuses its journaled
+// sent entry; a receiver that already journaled (sender, digest) returns
+// its countersignature again without delivering twice. Identical bytes sent
+// twice to the same peer are therefore one record.
+//
+// Bodies never touch disk: they are read into memory with a size bound,
+// hashed, forwarded from memory and dropped. Only digests and metadata reach
+// the ledger. The relay never parses multipart forms (the one place net/http
+// spools to temporary files).
+package relay
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/ledger"
+)
+
+// Verdicts gives the current verdict of each peer (nil if none). The daemon
+// backs it with the tunnel's admission state.
+type Verdicts interface {
+	Verdict(peer string) *attest.Verdict
+}
+
+// Journal is the part of the ledger the relay uses; *ledger.Ledger satisfies it.
+type Journal interface {
+	Append(ctx context.Context, e ledger.Entry) (ledger.Appended, error)
+	Lookup(digest [32]byte) []uint64
+	Entry(ctx context.Context, seq uint64) (*ledger.Entry, error)
+	Receipt(ctx context.Context, seq uint64) (*ledger.Receipt, error)
+}
+
+// Delivery is where this box hands records received from peers to its
+// hospital systems. Exactly one of HTTPURL and MLLPAddr is set.
+type Delivery struct {
+	HTTPURL  string // records are POSTed here with their Content-Type
+	MLLPAddr string // host:port of an HL7 engine; an AA ACK is expected
+}
+
+// Config configures a Relay.
+type Config struct {
+	Box       string  // this box's name (the sender/receiver in entries)
+	Ledger    Journal // this box's ledger; it signs entries with the record key
+	RecordKey ledger.Signer
+	Verdicts  Verdicts
+
+	// Dial opens a connection through the tunnel to peer's relay
+	// (PeerHandler) port: the netstack dialer in userspace mode, or the
+	// peer's tunnel address in tun mode.
+	Dial func(ctx context.Context, peer string) (net.Conn, error)
+
+	Deliver Delivery
+
+	// MLLPRoutes maps an HL7 receiving facility (MSH-6, first component) to
+	// a peer; MLLPPeer is the peer for messages without a matching route.
+	MLLPRoutes map[string]string
+	MLLPPeer   string
+
+	MaxBody        int64         // largest record accepted (default DefaultMaxBody)
+	ForwardTimeout time.Duration // forward + delivery + countersign (default 30s)
+	Now            func() time.Time
+	Logger         *slog.Logger
+}
+
+// DefaultMaxBody is the record size limit when Config.MaxBody is zero.
+const DefaultMaxBody = 16 << 20
+
+// Named refusals. Each maps to an HTTP status on the LAN side and an AE on MLLP.
+var (
+	ErrNotAdmitted     = errors.New("relay: peer is not admitted")
+	ErrVerdictExpired  = errors.New("relay: peer's attestation verdict has expired")
+	ErrTooLarge        = errors.New("relay: record too large")
+	ErrBadRequest      = errors.New("relay: bad request")
+	ErrPeerUnreachable = errors.New("relay: peer unreachable through the tunnel")
+	ErrDeliveryFailed  = errors.New("relay: peer's LAN endpoint did not accept the record")
+	ErrPeerRefused     = errors.New("relay: peer refused the record")
+	ErrBadCountersign  = errors.New("relay: bad countersignature")
+	ErrBadSignature    = errors.New("relay: entry signature does not verify with the sender's attested record key")
+	ErrNoRoute         = errors.New("relay: no peer route for HL7 message")
+)
+
+// Relay forwards and receives records. Safe for concurrent use.
+type Relay struct {
+	cfg    Config
+	log    *slog.Logger
+	client *http.Client
+	lan    *http.Client
+	mllp   *mllpPool
+
+	mu       sync.Mutex
+	inflight map[flightKey]*flight
+	cs       *csCache
+}
+
+type flightKey struct {
+	peer   string
+	digest [32]byte
+	recv   bool
+}
+
+type flight struct {
+	done chan struct{}
+	res  *Receipt
+	err  error
+}
+
+// New validates cfg and returns a Relay.
+func New(cfg Config) (*Relay, error) {
+	switch {
+	case cfg.Box == "":
+		return nil, errors.New("relay: config box name is empty")
+	case cfg.Ledger == nil:
+		return nil, errors.New("relay: config ledger is nil")
+	case cfg.RecordKey == nil:
+		return nil, errors.New("relay: config record key is nil; pass the attested record signer")
+	case cfg.Verdicts == nil:
+		return nil, errors.New("relay: config verdicts is nil")
+	case cfg.Dial == nil:
+		return nil, errors.New("relay: config dial is nil; pass the tunnel dialer")
+	}
+	if err := checkName("box", cfg.Box); err != nil {
+		return nil, err
+	}
+	if cfg.Deliver.HTTPURL != "" && cfg.Deliver.MLLPAddr != "" {
+		return nil, errors.New("relay: config deliver sets both http_url and mllp_addr; choose one")
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.ForwardTimeout <= 0 {
+		cfg.ForwardTimeout = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	r := &Relay{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "relay", "box", cfg.Box),
+		inflight: make(map[flightKey]*flight),
+		cs:       newCSCache(1 << 16),
+	}
+	dial := cfg.Dial
+	r.client = &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil {
+				host = addr
+			}
+			return dial(ctx, host)
+		},
+		MaxIdleConnsPerHost:   512,
+		MaxIdleConns:          4096,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: cfg.ForwardTimeout,
+		DisableCompression:    true,
+	}}
+	r.lan = &http.Client{Transport: &http.Transport{
+		MaxIdleConnsPerHost: 512,
+		MaxIdleConns:        1024,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}}
+	if cfg.Deliver.MLLPAddr != "" {
+		r.mllp = newMLLPPool(cfg.Deliver.MLLPAddr, cfg.MaxBody)
+	}
+	return r, nil
+}
+
+// Close releases idle connections.
+func (r *Relay) Close() error {
+	r.client.CloseIdleConnections()
+	r.lan.CloseIdleConnections()
+	if r.mllp != nil {
+		r.mllp.close()
+	}
+	return nil
+}
+
+// checkName keeps peer and box names to what fits a ledger entry and a host name.
+func checkName(field, s string) error {
+	if s == "" || len(s) > 64 {
+		return fmt.Errorf("%w: %s %q must be 1..64 characters", ErrBadRequest, field, s)
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return fmt.Errorf("%w: %s %q may hold only letters, digits, '-', '.', '_'", ErrBadRequest, field, s)
+		}
+	}
+	return nil
+}
+
+// admitted returns the peer's current verdict if it admits the peer now.
+func (r *Relay) admitted(peer string) (*attest.Verdict, error) {
+	v := r.cfg.Verdicts.Verdict(peer)
+	if v == nil {
+		return nil, fmt.Errorf("%w: %q has no verdict (never attested, or revoked); check `wardgate peers`", ErrNotAdmitted, peer)
+	}
+	if !v.Passed() {
+		msg := ""
+		if rs := v.Reasons(); len(rs) > 0 {
+			msg = ": " + rs[0].Code + ": " + rs[0].Message
+		}
+		return nil, fmt.Errorf("%w: %q failed attestation%s", ErrNotAdmitted, peer, msg)
+	}
+	if !v.Valid(r.cfg.Now()) {
+		return nil, fmt.Errorf("%w: %q verdict expired at %s and was not renewed", ErrVerdictExpired, peer, v.Expiry().UTC().Format(time.RFC3339))
+	}
+	return v, nil
+}
+
+// Send forwards one record to peer and returns its receipt once the peer has
+// delivered and countersigned it. It refuses before journaling anything if
+// the peer is not admitted or the body is too large. Retrying the same body
+// to the same peer is idempotent.
+func (r *Relay) Send(ctx context.Context, peer, contentType string, body []byte) (*Receipt, error) {
+	if err := checkName("peer (To:)", peer); err != nil {
+		return nil, err
+	}
+	if contentType == "" {
+		contentType = "application/octet-stream"
+	}
+	if len(contentType) > 200 {
+		return nil, fmt.Errorf("%w: Content-Type is %d bytes, limit 200", ErrBadRequest, len(contentType))
+	}
+	if int64(len(body)) > r.cfg.MaxBody {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d bytes", ErrTooLarge, len(body), r.cfg.MaxBody)
+	}
+	if peer == r.cfg.Box {
+		return nil, fmt.Errorf("%w: To: names this box %q; name the receiving peer", ErrBadRequest, peer)
+	}
+	v, err := r.admitted(peer)
+	if err != nil {
+		return nil, err
+	}
+	digest := sha256.Sum256(body)
+	// Concurrent identical sends share one journal entry and one forward.
+	key := flightKey{peer: peer, digest: digest}
+	r.mu.Lock()
+	if f, ok := r.inflight[key]; ok {
+		r.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.res, f.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	r.inflight[key] = f
+	r.mu.Unlock()
+	f.res, f.err = r.send(ctx, v, peer, contentType, digest, body)
+	r.mu.Lock()
+	delete(r.inflight, key)
+	r.mu.Unlock()
+	close(f.done)
+	return f.res, f.err
+}
+
+func (r *Relay) send(ctx context.Context, v *attest.Verdict, peer, contentType string, digest [32]byte, body []byte) (*Receipt, error) {
+	sent, err := r.sentEntry(ctx, peer, contentType, digest)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := sent.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("relay: encoding sent entry: %w", err)
+	}
+	fctx, cancel := context.WithTimeout(ctx, r.cfg.ForwardTimeout)
+	defer cancel()
+	cs, err := r.forward(fctx, peer, contentType, raw, body)
+	if err != nil {
+		return nil, err
+	}
+	if err := cs.Verify(v.RecordKey(), raw); err != nil {
+		return nil, fmt.Errorf("relay: peer %q: %w", peer, err)
+	}
+	r.cs.put(digest, peer, cs)
+	return r.receipt(ctx, sent.Seq, cs)
+}
+
+// sentEntry journals the KindSent entry, or returns the one journaled by an
+// earlier attempt with the same digest to the same peer.
+func (r *Relay) sentEntry(ctx context.Context, peer, contentType string, digest [32]byte) (*ledger.Entry, error) {
+	for _, seq := range r.cfg.Ledger.Lookup(digest) {
+		e, err := r.cfg.Ledger.Entry(ctx, seq)
+		if err != nil {
+			return nil, fmt.Errorf("relay: reading journal entry %d: %w", seq, err)
+		}
+		if e.Kind == ledger.KindSent && e.Receiver == peer && e.Sender == r.cfg.Box {
+			return e, nil
+		}
+	}
+	a, err := r.cfg.Ledger.Append(ctx, ledger.Entry{Kind: ledger.KindSent, Digest: digest, Sender: r.cfg.Box, Receiver: peer, ContentType: contentType})
+	if err != nil {
+		return nil, fmt.Errorf("relay: journaling sent entry: %w", err)
+	}
+	return &a.Entry, nil
+}
+
+// receipt builds the receipt this box hands its hospital system.
+func (r *Relay) receipt(ctx context.Context, seq uint64, cs *Countersign) (*Receipt, error) {
+	lr, err := r.cfg.Ledger.Receipt(ctx, seq)
+	if err != nil {
+		return nil, fmt.Errorf("relay: ledger receipt for entry %d: %w", seq, err)
+	}
+	e, err := lr.ParsedEntry()
+	if err != nil {
+		return nil, err
+	}
+	rc := &Receipt{Version: 1, Digest: ledger.Hash(e.Digest), Kind: e.Kind.String(), Sender: e.Sender, Receiver: e.Receiver,
+		ContentType: e.ContentType, Status: lr.Status, Ledger: lr, Countersign: cs}
+	return rc, nil
+}
