@@ -1,0 +1,364 @@
+package tunnel
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wardgate/wardgate/attest"
+)
+
+// Peer states reported by Status.
+const (
+	StateAdmitted      = "admitted"
+	StateRevoked       = "revoked"
+	StateExpired       = "expired"
+	StateNeverAdmitted = "never-admitted"
+)
+
+// Admission refusals. Every refusal wraps ErrRefused.
+var (
+	ErrRefused        = errors.New("tunnel: admission refused")
+	ErrNoVerdict      = fmt.Errorf("%w: no verdict", ErrRefused)
+	ErrVerdictFailed  = fmt.Errorf("%w: verdict did not pass", ErrRefused)
+	ErrVerdictExpired = fmt.Errorf("%w: verdict expired", ErrRefused)
+	ErrKeyMismatch    = fmt.Errorf("%w: verdict is bound to a different WireGuard key", ErrRefused)
+	ErrPeerMismatch   = fmt.Errorf("%w: verdict is for a different peer", ErrRefused)
+	ErrStaleVerdict   = fmt.Errorf("%w: verdict is older than the one the peer was admitted with", ErrRefused)
+	ErrIPConflict     = fmt.Errorf("%w: allowed IPs overlap another admitted peer", ErrRefused)
+)
+
+// ErrNotAdmitted is returned by Revoke for a peer that is not admitted.
+var ErrNotAdmitted = errors.New("tunnel: peer is not admitted")
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("tunnel: device closed")
+
+// Bounds on peer configuration, which comes from enrollment config.
+const (
+	maxPeerName   = 128
+	maxAllowedIPs = 64
+)
+
+// PeerConfig is a peer as enrolled: its allowed IPs come from the
+// enrollment configuration, never from the peer.
+type PeerConfig struct {
+	Name       string
+	PublicKey  [32]byte
+	Endpoint   netip.AddrPort // may be zero for a peer that only dials in
+	AllowedIPs []netip.Prefix
+}
+
+// PeerStatus is one peer as `wardgate peers` shows it.
+type PeerStatus struct {
+	Name          string
+	PublicKey     [32]byte
+	Endpoint      netip.AddrPort
+	AllowedIPs    []netip.Prefix
+	LastHandshake time.Time // zero if none
+	RxBytes       uint64
+	TxBytes       uint64
+	Expiry        time.Time // of the verdict it was last admitted with
+	State         string    // StateAdmitted, StateRevoked, StateExpired, StateNeverAdmitted
+	Reason        string    // why it is not admitted (empty while admitted)
+	ReportID      string    // attestation report of the last verdict seen
+}
+
+type peer struct {
+	cfg      PeerConfig
+	state    string
+	reason   string
+	expiry   time.Time
+	issued   time.Time
+	reportID string
+	timer    *time.Timer
+	gen      uint64
+}
+
+func (p *peer) status() PeerStatus {
+	return PeerStatus{
+		Name:       p.cfg.Name,
+		PublicKey:  p.cfg.PublicKey,
+		Endpoint:   p.cfg.Endpoint,
+		AllowedIPs: append([]netip.Prefix(nil), p.cfg.AllowedIPs...),
+		Expiry:     p.expiry,
+		State:      p.state,
+		Reason:     p.reason,
+		ReportID:   p.reportID,
+	}
+}
+
+func (pc *PeerConfig) validate() error {
+	if pc.Name == "" || len(pc.Name) > maxPeerName {
+		return fmt.Errorf("tunnel: PeerConfig.Name must be 1-%d bytes", maxPeerName)
+	}
+	if pc.PublicKey == ([32]byte{}) {
+		return fmt.Errorf("tunnel: peer %q: PeerConfig.PublicKey is all zero", pc.Name)
+	}
+	if len(pc.AllowedIPs) == 0 || len(pc.AllowedIPs) > maxAllowedIPs {
+		return fmt.Errorf("tunnel: peer %q: PeerConfig.AllowedIPs must list 1-%d prefixes from the enrollment config", pc.Name, maxAllowedIPs)
+	}
+	for i, p := range pc.AllowedIPs {
+		if !p.IsValid() {
+			return fmt.Errorf("tunnel: peer %q: AllowedIPs[%d] is not a valid prefix", pc.Name, i)
+		}
+		if p != p.Masked() {
+			return fmt.Errorf("tunnel: peer %q: AllowedIPs[%d] %s has host bits set; use %s", pc.Name, i, p, p.Masked())
+		}
+	}
+	if pc.Endpoint.IsValid() && pc.Endpoint.Port() == 0 {
+		return fmt.Errorf("tunnel: peer %q: PeerConfig.Endpoint %s has port 0", pc.Name, pc.Endpoint)
+	}
+	return nil
+}
+
+func verdictReasons(v *attest.Verdict) string {
+	var codes []string
+	for _, r := range v.Reasons() {
+		codes = append(codes, r.Code)
+	}
+	if len(codes) == 0 {
+		return "no reason given"
+	}
+	return strings.Join(codes, ",")
+}
+
+// Admit adds (or renews) a WireGuard peer from a verdict of the attestation
+// verifier. It refuses unless the verdict passed, has not expired, is for
+// this peer, and binds p.PublicKey. A refused verdict for a peer that is
+// admitted removes that peer at once. The peer is removed again when the
+// verdict expires unless Admit is called with a newer verdict first.
+func (d *Device) Admit(v *attest.Verdict, p PeerConfig) error {
+	if err := p.validate(); err != nil {
+		return err
+	}
+	p.AllowedIPs = append([]netip.Prefix(nil), p.AllowedIPs...)
+	now := time.Now()
+
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return ErrClosed
+	}
+	cur := d.peers[p.Name]
+	var refuse error
+	switch {
+	case v == nil:
+		refuse = ErrNoVerdict
+	case v.Peer() != p.Name:
+		refuse = fmt.Errorf("%w: verdict names %q", ErrPeerMismatch, v.Peer())
+	case cur != nil && cur.state == StateAdmitted && v.IssuedAt().Before(cur.issued):
+		// An out-of-order older verdict changes nothing either way.
+		d.mu.Unlock()
+		return fmt.Errorf("%w: peer %q: issued %s, admitted with %s", ErrStaleVerdict, p.Name,
+			v.IssuedAt().Format(time.RFC3339Nano), cur.issued.Format(time.RFC3339Nano))
+	case !v.Passed():
+		refuse = fmt.Errorf("%w (%s)", ErrVerdictFailed, verdictReasons(v))
+	case !v.Valid(now):
+		refuse = fmt.Errorf("%w at %s", ErrVerdictExpired, v.Expiry().UTC().Format(time.RFC3339))
+	case v.WireGuardKey() != p.PublicKey:
+		refuse = ErrKeyMismatch
+	}
+	if refuse == nil {
+		refuse = d.conflictLocked(p)
+	}
+	if refuse != nil {
+		refuse = fmt.Errorf("peer %q: %w", p.Name, refuse)
+		st, changed := d.refuseLocked(cur, p, v, refuse)
+		d.mu.Unlock()
+		if changed {
+			d.notify(st)
+		}
+		return refuse
+	}
+
+	// Install (or update) the peer before recording it as admitted.
+	if cur != nil && cur.state == StateAdmitted && cur.cfg.PublicKey != p.PublicKey {
+		if err := d.wg.IpcSet(peerRemoveUAPI(cur.cfg.PublicKey)); err != nil {
+			d.mu.Unlock()
+			return fmt.Errorf("tunnel: peer %q: remove old key: %w", p.Name, err)
+		}
+	}
+	if err := d.wg.IpcSet(peerSetUAPI(p, 0)); err != nil {
+		d.mu.Unlock()
+		return fmt.Errorf("tunnel: peer %q: configure: %w", p.Name, err)
+	}
+	if d.link != nil {
+		if cur != nil && cur.state == StateAdmitted {
+			if err := d.link.delRoutes(removed(cur.cfg.AllowedIPs, p.AllowedIPs)); err != nil {
+				d.log.Warn("stale route removal failed", "peer", p.Name, "err", err)
+			}
+		}
+		if err := d.link.addRoutes(p.AllowedIPs); err != nil {
+			d.wg.IpcSet(peerRemoveUAPI(p.PublicKey))
+			d.mu.Unlock()
+			return fmt.Errorf("tunnel: peer %q: %w", p.Name, err)
+		}
+	}
+	if cur == nil {
+		cur = &peer{}
+		d.peers[p.Name] = cur
+	}
+	if cur.timer != nil {
+		cur.timer.Stop()
+	}
+	renewed := cur.state == StateAdmitted
+	cur.cfg, cur.state, cur.reason = p, StateAdmitted, ""
+	cur.expiry, cur.issued, cur.reportID = v.Expiry(), v.IssuedAt(), v.ReportID()
+	cur.gen++
+	gen, name := cur.gen, p.Name
+	cur.timer = time.AfterFunc(time.Until(v.Expiry()), func() { d.expire(name, gen) })
+	st := cur.status()
+	d.mu.Unlock()
+
+	d.log.Info("peer admitted", "peer", p.Name, "renewed", renewed, "expiry", v.Expiry(), "report", v.ReportID(), "allowed_ips", p.AllowedIPs)
+	d.notify(st)
+	return nil
+}
+
+// conflictLocked refuses allowed IPs that overlap another admitted peer:
+// WireGuard would silently move them, letting one peer take another's traffic.
+func (d *Device) conflictLocked(p PeerConfig) error {
+	for name, o := range d.peers {
+		if name == p.Name || o.state != StateAdmitted {
+			continue
+		}
+		for _, a := range p.AllowedIPs {
+			for _, b := range o.cfg.AllowedIPs {
+				if a.Overlaps(b) {
+					return fmt.Errorf("%w: %s overlaps %s of peer %q", ErrIPConflict, a, b, name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// refuseLocked records a refusal; an admitted peer is removed at once.
+func (d *Device) refuseLocked(cur *peer, p PeerConfig, v *attest.Verdict, why error) (PeerStatus, bool) {
+	if cur == nil {
+		cur = &peer{cfg: p, state: StateNeverAdmitted, reason: why.Error()}
+		if v != nil {
+			cur.reportID = v.ReportID()
+		}
+		d.peers[p.Name] = cur
+		d.log.Warn("peer refused", "peer", p.Name, "err", why)
+		return cur.status(), true
+	}
+	if v != nil {
+		cur.reportID = v.ReportID()
+	}
+	if cur.state != StateAdmitted {
+		cur.reason = why.Error()
+		d.log.Warn("peer refused", "peer", p.Name, "state", cur.state, "err", why)
+		return cur.status(), false
+	}
+	d.removeLocked(cur, StateRevoked, why.Error())
+	return cur.status(), true
+}
+
+// removeLocked takes an admitted peer out of WireGuard and the routing table.
+func (d *Device) removeLocked(p *peer, state, reason string) {
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+	p.gen++
+	p.state, p.reason = state, reason
+	if err := d.wg.IpcSet(peerRemoveUAPI(p.cfg.PublicKey)); err != nil {
+		d.log.Error("removing peer from WireGuard failed", "peer", p.cfg.Name, "err", err)
+	}
+	if d.link != nil {
+		if err := d.link.delRoutes(p.cfg.AllowedIPs); err != nil {
+			d.log.Error("removing peer routes failed", "peer", p.cfg.Name, "err", err)
+		}
+	}
+	d.log.Warn("peer removed", "peer", p.cfg.Name, "state", state, "reason", reason)
+}
+
+// Revoke removes an admitted peer at once.
+func (d *Device) Revoke(name, reason string) error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return ErrClosed
+	}
+	p := d.peers[name]
+	if p == nil || p.state != StateAdmitted {
+		d.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrNotAdmitted, name)
+	}
+	if reason == "" {
+		reason = "revoked"
+	}
+	d.removeLocked(p, StateRevoked, reason)
+	st := p.status()
+	d.mu.Unlock()
+	d.notify(st)
+	return nil
+}
+
+func (d *Device) expire(name string, gen uint64) {
+	d.mu.Lock()
+	p := d.peers[name]
+	if d.closed || p == nil || p.gen != gen || p.state != StateAdmitted {
+		d.mu.Unlock()
+		return
+	}
+	d.removeLocked(p, StateExpired, fmt.Sprintf("verdict expired at %s without renewal", p.expiry.UTC().Format(time.RFC3339)))
+	st := p.status()
+	d.mu.Unlock()
+	d.notify(st)
+}
+
+func (d *Device) notify(st PeerStatus) {
+	if d.cfg.OnChange != nil {
+		d.cfg.OnChange(st)
+	}
+}
+
+// Status lists every peer the device has seen, with WireGuard's counters
+// for the admitted ones.
+func (d *Device) Status() []PeerStatus {
+	d.mu.Lock()
+	out := make([]PeerStatus, 0, len(d.peers))
+	for _, p := range d.peers {
+		out = append(out, p.status())
+	}
+	d.mu.Unlock()
+	st, err := d.ipcState()
+	if err != nil {
+		d.log.Warn("status: reading WireGuard state failed", "err", err)
+		return sortStatus(out)
+	}
+	for i := range out {
+		if out[i].State != StateAdmitted {
+			continue
+		}
+		if wp := st.peers[out[i].PublicKey]; wp != nil {
+			out[i].LastHandshake, out[i].RxBytes, out[i].TxBytes = wp.lastHandshake, wp.rx, wp.tx
+			if wp.endpoint.IsValid() {
+				out[i].Endpoint = wp.endpoint // roamed
+			}
+		}
+	}
+	return sortStatus(out)
+}
+
+func sortStatus(s []PeerStatus) []PeerStatus {
+	slices.SortFunc(s, func(a, b PeerStatus) int { return strings.Compare(a.Name, b.Name) })
+	return s
+}
+
+func removed(old, now []netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	for _, o := range old {
+		if !slices.Contains(now, o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}

@@ -1,0 +1,328 @@
+package tunnel
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+
+	"github.com/vishvananda/netns"
+	"golang.zx2c4.com/wireguard/conn"
+	"golang.zx2c4.com/wireguard/device"
+	"golang.zx2c4.com/wireguard/tun"
+	"golang.zx2c4.com/wireguard/tun/netstack"
+)
+
+// Modes of a Device.
+const (
+	ModeTUN       = "tun"       // kernel TUN configured with netlink; needs root
+	ModeUserspace = "userspace" // gVisor netstack; no root
+)
+
+// DefaultInterface is the TUN name used when Config.Interface is empty.
+const DefaultInterface = "wg-wardgate"
+
+// DefaultMTU leaves room for the WireGuard header on a 1500-byte path.
+const DefaultMTU = 1420
+
+// Config configures a Device.
+type Config struct {
+	Name       string // this box's name, for logs
+	Mode       string // ModeTUN or ModeUserspace
+	Interface  string // TUN name (tun mode); default DefaultInterface
+	ListenPort int    // UDP port; 0 picks a free one (see Device.ListenPort)
+	Address    netip.Prefix
+	MTU        int    // default DefaultMTU
+	StateDir   string // holds SealedKeyFile
+	Sealer     Sealer
+	Logger     *slog.Logger
+	// OnChange is called after every admission, revocation and expiry, and
+	// after a refused first admission. It must not call back into the Device
+	// synchronously for long.
+	OnChange func(PeerStatus)
+	// Netns is the network namespace (a path such as /var/run/netns/NAME)
+	// that the TUN and the UDP socket live in (tun mode only). Empty means
+	// the namespace of the calling thread.
+	Netns string
+}
+
+// Device is one wireguard-go device whose peers are admitted only from
+// passing attestation verdicts.
+type Device struct {
+	cfg  Config
+	log  *slog.Logger
+	wg   *device.Device
+	tdev tun.Device
+	tnet *netstack.Net // userspace mode
+	ns   netns.NsHandle
+	link *kernelLink // tun mode
+	pub  [32]byte
+	port int
+
+	mu     sync.Mutex
+	peers  map[string]*peer
+	closed bool
+}
+
+func (c *Config) validate() error {
+	switch c.Mode {
+	case ModeTUN, ModeUserspace:
+	case "":
+		return errors.New(`tunnel: Config.Mode is empty; set "tun" (kernel TUN, root) or "userspace" (netstack)`)
+	default:
+		return fmt.Errorf(`tunnel: Config.Mode %q is unknown; use "tun" or "userspace"`, c.Mode)
+	}
+	if c.Interface == "" {
+		c.Interface = DefaultInterface
+	}
+	if len(c.Interface) > 15 {
+		return fmt.Errorf("tunnel: Config.Interface %q is longer than 15 bytes (the kernel's IFNAMSIZ)", c.Interface)
+	}
+	if c.ListenPort < 0 || c.ListenPort > 65535 {
+		return fmt.Errorf("tunnel: Config.ListenPort %d is out of range 0-65535", c.ListenPort)
+	}
+	if !c.Address.IsValid() {
+		return errors.New("tunnel: Config.Address is not set; give this box's tunnel address as a prefix, e.g. 10.77.0.1/24")
+	}
+	if c.MTU == 0 {
+		c.MTU = DefaultMTU
+	}
+	if c.MTU < 1280 || c.MTU > 9000 {
+		return fmt.Errorf("tunnel: Config.MTU %d is out of range 1280-9000", c.MTU)
+	}
+	if c.StateDir == "" {
+		return errors.New("tunnel: Config.StateDir is empty; the sealed WireGuard key is kept there")
+	}
+	if c.Sealer == nil {
+		return errors.New("tunnel: Config.Sealer is nil; pass the box's TPM (attest.TPM) so the WireGuard key is sealed to it")
+	}
+	if c.Netns != "" && c.Mode != ModeTUN {
+		return errors.New("tunnel: Config.Netns is only supported in tun mode")
+	}
+	return nil
+}
+
+// New loads (or creates and seals) the WireGuard key, creates the device and
+// brings it up with no peers.
+func New(ctx context.Context, cfg Config) (*Device, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("component", "tunnel", "box", cfg.Name, "mode", cfg.Mode)
+
+	priv, created, err := loadOrCreateKey(ctx, cfg.Sealer, cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := publicKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("generated and sealed a new WireGuard key", "public_key", hex.EncodeToString(pub[:]))
+	}
+
+	d := &Device{cfg: cfg, log: log, pub: pub, peers: map[string]*peer{}}
+	if cfg.Netns != "" {
+		if d.ns, err = netns.GetFromPath(cfg.Netns); err != nil {
+			return nil, fmt.Errorf("tunnel: Config.Netns %q: %w", cfg.Netns, err)
+		}
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			d.Close()
+		}
+	}()
+
+	bind := conn.NewDefaultBind()
+	switch cfg.Mode {
+	case ModeUserspace:
+		d.tdev, d.tnet, err = netstack.CreateNetTUN([]netip.Addr{cfg.Address.Addr()}, nil, cfg.MTU)
+		if err != nil {
+			return nil, fmt.Errorf("tunnel: netstack: %w", err)
+		}
+	case ModeTUN:
+		err = inNetns(d.ns, func() error {
+			var err error
+			d.tdev, err = tun.CreateTUN(cfg.Interface, cfg.MTU)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("tunnel: create TUN %s (needs root, and the name must not be in use by another process): %w", cfg.Interface, err)
+		}
+		if d.ns.IsOpen() {
+			bind = &netnsBind{Bind: bind, ns: d.ns}
+		}
+	}
+	d.wg = device.NewDevice(d.tdev, bind, wgLogger(log))
+
+	uapi := "private_key=" + hex.EncodeToString(priv[:]) + "\nlisten_port=" + strconv.Itoa(cfg.ListenPort) + "\nreplace_peers=true\n"
+	if err := d.wg.IpcSet(uapi); err != nil {
+		return nil, fmt.Errorf("tunnel: configure device (listen port %d): %w", cfg.ListenPort, err)
+	}
+	// Bring the device up before the link: the TUN's up event then finds it
+	// already up and does not rebind.
+	if err := d.wg.Up(); err != nil {
+		return nil, fmt.Errorf("tunnel: bring device up (listen port %d in use?): %w", cfg.ListenPort, err)
+	}
+	if st, err := d.ipcState(); err == nil {
+		d.port = st.listenPort
+	}
+	if cfg.Mode == ModeTUN {
+		name, err := d.tdev.Name()
+		if err != nil {
+			return nil, fmt.Errorf("tunnel: TUN name: %w", err)
+		}
+		if d.link, err = openKernelLink(d.ns, name, cfg.Address, cfg.MTU); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	log.Info("tunnel device up", "address", cfg.Address, "listen_port", d.port, "interface", cfg.Interface)
+	return d, nil
+}
+
+// netnsBind opens the UDP sockets inside the device's network namespace,
+// whichever goroutine (for example the TUN up/down event reader) asks.
+type netnsBind struct {
+	conn.Bind
+	ns netns.NsHandle
+}
+
+func (b *netnsBind) Open(port uint16) (fns []conn.ReceiveFunc, actual uint16, err error) {
+	err = inNetns(b.ns, func() error {
+		var err error
+		fns, actual, err = b.Bind.Open(port)
+		return err
+	})
+	return fns, actual, err
+}
+
+func wgLogger(log *slog.Logger) *device.Logger {
+	return &device.Logger{
+		Verbosef: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) },
+		Errorf:   func(format string, args ...any) { log.Warn(fmt.Sprintf(format, args...)) },
+	}
+}
+
+// PublicKey is this box's WireGuard public key (bound into its evidence).
+func (d *Device) PublicKey() [32]byte { return d.pub }
+
+// ListenPort is the UDP port the device listens on.
+func (d *Device) ListenPort() int { return d.port }
+
+// Interface is the kernel interface name (tun mode) or "" (userspace).
+func (d *Device) Interface() string {
+	if d.link == nil {
+		return ""
+	}
+	return d.link.name
+}
+
+func (d *Device) ipcState() (*wgState, error) {
+	s, err := d.wg.IpcGet()
+	if err != nil {
+		return nil, fmt.Errorf("tunnel: uapi get: %w", err)
+	}
+	return parseIpcGet(s)
+}
+
+// DialContext dials through the tunnel: over netstack in userspace mode, or a
+// kernel socket in the device's namespace in tun mode.
+func (d *Device) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if ctx == nil {
+		return nil, errors.New("tunnel: DialContext: nil context")
+	}
+	if d.tnet != nil {
+		return d.tnet.DialContext(ctx, network, addr)
+	}
+	var c net.Conn
+	err := inNetns(d.ns, func() error {
+		var err error
+		c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+		return err
+	})
+	return c, err
+}
+
+// Listen listens on this box's tunnel address. An empty host in addr means
+// the tunnel address. Only TCP is supported.
+func (d *Device) Listen(network, addr string) (net.Listener, error) {
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return nil, fmt.Errorf("tunnel: Listen: network %q not supported; use tcp", network)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("tunnel: Listen %q: %w", addr, err)
+	}
+	ip := d.cfg.Address.Addr()
+	if host != "" {
+		if ip, err = netip.ParseAddr(host); err != nil {
+			return nil, fmt.Errorf("tunnel: Listen %q: host must be an IP address: %w", addr, err)
+		}
+	}
+	pn, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("tunnel: Listen %q: port: %w", addr, err)
+	}
+	ap := netip.AddrPortFrom(ip, uint16(pn))
+	if d.tnet != nil {
+		return d.tnet.ListenTCPAddrPort(ap)
+	}
+	var ln net.Listener
+	err = inNetns(d.ns, func() error {
+		var err error
+		ln, err = net.Listen(network, ap.String())
+		return err
+	})
+	return ln, err
+}
+
+// Close removes every peer, the routes and address netlink installed, and
+// the device itself.
+func (d *Device) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	var routes []netip.Prefix
+	for _, p := range d.peers {
+		if p.timer != nil {
+			p.timer.Stop()
+		}
+		if p.state == StateAdmitted {
+			routes = append(routes, p.cfg.AllowedIPs...)
+		}
+	}
+	d.mu.Unlock()
+
+	var err error
+	if d.link != nil {
+		err = d.link.teardown(routes)
+		d.link.close()
+	}
+	if d.wg != nil {
+		d.wg.Close() // closes the TUN too
+	} else if d.tdev != nil {
+		err = errors.Join(err, d.tdev.Close())
+	}
+	if d.ns.IsOpen() {
+		d.ns.Close()
+	}
+	d.log.Info("tunnel device closed")
+	return err
+}
