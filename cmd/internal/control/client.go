@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -79,7 +80,11 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values) ([]b
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("wardgated at %s did not answer %s %s: %w", c.path, method, path, ctx.Err())
 		}
-		return nil, fmt.Errorf("%w at %s: %v: is the daemon running (systemctl status wardgated), and may you use the socket (root or group wardgate)?", ErrUnreachable, c.path, unwrapDial(err))
+		hint := "is the daemon running? (systemctl status wardgated)"
+		if errors.Is(err, fs.ErrPermission) {
+			hint = "only root and members of group wardgate may use the control socket"
+		}
+		return nil, fmt.Errorf("%w at %s: %v: %s", ErrUnreachable, c.path, unwrapDial(err), hint)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))

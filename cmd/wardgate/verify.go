@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/spf13/cobra"
+
+	"github.com/wardgate/wardgate/ledger"
+)
+
+// maxRecord bounds a --record file read into memory to hash it.
+const maxRecord = 1 << 30
+
+// refusals names each way a receipt can fail, for scripts (--json "reason").
+var refusals = []struct {
+	err  error
+	code string
+}{
+	{ledger.ErrReceiptTooLarge, "receipt_too_large"},
+	{ledger.ErrMalformedReceipt, "malformed_receipt"},
+	{ledger.ErrBadEntry, "malformed_receipt"},
+	{ledger.ErrWrongKey, "wrong_key"},
+	{ledger.ErrBadSignature, "bad_signature"},
+	{ledger.ErrDigestMismatch, "digest_mismatch"},
+	{ledger.ErrBadProof, "bad_proof"},
+	{ledger.ErrPending, "pending"},
+	{ledger.ErrWrongChain, "wrong_chain"},
+	{ledger.ErrRootNotOnChain, "root_not_on_chain"},
+	{ledger.ErrUnregisteredGateway, "unregistered_gateway"},
+	{ledger.ErrNotDeepEnough, "not_deep_enough"},
+}
+
+func refusalCode(err error) string {
+	for _, r := range refusals {
+		if errors.Is(err, r.err) {
+			return r.code
+		}
+	}
+	return "error"
+}
+
+// verifyOutput is `wardgate verify --json`.
+type verifyOutput struct {
+	OK             bool      `json:"ok"`
+	Reason         string    `json:"reason,omitempty"` // refusal code
+	Error          string    `json:"error,omitempty"`
+	Mode           string    `json:"mode"` // offline | online
+	Status         string    `json:"status,omitempty"`
+	Log            string    `json:"log,omitempty"`
+	LeafIndex      uint64    `json:"leaf_index"`
+	Kind           string    `json:"kind,omitempty"`
+	Digest         string    `json:"digest,omitempty"`
+	Sender         string    `json:"sender,omitempty"`
+	Receiver       string    `json:"receiver,omitempty"`
+	ContentType    string    `json:"content_type,omitempty"`
+	Time           time.Time `json:"time,omitzero"`
+	CheckpointSize uint64    `json:"checkpoint_size,omitempty"`
+	CheckpointRoot string    `json:"checkpoint_root,omitempty"`
+	RecordChecked  bool      `json:"record_checked"`
+	RecordKey      string    `json:"record_key,omitempty"`
+	KeyFromReceipt bool      `json:"key_from_receipt"`
+	Anchored       bool      `json:"anchored"`
+	ChainID        uint64    `json:"chain_id,omitempty"`
+	Contract       string    `json:"contract,omitempty"`
+	Gateway        string    `json:"gateway,omitempty"`
+	Block          uint64    `json:"block,omitempty"`
+	Depth          uint64    `json:"depth,omitempty"`
+	Warnings       []string  `json:"warnings,omitempty"`
+}
+
+type verifyFlags struct {
+	receipt, record, recordKey, rpc string
+	chainID                         uint64
+	contract, gateway               string
+	minDepth                        uint64
+}
+
+func (a *app) verifyCmd() *cobra.Command {
+	var vf verifyFlags
+	cmd := &cobra.Command{
+		Use:   "verify --receipt FILE [--record FILE] [--rpc URL]",
+		Short: "Verify a record receipt: offline (signatures, inclusion proof, record digest), and with --rpc on chain",
+		Long: `verify checks a record receipt without the daemon.
+
+Offline it checks the entry and checkpoint signatures, the inclusion proof to
+the checkpoint and, with --record, that the record hashes to the entry's
+digest. With --rpc it also checks on chain that the checkpoint root was
+anchored by a registered gateway in the anchor contract, and how deep.
+
+Pin what you trust: --record-key (the box's record key from its attestation
+report), --chain-id and --contract. Without them the values in the receipt are
+used and a warning says so. Exits 1 with the reason on any failure.`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if vf.receipt == "" {
+				return usageError{errors.New("verify needs --receipt FILE")}
+			}
+			out, err := runVerify(cmd.Context(), vf, a.timeout)
+			w := cmd.OutOrStdout()
+			if err != nil {
+				out.OK, out.Reason, out.Error = false, refusalCode(err), err.Error()
+			}
+			if a.json {
+				if perr := printJSON(w, out); perr != nil {
+					return perr
+				}
+			} else {
+				printVerify(w, out)
+			}
+			if err != nil {
+				return fmt.Errorf("receipt %s REFUSED (%s): %w", vf.receipt, out.Reason, err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&vf.receipt, "receipt", "", "receipt file (JSON, as issued by the box)")
+	f.StringVar(&vf.record, "record", "", "the record's bytes; must hash to the entry's digest")
+	f.StringVar(&vf.recordKey, "record-key", "", "the box's Ed25519 record key: hex, base64, or a PEM file")
+	f.StringVar(&vf.rpc, "rpc", "", "JSON-RPC URL of the chain: also verify the anchor on chain")
+	f.Uint64Var(&vf.chainID, "chain-id", 0, "trusted chain id (with --rpc; default: the one in the receipt)")
+	f.StringVar(&vf.contract, "contract", "", "trusted anchor contract address (with --rpc; default: the one in the receipt)")
+	f.StringVar(&vf.gateway, "gateway", "", "require the anchor to be sent by this gateway account (with --rpc)")
+	f.Uint64Var(&vf.minDepth, "min-depth", 1, "blocks the anchor needs, counting its own (with --rpc)")
+	return cmd
+}
+
+func runVerify(ctx context.Context, vf verifyFlags, timeout time.Duration) (verifyOutput, error) {
+	out := verifyOutput{Mode: "offline"}
+	if vf.rpc != "" {
+		out.Mode = "online"
+	}
+	f, err := os.Open(vf.receipt)
+	if err != nil {
+		return out, fmt.Errorf("--receipt: %w", err)
+	}
+	r, err := ledger.ReadReceipt(f)
+	f.Close()
+	if err != nil {
+		return out, err
+	}
+	out.Status, out.LeafIndex = r.Status, r.LeafIndex
+	out.CheckpointSize, out.CheckpointRoot = r.Checkpoint.Size, r.Checkpoint.Root.String()
+	if e, err := r.ParsedEntry(); err == nil {
+		out.Log, out.Kind, out.Digest = e.Log, e.Kind.String(), hex.EncodeToString(e.Digest[:])
+		out.Sender, out.Receiver, out.ContentType, out.Time = e.Sender, e.Receiver, e.ContentType, e.Time
+	}
+	var o ledger.VerifyOptions
+	if vf.recordKey != "" {
+		if o.RecordKey, err = parseEd25519Key(vf.recordKey); err != nil {
+			return out, fmt.Errorf("--record-key: %w", err)
+		}
+	}
+	if vf.record != "" {
+		if o.Record, err = readBounded(vf.record, maxRecord); err != nil {
+			return out, fmt.Errorf("--record: %w", err)
+		}
+		out.RecordChecked = true
+	}
+	if vf.rpc != "" {
+		if r.Anchor == nil {
+			return out, fmt.Errorf("%w: no anchor in the receipt to check on %s; ask the box for an upgraded receipt", ledger.ErrPending, vf.rpc)
+		}
+		o.ChainID, o.Contract, o.MinDepth = vf.chainID, r.Anchor.Contract, vf.minDepth
+		if vf.chainID == 0 {
+			o.ChainID = r.Anchor.ChainID
+			out.Warnings = append(out.Warnings, "chain id taken from the receipt; pin it with --chain-id")
+		}
+		if vf.contract != "" {
+			if !common.IsHexAddress(vf.contract) {
+				return out, usageError{fmt.Errorf("--contract %q is not a 0x… address", vf.contract)}
+			}
+			o.Contract = common.HexToAddress(vf.contract)
+		} else {
+			out.Warnings = append(out.Warnings, "contract taken from the receipt; pin it with --contract")
+		}
+		if vf.gateway != "" {
+			if !common.IsHexAddress(vf.gateway) {
+				return out, usageError{fmt.Errorf("--gateway %q is not a 0x… address", vf.gateway)}
+			}
+			o.Gateway = common.HexToAddress(vf.gateway)
+		}
+		dctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		cl, err := ethclient.DialContext(dctx, vf.rpc)
+		if err != nil {
+			return out, fmt.Errorf("--rpc %s: %w", vf.rpc, err)
+		}
+		defer cl.Close()
+		o.Backend = cl
+		ctx = dctx
+	}
+	res, err := ledger.Verify(ctx, r, o)
+	if err != nil {
+		return out, err
+	}
+	out.OK = true
+	out.KeyFromReceipt = res.KeyFromReceipt
+	out.RecordKey = hex.EncodeToString(r.RecordKey)
+	if res.KeyFromReceipt {
+		out.Warnings = append(out.Warnings, "record key taken from the receipt; pin it with --record-key (from the box's attestation report)")
+	}
+	if res.Anchored {
+		out.Anchored, out.Depth = true, res.Depth
+		out.ChainID, out.Contract, out.Gateway, out.Block = r.Anchor.ChainID, r.Anchor.Contract.Hex(), res.Gateway.Hex(), r.Anchor.Block
+	}
+	return out, nil
+}
+
+func printVerify(w io.Writer, v verifyOutput) {
+	t := newTable(w)
+	verdict := "OK"
+	if !v.OK {
+		verdict = "REFUSED: " + v.Reason
+	}
+	fmt.Fprintf(t, "receipt:\t%s (%s)\n", verdict, v.Mode)
+	if v.Log != "" {
+		fmt.Fprintf(t, "  log:\t%s, leaf %d of %d\n", v.Log, v.LeafIndex, v.CheckpointSize)
+		fmt.Fprintf(t, "  entry:\t%s %s -> %s, %s, %s\n", v.Kind, orDash(v.Sender), orDash(v.Receiver), orDash(v.ContentType), v.Time.UTC().Format(time.RFC3339))
+		fmt.Fprintf(t, "  digest:\tsha256:%s\n", v.Digest)
+		fmt.Fprintf(t, "  checkpoint root:\t%s\n", v.CheckpointRoot)
+	}
+	if v.OK {
+		rec := "not checked (no --record)"
+		if v.RecordChecked {
+			rec = "matches the digest"
+		}
+		fmt.Fprintf(t, "  record:\t%s\n", rec)
+		fmt.Fprintf(t, "  record key:\t%s\n", v.RecordKey)
+		switch {
+		case v.Anchored:
+			fmt.Fprintf(t, "  anchor:\tchain %d, contract %s, block %d, %d deep, by gateway %s\n", v.ChainID, v.Contract, v.Block, v.Depth, v.Gateway)
+		case v.Status == ledger.StatusPending:
+			fmt.Fprintf(t, "  anchor:\tpending (not anchored yet; ask the box to upgrade the receipt)\n")
+		default:
+			fmt.Fprintf(t, "  anchor:\tpresent, not checked on chain (use --rpc URL)\n")
+		}
+	} else {
+		fmt.Fprintf(t, "  error:\t%s\n", v.Error)
+	}
+	t.Flush()
+	for _, s := range v.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", s)
+	}
+}
+
+// parseEd25519Key reads a key given as hex, base64, or a file holding a
+// PEM "PUBLIC KEY" (PKIX), hex or base64.
+func parseEd25519Key(s string) (ed25519.PublicKey, error) {
+	if k, ok := decodeRawKey(s); ok {
+		return k, nil
+	}
+	b, err := readBounded(s, 16<<10)
+	if err != nil {
+		return nil, fmt.Errorf("%q is neither a 32-byte hex/base64 key nor a readable key file: %w", s, err)
+	}
+	if blk, _ := pem.Decode(b); blk != nil {
+		pk, err := x509.ParsePKIXPublicKey(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s, err)
+		}
+		k, ok := pk.(ed25519.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("%s: key is %T, want Ed25519", s, pk)
+		}
+		return k, nil
+	}
+	if k, ok := decodeRawKey(strings.TrimSpace(string(b))); ok {
+		return k, nil
+	}
+	return nil, fmt.Errorf("%s: not a PEM public key or a 32-byte hex/base64 key", s)
+}
+
+func decodeRawKey(s string) (ed25519.PublicKey, bool) {
+	if b, err := hex.DecodeString(s); err == nil && len(b) == ed25519.PublicKeySize {
+		return b, true
+	}
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil && len(b) == ed25519.PublicKeySize {
+		return b, true
+	}
+	return nil, false
+}
+
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is over %d bytes", path, limit)
+	}
+	return b, nil
+}
