@@ -162,6 +162,7 @@ func New(ctx context.Context, cfg Config) (*Device, error) {
 		}
 		if d.ns.IsOpen() {
 			bind = &netnsBind{Bind: bind, ns: d.ns}
+			d.tdev = &netnsTUN{Device: d.tdev, ns: d.ns}
 		}
 	}
 	d.wg = device.NewDevice(d.tdev, bind, wgLogger(log))
@@ -206,6 +207,22 @@ func (b *netnsBind) Open(port uint16) (fns []conn.ReceiveFunc, actual uint16, er
 		return err
 	})
 	return fns, actual, err
+}
+
+// netnsTUN asks the TUN's MTU inside its namespace: wireguard-go looks the
+// interface up by name, from whichever thread handles the link event.
+type netnsTUN struct {
+	tun.Device
+	ns netns.NsHandle
+}
+
+func (t *netnsTUN) MTU() (mtu int, err error) {
+	err = inNetns(t.ns, func() error {
+		var err error
+		mtu, err = t.Device.MTU()
+		return err
+	})
+	return mtu, err
 }
 
 func wgLogger(log *slog.Logger) *device.Logger {
