@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardgate/wardgate/ledger"
+)
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func writeFile(t *testing.T, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// openLedger opens a real journal-only ledger (receipts stay pending).
+func openLedger(t *testing.T, chain *ledger.Chain, dir string) (*ledger.Ledger, ed25519.PublicKey) {
+	t.Helper()
+	_, priv, _ := ed25519.GenerateKey(nil)
+	s, err := ledger.NewKeySigner(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open(context.Background(), ledger.Config{Box: "hospital-a", StateDir: dir, Signer: s, Chain: chain, CheckpointInterval: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, s.Public()
+}
+
+// appendRecords appends records and returns the receipt of the one at idx.
+func appendRecords(t *testing.T, l *ledger.Ledger, records [][]byte) []ledger.Appended {
+	t.Helper()
+	var out []ledger.Appended
+	for _, rec := range records {
+		a, err := l.Append(context.Background(), ledger.Entry{Kind: ledger.KindSent, Digest: ledger.Digest(rec), Sender: "hospital-a", Receiver: "hospital-b", ContentType: "application/hl7-v2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func TestVerifyOffline(t *testing.T) {
+	dir := t.TempDir()
+	l, pub := openLedger(t, nil, filepath.Join(dir, "state"))
+	records := [][]byte{[]byte("MSH|^~\\&|EHR|A|1"), []byte("MSH|^~\\&|EHR|A|2"), []byte("MSH|^~\\&|EHR|A|3"), []byte("MSH|^~\\&|EHR|A|4"), []byte("MSH|^~\\&|EHR|A|5")}
+	apps := appendRecords(t, l, records)
+	rc, err := l.Receipt(context.Background(), apps[2].Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.Status != ledger.StatusPending || len(rc.InclusionProof) == 0 {
+		t.Fatalf("want a pending receipt with a proof, got %s with %d hashes", rc.Status, len(rc.InclusionProof))
+	}
+	raw, _ := rc.Marshal()
+	good := writeFile(t, dir, "receipt.json", raw)
+	rec := writeFile(t, dir, "record.hl7", records[2])
+	other := writeFile(t, dir, "other.hl7", records[3])
+	noDaemon := filepath.Join(dir, "no-daemon.sock") // verify never needs it
+
+	r := wardgate(t, noDaemon, "verify", "--receipt", good, "--record", rec, "--record-key", hex.EncodeToString(pub))
+	if r.code != 0 {
+		t.Fatalf("good receipt refused: %+v", r)
+	}
+	mustContain(t, "verify", r.stdout, "receipt:", "OK (offline)", "hospital-a, leaf 2 of 5", "sent hospital-a -> hospital-b", "matches the digest", "pending")
+	if strings.Contains(r.stdout, "warning") {
+		t.Errorf("pinned key still warns:\n%s", r.stdout)
+	}
+
+	// Without a pinned key it still verifies, and says whose key it used.
+	r = wardgate(t, noDaemon, "verify", "--receipt", good, "--json")
+	var vo verifyOutput
+	if err := json.Unmarshal([]byte(r.stdout), &vo); err != nil || r.code != 0 || !vo.OK || !vo.KeyFromReceipt || vo.LeafIndex != 2 || vo.RecordChecked {
+		t.Fatalf("verify --json: %+v %v %+v", vo, err, r)
+	}
+	mustContain(t, "warnings", strings.Join(vo.Warnings, "\n"), "--record-key")
+
+	// Each kind of tampering is refused with its name and exit 1.
+	flipProof := *rc
+	flipProof.InclusionProof = append([]ledger.Hash(nil), rc.InclusionProof...)
+	flipProof.InclusionProof[0][7] ^= 0x01
+	flipEntry := *rc
+	flipEntry.Entry = append([]byte(nil), rc.Entry...)
+	flipEntry.Entry[len(flipEntry.Entry)-1] ^= 0x01 // inside the signature
+	otherKey, _, _ := ed25519.GenerateKey(nil)
+	cases := []struct {
+		name    string
+		receipt *ledger.Receipt
+		file    []byte
+		extra   []string
+		reason  string
+		message string
+	}{
+		{"flipped proof byte", &flipProof, nil, nil, "bad_proof", "proof does not match the checkpoint root"},
+		{"flipped entry byte", &flipEntry, nil, nil, "bad_signature", "bad signature"},
+		{"wrong record", rc, nil, []string{"--record", other}, "digest_mismatch", "record does not match the entry digest"},
+		{"other box's key", rc, nil, []string{"--record-key", hex.EncodeToString(otherKey)}, "wrong_key", "unexpected record key"},
+		{"truncated file", nil, raw[:len(raw)/2], nil, "malformed_receipt", "malformed receipt"},
+		{"pending receipt online", rc, nil, []string{"--rpc", "http://127.0.0.1:1"}, "pending", "not anchored yet"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := c.file
+			if c.receipt != nil {
+				b, _ = c.receipt.Marshal()
+			}
+			p := writeFile(t, t.TempDir(), "r.json", b)
+			r := wardgate(t, noDaemon, append([]string{"verify", "--receipt", p}, c.extra...)...)
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1; stdout %s", r.code, r.stdout)
+			}
+			mustContain(t, "stderr", r.stderr, "wardgate: receipt "+p+" REFUSED ("+c.reason+")", c.message)
+			mustContain(t, "stdout", r.stdout, "REFUSED: "+c.reason)
+			r = wardgate(t, noDaemon, append([]string{"verify", "--json", "--receipt", p}, c.extra...)...)
+			var vo verifyOutput
+			if err := json.Unmarshal([]byte(r.stdout), &vo); err != nil || vo.OK || vo.Reason != c.reason || r.code != 1 {
+				t.Fatalf("--json: %+v %v code %d", vo, err, r.code)
+			}
+		})
+	}
+
+	for _, args := range [][]string{{"verify"}, {"verify", "--receipt", filepath.Join(dir, "missing.json")}, {"verify", "--receipt", good, "--record-key", "zz"}} {
+		if r := wardgate(t, noDaemon, args...); r.code == 0 || r.stderr == "" {
+			t.Errorf("%v: code %d stderr %q", args, r.code, r.stderr)
+		}
+	}
+}
+
+func FuzzParseEd25519Key(f *testing.F) {
+	f.Add(strings.Repeat("ab", 32))
+	f.Add("q2/JxYhMfNcvEDTmcHf7RYmkGf8tn08QzBzlnLOSbXo=")
+	f.Fuzz(func(t *testing.T, s string) {
+		if k, ok := decodeRawKey(s); ok && len(k) != ed25519.PublicKeySize {
+			t.Fatalf("accepted %d-byte key", len(k))
+		}
+	})
+}
