@@ -114,21 +114,24 @@ func ParseMSH(msg []byte) (*MSH, error) {
 		return nil, fmt.Errorf("%w: message must start with an MSH segment", ErrBadHL7)
 	}
 	m := &MSH{FieldSep: msg[3]}
-	if isAlnum(m.FieldSep) || m.FieldSep == '\r' || m.FieldSep == '\n' || m.FieldSep == ' ' {
-		return nil, fmt.Errorf("%w: MSH-1 field separator %q is not a delimiter", ErrBadHL7, m.FieldSep)
+	if !isDelim(m.FieldSep) {
+		return nil, fmt.Errorf("%w: MSH-1 field separator %q is not a printable delimiter (usually |)", ErrBadHL7, m.FieldSep)
 	}
 	seg := msg
 	if i := bytes.IndexAny(msg, "\r\n"); i >= 0 {
 		seg = msg[:i]
 	}
-	fields := strings.Split(string(seg), string(m.FieldSep))
+	fields := strings.Split(string(seg), string([]byte{m.FieldSep}))
+	if len(fields) < 2 {
+		return nil, fmt.Errorf("%w: MSH segment has no MSH-2 (encoding characters)", ErrBadHL7)
+	}
 	m.Encoding = fields[1]
 	if n := len(m.Encoding); n < 2 || n > 5 {
 		return nil, fmt.Errorf("%w: MSH-2 encoding characters %q must be 2 to 5 characters (usually ^~\\&)", ErrBadHL7, m.Encoding)
 	}
 	for i := 0; i < len(m.Encoding); i++ {
 		c := m.Encoding[i]
-		if c == m.FieldSep || isAlnum(c) || strings.IndexByte(m.Encoding[:i], c) >= 0 {
+		if c == m.FieldSep || !isDelim(c) || strings.IndexByte(m.Encoding[:i], c) >= 0 {
 			return nil, fmt.Errorf("%w: MSH-2 encoding characters %q repeat a character or use a letter", ErrBadHL7, m.Encoding)
 		}
 	}
@@ -161,6 +164,9 @@ func ParseMSH(msg []byte) (*MSH, error) {
 	return m, nil
 }
 
+// isDelim: HL7 delimiters are printable ASCII punctuation.
+func isDelim(c byte) bool { return c > ' ' && c < 0x7f && !isAlnum(c) }
+
 func isAlnum(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
 }
@@ -186,15 +192,15 @@ func (m *MSH) escape(text string) string {
 		c := text[i]
 		switch {
 		case c == esc:
-			b.WriteString(string(esc) + "E" + string(esc))
+			b.Write([]byte{esc, 'E', esc})
 		case c == m.FieldSep:
-			b.WriteString(string(esc) + "F" + string(esc))
+			b.Write([]byte{esc, 'F', esc})
 		case c == m.Encoding[0]:
-			b.WriteString(string(esc) + "S" + string(esc))
+			b.Write([]byte{esc, 'S', esc})
 		case c == m.Encoding[1]:
-			b.WriteString(string(esc) + "R" + string(esc))
+			b.Write([]byte{esc, 'R', esc})
 		case len(m.Encoding) >= 4 && c == m.Encoding[3]:
-			b.WriteString(string(esc) + "T" + string(esc))
+			b.Write([]byte{esc, 'T', esc})
 		case c == '\r' || c == '\n' || c < 0x20:
 			b.WriteByte(' ')
 		default:
@@ -213,14 +219,15 @@ func BuildAck(m *MSH, code, text string, now time.Time) []byte {
 	if m == nil {
 		m = &defaultMSH
 	}
-	f := string(m.FieldSep)
+	f := string([]byte{m.FieldSep})
 	trigger := ""
-	if parts := strings.Split(m.MessageType, string(m.component())); len(parts) > 1 {
-		trigger = parts[1]
+	comp := string([]byte{m.component()})
+	if parts := strings.Split(m.MessageType, comp); len(parts) > 1 {
+		trigger = trunc(parts[1], 16)
 	}
 	typ := "ACK"
 	if trigger != "" {
-		typ = "ACK" + string(m.component()) + trigger + string(m.component()) + "ACK"
+		typ = "ACK" + comp + trigger + comp + "ACK"
 	}
 	proc, ver := m.ProcessingID, m.Version
 	if proc == "" {
@@ -238,7 +245,7 @@ func BuildAck(m *MSH, code, text string, now time.Time) []byte {
 	}
 	b.WriteString("\r")
 	if code != "AA" && code != "CA" {
-		b.WriteString("ERR" + f + f + f + "207" + string(m.component()) + "Application internal error" + string(m.component()) + "HL70357" + f + f + "E" + f + f + f + m.escape(text) + "\r")
+		b.WriteString("ERR" + f + f + f + "207" + comp + "Application internal error" + comp + "HL70357" + f + f + "E" + f + f + f + m.escape(text) + "\r")
 	}
 	return []byte(b.String())
 }
@@ -260,7 +267,7 @@ func ParseAck(msg []byte) (*Ack, error) {
 		if !bytes.HasPrefix(s, []byte("MSA")) {
 			continue
 		}
-		fs := strings.Split(string(s), string(m.FieldSep))
+		fs := strings.Split(string(s), string([]byte{m.FieldSep}))
 		a := &Ack{}
 		if len(fs) > 1 {
 			a.Code = fs[1]

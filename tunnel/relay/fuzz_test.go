@@ -1,0 +1,187 @@
+package relay
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardgate/wardgate/ledger"
+)
+
+const adtA01 = "MSH|^~\\&|ADT1|STMARY|HIS|CITYGEN|20260101120000||ADT^A01^ADT_A01|MSG00001|P|2.5\r" +
+	"EVN|A01|20260101120000\r" +
+	"PID|1||PATID1234^^^STMARY^MR||DOE^JANE||19800101|F\r" +
+	"PV1|1|I|W^389^1^STMARY\r"
+
+func frame(s string) []byte { return append(append([]byte{0x0b}, s...), 0x1c, 0x0d) }
+
+func TestReadFrame(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want []string
+		err  error
+	}{
+		{"two frames", append(frame("A"), frame("BC")...), []string{"A", "BC"}, io.EOF},
+		{"newline between frames", append(append(frame("A"), '\n'), frame("B")...), []string{"A", "B"}, io.EOF},
+		{"no start byte", []byte("MSH|^~\\&|\x1c\r"), nil, ErrBadFrame},
+		{"no CR after FS", []byte{0x0b, 'A', 0x1c, 'x'}, nil, ErrBadFrame},
+		{"truncated", []byte{0x0b, 'A', 'B'}, nil, ErrBadFrame},
+		{"empty frame", []byte{0x0b, 0x1c, 0x0d}, nil, ErrBadFrame},
+		{"too large", frame(strings.Repeat("x", 100)), nil, ErrFrameTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rd := bufio.NewReaderSize(bytes.NewReader(tc.in), 16)
+			var got []string
+			var err error
+			for {
+				var m []byte
+				if m, err = ReadFrame(rd, 64); err != nil {
+					break
+				}
+				got = append(got, string(m))
+			}
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("error %v, want %v", err, tc.err)
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Fatalf("frames %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseMSHAndAck(t *testing.T) {
+	m, err := ParseMSH([]byte(adtA01))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.ControlID != "MSG00001" || m.MessageType != "ADT^A01^ADT_A01" || m.ReceivingFacility != "CITYGEN" || m.Version != "2.5" {
+		t.Fatalf("parsed %+v", m)
+	}
+	now := time.Date(2026, 1, 1, 12, 0, 1, 0, time.UTC)
+	ack := BuildAck(m, "AA", "", now)
+	if !strings.HasPrefix(string(ack), "MSH|^~\\&|HIS|CITYGEN|ADT1|STMARY|20260101120001||ACK^A01^ACK|") ||
+		!strings.Contains(string(ack), "\rMSA|AA|MSG00001\r") {
+		t.Fatalf("ack %q", ack)
+	}
+	nak := BuildAck(m, "AE", "peer \"city-general\" is not admitted|x^y", now)
+	a, err := ParseAck(nak)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Code != "AE" || a.ControlID != "MSG00001" || !strings.Contains(a.Text, `not admitted\F\x\S\y`) {
+		t.Fatalf("nak %+v", a)
+	}
+	for _, bad := range []struct{ msg, field string }{
+		{"PID|1||X\r", "MSH segment"},
+		{"MSH|^~\\&|A|B|C|D|2026||ADT^A01|\r", "MSH-10"},
+		{"MSH|^~\\&|A|B|C|D|2026|||1|P|2.5\r", "MSH-9"},
+		{"MSHa^~\\&|A\r", "MSH-1"},
+		{"MSH|^^|A|B|C|D|2026||ADT|1\r", "MSH-2"},
+		{"MSH|^~\\&|A|B|C|D|2026||ADT|1\rP\r", "segment"},
+	} {
+		if _, err := ParseMSH([]byte(bad.msg)); !errors.Is(err, ErrBadHL7) || !strings.Contains(err.Error(), bad.field) {
+			t.Errorf("ParseMSH(%q) = %v, want ErrBadHL7 naming %s", bad.msg, err, bad.field)
+		}
+	}
+}
+
+func FuzzReadFrame(f *testing.F) {
+	f.Add(frame(adtA01))
+	f.Add(append(frame("A"), frame("B")...))
+	f.Add([]byte{0x0b, 0x1c})
+	f.Add([]byte("\r\n\x0bMSH\x1c\x0d\x0b"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rd := bufio.NewReaderSize(bytes.NewReader(b), 16)
+		total := 0
+		for {
+			m, err := ReadFrame(rd, 256)
+			if err != nil {
+				return
+			}
+			if len(m) == 0 || len(m) > 256 || bytes.IndexByte(m, 0x1c) >= 0 {
+				t.Fatalf("frame %q breaks the bounds", m)
+			}
+			total += len(m) + 3
+			if total > len(b) {
+				t.Fatalf("read %d bytes of frames from %d bytes", total, len(b))
+			}
+		}
+	})
+}
+
+func FuzzParseMSH(f *testing.F) {
+	f.Add([]byte(adtA01))
+	f.Add([]byte("MSH|^~\\&|||||||ACK|1\r"))
+	f.Add([]byte("MSH#$%*@|A\nPID#1"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseMSH(b)
+		if err != nil {
+			return
+		}
+		// Whatever parses must get an ACK that parses back with the same control ID.
+		for _, code := range []string{"AA", "AE"} {
+			a, err := ParseAck(BuildAck(m, code, string(b), time.Unix(0, 0)))
+			if err != nil {
+				t.Fatalf("ACK for %q does not parse: %v", b, err)
+			}
+			if a.Code != code || a.ControlID != m.ControlID {
+				t.Fatalf("ACK %+v for control ID %q", a, m.ControlID)
+			}
+		}
+	})
+}
+
+func fuzzEntry(t testing.TB, body []byte) []byte {
+	e := ledger.Entry{Kind: ledger.KindSent, Digest: sha256.Sum256(body), Sender: "st-mary", Receiver: "city-general",
+		ContentType: "application/fhir+json", Log: "st-mary", Time: time.Unix(1, 0).UTC()}
+	e.Signature = ed25519.Sign(ed25519.NewKeyFromSeed(make([]byte, 32)), e.SignedBytes())
+	raw, err := e.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func FuzzParsePeerRequest(f *testing.F) {
+	body := []byte(`{"resourceType":"Bundle"}`)
+	f.Add(base64.StdEncoding.EncodeToString(fuzzEntry(f, body)), "application/fhir+json", body)
+	f.Add("!!", "", []byte{})
+	f.Add(base64.StdEncoding.EncodeToString([]byte("wardgate/ledger/entry/v1\x00\x01")), "x", []byte("y"))
+	f.Fuzz(func(t *testing.T, hdr, ct string, body []byte) {
+		e, raw, err := parsePeerRequest("city-general", hdr, ct, body)
+		if err != nil {
+			if !errors.Is(err, ErrBadRequest) {
+				t.Fatalf("error %v is not ErrBadRequest", err)
+			}
+			return
+		}
+		if e.Digest != sha256.Sum256(body) || e.Receiver != "city-general" || e.Kind != ledger.KindSent || len(raw) == 0 {
+			t.Fatalf("accepted inconsistent request %+v", e)
+		}
+	})
+}
+
+func FuzzParseCountersign(f *testing.F) {
+	f.Add([]byte(`{"sent_entry_hash":"` + strings.Repeat("00", 32) + `","received_entry":"","receiver_key":"` +
+		base64.StdEncoding.EncodeToString(make([]byte, 32)) + `","signature":"` + base64.StdEncoding.EncodeToString(make([]byte, 64)) + `"}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseCountersign(b)
+		if err != nil {
+			return
+		}
+		// A parsed countersignature over garbage must never verify.
+		if c.Verify(ed25519.PublicKey(c.ReceiverKey), fuzzEntry(t, b)) == nil {
+			t.Fatal("forged countersignature verified")
+		}
+	})
+}
