@@ -1,0 +1,231 @@
+package attest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+
+	gattest "github.com/google/go-attestation/attest"
+)
+
+// AttesterConfig configures the box being appraised.
+type AttesterConfig struct {
+	// StateDir keeps the AK blob (StateDir/ak.blob) so the AK, and so the
+	// verifier's activation, survives restarts. Empty keeps it in memory.
+	StateDir string
+	// EventLog is the boot's TCG event log: firmware.Boot's output for a
+	// simulated TPM, or nil to read the platform log (device).
+	EventLog []byte
+	// PCRs to quote; DefaultPCRs() if empty.
+	PCRs []int
+	// Bank is "sha256" (default). "sha1" quotes the SHA-1 bank, as old
+	// TPMs do; verifiers refuse such evidence.
+	Bank   string
+	Logger *slog.Logger
+}
+
+// Attester produces identity and evidence from a TPM.
+type Attester struct {
+	t      *tpmConn
+	cfg    AttesterConfig
+	ek     gattest.EK
+	ekFP   string
+	ak     *gattest.AK
+	log    *slog.Logger
+	evlog  []byte
+	bank   gattest.HashAlg
+	params AKParams
+}
+
+var akConfig = &gattest.AKConfig{
+	Algorithm: gattest.ECDSA,
+	Parent:    &gattest.ParentKeyConfig{Algorithm: gattest.ECDSA, Handle: akParent},
+}
+
+// NewAttester reads the TPM's EK certificate and loads (or creates) the AK.
+func NewAttester(ctx context.Context, t TPM, cfg AttesterConfig) (*Attester, error) {
+	if t == nil {
+		return nil, errors.New("attest: new attester: nil TPM")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	a := &Attester{t: t.conn(), cfg: cfg, log: cfg.Logger}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if len(a.cfg.PCRs) == 0 {
+		a.cfg.PCRs = DefaultPCRs()
+	}
+	switch cfg.Bank {
+	case "", "sha256":
+		a.bank = gattest.HashSHA256
+	case "sha1":
+		a.bank = gattest.HashSHA1
+	default:
+		return nil, fmt.Errorf("attest: new attester: bank %q is not \"sha256\" or \"sha1\"", cfg.Bank)
+	}
+	c := a.t
+	defer c.lock()()
+	eks, err := c.at.EKCertificates()
+	if err != nil {
+		return nil, fmt.Errorf("attest: new attester: read EK certificates: %w", err)
+	}
+	for _, ek := range eks {
+		if ek.Certificate != nil {
+			a.ek = ek
+			break
+		}
+	}
+	if a.ek.Certificate == nil {
+		return nil, errors.New("attest: new attester: the TPM has no EK certificate in NV; provision one (DevCA.ProvisionEK for simulated TPMs)")
+	}
+	if a.ekFP, err = EKFingerprint(a.ek.Public); err != nil {
+		return nil, err
+	}
+	if a.ak, err = a.loadAK(); err != nil {
+		return nil, err
+	}
+	p := a.ak.AttestationParameters()
+	a.params = AKParams{Public: p.Public, CreateData: p.CreateData, CreateAttestation: p.CreateAttestation, CreateSignature: p.CreateSignature}
+	if cfg.EventLog != nil {
+		a.evlog = slices.Clone(cfg.EventLog)
+	} else if c.measurementLog != nil {
+		if a.evlog, err = c.measurementLog(); err != nil {
+			return nil, fmt.Errorf("attest: new attester: read event log: %w", err)
+		}
+	} else {
+		return nil, errors.New("attest: new attester: no event log; pass firmware.Boot's log in AttesterConfig.EventLog")
+	}
+	a.log.Info("attester ready", "tpm", c.kind, "ek", a.ekFP)
+	return a, nil
+}
+
+func (a *Attester) loadAK() (*gattest.AK, error) {
+	c := a.t
+	var path string
+	if a.cfg.StateDir != "" {
+		path = filepath.Join(a.cfg.StateDir, "ak.blob")
+		if blob, err := os.ReadFile(path); err == nil {
+			ak, err := c.at.LoadAKWithParent(blob, *akConfig.Parent)
+			if err == nil {
+				return ak, nil
+			}
+			a.log.Warn("stored AK does not load; creating a new one (peers must re-activate it)", "err", err)
+		}
+	}
+	ak, err := c.at.NewAK(akConfig)
+	if err != nil {
+		return nil, fmt.Errorf("attest: create AK: %w", err)
+	}
+	if path != "" {
+		blob, err := ak.Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("attest: marshal AK: %w", err)
+		}
+		if err := os.MkdirAll(a.cfg.StateDir, 0o700); err != nil {
+			return nil, err
+		}
+		if err := writeFileAtomic(path, blob, 0o600); err != nil {
+			return nil, fmt.Errorf("attest: store AK: %w", err)
+		}
+	}
+	return ak, nil
+}
+
+// EKFingerprint is this TPM's enrollment identity ("sha256:<hex>").
+func (a *Attester) EKFingerprint() string { return a.ekFP }
+
+// EventLog is the event log sent in evidence.
+func (a *Attester) EventLog() []byte { return slices.Clone(a.evlog) }
+
+// Identity returns the EK certificate and AK parameters for enrollment.
+func (a *Attester) Identity(ctx context.Context) (*Identity, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &Identity{Version: ProtocolVersion, EKCert: slices.Clone(a.ek.Certificate.Raw), AK: a.params}, nil
+}
+
+// ActivateCredential recovers the verifier's secret; the TPM only releases
+// it if the AK and the EK are in this same TPM.
+func (a *Attester) ActivateCredential(ctx context.Context, ch *Challenge) (*ChallengeResponse, error) {
+	if ch == nil {
+		return nil, errors.New("attest: activate: nil challenge")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	defer a.t.lock()()
+	secret, err := a.ak.ActivateCredential(a.t.at, gattest.EncryptedCredential{Credential: ch.Credential, Secret: ch.Secret})
+	if err != nil {
+		return nil, fmt.Errorf("attest: activate credential: %w", err)
+	}
+	return &ChallengeResponse{Version: ProtocolVersion, Secret: secret}, nil
+}
+
+// BindingData is the quote's extraData:
+// SHA-256("wardgate/attest/v1" || nonce || wgKey || recordKey).
+func BindingData(nonce []byte, wgKey [32]byte, recordKey ed25519.PublicKey) []byte {
+	h := sha256.New()
+	h.Write([]byte(ProtocolVersion))
+	h.Write(nonce)
+	h.Write(wgKey[:])
+	h.Write(recordKey)
+	return h.Sum(nil)
+}
+
+// Evidence quotes the policy PCRs bound to the verifier's nonce and this
+// box's WireGuard and record keys.
+func (a *Attester) Evidence(ctx context.Context, nonce []byte, wgKey [32]byte, recordKey ed25519.PublicKey) (*Evidence, error) {
+	if len(nonce) < 16 || len(nonce) > 64 {
+		return nil, fmt.Errorf("attest: evidence: nonce is %d bytes, want 16..64", len(nonce))
+	}
+	if len(recordKey) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("attest: evidence: record key is %d bytes, want %d", len(recordKey), ed25519.PublicKeySize)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	defer a.t.lock()()
+	q, err := a.ak.QuotePCRs(a.t.at, BindingData(nonce, wgKey, recordKey), a.bank, a.cfg.PCRs)
+	if err != nil {
+		return nil, fmt.Errorf("attest: quote: %w", err)
+	}
+	all, err := a.t.at.PCRs(a.bank)
+	if err != nil {
+		return nil, fmt.Errorf("attest: read PCRs: %w", err)
+	}
+	ev := &Evidence{
+		Version:      ProtocolVersion,
+		Nonce:        slices.Clone(nonce),
+		WireGuardKey: slices.Clone(wgKey[:]),
+		RecordKey:    slices.Clone([]byte(recordKey)),
+		HashAlg:      "sha256",
+		Quote:        q.Quote,
+		Signature:    q.Signature,
+		EventLog:     a.evlog,
+	}
+	if a.bank == gattest.HashSHA1 {
+		ev.HashAlg = "sha1"
+	}
+	for _, p := range all {
+		if slices.Contains(a.cfg.PCRs, p.Index) {
+			ev.PCRs = append(ev.PCRs, PCRValue{Index: p.Index, Digest: p.Digest})
+		}
+	}
+	slices.SortFunc(ev.PCRs, func(x, y PCRValue) int { return x.Index - y.Index })
+	return ev, nil
+}
+
+// Close unloads the AK from the TPM (the TPM itself stays open).
+func (a *Attester) Close() error {
+	defer a.t.lock()()
+	return a.ak.Close(a.t.at)
+}

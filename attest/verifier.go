@@ -1,0 +1,598 @@
+package attest
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	gattest "github.com/google/go-attestation/attest"
+	"github.com/google/go-tpm/legacy/tpm2"
+
+	"github.com/wardgate/wardgate/firmware"
+)
+
+// Policy is what a verifier demands beyond a genuine, fresh, bound quote
+// whose measurements all appear in a signed manifest.
+type Policy struct {
+	// Version names this policy in reports.
+	Version string `json:"version" yaml:"version"`
+	// PCRs the quote must cover; DefaultPCRs() if empty.
+	PCRs []int `json:"pcrs" yaml:"pcrs"`
+	// RequiredComponents must each be measured (and approved); if empty,
+	// every component named in the manifests is required.
+	RequiredComponents []string `json:"required_components" yaml:"required_components"`
+}
+
+// VerifierConfig configures the appraising box.
+type VerifierConfig struct {
+	Name       string            // this box, as written in reports
+	Roots      *x509.CertPool    // manufacturer EK roots (LoadRoots)
+	Enrollment map[string]string // peer name -> EK fingerprint (EKFingerprint)
+	// Manifests are the reference values. Only manifests whose signature
+	// was verified (firmware.LoadManifest/VerifyManifest) are used.
+	Manifests       []*firmware.Manifest
+	Policy          Policy
+	ReportKey       ed25519.PrivateKey // signs reports
+	VerdictLifetime time.Duration      // default 10 minutes
+	NonceTTL        time.Duration      // default 30 seconds
+	Now             func() time.Time   // default time.Now
+	Logger          *slog.Logger
+}
+
+// Verifier appraises peers. It is safe for concurrent use.
+type Verifier struct {
+	cfg       VerifierConfig
+	log       *slog.Logger
+	manifests []*firmware.Manifest
+	required  []string
+	pcrs      []int
+
+	mu     sync.Mutex
+	peers  map[string]*peerState
+	nonces map[string]nonceEntry // issued, unused
+	used   map[string]time.Time  // used nonce -> forget after
+}
+
+type peerState struct {
+	ekFP    string
+	pending *pendingActivation
+	ak      *gattest.AKPublic
+	refusal *Reason // why identity/activation was refused, if it was
+}
+
+type pendingActivation struct {
+	secret []byte
+	ak     *gattest.AKPublic
+	ekFP   string
+}
+
+type nonceEntry struct {
+	peer   string
+	issued time.Time
+}
+
+// NewVerifier checks the configuration and builds a verifier.
+func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("attest: verifier: Name is empty; set this box's name")
+	}
+	if cfg.Roots == nil {
+		return nil, errors.New("attest: verifier: Roots is nil; load manufacturer roots with LoadRoots")
+	}
+	if len(cfg.ReportKey) != ed25519.PrivateKeySize {
+		return nil, errors.New("attest: verifier: ReportKey is not an Ed25519 private key")
+	}
+	if cfg.VerdictLifetime <= 0 {
+		cfg.VerdictLifetime = 10 * time.Minute
+	}
+	if cfg.NonceTTL <= 0 {
+		cfg.NonceTTL = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	v := &Verifier{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		peers:  map[string]*peerState{},
+		nonces: map[string]nonceEntry{},
+		used:   map[string]time.Time{},
+		pcrs:   slices.Clone(cfg.Policy.PCRs),
+	}
+	if v.log == nil {
+		v.log = slog.New(slog.DiscardHandler)
+	}
+	if len(v.pcrs) == 0 {
+		v.pcrs = DefaultPCRs()
+	}
+	sort.Ints(v.pcrs)
+	names := map[string]bool{}
+	for _, m := range cfg.Manifests {
+		if m == nil {
+			continue
+		}
+		if !m.Verified() {
+			v.log.Warn("ignoring manifest without a verified signature", "vendor", m.Vendor, "version", m.Version)
+			continue
+		}
+		v.manifests = append(v.manifests, m)
+		for _, n := range m.Names() {
+			names[n] = true
+		}
+	}
+	v.required = slices.Clone(cfg.Policy.RequiredComponents)
+	if len(v.required) == 0 {
+		for n := range names {
+			v.required = append(v.required, n)
+		}
+	}
+	sort.Strings(v.required)
+	return v, nil
+}
+
+// PublicKey is the key that verifies this verifier's reports.
+func (v *Verifier) PublicKey() ed25519.PublicKey {
+	return v.cfg.ReportKey.Public().(ed25519.PublicKey)
+}
+
+func (v *Verifier) state(peer string) *peerState {
+	st := v.peers[peer]
+	if st == nil {
+		st = &peerState{}
+		v.peers[peer] = st
+	}
+	return st
+}
+
+func (v *Verifier) refuseIdentity(peer string, r *RefusalError) error {
+	v.mu.Lock()
+	st := v.state(peer)
+	st.ak, st.pending = nil, nil
+	st.refusal = &r.Reason
+	v.mu.Unlock()
+	v.log.Warn("peer identity refused", "peer", peer, "reason", r.Reason.Code, "detail", r.Reason.Message)
+	return r
+}
+
+var oidSAN = asn1.ObjectIdentifier{2, 5, 29, 17}
+
+// Challenge checks the peer's EK certificate against the manufacturer roots
+// and the enrollment list, and returns a MakeCredential challenge for its
+// AK. Refusals are *RefusalError (ReasonCode gives the code).
+func (v *Verifier) Challenge(ctx context.Context, peer string, id *Identity) (*Challenge, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if id == nil || len(id.EKCert) == 0 {
+		return nil, v.refuseIdentity(peer, refuse(ReasonIdentityMalformed, "identity has no EK certificate"))
+	}
+	cert, err := gattest.ParseEKCertificate(id.EKCert)
+	if err != nil {
+		return nil, v.refuseIdentity(peer, refuse(ReasonIdentityMalformed, "EK certificate does not parse: %v", err))
+	}
+	// TPM EK certificates carry a critical SAN with TPM attributes that
+	// crypto/x509 does not handle; the chain is what matters here.
+	cert.UnhandledCriticalExtensions = slices.DeleteFunc(cert.UnhandledCriticalExtensions,
+		func(o asn1.ObjectIdentifier) bool { return o.Equal(oidSAN) })
+	if _, err := cert.Verify(x509.VerifyOptions{
+		Roots:       v.cfg.Roots,
+		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+		CurrentTime: v.cfg.Now(),
+	}); err != nil {
+		return nil, v.refuseIdentity(peer, refuse(ReasonEKUnknownCA, "EK certificate %q does not chain to a trusted manufacturer root: %v", cert.Subject.CommonName, err))
+	}
+	fp, err := EKFingerprint(cert.PublicKey)
+	if err != nil {
+		return nil, v.refuseIdentity(peer, refuse(ReasonIdentityMalformed, "EK public key: %v", err))
+	}
+	if want, ok := v.cfg.Enrollment[peer]; !ok || want != fp {
+		if !ok {
+			return nil, v.refuseIdentity(peer, refuse(ReasonDeviceUnenrolled, "peer %q is not on the enrollment list (its EK is %s)", peer, fp))
+		}
+		return nil, v.refuseIdentity(peer, refuse(ReasonDeviceUnenrolled, "peer %q presented EK %s, but %s is enrolled", peer, fp, want))
+	}
+	akPub, err := gattest.ParseAKPublic(id.AK.Public)
+	if err != nil {
+		return nil, v.refuseIdentity(peer, refuse(ReasonAKInvalid, "AK public area: %v", err))
+	}
+	ap := gattest.ActivationParameters{
+		EK: cert.PublicKey,
+		AK: gattest.AttestationParameters{
+			Public: id.AK.Public, CreateData: id.AK.CreateData,
+			CreateAttestation: id.AK.CreateAttestation, CreateSignature: id.AK.CreateSignature,
+		},
+	}
+	secret, ec, err := ap.Generate()
+	if err != nil {
+		return nil, v.refuseIdentity(peer, refuse(ReasonAKInvalid, "AK is not a TPM-created restricted signing key: %v", err))
+	}
+	v.mu.Lock()
+	st := v.state(peer)
+	st.pending = &pendingActivation{secret: secret, ak: akPub, ekFP: fp}
+	v.mu.Unlock()
+	return &Challenge{Version: ProtocolVersion, Credential: ec.Credential, Secret: ec.Secret}, nil
+}
+
+// Activate checks the secret the peer's TPM recovered. On success the AK
+// is remembered for the peer's evidence; otherwise the peer is refused
+// with ReasonActivationFailed until it enrolls again.
+func (v *Verifier) Activate(ctx context.Context, peer string, resp *ChallengeResponse) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	st := v.state(peer)
+	p := st.pending
+	st.pending = nil
+	v.mu.Unlock()
+	if p == nil {
+		return v.refuseIdentity(peer, refuse(ReasonActivationFailed, "no challenge is outstanding for peer %q", peer))
+	}
+	if resp == nil || subtle.ConstantTimeCompare(resp.Secret, p.secret) != 1 {
+		return v.refuseIdentity(peer, refuse(ReasonActivationFailed, "credential activation failed: the AK is not in the TPM of EK %s", p.ekFP))
+	}
+	v.mu.Lock()
+	st.ak, st.ekFP, st.refusal = p.ak, p.ekFP, nil
+	v.mu.Unlock()
+	v.log.Info("peer AK activated", "peer", peer, "ek", p.ekFP)
+	return nil
+}
+
+// Nonce issues a fresh single-use nonce for the peer's next evidence.
+func (v *Verifier) Nonce(peer string) ([]byte, error) {
+	n := make([]byte, 32)
+	if _, err := rand.Read(n); err != nil {
+		return nil, fmt.Errorf("attest: nonce: %w", err)
+	}
+	now := v.cfg.Now()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.prune(now)
+	v.nonces[string(n)] = nonceEntry{peer: peer, issued: now}
+	return n, nil
+}
+
+// prune drops nonces that can no longer be used; a used nonce is kept long
+// enough to be reported as replayed rather than unknown.
+func (v *Verifier) prune(now time.Time) {
+	if len(v.nonces)+len(v.used) < 1024 {
+		return
+	}
+	for k, e := range v.nonces {
+		if now.Sub(e.issued) > 2*v.cfg.NonceTTL {
+			delete(v.nonces, k)
+		}
+	}
+	for k, t := range v.used {
+		if now.After(t) {
+			delete(v.used, k)
+		}
+	}
+}
+
+// consumeNonce marks the nonce used and says why it is unacceptable, if it is.
+func (v *Verifier) consumeNonce(peer string, n []byte, now time.Time) *Reason {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	k := string(n)
+	if _, ok := v.used[k]; ok {
+		return &Reason{ReasonNonceReplayed, "the nonce was already used by an earlier appraisal"}
+	}
+	e, ok := v.nonces[k]
+	if !ok || e.peer != peer {
+		return &Reason{ReasonNonceUnknown, "the nonce was not issued to this peer by this verifier"}
+	}
+	delete(v.nonces, k)
+	v.used[k] = now.Add(4 * v.cfg.NonceTTL)
+	if age := now.Sub(e.issued); age > v.cfg.NonceTTL {
+		return &Reason{ReasonNonceStale, fmt.Sprintf("the nonce is %s old; the limit is %s", age.Round(time.Millisecond), v.cfg.NonceTTL)}
+	}
+	return nil
+}
+
+// AppraiseBytes parses evidence from the wire and appraises it; garbage or
+// truncated bytes give a failing verdict with ReasonEvidenceMalformed.
+func (v *Verifier) AppraiseBytes(ctx context.Context, peer string, data []byte, wgKey [32]byte, recordKey ed25519.PublicKey) (*Verdict, *Report, error) {
+	ev, err := ParseEvidence(data)
+	if err != nil {
+		a := v.newAppraisal(peer, wgKey, recordKey)
+		a.fail(ReasonEvidenceMalformed, "%v", err)
+		return v.finish(a)
+	}
+	return v.Appraise(ctx, peer, ev, wgKey, recordKey)
+}
+
+type appraisal struct {
+	now     time.Time
+	report  *Report
+	reasons []Reason
+	wgKey   [32]byte
+	rk      ed25519.PublicKey
+}
+
+func (a *appraisal) fail(code, format string, args ...any) {
+	a.reasons = append(a.reasons, Reason{Code: code, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *Verifier) newAppraisal(peer string, wgKey [32]byte, rk ed25519.PublicKey) *appraisal {
+	now := v.cfg.Now()
+	id := make([]byte, 16)
+	rand.Read(id)
+	r := &Report{
+		ID:            hex.EncodeToString(id),
+		Verifier:      v.cfg.Name,
+		Peer:          peer,
+		Time:          now.UTC(),
+		PolicyVersion: v.cfg.Policy.Version,
+		WireGuardKey:  base64.StdEncoding.EncodeToString(wgKey[:]),
+		RecordKey:     base64.StdEncoding.EncodeToString(rk),
+		PCRs:          []ReportPCR{},
+		Components:    []ReportComponent{},
+	}
+	for _, m := range v.manifests {
+		r.ManifestVersions = append(r.ManifestVersions, m.Vendor+"/"+m.Version)
+	}
+	return &appraisal{now: now, report: r, wgKey: wgKey, rk: slices.Clone(rk)}
+}
+
+func (v *Verifier) finish(a *appraisal) (*Verdict, *Report, error) {
+	r := a.report
+	r.Pass = len(a.reasons) == 0
+	r.Reasons = a.reasons
+	if r.Reasons == nil {
+		r.Reasons = []Reason{}
+	}
+	if r.Pass {
+		r.Expiry = a.now.Add(v.cfg.VerdictLifetime).UTC()
+	} else {
+		r.Expiry = r.Time
+	}
+	if err := r.sign(v.cfg.ReportKey); err != nil {
+		return nil, nil, err
+	}
+	vd := &Verdict{
+		peer:      r.Peer,
+		pass:      r.Pass,
+		reasons:   slices.Clone(a.reasons),
+		wgKey:     a.wgKey,
+		recordKey: a.rk,
+		issued:    a.now,
+		expiry:    r.Expiry,
+		reportID:  r.ID,
+	}
+	if !r.Pass {
+		v.log.Warn("appraisal failed", "peer", r.Peer, "report", r.ID, "reasons", reasonCodes(a.reasons))
+	}
+	return vd, r, nil
+}
+
+func reasonCodes(rs []Reason) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Code
+	}
+	return out
+}
+
+// Appraise checks evidence in DESIGN.md's order: the AK and its activation
+// and the quote signature; the nonce and the bound keys; the event log
+// replayed against the quoted PCRs; every measured component against the
+// signed manifests; the policy. A refusal is a failing verdict and report,
+// not an error; err is only for internal failures.
+func (v *Verifier) Appraise(ctx context.Context, peer string, ev *Evidence, wgKey [32]byte, recordKey ed25519.PublicKey) (*Verdict, *Report, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	a := v.newAppraisal(peer, wgKey, recordKey)
+	v.appraise(a, peer, ev, wgKey, recordKey)
+	return v.finish(a)
+}
+
+func (v *Verifier) appraise(a *appraisal, peer string, ev *Evidence, wgKey [32]byte, recordKey ed25519.PublicKey) {
+	if ev == nil {
+		a.fail(ReasonEvidenceMalformed, "no evidence")
+		return
+	}
+	if err := ev.check(); err != nil {
+		a.fail(ReasonEvidenceMalformed, "%v", err)
+		return
+	}
+	a.report.Nonce = hex.EncodeToString(ev.Nonce)
+
+	// 1. The AK, its activation and the quote signature.
+	v.mu.Lock()
+	st := v.peers[peer]
+	var ak *gattest.AKPublic
+	if st != nil {
+		ak = st.ak
+		a.report.EKFingerprint = st.ekFP
+		if st.refusal != nil {
+			r := *st.refusal
+			v.mu.Unlock()
+			a.reasons = append(a.reasons, r)
+			return
+		}
+	}
+	v.mu.Unlock()
+	if ak == nil {
+		a.fail(ReasonNotActivated, "peer %q has no activated attestation key; run enrollment (identity, challenge, activation) first", peer)
+		return
+	}
+	if err := verifyQuoteSignature(ak, ev.Quote, ev.Signature); err != nil {
+		a.fail(ReasonQuoteSignature, "%v", err)
+		return
+	}
+	att, err := tpm2.DecodeAttestationData(ev.Quote)
+	if err != nil || att.Type != tpm2.TagAttestQuote || att.AttestedQuoteInfo == nil {
+		a.fail(ReasonEvidenceMalformed, "signed data is not a TPM quote")
+		return
+	}
+	if ev.HashAlg != "sha256" || att.AttestedQuoteInfo.PCRSelection.Hash != tpm2.AlgSHA256 {
+		a.fail(ReasonSHA1Only, "the evidence quotes the %s PCR bank; SHA-256 PCRs are required", ev.HashAlg)
+		return
+	}
+
+	// 2. The nonce (fresh, single use) and the bound keys.
+	if r := v.consumeNonce(peer, ev.Nonce, a.now); r != nil {
+		a.reasons = append(a.reasons, *r)
+		return
+	}
+	var evKey [32]byte
+	copy(evKey[:], ev.WireGuardKey)
+	if !bytes.Equal(att.ExtraData, BindingData(ev.Nonce, evKey, ev.RecordKey)) {
+		a.fail(ReasonQuoteBinding, "the quote's extraData does not bind the evidence's nonce and keys")
+		return
+	}
+	if evKey != wgKey || !bytes.Equal(ev.RecordKey, recordKey) {
+		a.fail(ReasonBoundKeyMismatch, "the keys bound in the quote differ from the WireGuard/record keys this peer presented")
+		return
+	}
+
+	// 3. The PCR values, then the event log replayed against them.
+	sel := slices.Clone(att.AttestedQuoteInfo.PCRSelection.PCRs)
+	sort.Ints(sel)
+	for _, p := range v.pcrs {
+		if !slices.Contains(sel, p) {
+			a.fail(ReasonPCRSelection, "the quote does not cover PCR %d required by policy", p)
+			return
+		}
+	}
+	byIndex := map[int][]byte{}
+	for _, p := range ev.PCRs {
+		if len(p.Digest) == sha256.Size {
+			byIndex[p.Index] = p.Digest
+		}
+	}
+	h := sha256.New()
+	var pcrs []gattest.PCR
+	for _, i := range sel {
+		d, ok := byIndex[i]
+		if !ok {
+			a.fail(ReasonPCRMismatch, "the evidence has no SHA-256 value for quoted PCR %d", i)
+			return
+		}
+		h.Write(d)
+		pcrs = append(pcrs, gattest.PCR{Index: i, Digest: d, DigestAlg: crypto.SHA256})
+		a.report.PCRs = append(a.report.PCRs, ReportPCR{Index: i, SHA256: hex.EncodeToString(d)})
+	}
+	if !bytes.Equal(h.Sum(nil), att.AttestedQuoteInfo.PCRDigest) {
+		a.fail(ReasonPCRMismatch, "the PCR values in the evidence are not the ones the TPM quoted")
+		return
+	}
+	el, err := gattest.ParseEventLog(ev.EventLog)
+	if err != nil {
+		a.fail(ReasonEventLogMalformed, "event log: %v", err)
+		return
+	}
+	events, err := el.Verify(pcrs)
+	if err != nil {
+		var re gattest.ReplayError
+		if errors.As(err, &re) {
+			a.fail(ReasonEventLogMismatch, "the event log does not replay to the quoted values of PCRs %v", re.InvalidPCRs)
+		} else {
+			a.fail(ReasonEventLogMismatch, "the event log does not replay to the quoted PCRs: %v", err)
+		}
+		return
+	}
+	// A PCR with no events replays trivially; it must still be at its
+	// reset value, or measurements were hidden from the log.
+	measured := map[int]bool{}
+	for _, e := range events {
+		measured[e.Index] = true
+	}
+	zero := make([]byte, sha256.Size)
+	for _, p := range pcrs {
+		if !measured[p.Index] && !bytes.Equal(p.Digest, zero) {
+			a.fail(ReasonEventLogMismatch, "PCR %d was extended but the event log has no events for it", p.Index)
+			return
+		}
+	}
+
+	// 4. Every measured component against the signed manifests.
+	if len(v.manifests) == 0 {
+		a.fail(ReasonManifestSignature, "no reference manifest with a valid vendor signature is configured")
+		return
+	}
+	seen := map[string]bool{}
+	var last string
+	for _, e := range events {
+		name, version, _ := firmware.ParseEventData(e.Data)
+		rc := ReportComponent{Name: name, Version: version, PCR: e.Index, Digest: hex.EncodeToString(e.Digest)}
+		for _, m := range v.manifests {
+			if c, ok := m.Lookup(e.Digest); ok && c.PCR == e.Index {
+				rc.Name, rc.Version, rc.Matched, rc.Manifest = c.Name, c.Version, true, m.Vendor+"/"+m.Version
+				break
+			}
+		}
+		a.report.Components = append(a.report.Components, rc)
+		last = rc.Name
+		if !rc.Matched {
+			label := rc.Name
+			if label == "" {
+				label = "an unnamed component"
+			}
+			a.fail(ReasonComponentUnapproved, "%s %s measured into PCR %d (sha256 %s) is not approved by any manifest", label, rc.Version, e.Index, rc.Digest)
+			continue
+		}
+		seen[rc.Name] = true
+	}
+
+	// 5. The policy.
+	for _, n := range v.required {
+		if !seen[n] {
+			a.fail(ReasonComponentMissing, "policy requires an approved %q measurement and none was found", n)
+		}
+	}
+	if last != firmware.DaemonComponent {
+		a.fail(ReasonDaemonNotLast, "the last measurement is %q, not the %s binary", last, firmware.DaemonComponent)
+	}
+}
+
+func verifyQuoteSignature(ak *gattest.AKPublic, quote, sigBytes []byte) error {
+	sig, err := tpm2.DecodeSignature(bytes.NewBuffer(sigBytes))
+	if err != nil {
+		return fmt.Errorf("quote signature does not decode: %v", err)
+	}
+	if !ak.Hash.Available() {
+		return errors.New("AK hash is unavailable")
+	}
+	hh := ak.Hash.New()
+	hh.Write(quote)
+	digest := hh.Sum(nil)
+	switch pub := ak.Public.(type) {
+	case *rsa.PublicKey:
+		if sig.RSA == nil {
+			return errors.New("quote signature is not RSA but the AK is")
+		}
+		if err := rsa.VerifyPKCS1v15(pub, ak.Hash, digest, sig.RSA.Signature); err != nil {
+			return errors.New("quote signature does not verify under the activated AK")
+		}
+	case *ecdsa.PublicKey:
+		if sig.ECC == nil {
+			return errors.New("quote signature is not ECDSA but the AK is")
+		}
+		if !ecdsa.Verify(pub, digest, sig.ECC.R, sig.ECC.S) {
+			return errors.New("quote signature does not verify under the activated AK")
+		}
+	default:
+		return fmt.Errorf("unsupported AK type %T", pub)
+	}
+	return nil
+}
