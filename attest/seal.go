@@ -120,4 +120,3 @@ func (c *tpmConn) Unseal(ctx context.Context, blob []byte) ([]byte, error) {
 	}
 	return out, nil
 }
-

@@ -219,4 +219,3 @@ func Digest(s string) string {
 	d := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(d[:])
 }
-
