@@ -1,0 +1,271 @@
+// Package api is the security team's view of a wardgate box: a read-only
+// HTTPS API behind mutual TLS (client certificates from the hospital's
+// security-team CA) serving attestation reports, peers and checkpoints, and
+// Prometheus metrics on a separate plain listener.
+//
+// Both read the same control.Backend the CLI uses, so there is one source
+// of truth in the daemon.
+package api
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/wardgate/wardgate/cmd/internal/control"
+)
+
+// Config configures the report API.
+type Config struct {
+	Backend control.Backend
+	// CertFile and KeyFile are the API's server certificate (PEM).
+	CertFile, KeyFile string
+	// ClientCAFile holds the CA certificate(s) (PEM) that issue the
+	// security team's client certificates. Only they are admitted.
+	ClientCAFile string
+	Logger       *slog.Logger
+}
+
+// Server is the mTLS report API.
+type Server struct {
+	tls *tls.Config
+	h   http.Handler
+	log *slog.Logger
+}
+
+// New loads the certificates and builds the server. Nothing listens yet.
+func New(cfg Config) (*Server, error) {
+	if cfg.Backend == nil {
+		return nil, errors.New("api: Config.Backend is nil")
+	}
+	tc, err := TLSConfig(cfg.CertFile, cfg.KeyFile, cfg.ClientCAFile)
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("component", "api")
+	return &Server{tls: tc, h: Handler(cfg.Backend, log), log: log}, nil
+}
+
+// TLSConfig is the server side of mutual TLS: TLS 1.3 only, and a client
+// certificate chaining to a CA in clientCAFile is required on every
+// connection.
+func TLSConfig(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("api: tls cert and key files must both be set (api.tls_cert, api.tls_key)")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("api: loading server certificate %s / key %s: %w", certFile, keyFile, err)
+	}
+	if clientCAFile == "" {
+		return nil, errors.New("api: client CA file must be set (api.client_ca): the API only serves clients with a certificate from the security team's CA")
+	}
+	pem, err := os.ReadFile(clientCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("api: reading client CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("api: client CA file %s holds no PEM certificate", clientCAFile)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+		MinVersion:   tls.VersionTLS13,
+	}, nil
+}
+
+// Serve serves HTTPS on ln until ctx is done, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.h,
+		TLSConfig:         s.tls,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// Refused handshakes are expected noise from scanners; keep them at debug.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	return serve(ctx, srv, tls.NewListener(ln, s.tls), s.log, "report API")
+}
+
+func serve(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger, what string) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info(what+" listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: %s on %s: %w", what, ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc
+	return err
+}
+
+// ReportPage is the body of GET /v1/reports.
+type ReportPage struct {
+	Reports []control.ReportSummary `json:"reports"`
+	// NextCursor, when set, fetches the next page: repeat the same filters
+	// with ?cursor=NextCursor.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// Handler is the read-only API (GET only; other methods get 405):
+//
+//	GET /v1/reports?peer&verdict&since&limit&offset|cursor  ReportPage
+//	GET /v1/reports/{id}   the signed report, byte for byte
+//	GET /v1/peers          []control.PeerInfo
+//	GET /v1/checkpoints    []control.CheckpointInfo
+func Handler(b control.Backend, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/reports", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if c := q.Get("cursor"); c != "" {
+			off, err := decodeCursor(c)
+			if err != nil {
+				writeErr(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			q.Set("offset", strconv.Itoa(off))
+		}
+		f, err := control.ParseReportFilter(q, time.Now())
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		rs, err := b.Reports(r.Context(), f)
+		if err != nil {
+			backendErr(w, log, err)
+			return
+		}
+		page := ReportPage{Reports: rs}
+		if page.Reports == nil {
+			page.Reports = []control.ReportSummary{}
+		}
+		if len(rs) == f.Limit {
+			page.NextCursor = encodeCursor(f.Offset + len(rs))
+		}
+		writeJSON(w, page)
+	})
+	mux.HandleFunc("GET /v1/reports/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if err := control.ValidName(id); err != nil {
+			writeErr(w, http.StatusBadRequest, "report id: "+err.Error())
+			return
+		}
+		doc, err := b.Report(r.Context(), id)
+		if err != nil {
+			backendErr(w, log, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(doc)
+	})
+	mux.HandleFunc("GET /v1/peers", func(w http.ResponseWriter, r *http.Request) {
+		ps, err := b.Peers(r.Context())
+		if err != nil {
+			backendErr(w, log, err)
+			return
+		}
+		if ps == nil {
+			ps = []control.PeerInfo{}
+		}
+		writeJSON(w, ps)
+	})
+	mux.HandleFunc("GET /v1/checkpoints", func(w http.ResponseWriter, r *http.Request) {
+		cps, err := b.Checkpoints(r.Context())
+		if err != nil {
+			backendErr(w, log, err)
+			return
+		}
+		if cps == nil {
+			cps = []control.CheckpointInfo{}
+		}
+		writeJSON(w, cps)
+	})
+	return audit(mux, log)
+}
+
+// audit logs who asked for what: the security team's access is itself
+// something a hospital wants on record.
+func audit(h http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		who := ""
+		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+			who = r.TLS.PeerCertificates[0].Subject.String()
+		}
+		log.Info("api request", "client", who, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Cursors are opaque to clients; today they carry an offset.
+const cursorPrefix = "o:"
+
+func encodeCursor(off int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.Itoa(off)))
+}
+
+func decodeCursor(c string) (int, error) {
+	bad := fmt.Errorf("cursor %q is not one this API issued; use next_cursor from the previous page", c)
+	if len(c) > 64 {
+		return 0, bad
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) < len(cursorPrefix) || string(b[:len(cursorPrefix)]) != cursorPrefix {
+		return 0, bad
+	}
+	n, err := strconv.Atoi(string(b[len(cursorPrefix):]))
+	if err != nil || n < 0 {
+		return 0, bad
+	}
+	return n, nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+func backendErr(w http.ResponseWriter, log *slog.Logger, err error) {
+	switch {
+	case errors.Is(err, control.ErrNotFound):
+		writeErr(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, control.ErrBadRequest):
+		writeErr(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, control.ErrNotReady):
+		writeErr(w, http.StatusServiceUnavailable, err.Error())
+	default:
+		log.Warn("api backend error", "err", err)
+		writeErr(w, http.StatusInternalServerError, "internal error; see the wardgated log")
+	}
+}
