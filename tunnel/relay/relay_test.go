@@ -1,0 +1,645 @@
+package relay
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/attest/attesttest"
+	"github.com/wardgate/wardgate/ledger"
+)
+
+func testLogger() *slog.Logger {
+	if os.Getenv("WARDGATE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// verdictMap is this box's view of its peers' current verdicts (the daemon
+// keeps the same from the tunnel's admissions). The verdicts are real ones
+// from the attest fixture.
+type verdictMap struct {
+	mu sync.Mutex
+	m  map[string]*attest.Verdict
+}
+
+func (v *verdictMap) Verdict(peer string) *attest.Verdict {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.m[peer]
+}
+
+func (v *verdictMap) set(peer string, vd *attest.Verdict) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if vd == nil {
+		delete(v.m, peer)
+		return
+	}
+	v.m[peer] = vd
+}
+
+// clock lets a test move a box's time forward (verdict expiry) without sleeping.
+type clock struct{ off atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *clock) advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// lanEndpoint is a hospital system behind the receiving box.
+type lanEndpoint struct {
+	mu    sync.Mutex
+	got   [][]byte
+	types []string
+	hdrs  []http.Header
+}
+
+func (e *lanEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	e.mu.Lock()
+	e.got = append(e.got, b)
+	e.types = append(e.types, r.Header.Get("Content-Type"))
+	e.hdrs = append(e.hdrs, r.Header.Clone())
+	e.mu.Unlock()
+	w.WriteHeader(http.StatusCreated)
+}
+
+func (e *lanEndpoint) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.got)
+}
+
+// recBox is one hospital box in the test: a ledger, a relay, a peer listener
+// on loopback (standing in for the tunnel listener) and a LAN listener.
+type recBox struct {
+	name     string
+	dir      string
+	signer   *ledger.KeySigner
+	l        *ledger.Ledger
+	r        *Relay
+	verdicts *verdictMap
+	clk      *clock
+	lanURL   string
+}
+
+// recNet routes peer names to loopback addresses (the test's tunnel).
+type recNet struct {
+	mu    sync.Mutex
+	addrs map[string]string
+}
+
+func (n *recNet) dial(ctx context.Context, peer string) (net.Conn, error) {
+	n.mu.Lock()
+	addr, ok := n.addrs[peer]
+	n.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("no route to %q", peer)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", addr)
+}
+
+func serveHTTP(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+func newRecBox(t *testing.T, n *recNet, name string, deliver Delivery, mod func(*Config)) *recBox {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ledger.NewKeySigner(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &recBox{name: name, dir: t.TempDir(), signer: signer, verdicts: &verdictMap{m: map[string]*attest.Verdict{}}, clk: &clock{}}
+	b.l, err = ledger.Open(context.Background(), ledger.Config{Box: name, StateDir: b.dir, Signer: signer,
+		CheckpointInterval: time.Hour, CheckpointEntries: 1 << 40, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.l.Close() })
+	cfg := Config{Box: name, Ledger: b.l, RecordKey: signer, Verdicts: b.verdicts, Dial: n.dial, Deliver: deliver,
+		MaxBody: 64 << 10, ForwardTimeout: 10 * time.Second, Now: b.clk.now, Logger: testLogger()}
+	if mod != nil {
+		mod(&cfg)
+	}
+	if b.r, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.r.Close() })
+	addr := serveHTTP(t, b.r.PeerHandler())
+	n.mu.Lock()
+	n.addrs[name] = addr
+	n.mu.Unlock()
+	b.lanURL = "http://" + serveHTTP(t, b.r.LANHandler())
+	return b
+}
+
+// admit makes each box hold a real passing verdict for the other.
+func admit(t *testing.T, f *attesttest.Fixture, a, b *recBox) {
+	t.Helper()
+	a.verdicts.set(b.name, f.Pass(t, b.name, [32]byte{1}, b.signer.Public(), time.Hour))
+	b.verdicts.set(a.name, f.Pass(t, a.name, [32]byte{2}, a.signer.Public(), time.Hour))
+}
+
+// fixture is the attest fixture, shared per process (one TPM simulator).
+func fixture(t *testing.T) *attesttest.Fixture { return attesttest.New(t) }
+
+type recPair struct {
+	a, b *recBox
+	ep   *lanEndpoint
+	f    *attesttest.Fixture
+}
+
+func newRecPair(t *testing.T) *recPair {
+	t.Helper()
+	f := fixture(t)
+	n := &recNet{addrs: map[string]string{}}
+	ep := &lanEndpoint{}
+	epURL := "http://" + serveHTTP(t, ep) + "/fhir"
+	p := &recPair{f: f, ep: ep,
+		a: newRecBox(t, n, "st-mary", Delivery{}, nil),
+		b: newRecBox(t, n, "city-general", Delivery{HTTPURL: epURL}, nil)}
+	admit(t, f, p.a, p.b)
+	return p
+}
+
+// post sends a record to box's LAN API and returns status and body.
+func post(t *testing.T, b *recBox, to, ctype string, body []byte) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.lanURL+"/v1/records", bytes.NewReader(body))
+	if to != "" {
+		req.Header.Set("To", to)
+	}
+	req.Header.Set("Content-Type", ctype)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+func get(t *testing.T, url string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+func parseReceipt(t *testing.T, b []byte) *Receipt {
+	t.Helper()
+	var rc Receipt
+	if err := json.Unmarshal(b, &rc); err != nil {
+		t.Fatalf("receipt %s: %v", b, err)
+	}
+	return &rc
+}
+
+// wantRefusal checks a JSON refusal's status and code.
+func wantRefusal(t *testing.T, status int, body []byte, wantStatus int, wantCode, wantText string) {
+	t.Helper()
+	var pe peerError
+	json.Unmarshal(body, &pe)
+	if status != wantStatus || pe.Code != wantCode || !strings.Contains(pe.Error, wantText) {
+		t.Fatalf("got %d %s, want %d code %q mentioning %q", status, body, wantStatus, wantCode, wantText)
+	}
+}
+
+func fhirBundle(marker string) []byte {
+	return []byte(`{"resourceType":"Bundle","type":"message","entry":[{"resource":{"resourceType":"Patient",` +
+		`"name":[{"family":"` + marker + `","given":["Jane"]}],"birthDate":"1980-01-01"}}]}`)
+}
+
+func randMarker(t *testing.T) string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return "PATIENT-" + hex.EncodeToString(b)
+}
+
+// noBodyOnDisk fails if any file under dir holds marker.
+func noBodyOnDisk(t *testing.T, marker string, dirs ...string) {
+	t.Helper()
+	for _, dir := range dirs {
+		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(b, []byte(marker)) {
+				t.Errorf("record body found at rest in %s", path)
+			}
+			return nil
+		})
+	}
+}
+
+func TestFHIROverHTTPEndToEnd(t *testing.T) {
+	p := newRecPair(t)
+	marker := randMarker(t)
+	body := fhirBundle(marker)
+	status, out := post(t, p.a, "city-general", "application/fhir+json", body)
+	if status != http.StatusOK {
+		t.Fatalf("POST: %d %s", status, out)
+	}
+	rc := parseReceipt(t, out)
+	digest := sha256.Sum256(body)
+	if rc.Digest != digest || rc.Status != ledger.StatusPending || rc.Sender != "st-mary" || rc.Receiver != "city-general" || rc.ContentType != "application/fhir+json" {
+		t.Fatalf("receipt header %+v", rc)
+	}
+	// The hospital endpoint behind B got the record, as sent.
+	if p.ep.count() != 1 || !bytes.Equal(p.ep.got[0], body) || p.ep.types[0] != "application/fhir+json" ||
+		p.ep.hdrs[0].Get("Wardgate-Sender") != "st-mary" || p.ep.hdrs[0].Get("Wardgate-Digest") != hex.EncodeToString(digest[:]) {
+		t.Fatalf("delivered %d records: %q %v", p.ep.count(), p.ep.got, p.ep.types)
+	}
+	// Offline verification with the attested keys and the record itself.
+	ctx := context.Background()
+	res, err := VerifyReceipt(ctx, rc, p.a.signer.Public(), p.b.signer.Public(), ledger.VerifyOptions{Record: body})
+	if err != nil {
+		t.Fatalf("receipt does not verify: %v", err)
+	}
+	if res.Entry.Kind != ledger.KindSent || res.KeyFromReceipt {
+		t.Fatalf("verified %+v", res)
+	}
+	// It fails against another record, another sender key, another receiver key.
+	if _, err := VerifyReceipt(ctx, rc, p.a.signer.Public(), nil, ledger.VerifyOptions{Record: fhirBundle("other")}); !errors.Is(err, ledger.ErrDigestMismatch) {
+		t.Fatalf("other record: %v", err)
+	}
+	if _, err := VerifyReceipt(ctx, rc, p.b.signer.Public(), nil, ledger.VerifyOptions{}); !errors.Is(err, ledger.ErrWrongKey) {
+		t.Fatalf("wrong sender key: %v", err)
+	}
+	if _, err := VerifyReceipt(ctx, rc, p.a.signer.Public(), p.a.signer.Public(), ledger.VerifyOptions{}); !errors.Is(err, ErrBadCountersign) {
+		t.Fatalf("wrong receiver key: %v", err)
+	}
+	// Both logs hold their entry.
+	if n := len(p.b.l.Lookup(digest)); n != 1 {
+		t.Fatalf("receiver journaled %d entries", n)
+	}
+	recvEntry, _ := p.b.l.Entry(ctx, p.b.l.Lookup(digest)[0])
+	if recvEntry.Kind != ledger.KindReceived || recvEntry.Sender != "st-mary" || recvEntry.VerifySignature(p.b.signer.Public()) != nil {
+		t.Fatalf("receiver entry %+v", recvEntry)
+	}
+	// GET /v1/receipts/{digest} returns the same receipt with its countersignature.
+	st, got := get(t, p.a.lanURL+"/v1/receipts/"+hex.EncodeToString(digest[:]))
+	if st != http.StatusOK {
+		t.Fatalf("GET receipt: %d %s", st, got)
+	}
+	rc2 := parseReceipt(t, got)
+	if _, err := VerifyReceipt(ctx, rc2, p.a.signer.Public(), p.b.signer.Public(), ledger.VerifyOptions{Record: body}); err != nil {
+		t.Fatalf("fetched receipt: %v", err)
+	}
+	// The receiver can fetch its side too.
+	if st, got := get(t, p.b.lanURL+"/v1/receipts/"+hex.EncodeToString(digest[:])); st != http.StatusOK || parseReceipt(t, got).Kind != "received" {
+		t.Fatalf("receiver GET: %d %s", st, got)
+	}
+	st, got = get(t, p.a.lanURL+"/v1/receipts/"+strings.Repeat("ab", 32))
+	wantRefusal(t, st, got, http.StatusNotFound, "not_found", "no receipt")
+	st, got = get(t, p.a.lanURL+"/v1/receipts/xyz")
+	wantRefusal(t, st, got, http.StatusBadRequest, codeBadRequest, "64 hex")
+	// Bodies stay in memory: nothing in either state dir holds the record.
+	p.a.l.Close()
+	p.b.l.Close()
+	noBodyOnDisk(t, marker, p.a.dir, p.b.dir, os.TempDir())
+}
+
+func TestRefusals(t *testing.T) {
+	p := newRecPair(t)
+	body := fhirBundle(randMarker(t))
+	digest := sha256.Sum256(body)
+	nothingSent := func(t *testing.T) {
+		t.Helper()
+		if n := len(p.a.l.Lookup(digest)); n != 0 {
+			t.Fatalf("sender journaled %d entries for a refused record", n)
+		}
+		if n := len(p.b.l.Lookup(digest)); n != 0 || p.ep.count() != 0 {
+			t.Fatalf("receiver journaled %d entries, delivered %d", n, p.ep.count())
+		}
+	}
+	t.Run("missing To", func(t *testing.T) {
+		st, out := post(t, p.a, "", "application/fhir+json", body)
+		wantRefusal(t, st, out, http.StatusBadRequest, codeBadRequest, "To:")
+		nothingSent(t)
+	})
+	t.Run("not admitted", func(t *testing.T) {
+		st, out := post(t, p.a, "unknown-clinic", "application/fhir+json", body)
+		wantRefusal(t, st, out, http.StatusForbidden, codeNotAdmitted, `"unknown-clinic" has no verdict`)
+		nothingSent(t)
+	})
+	t.Run("failed verdict", func(t *testing.T) {
+		p.a.verdicts.set("tampered", p.f.Fail(t, "tampered", [32]byte{3}, p.b.signer.Public()))
+		st, out := post(t, p.a, "tampered", "application/fhir+json", body)
+		wantRefusal(t, st, out, http.StatusForbidden, codeNotAdmitted, "failed attestation")
+		nothingSent(t)
+	})
+	t.Run("oversize body", func(t *testing.T) {
+		big := bytes.Repeat([]byte("x"), 64<<10+1)
+		st, out := post(t, p.a, "city-general", "application/octet-stream", big)
+		wantRefusal(t, st, out, http.StatusRequestEntityTooLarge, codeTooLarge, "limit of 65536 bytes")
+		if n := len(p.a.l.Lookup(sha256.Sum256(big))); n != 0 || p.ep.count() != 0 {
+			t.Fatalf("oversize record journaled (%d) or delivered (%d)", n, p.ep.count())
+		}
+	})
+	t.Run("expired verdict at sender", func(t *testing.T) {
+		p.a.clk.advance(2 * time.Hour)
+		defer p.a.clk.advance(-2 * time.Hour)
+		st, out := post(t, p.a, "city-general", "application/fhir+json", body)
+		wantRefusal(t, st, out, http.StatusConflict, codeExpired, "expired at")
+		nothingSent(t)
+	})
+	t.Run("expired verdict at receiver", func(t *testing.T) {
+		p.b.clk.advance(2 * time.Hour)
+		defer p.b.clk.advance(-2 * time.Hour)
+		st, out := post(t, p.a, "city-general", "application/fhir+json", body)
+		wantRefusal(t, st, out, http.StatusBadGateway, codePeerRefused, "verdict_expired")
+		if n := len(p.b.l.Lookup(digest)); n != 0 || p.ep.count() != 0 {
+			t.Fatalf("receiver journaled %d entries, delivered %d", n, p.ep.count())
+		}
+	})
+}
+
+// A sender whose entries are signed by a key other than the record key in
+// the receiver's verdict for it is refused, and nothing is delivered.
+func TestWrongRecordKeyRefused(t *testing.T) {
+	p := newRecPair(t)
+	other, _, _ := ed25519.GenerateKey(nil)
+	p.b.verdicts.set("st-mary", p.f.Pass(t, "st-mary", [32]byte{2}, other, time.Hour))
+	body := fhirBundle(randMarker(t))
+	st, out := post(t, p.a, "city-general", "application/fhir+json", body)
+	wantRefusal(t, st, out, http.StatusBadGateway, codePeerRefused, "bad_signature")
+	if n := len(p.b.l.Lookup(sha256.Sum256(body))); n != 0 || p.ep.count() != 0 {
+		t.Fatalf("receiver journaled %d entries, delivered %d", n, p.ep.count())
+	}
+	// The same refusal straight at the peer handler, with a forged entry.
+	e := ledger.Entry{Kind: ledger.KindSent, Digest: sha256.Sum256(body), Sender: "st-mary", Receiver: "city-general",
+		ContentType: "application/fhir+json", Log: "st-mary", Time: time.Now().UTC()}
+	_, forger, _ := ed25519.GenerateKey(nil)
+	e.Signature = ed25519.Sign(forger, e.SignedBytes())
+	raw, _ := e.MarshalBinary()
+	_, err := p.b.r.receive(context.Background(), b64(raw), "application/fhir+json", body)
+	if !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("forged entry: %v", err)
+	}
+}
+
+// The receiver's LAN endpoint is down: the sender learns it (502), and a
+// retry with the same body succeeds with one sent entry, one delivery and
+// one received entry. A resend after success delivers nothing twice.
+func TestLANEndpointDownThenRetry(t *testing.T) {
+	f := fixture(t)
+	n := &recNet{addrs: map[string]string{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	epAddr := ln.Addr().String()
+	ln.Close() // down: connection refused
+	a := newRecBox(t, n, "st-mary", Delivery{}, nil)
+	b := newRecBox(t, n, "city-general", Delivery{HTTPURL: "http://" + epAddr + "/in"}, nil)
+	admit(t, f, a, b)
+	body := fhirBundle(randMarker(t))
+	digest := sha256.Sum256(body)
+	st, out := post(t, a, "city-general", "application/fhir+json", body)
+	wantRefusal(t, st, out, http.StatusBadGateway, codeDelivery, "retry with the same record")
+	if n := len(a.l.Lookup(digest)); n != 1 {
+		t.Fatalf("sender journaled %d sent entries, want 1", n)
+	}
+	if n := len(b.l.Lookup(digest)); n != 0 {
+		t.Fatalf("receiver journaled %d entries for an undelivered record", n)
+	}
+	// The endpoint comes back on the same address.
+	ln, err = net.Listen("tcp", epAddr)
+	if err != nil {
+		t.Skipf("could not re-listen on %s: %v", epAddr, err)
+	}
+	ep := &lanEndpoint{}
+	srv := &http.Server{Handler: ep}
+	go srv.Serve(ln)
+	defer srv.Close()
+	var first *Receipt
+	for i := 0; i < 2; i++ {
+		st, out = post(t, a, "city-general", "application/fhir+json", body)
+		if st != http.StatusOK {
+			t.Fatalf("retry %d: %d %s", i, st, out)
+		}
+		rc := parseReceipt(t, out)
+		if _, err := VerifyReceipt(context.Background(), rc, a.signer.Public(), b.signer.Public(), ledger.VerifyOptions{Record: body}); err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = rc
+		} else if rc.Ledger.LeafIndex != first.Ledger.LeafIndex || !bytes.Equal(rc.Countersign.ReceivedEntry, first.Countersign.ReceivedEntry) {
+			t.Fatalf("resend made a new record: leaf %d vs %d", rc.Ledger.LeafIndex, first.Ledger.LeafIndex)
+		}
+	}
+	if len(a.l.Lookup(digest)) != 1 || len(b.l.Lookup(digest)) != 1 || ep.count() != 1 {
+		t.Fatalf("after retries: sender %d entries, receiver %d entries, %d deliveries; want 1, 1, 1",
+			len(a.l.Lookup(digest)), len(b.l.Lookup(digest)), ep.count())
+	}
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// mllpEngine is a hospital HL7 engine: it ACKs every message AA, or AE when told to.
+type mllpEngine struct {
+	mu   sync.Mutex
+	got  [][]byte
+	code string
+}
+
+func (e *mllpEngine) serve(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				rd := bufio.NewReader(c)
+				for {
+					msg, err := ReadFrame(rd, 1<<20)
+					if err != nil {
+						return
+					}
+					m, err := ParseMSH(msg)
+					e.mu.Lock()
+					e.got = append(e.got, msg)
+					code := e.code
+					e.mu.Unlock()
+					if code == "" {
+						code = "AA"
+					}
+					if err != nil {
+						code = "AR"
+					}
+					WriteFrame(c, BuildAck(m, code, "", time.Now()))
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func mllpExchange(t *testing.T, c net.Conn, rd *bufio.Reader, raw []byte) *Ack {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	ack, err := ReadFrame(rd, 1<<20)
+	if err != nil {
+		t.Fatalf("reading ACK: %v", err)
+	}
+	a, err := ParseAck(ack)
+	if err != nil {
+		t.Fatalf("ACK %q: %v", ack, err)
+	}
+	return a
+}
+
+func TestHL7OverMLLP(t *testing.T) {
+	f := fixture(t)
+	n := &recNet{addrs: map[string]string{}}
+	eng := &mllpEngine{}
+	engAddr := eng.serve(t)
+	a := newRecBox(t, n, "st-mary", Delivery{}, func(c *Config) {
+		c.MLLPRoutes = map[string]string{"CITYGEN": "city-general"}
+	})
+	b := newRecBox(t, n, "city-general", Delivery{MLLPAddr: engAddr}, nil)
+	admit(t, f, a, b)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.r.ServeMLLP(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ServeMLLP: %v", err)
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rd := bufio.NewReader(c)
+
+	// An ADT^A01 goes through and is ACKed AA with its control ID.
+	ack := mllpExchange(t, c, rd, frame(adtA01))
+	if ack.Code != "AA" || ack.ControlID != "MSG00001" {
+		t.Fatalf("ACK %+v", ack)
+	}
+	eng.mu.Lock()
+	if len(eng.got) != 1 || string(eng.got[0]) != adtA01 {
+		t.Fatalf("engine got %q", eng.got)
+	}
+	eng.mu.Unlock()
+	digest := sha256.Sum256([]byte(adtA01))
+	rc, err := a.r.ReceiptFor(context.Background(), digest, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyReceipt(context.Background(), rc, a.signer.Public(), b.signer.Public(), ledger.VerifyOptions{Record: []byte(adtA01)}); err != nil {
+		t.Fatalf("receipt: %v", err)
+	}
+	if rc.ContentType != HL7ContentType {
+		t.Fatalf("content type %q", rc.ContentType)
+	}
+
+	// On the same connection: a message without an MSH gets AE naming the problem.
+	ack = mllpExchange(t, c, rd, frame("PID|1||X\r"))
+	if ack.Code != "AE" || !strings.Contains(ack.Text, "MSH") {
+		t.Fatalf("no-MSH ACK %+v", ack)
+	}
+	// An unrouted facility gets AE.
+	unrouted := strings.Replace(adtA01, "CITYGEN", "ELSEWHERE", 1)
+	ack = mllpExchange(t, c, rd, frame(unrouted))
+	if ack.Code != "AE" || ack.ControlID != "MSG00001" || !strings.Contains(ack.Text, "no route") {
+		t.Fatalf("unrouted ACK %+v", ack)
+	}
+	// The engine refuses: the sender's hospital gets AE, not AA.
+	eng.mu.Lock()
+	eng.code = "AE"
+	eng.mu.Unlock()
+	other := strings.Replace(adtA01, "MSG00001", "MSG00002", 1)
+	ack = mllpExchange(t, c, rd, frame(other))
+	if ack.Code != "AE" || ack.ControlID != "MSG00002" || !strings.Contains(ack.Text, "LAN endpoint") {
+		t.Fatalf("engine-refused ACK %+v", ack)
+	}
+	if n := len(b.l.Lookup(sha256.Sum256([]byte(other)))); n != 0 {
+		t.Fatalf("receiver journaled a record its engine refused")
+	}
+
+	// A malformed frame gets AE and the connection is closed.
+	ack = mllpExchange(t, c, rd, []byte("MSH|^~\\&|no start byte\x1c\r"))
+	if ack.Code != "AE" || !strings.Contains(ack.Text, "0x0B") {
+		t.Fatalf("bad-frame ACK %+v", ack)
+	}
+	if _, err := ReadFrame(rd, 1<<20); err != io.EOF {
+		t.Fatalf("connection not closed after a bad frame: %v", err)
+	}
+	// An oversize frame likewise.
+	c2, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	go c2.Write(frame(strings.Repeat("X", 65<<10)))
+	rd2 := bufio.NewReader(c2)
+	c2.SetDeadline(time.Now().Add(10 * time.Second))
+	raw, err := ReadFrame(rd2, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := ParseAck(raw); err != nil || a.Code != "AE" || !strings.Contains(a.Text, "too large") {
+		t.Fatalf("oversize ACK %+v %v", a, err)
+	}
+}
