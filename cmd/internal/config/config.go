@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -109,7 +110,7 @@ type Component struct {
 	Version string `yaml:"version,omitempty"`
 	File    string `yaml:"file,omitempty"`
 	SHA256  string `yaml:"sha256,omitempty"`
-	// PCR is where it is measured (0..23); default 0.
+	// PCR is where it is measured (0..15); default 0.
 	PCR int `yaml:"pcr,omitempty"`
 }
 
@@ -230,6 +231,10 @@ type Records struct {
 	// the HL7 engine's MLLP host:port.
 	DeliverURL  string `yaml:"deliver_url,omitempty"`
 	DeliverMLLP string `yaml:"deliver_mllp,omitempty"`
+	// MLLPRoutes maps an HL7 receiving facility (MSH-6) to a peer;
+	// MLLPPeer takes HL7 messages no route matches.
+	MLLPRoutes map[string]string `yaml:"mllp_routes,omitempty"`
+	MLLPPeer   string            `yaml:"mllp_peer,omitempty"`
 	// MaxBody bounds one record in bytes (default 16 MiB).
 	MaxBody int64 `yaml:"max_body,omitempty"`
 	// PeerPort is the TCP port on each box's tunnel address where peers'
@@ -430,4 +435,28 @@ func (c *Config) resolvePaths() {
 	abs(&c.API.TLSCert)
 	abs(&c.API.TLSKey)
 	abs(&c.API.ClientCA)
+}
+
+// LoadPartial loads a config for `wardgated --identity`: only the keys that
+// identify the box (box, state_dir, log, tpm, firmware) must be valid, since
+// the peers' EK identities may not be known yet.
+func LoadPartial(path string) (*Config, error) {
+	c, err := Load(path)
+	var es Errors
+	if err == nil || !errors.As(err, &es) || c == nil {
+		return c, err
+	}
+	var keep Errors
+	for _, e := range es {
+		for _, p := range []string{"(file)", "box", "state_dir", "log", "tpm", "firmware"} {
+			if e.Path == p || strings.HasPrefix(e.Path, p+".") || strings.HasPrefix(e.Path, p+"[") {
+				keep = append(keep, e)
+				break
+			}
+		}
+	}
+	if len(keep) > 0 {
+		return c, keep
+	}
+	return c, nil
 }

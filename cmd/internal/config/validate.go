@@ -236,8 +236,8 @@ func (c *Config) validate() Errors {
 				k.add(p+".sha256", "%q is not 64 hex digits", fc.SHA256)
 			}
 		}
-		if fc.PCR < 0 || fc.PCR > 23 {
-			k.add(p+".pcr", "%d is not a PCR; use 0..23 (boot components usually 0, 2 or 4)", fc.PCR)
+		if fc.PCR < 0 || fc.PCR > 15 {
+			k.add(p+".pcr", "%d is not a static-boot PCR; use 0..15 (boot components usually 0, 2 or 4)", fc.PCR)
 		}
 	}
 
@@ -467,6 +467,21 @@ func (c *Config) validate() Errors {
 	}
 	if r.DeliverMLLP != "" {
 		k.hostPort("records.deliver_mllp", r.DeliverMLLP, "192.168.10.21:2575")
+		if r.DeliverURL != "" {
+			k.add("records.deliver_mllp", "is set together with records.deliver_url; received records go to one LAN endpoint, keep one")
+		}
+	}
+	peerNames := map[string]bool{}
+	for _, p := range c.Peers {
+		peerNames[p.Name] = true
+	}
+	if r.MLLPPeer != "" && !peerNames[r.MLLPPeer] {
+		k.add("records.mllp_peer", "%q is not in peers; name one of the configured peers", r.MLLPPeer)
+	}
+	for fac, p := range r.MLLPRoutes {
+		if !peerNames[p] {
+			k.add("records.mllp_routes."+fac, "%q is not in peers; name one of the configured peers", p)
+		}
 	}
 	if r.MaxBody == 0 {
 		r.MaxBody = DefaultMaxBody

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/tunnel"
+)
+
+// recordKeyFile holds the record-signing key's seed sealed to the boot
+// PCRs. The same key signs ledger entries, checkpoints and this box's
+// attestation reports (each in its own signing domain), so the security
+// team checks reports against the key the box's own attestation binds.
+const recordKeyFile = "record-key.sealed"
+
+const maxSealedFile = 64 << 10
+
+// loadKeys unseals (or creates and seals) the record key. If the record key
+// or the WireGuard key was sealed to a different boot state, the box runs in
+// quarantine: fresh in-memory keys, and a throw-away data directory
+// (state_dir/quarantine) for its tunnel key, journal and reports. Its peers
+// then appraise the changed boot and refuse it, with the reason in their
+// reports, while the sealed keys and the real log stay untouched for when
+// the approved firmware boots again.
+func (d *daemon) loadKeys(ctx context.Context) error {
+	dir := d.cfg.StateDir
+	d.dataDir = dir
+	path := filepath.Join(dir, recordKeyFile)
+	blob, err := readBounded(path)
+	switch {
+	case err == nil:
+		seed, err := d.tpm.Unseal(ctx, blob)
+		if errors.Is(err, attest.ErrUnseal) {
+			d.quarantine = "the record key in " + path + " is sealed to a different boot state (the measured firmware changed)"
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("unsealing %s: %w", path, err)
+		}
+		if len(seed) != ed25519.SeedSize {
+			return fmt.Errorf("%s unsealed to %d bytes, want %d; remove it and the ledger to start a new log", path, len(seed), ed25519.SeedSize)
+		}
+		d.recordKey = ed25519.NewKeyFromSeed(seed)
+	case errors.Is(err, fs.ErrNotExist):
+		seed := make([]byte, ed25519.SeedSize)
+		if _, err := io.ReadFull(rand.Reader, seed); err != nil {
+			return err
+		}
+		sealed, err := d.tpm.Seal(ctx, seed)
+		if err != nil {
+			return fmt.Errorf("sealing a new record key: %w", err)
+		}
+		if err := writeFileAtomic(path, sealed); err != nil {
+			return err
+		}
+		d.recordKey = ed25519.NewKeyFromSeed(seed)
+		d.log.Info("generated and sealed a new record key", "path", path)
+	default:
+		return err
+	}
+	if d.quarantine == "" {
+		// The tunnel refuses to start on a WireGuard key it cannot unseal;
+		// find out first, and quarantine instead.
+		wgPath := filepath.Join(dir, tunnel.SealedKeyFile)
+		if blob, err := readBounded(wgPath); err == nil {
+			if _, err := d.tpm.Unseal(ctx, blob); errors.Is(err, attest.ErrUnseal) {
+				d.quarantine = "the WireGuard key in " + wgPath + " is sealed to a different boot state (the measured firmware changed)"
+			} else if err != nil {
+				return fmt.Errorf("unsealing %s: %w", wgPath, err)
+			}
+		}
+	}
+	if d.quarantine == "" {
+		return nil
+	}
+	d.dataDir = filepath.Join(dir, "quarantine")
+	if err := os.RemoveAll(d.dataDir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(d.dataDir, 0o700); err != nil {
+		return err
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	d.recordKey = priv
+	d.log.Error("QUARANTINE: running on ephemeral keys; peers will refuse this box until the approved firmware boots again",
+		"why", d.quarantine, "data_dir", d.dataDir)
+	return nil
+}
+
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSealedFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxSealedFile {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxSealedFile)
+	}
+	return b, nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// readEd25519Public reads a vendor key: PEM "PUBLIC KEY" (PKIX), or the 32
+// raw bytes in hex or base64 on one line.
+func readEd25519Public(path string) (ed25519.PublicKey, error) {
+	b, err := readBounded(path)
+	if err != nil {
+		return nil, err
+	}
+	if blk, _ := pem.Decode(b); blk != nil {
+		k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		ek, ok := k.(ed25519.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("%s: %T is not an Ed25519 public key", path, k)
+		}
+		return ek, nil
+	}
+	s := strings.TrimSpace(string(b))
+	if raw, err := hex.DecodeString(s); err == nil && len(raw) == ed25519.PublicKeySize {
+		return ed25519.PublicKey(raw), nil
+	}
+	if raw, err := base64.StdEncoding.DecodeString(s); err == nil && len(raw) == ed25519.PublicKeySize {
+		return ed25519.PublicKey(raw), nil
+	}
+	return nil, fmt.Errorf("%s: not an Ed25519 public key (want PEM PUBLIC KEY, or 32 bytes in hex or base64)", path)
+}
+
+// readSecret reads a passphrase file (first line); empty path: no passphrase.
+func readSecret(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := readBounded(path)
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimRight(line, "\r"), nil
+}
+
+func hexDigest(s string) ([]byte, error) {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("%q is not a hex SHA-256", s)
+	}
+	return b, nil
+}
+
+// lockFile takes an exclusive flock on path.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}

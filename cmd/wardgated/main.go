@@ -1,0 +1,118 @@
+// Command wardgated is the wardgate appliance daemon: it boots (or reads)
+// the measured state of the box, attests itself to its peers and appraises
+// them in turn over HTTPS, admits peers into the WireGuard tunnel only on
+// passing verdicts, relays records through the tunnel, logs every report,
+// admission, revocation and record in the ledger, and serves the local
+// control socket, the security team's report API and metrics.
+//
+// Usage:
+//
+//	wardgated --config /etc/wardgate/wardgate.yaml
+//	wardgated --config FILE --check-config   # validate and exit 0/1
+//	wardgated --config FILE --identity       # print EK identity and measurements (JSON) and exit
+//
+// The daemon starts completely or not at all: any failure while starting
+// closes what was opened and exits non-zero. It logs `msg=ready` once the
+// control socket answers `wardgate status`, and shuts down cleanly on SIGTERM
+// or SIGINT.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/wardgate/wardgate/cmd/internal/config"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("wardgated", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", config.DefaultPath, "path of wardgate.yaml")
+	check := fs.Bool("check-config", false, "validate the config (and the files it names) and exit: 0 if valid, 1 with every error otherwise")
+	identity := fs.Bool("identity", false, "print this box's EK identity and boot measurements as JSON and exit (for peers' enrollment and manifests)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "wardgated: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+
+	cfg, err := config.Load(*cfgPath)
+	if *check {
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", *cfgPath, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: ok (box %s, %d peers)\n", *cfgPath, cfg.Box, len(cfg.Peers))
+		return 0
+	}
+	if *identity {
+		// Identity needs only the box, its TPM and its image; peers may not
+		// be known yet (their EKs are what this prints).
+		cfg, err = config.LoadPartial(*cfgPath)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wardgated: %s: %v\nwardgated: not starting; fix the config (check with --check-config)\n", *cfgPath, err)
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	if *identity {
+		id, err := printIdentity(ctx, cfg, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "wardgated: %v\n", err)
+			return 1
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(id)
+		return 0
+	}
+
+	d, err := start(ctx, cfg, log)
+	if err != nil {
+		log.Error("not starting", "err", err)
+		return 1
+	}
+	err = d.wait(ctx)
+	d.close()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("stopped", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	switch c.Level {
+	case "debug":
+		lvl = slog.LevelDebug
+	case "warn":
+		lvl = slog.LevelWarn
+	case "error":
+		lvl = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/cmd/internal/api"
+	"github.com/wardgate/wardgate/cmd/internal/config"
+	"github.com/wardgate/wardgate/cmd/internal/control"
+	"github.com/wardgate/wardgate/ledger"
+	"github.com/wardgate/wardgate/tunnel"
+)
+
+// Content types of the ledger entries the daemon writes about attestation.
+const (
+	ctReport     = "application/vnd.wardgate.report+json"
+	ctAdmission  = "application/vnd.wardgate.admission+json"
+	ctRevocation = "application/vnd.wardgate.revocation+json"
+)
+
+// peerState is this box's view of one configured peer, as verifier.
+type peerState struct {
+	cfg    config.Peer
+	client *peerClient
+	kick   chan bool // true: re-run first contact (the peer restarted)
+
+	mu        sync.Mutex
+	activated bool            // first contact done: AK activated in the verifier
+	verdict   *attest.Verdict // last verdict (pass or fail)
+	admitted  *attest.Verdict // verdict the tunnel admitted with; nil when not admitted
+	lastErr   string          // last protocol failure (not a verdict)
+	lastTry   time.Time
+}
+
+func (p *peerState) poke(reset bool) {
+	select {
+	case p.kick <- reset:
+	default:
+	}
+}
+
+// Verdict implements relay.Verdicts: the verdict the peer is admitted
+// with, or nil.
+func (d *daemon) Verdict(peer string) *attest.Verdict {
+	p, ok := d.peers[peer]
+	if !ok {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.admitted
+}
+
+// peerLoop appraises one peer now, then every interval, sooner when the
+// peer says hello (restart) or is unreachable (backoff up to the interval).
+func (d *daemon) peerLoop(ctx context.Context, p *peerState) {
+	interval := d.cfg.Interval()
+	backoff := 250 * time.Millisecond
+	reset := false
+	for {
+		_, err := d.appraise(ctx, p, reset)
+		reset = false
+		next := interval
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// The protocol failed (not a verdict): start over with first
+			// contact, and retry sooner while the peer is away.
+			p.mu.Lock()
+			p.activated = false
+			p.mu.Unlock()
+			if errors.Is(err, errUnreachable) {
+				next = min(backoff, interval)
+				backoff = min(2*backoff, interval)
+				d.log.Debug("peer unreachable", "peer", p.cfg.Name, "retry_in", next, "err", err)
+			} else {
+				d.log.Warn("attestation of peer failed", "peer", p.cfg.Name, "err", err)
+			}
+		} else {
+			backoff = 250 * time.Millisecond
+		}
+		t := time.NewTimer(next)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case reset = <-p.kick:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// appraise runs one round against p: first contact if needed, then fresh
+// evidence, appraisal, the report, and admission or revocation. The error
+// is for protocol failures only; a failing verdict is a result.
+func (d *daemon) appraise(ctx context.Context, p *peerState, reset bool) (*attest.Verdict, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*protoTimeout)
+	defer cancel()
+	name := p.cfg.Name
+	p.mu.Lock()
+	if reset {
+		p.activated = false
+	}
+	activated := p.activated
+	p.lastTry = time.Now()
+	p.mu.Unlock()
+
+	fail := func(err error) (*attest.Verdict, error) {
+		d.metrics.Attestation(api.OutcomeError)
+		p.mu.Lock()
+		p.lastErr = err.Error()
+		p.mu.Unlock()
+		return nil, err
+	}
+	if !activated {
+		id, err := p.client.identity(ctx)
+		if err != nil {
+			return fail(fmt.Errorf("identity: %w", err))
+		}
+		// A refused identity (EK chain, enrollment, activation) is not a
+		// protocol error: the verifier remembers the refusal and Appraise
+		// below turns it into a failing verdict and a signed report.
+		ch, err := d.verifier.Challenge(ctx, name, id)
+		var refused *attest.RefusalError
+		switch {
+		case errors.As(err, &refused):
+		case err != nil:
+			return fail(fmt.Errorf("challenge: %w", err))
+		default:
+			resp, err := p.client.activate(ctx, ch)
+			if err != nil {
+				return fail(fmt.Errorf("activate: %w", err))
+			}
+			if err := d.verifier.Activate(ctx, name, resp); err != nil && !errors.As(err, &refused) {
+				return fail(fmt.Errorf("activation: %w", err))
+			}
+			if refused == nil {
+				p.mu.Lock()
+				p.activated = true
+				p.mu.Unlock()
+			}
+		}
+	}
+	nonce, err := d.verifier.Nonce(name)
+	if err != nil {
+		return fail(fmt.Errorf("nonce: %w", err))
+	}
+	ev, wg, rk, err := p.client.evidence(ctx, nonce)
+	if err != nil {
+		return fail(fmt.Errorf("evidence: %w", err))
+	}
+	v, rep, err := d.verifier.Appraise(ctx, name, ev, wg, rk)
+	if err != nil {
+		return fail(fmt.Errorf("appraise: %w", err))
+	}
+	if v.Passed() {
+		d.metrics.Attestation(api.OutcomePass)
+	} else {
+		d.metrics.Attestation(api.OutcomeFail)
+	}
+	if err := d.recordReport(ctx, rep); err != nil {
+		// A report that cannot be kept must not admit anybody.
+		d.revoke(ctx, p, "report could not be journaled")
+		return fail(err)
+	}
+	p.mu.Lock()
+	p.verdict = v
+	p.lastErr = ""
+	wasAdmitted := p.admitted != nil
+	p.mu.Unlock()
+
+	if !v.Passed() {
+		p.mu.Lock()
+		p.activated = false // start over next time
+		p.mu.Unlock()
+		d.revoke(ctx, p, "appraisal failed: "+reasonsText(v.Reasons()))
+		d.log.Warn("peer refused", "peer", name, "report", v.ReportID(), "reasons", reasonsText(v.Reasons()))
+		return v, nil
+	}
+	pc := tunnel.PeerConfig{
+		Name:       name,
+		PublicKey:  v.WireGuardKey(),
+		Endpoint:   d.cfg.PeerWireGuardEndpoint(name),
+		AllowedIPs: d.cfg.PeerAllowedIPs(name),
+	}
+	if err := d.dev.Admit(v, pc); err != nil {
+		d.revoke(ctx, p, "admission refused by the tunnel: "+err.Error())
+		return fail(fmt.Errorf("admit: %w", err))
+	}
+	p.mu.Lock()
+	p.admitted = v
+	p.mu.Unlock()
+	if !wasAdmitted {
+		d.log.Info("peer admitted", "peer", name, "report", v.ReportID(), "expiry", v.Expiry().Format(time.RFC3339))
+		d.journal(ctx, ledger.KindAttestation, name, ctAdmission, map[string]any{
+			"event": "admission", "verifier": d.cfg.Box, "peer": name, "report_id": v.ReportID(),
+			"wireguard_key": v.WireGuardKey(), "expiry": v.Expiry(), "time": time.Now().UTC(),
+		})
+	}
+	return v, nil
+}
+
+// revoke removes p from the tunnel (if admitted) and journals the
+// revocation.
+func (d *daemon) revoke(ctx context.Context, p *peerState, reason string) {
+	p.mu.Lock()
+	was := p.admitted
+	p.admitted = nil
+	p.mu.Unlock()
+	if was == nil {
+		return
+	}
+	if err := d.dev.Revoke(p.cfg.Name, reason); err != nil {
+		d.log.Error("tunnel revoke failed", "peer", p.cfg.Name, "err", err)
+	}
+	d.log.Warn("peer revoked", "peer", p.cfg.Name, "reason", reason)
+	d.journal(ctx, ledger.KindRevocation, p.cfg.Name, ctRevocation, map[string]any{
+		"event": "revocation", "verifier": d.cfg.Box, "peer": p.cfg.Name, "reason": reason,
+		"report_id": was.ReportID(), "time": time.Now().UTC(),
+	})
+}
+
+// onTunnelChange handles the tunnel's own expiries: a verdict that ran out
+// without renewal removes the peer, and that is a revocation too.
+func (d *daemon) onTunnelChange(st tunnel.PeerStatus) {
+	if st.State != tunnel.StateExpired || d.bg.Err() != nil {
+		return
+	}
+	p, ok := d.peers[st.Name]
+	if !ok {
+		return
+	}
+	p.mu.Lock()
+	was := p.admitted
+	p.admitted = nil
+	p.mu.Unlock()
+	if was == nil {
+		return
+	}
+	d.log.Warn("peer verdict expired; removed from the tunnel", "peer", st.Name)
+	// Do not block the tunnel's goroutine on the journal's fsync.
+	d.goDo(func() {
+		d.journal(d.bg, ledger.KindRevocation, st.Name, ctRevocation, map[string]any{
+			"event": "revocation", "verifier": d.cfg.Box, "peer": st.Name, "reason": "verdict expired without renewal",
+			"report_id": was.ReportID(), "time": time.Now().UTC(),
+		})
+	})
+}
+
+// journal appends an attestation event to the ledger; the document itself
+// is not stored, only its digest (the report store keeps reports).
+func (d *daemon) journal(ctx context.Context, kind ledger.Kind, peer, ct string, doc any) {
+	b, err := json.Marshal(doc)
+	if err != nil {
+		d.log.Error("encoding ledger document", "err", err)
+		return
+	}
+	if _, err := d.ledger.Append(context.WithoutCancel(ctx), ledger.Entry{
+		Kind: kind, Digest: sha256.Sum256(b), Sender: d.cfg.Box, Receiver: peer, ContentType: ct,
+	}); err != nil {
+		d.log.Error("ledger append failed", "kind", kind, "peer", peer, "err", err)
+	}
+}
+
+// recordReport keeps the signed report and journals its digest.
+func (d *daemon) recordReport(ctx context.Context, rep *attest.Report) error {
+	b, err := rep.Marshal()
+	if err != nil {
+		return fmt.Errorf("marshalling report: %w", err)
+	}
+	sum, err := summarize(b, d.recordKey.Public().(ed25519.PublicKey))
+	if err != nil {
+		return err
+	}
+	if err := d.reports.put(sum, b); err != nil {
+		return err
+	}
+	if _, err := d.ledger.Append(context.WithoutCancel(ctx), ledger.Entry{
+		Kind: ledger.KindAttestation, Digest: sha256.Sum256(b), Sender: d.cfg.Box, Receiver: sum.Peer, ContentType: ctReport,
+	}); err != nil {
+		return fmt.Errorf("journaling report %s: %w", sum.ID, err)
+	}
+	return nil
+}
+
+func reasonsText(rs []attest.Reason) string {
+	var s []string
+	for _, r := range rs {
+		s = append(s, r.Code+": "+r.Message)
+	}
+	if len(s) == 0 {
+		return "no reasons given"
+	}
+	return strings.Join(s, "; ")
+}
+
+func controlReasons(rs []attest.Reason) []control.Reason {
+	var out []control.Reason
+	for _, r := range rs {
+		out = append(out, control.Reason{Code: r.Code, Message: r.Message})
+	}
+	return out
+}
