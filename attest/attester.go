@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	gattest "github.com/google/go-attestation/attest"
+	"github.com/google/go-tpm/legacy/tpm2"
 )
 
 // AttesterConfig configures the box being appraised.
@@ -107,8 +108,30 @@ func NewAttester(ctx context.Context, t TPM, cfg AttesterConfig) (*Attester, err
 	return a, nil
 }
 
+// ensureAKParent makes the AK's parent a persistent ECC storage key in the
+// owner hierarchy. (go-attestation would create it under the endorsement
+// hierarchy, whose child blobs the simulator does not accept after a
+// restart; owner-hierarchy primaries derive only from the persisted seed.)
+func (c *tpmConn) ensureAKParent() error {
+	if _, _, _, err := tpm2.ReadPublic(c.rw, akParent); err == nil {
+		return nil
+	}
+	h, _, err := tpm2.CreatePrimary(c.rw, tpm2.HandleOwner, tpm2.PCRSelection{}, "", "", sealTemplate)
+	if err != nil {
+		return fmt.Errorf("attest: create AK parent: %w", err)
+	}
+	defer tpm2.FlushContext(c.rw, h)
+	if err := tpm2.EvictControl(c.rw, "", tpm2.HandleOwner, h, akParent); err != nil {
+		return fmt.Errorf("attest: persist AK parent at %#x: %w", akParent, err)
+	}
+	return nil
+}
+
 func (a *Attester) loadAK() (*gattest.AK, error) {
 	c := a.t
+	if err := c.ensureAKParent(); err != nil {
+		return nil, err
+	}
 	var path string
 	if a.cfg.StateDir != "" {
 		path = filepath.Join(a.cfg.StateDir, "ak.blob")
