@@ -5,9 +5,12 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -157,4 +160,92 @@ func FuzzParseEd25519Key(f *testing.F) {
 			t.Fatalf("accepted %d-byte key", len(k))
 		}
 	})
+}
+
+// TestVerifyOnline anchors a real checkpoint on the embedded go-ethereum dev
+// chain (in-process, JSON-RPC on loopback) and verifies the receipt on
+// chain through --rpc.
+func TestVerifyOnline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIPPED in -short: starts a dev chain")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	chain, err := ledger.StartEmbedded(ctx, ledger.EmbeddedConfig{StateDir: filepath.Join(dir, "state"), Port: port, Passphrase: "pw", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer chain.Close()
+	l, pub := openLedger(t, chain, filepath.Join(dir, "state"))
+	records := [][]byte{[]byte("record one"), []byte("record two"), []byte("record three")}
+	apps := appendRecords(t, l, records)
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if s := l.Status(ctx); s.LastAnchor != nil && s.LastAnchor.Size >= 3 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("checkpoint never anchored: %+v", l.Status(ctx))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	rc, err := l.Receipt(ctx, apps[1].Seq)
+	if err != nil || rc.Status != ledger.StatusAnchored {
+		t.Fatalf("receipt %v, %v; want anchored", rc, err)
+	}
+	raw, _ := rc.Marshal()
+	p := writeFile(t, dir, "receipt.json", raw)
+	rec := writeFile(t, dir, "record", records[1])
+	rpc := "http://127.0.0.1:" + strconv.Itoa(port)
+	pinned := []string{"verify", "--receipt", p, "--record", rec, "--rpc", rpc, "--record-key", hex.EncodeToString(pub),
+		"--chain-id", strconv.FormatUint(ledger.DevChainID, 10), "--contract", chain.Contract().Hex(), "--gateway", chain.Gateway().Hex()}
+	noDaemon := filepath.Join(dir, "none.sock")
+
+	r := wardgate(t, noDaemon, pinned...)
+	if r.code != 0 {
+		t.Fatalf("anchored receipt refused online: %+v", r)
+	}
+	mustContain(t, "online", r.stdout, "OK (online)", "anchor:", fmt.Sprintf("chain %d, contract %s", ledger.DevChainID, chain.Contract().Hex()), "by gateway "+chain.Gateway().Hex())
+	if strings.Contains(r.stdout, "warning") {
+		t.Errorf("fully pinned verify warns:\n%s", r.stdout)
+	}
+	// The offline check of the same anchored receipt passes without --rpc.
+	if r := wardgate(t, noDaemon, "verify", "--receipt", p); r.code != 0 || !strings.Contains(r.stdout, "not checked on chain") {
+		t.Fatalf("offline anchored: %+v", r)
+	}
+
+	for _, c := range []struct {
+		name   string
+		flag   string
+		value  string
+		reason string
+	}{
+		{"other contract", "--contract", "0x000000000000000000000000000000000000dEaD", "wrong_chain"},
+		{"other chain id", "--chain-id", "1", "wrong_chain"},
+		{"other gateway", "--gateway", "0x000000000000000000000000000000000000bEEF", "unregistered_gateway"},
+		{"too shallow", "--min-depth", "1000000", "not_deep_enough"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append(append([]string(nil), pinned...), c.flag, c.value) // last flag wins
+			r := wardgate(t, noDaemon, args...)
+			if r.code != 1 || !strings.Contains(r.stderr, "REFUSED ("+c.reason+")") {
+				t.Fatalf("code %d stderr %q, want refusal %s", r.code, r.stderr, c.reason)
+			}
+		})
+	}
+	// An unreachable chain is a failure, not a pass.
+	args := append(append([]string(nil), pinned...), "--rpc", "http://127.0.0.1:1", "--timeout", "5s")
+	if r := wardgate(t, noDaemon, args...); r.code != 1 || !strings.Contains(r.stderr, "REFUSED") {
+		t.Fatalf("chain down: %+v", r)
+	}
 }
