@@ -1,0 +1,444 @@
+package attest
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/wardgate/wardgate/firmware"
+)
+
+const peer = "hospital-b"
+
+func TestAppraisePassAndReport(t *testing.T) {
+	ca := mustCA(t)
+	b := openBox(t, dir(t, "b"), ca, goodComponents(), AttesterConfig{})
+	defer b.close()
+	clk := &clock{t: time.Now().Add(time.Hour).Truncate(time.Second)}
+	m := signedManifest(t, manifestFor("2026.11", goodComponents()...))
+	v := newVerifier(t, ca, map[string]string{peer: b.att.EKFingerprint()}, clk, m)
+	enroll(t, v, b, peer)
+	wg, rk := keys()
+	ev := evidence(t, v, b, peer, wg, rk)
+	// Over the wire and back.
+	raw, err := ev.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vd, r, err := v.AppraiseBytes(testCtx, peer, raw, wg, rk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !vd.Passed() {
+		t.Fatalf("good box refused: %v", vd.Reasons())
+	}
+	if vd.WireGuardKey() != wg || !vd.RecordKey().Equal(rk) || vd.Peer() != peer {
+		t.Fatal("verdict does not carry the bound keys and peer")
+	}
+	if want := clk.t.Add(5 * time.Minute); !vd.Expiry().Equal(want) || !vd.Valid(clk.t) || vd.Valid(want) {
+		t.Fatalf("expiry = %v, want %v", vd.Expiry(), want)
+	}
+
+	// The signed report verifies with the published key, says what was
+	// appraised, and any edit breaks it.
+	data, err := r.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := VerifyReport(data, v.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Peer != peer || got.Verifier != "hospital-a" || !got.Pass || got.PolicyVersion != "policy-7" ||
+		!slices.Equal(got.ManifestVersions, []string{"acme-edge/2026.11"}) || got.EKFingerprint != b.att.EKFingerprint() ||
+		got.ID != vd.ReportID() || !got.Expiry.Equal(vd.Expiry()) || len(got.PCRs) != len(DefaultPCRs()) {
+		t.Fatalf("report = %+v", got)
+	}
+	var names []string
+	for _, c := range got.Components {
+		if !c.Matched || c.Manifest != "acme-edge/2026.11" {
+			t.Errorf("component %+v not matched", c)
+		}
+		names = append(names, c.Name+"@"+c.Version)
+	}
+	if want := []string{"firmware@1.4.2", "bootloader@2.12", "kernel@6.12.8", "wardgated@0.1.0"}; !slices.Equal(names, want) {
+		t.Fatalf("components = %v, want %v", names, want)
+	}
+	_, otherKey, _ := ed25519.GenerateKey(nil)
+	if _, err := VerifyReport(data, otherKey.Public().(ed25519.PublicKey)); !errors.Is(err, ErrReportSignature) {
+		t.Fatalf("VerifyReport with another key = %v", err)
+	}
+	tampered := bytes.Replace(data, []byte(peer), []byte("hospital-x"), 1)
+	if _, err := VerifyReport(tampered, v.PublicKey()); err == nil {
+		t.Fatal("edited report verified")
+	}
+	if _, err := VerifyReport([]byte("{"), v.PublicKey()); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("garbage report: %v", err)
+	}
+
+	// Re-attestation with a new nonce passes again without re-enrolment.
+	ev2 := evidence(t, v, b, peer, wg, rk)
+	if vd, _ := appraise(t, v, peer, ev2, wg, rk); !vd.Passed() {
+		t.Fatalf("re-attestation refused: %v", vd.Reasons())
+	}
+}
+
+// TestRefusalsOnGoodBox covers the refusals that a genuine box can be
+// made to hit by the network or by the verifier's configuration.
+func TestRefusalsOnGoodBox(t *testing.T) {
+	ca := mustCA(t)
+	b := openBox(t, dir(t, "b"), ca, goodComponents(), AttesterConfig{})
+	defer b.close()
+	m := signedManifest(t, manifestFor("2026.11", goodComponents()...))
+	clk := &clock{t: time.Now()}
+	enrolled := map[string]string{peer: b.att.EKFingerprint()}
+	v := newVerifier(t, ca, enrolled, clk, m)
+	enroll(t, v, b, peer)
+	wg, rk := keys()
+
+	t.Run("nonce-replayed", func(t *testing.T) {
+		ev := evidence(t, v, b, peer, wg, rk)
+		if vd, _ := appraise(t, v, peer, ev, wg, rk); !vd.Passed() {
+			t.Fatalf("first use refused: %v", vd.Reasons())
+		}
+		vd, r := appraise(t, v, peer, ev, wg, rk)
+		wantRefused(t, vd, r, ReasonNonceReplayed)
+	})
+	t.Run("nonce-stale", func(t *testing.T) {
+		ev := evidence(t, v, b, peer, wg, rk)
+		clk.t = clk.t.Add(31 * time.Second)
+		vd, r := appraise(t, v, peer, ev, wg, rk)
+		wantRefused(t, vd, r, ReasonNonceStale)
+	})
+	t.Run("nonce-unknown", func(t *testing.T) {
+		ev, err := b.att.Evidence(testCtx, bytes.Repeat([]byte{7}, 32), wg, rk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vd, r := appraise(t, v, peer, ev, wg, rk)
+		wantRefused(t, vd, r, ReasonNonceUnknown)
+		// A nonce issued to another peer is not this peer's.
+		n, _ := v.Nonce("hospital-z")
+		ev, _ = b.att.Evidence(testCtx, n, wg, rk)
+		vd, r = appraise(t, v, peer, ev, wg, rk)
+		wantRefused(t, vd, r, ReasonNonceUnknown)
+	})
+	t.Run("bound-key-mismatch", func(t *testing.T) {
+		// Evidence relayed by a box that presents its own WireGuard key.
+		ev := evidence(t, v, b, peer, wg, rk)
+		otherWG, otherRK := keys()
+		vd, r := appraise(t, v, peer, ev, otherWG, rk)
+		wantRefused(t, vd, r, ReasonBoundKeyMismatch)
+		ev = evidence(t, v, b, peer, wg, rk)
+		vd, r = appraise(t, v, peer, ev, wg, otherRK)
+		wantRefused(t, vd, r, ReasonBoundKeyMismatch)
+	})
+	t.Run("quote-binding", func(t *testing.T) {
+		// The relay edits the keys in the evidence to match its own.
+		ev := evidence(t, v, b, peer, wg, rk)
+		otherWG, _ := keys()
+		ev.WireGuardKey = otherWG[:]
+		vd, r := appraise(t, v, peer, ev, otherWG, rk)
+		wantRefused(t, vd, r, ReasonQuoteBinding)
+	})
+	t.Run("quote-signature", func(t *testing.T) {
+		ev := evidence(t, v, b, peer, wg, rk)
+		ev.Signature = slices.Clone(ev.Signature)
+		ev.Signature[len(ev.Signature)-3] ^= 1
+		vd, r := appraise(t, v, peer, ev, wg, rk)
+		wantRefused(t, vd, r, ReasonQuoteSignature)
+		ev = evidence(t, v, b, peer, wg, rk)
+		ev.Quote = slices.Clone(ev.Quote)
+		ev.Quote[len(ev.Quote)-1] ^= 1
+		vd, r = appraise(t, v, peer, ev, wg, rk)
+		wantRefused(t, vd, r, ReasonQuoteSignature)
+	})
+	t.Run("sha1-only", func(t *testing.T) {
+		a1, err := NewAttester(testCtx, b.tpm, AttesterConfig{StateDir: b.dir, EventLog: b.log, Bank: "sha1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a1.Close() // the simulator has few object slots
+		n, _ := v.Nonce(peer)
+		ev, err := a1.Evidence(testCtx, n, wg, rk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.HashAlg != "sha1" || len(ev.PCRs[0].Digest) != 20 {
+			t.Fatalf("not SHA-1 evidence: %s", ev.HashAlg)
+		}
+		vd, r := appraise(t, v, peer, ev, wg, rk)
+		wantRefused(t, vd, r, ReasonSHA1Only)
+		// Relabelling the SHA-1 quote as SHA-256 does not help.
+		n, _ = v.Nonce(peer)
+		ev, _ = a1.Evidence(testCtx, n, wg, rk)
+		ev.HashAlg = "sha256"
+		vd, r = appraise(t, v, peer, ev, wg, rk)
+		wantRefused(t, vd, r, ReasonSHA1Only)
+	})
+	t.Run("evidence-malformed", func(t *testing.T) {
+		ev := evidence(t, v, b, peer, wg, rk)
+		raw, _ := ev.Marshal()
+		for name, bad := range map[string][]byte{
+			"truncated": raw[:len(raw)/2],
+			"garbage":   []byte("\x00\x01binary garbage\xff"),
+			"empty":     nil,
+			"huge":      make([]byte, MaxEvidenceSize+1),
+		} {
+			vd, r, err := v.AppraiseBytes(testCtx, peer, bad, wg, rk)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			wantRefused(t, vd, r, ReasonEvidenceMalformed)
+		}
+		cut := *ev
+		cut.Quote = cut.Quote[:10]
+		vd, r := appraise(t, v, peer, &cut, wg, rk)
+		if !slices.ContainsFunc(vd.Reasons(), func(x Reason) bool {
+			return x.Code == ReasonQuoteSignature || x.Code == ReasonEvidenceMalformed
+		}) {
+			t.Fatalf("truncated quote: %v", vd.Reasons())
+		}
+		vd, r = appraise(t, v, peer, nil, wg, rk)
+		wantRefused(t, vd, r, ReasonEvidenceMalformed)
+	})
+	t.Run("eventlog-mismatch/hidden-component", func(t *testing.T) {
+		// The log leaves out the kernel (the only event in PCR 8).
+		w := firmware.NewEventLogWriter()
+		for _, c := range goodComponents() {
+			if c.Name != "kernel" {
+				w.Append(c.PCR, 0x0D, c.Digest, firmware.EventData(c.Name, c.Version))
+			}
+		}
+		ev := evidence(t, v, b, peer, wg, rk)
+		ev.EventLog = w.Bytes()
+		vd, r := appraise(t, v, peer, ev, wg, rk)
+		wantRefused(t, vd, r, ReasonEventLogMismatch)
+	})
+	t.Run("eventlog-mismatch/altered-digest", func(t *testing.T) {
+		k := firmware.Measure("kernel", "6.12.8", 8, []byte("kernel image 6.12.8"))
+		ev := evidence(t, v, b, peer, wg, rk)
+		ev.EventLog = bytes.Replace(slices.Clone(ev.EventLog), k.Digest, make([]byte, 32), 1)
+		if bytes.Equal(ev.EventLog, b.log) {
+			t.Fatal("test did not edit the log")
+		}
+		vd, r := appraise(t, v, peer, ev, wg, rk)
+		wantRefused(t, vd, r, ReasonEventLogMismatch)
+	})
+	t.Run("eventlog-malformed", func(t *testing.T) {
+		ev := evidence(t, v, b, peer, wg, rk)
+		ev.EventLog = ev.EventLog[:len(ev.EventLog)-5]
+		vd, r := appraise(t, v, peer, ev, wg, rk)
+		wantRefused(t, vd, r, ReasonEventLogMalformed)
+	})
+	t.Run("pcr-mismatch/edited-values", func(t *testing.T) {
+		ev := evidence(t, v, b, peer, wg, rk)
+		ev.PCRs = slices.Clone(ev.PCRs)
+		ev.PCRs[8].Digest = make([]byte, 32)
+		vd, r := appraise(t, v, peer, ev, wg, rk)
+		wantRefused(t, vd, r, ReasonPCRMismatch)
+	})
+	t.Run("manifest-signature", func(t *testing.T) {
+		data, _, err := firmware.SignManifest(manifestFor("2026.11", goodComponents()...), vendorKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unsigned, err := firmware.ParseManifest(data) // never signature-checked
+		if err != nil {
+			t.Fatal(err)
+		}
+		v2 := newVerifier(t, ca, enrolled, nil, unsigned)
+		enroll(t, v2, b, peer)
+		vd, r := appraise(t, v2, peer, evidence(t, v2, b, peer, wg, rk), wg, rk)
+		wantRefused(t, vd, r, ReasonManifestSignature)
+	})
+	t.Run("component-missing", func(t *testing.T) {
+		_, rkey, _ := ed25519.GenerateKey(nil)
+		v2, err := NewVerifier(VerifierConfig{
+			Name: "hospital-a", Roots: ca.Roots(), Enrollment: enrolled, Manifests: []*firmware.Manifest{m},
+			ReportKey: rkey, Policy: Policy{Version: "p", RequiredComponents: []string{"kernel", "microcode"}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		enroll(t, v2, b, peer)
+		vd, r := appraise(t, v2, peer, evidence(t, v2, b, peer, wg, rk), wg, rk)
+		wantRefused(t, vd, r, ReasonComponentMissing)
+	})
+	t.Run("pcr-selection", func(t *testing.T) {
+		a2, err := NewAttester(testCtx, b.tpm, AttesterConfig{StateDir: b.dir, EventLog: b.log, PCRs: []int{0, 4, 8, 9}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a2.Close()
+		n, _ := v.Nonce(peer)
+		ev, _ := a2.Evidence(testCtx, n, wg, rk)
+		vd, r := appraise(t, v, peer, ev, wg, rk)
+		wantRefused(t, vd, r, ReasonPCRSelection)
+	})
+	t.Run("ek-unknown-ca", func(t *testing.T) {
+		other := mustCA(t) // the verifier trusts another manufacturer only
+		v2 := newVerifier(t, other, enrolled, nil, m)
+		id, _ := b.att.Identity(testCtx)
+		_, err := v2.Challenge(testCtx, peer, id)
+		if ReasonCode(err) != ReasonEKUnknownCA {
+			t.Fatalf("Challenge = %v, want %s", err, ReasonEKUnknownCA)
+		}
+		vd, r := appraise(t, v2, peer, evidence(t, v2, b, peer, wg, rk), wg, rk)
+		wantRefused(t, vd, r, ReasonEKUnknownCA)
+	})
+	t.Run("device-unenrolled", func(t *testing.T) {
+		v2 := newVerifier(t, ca, map[string]string{"hospital-c": b.att.EKFingerprint()}, nil, m)
+		id, _ := b.att.Identity(testCtx)
+		if _, err := v2.Challenge(testCtx, peer, id); ReasonCode(err) != ReasonDeviceUnenrolled {
+			t.Fatalf("Challenge = %v, want %s", err, ReasonDeviceUnenrolled)
+		}
+		vd, r := appraise(t, v2, peer, evidence(t, v2, b, peer, wg, rk), wg, rk)
+		wantRefused(t, vd, r, ReasonDeviceUnenrolled)
+		// The right name with another box's EK is refused too.
+		v3 := newVerifier(t, ca, map[string]string{peer: "sha256:" + hex.EncodeToString(make([]byte, 32))}, nil, m)
+		if _, err := v3.Challenge(testCtx, peer, id); ReasonCode(err) != ReasonDeviceUnenrolled {
+			t.Fatalf("Challenge = %v, want %s", err, ReasonDeviceUnenrolled)
+		}
+	})
+	t.Run("ak-not-activated", func(t *testing.T) {
+		v2 := newVerifier(t, ca, enrolled, nil, m)
+		vd, r := appraise(t, v2, peer, evidence(t, v2, b, peer, wg, rk), wg, rk)
+		wantRefused(t, vd, r, ReasonNotActivated)
+	})
+}
+
+// goldenPCRs are the PCR values a box that booted comps would have.
+func goldenPCRs(comps []firmware.BootComponent) []PCRValue {
+	vals := map[int][]byte{}
+	for _, i := range DefaultPCRs() {
+		vals[i] = make([]byte, 32)
+	}
+	for _, c := range comps {
+		h := sha256.Sum256(append(slices.Clone(vals[c.PCR]), c.Digest...))
+		vals[c.PCR] = h[:]
+	}
+	var out []PCRValue
+	for _, i := range DefaultPCRs() {
+		out = append(out, PCRValue{Index: i, Digest: vals[i]})
+	}
+	return out
+}
+
+func TestRefusalsOnTamperedBox(t *testing.T) {
+	ca := mustCA(t)
+	good := goodComponents()
+	m := signedManifest(t, manifestFor("2026.11", good...))
+	goodLog, _ := firmware.Boot(testCtx, nopExtender{}, good)
+	tampered := withComponent(good, firmware.Measure("kernel", "6.12.8", 8, []byte("kernel image 6.12.8 + rootkit")))
+	b := openBox(t, dir(t, "b"), ca, tampered, AttesterConfig{})
+	defer b.close()
+	v := newVerifier(t, ca, map[string]string{peer: b.att.EKFingerprint()}, nil, m)
+	enroll(t, v, b, peer)
+	wg, rk := keys()
+
+	t.Run("honest-log", func(t *testing.T) {
+		vd, r := appraise(t, v, peer, evidence(t, v, b, peer, wg, rk), wg, rk)
+		wantRefused(t, vd, r, ReasonComponentUnapproved)
+		for _, c := range r.Components {
+			if c.Name == "kernel" && c.Matched {
+				t.Fatal("tampered kernel reported as matched")
+			}
+		}
+	})
+	t.Run("pcr-mismatch", func(t *testing.T) {
+		// The box claims the PCR values and log of a good boot.
+		ev := evidence(t, v, b, peer, wg, rk)
+		ev.PCRs, ev.EventLog = goldenPCRs(good), goodLog
+		vd, r := appraise(t, v, peer, ev, wg, rk)
+		wantRefused(t, vd, r, ReasonPCRMismatch)
+	})
+	t.Run("eventlog-mismatch", func(t *testing.T) {
+		// True PCRs, but a log that claims the approved kernel.
+		ev := evidence(t, v, b, peer, wg, rk)
+		ev.EventLog = goodLog
+		vd, r := appraise(t, v, peer, ev, wg, rk)
+		wantRefused(t, vd, r, ReasonEventLogMismatch)
+	})
+	if !bytes.Equal(goldenPCRs(good)[0].Digest, goldenPCRs(tampered)[0].Digest) {
+		t.Fatal("PCR 0 should not depend on the kernel")
+	}
+}
+
+type nopExtender struct{}
+
+func (nopExtender) ExtendPCR(context.Context, int, []byte) error { return nil }
+
+func TestRollingUpgradeAndUnapprovedVersion(t *testing.T) {
+	ca := mustCA(t)
+	old := goodComponents()
+	k13 := firmware.Measure("kernel", "6.13.0", 8, []byte("kernel image 6.13.0"))
+	upgraded := withComponent(old, k13)
+	b := openBox(t, dir(t, "b"), ca, upgraded, AttesterConfig{})
+	defer b.close()
+	enrolled := map[string]string{peer: b.att.EKFingerprint()}
+	wg, rk := keys()
+
+	// Manifest 2026.11 approves only kernel 6.12.8.
+	v := newVerifier(t, ca, enrolled, nil, signedManifest(t, manifestFor("2026.11", old...)))
+	enroll(t, v, b, peer)
+	vd, r := appraise(t, v, peer, evidence(t, v, b, peer, wg, rk), wg, rk)
+	wantRefused(t, vd, r, ReasonComponentUnapproved)
+	if msg := vd.Reasons()[0].Message; !bytes.Contains([]byte(msg), []byte("kernel 6.13.0")) {
+		t.Fatalf("reason does not name the component: %q", msg)
+	}
+
+	// Manifest 2026.12 approves both kernels during the rollout.
+	v2 := newVerifier(t, ca, enrolled, nil, signedManifest(t, manifestFor("2026.12", append(old, k13)...)))
+	enroll(t, v2, b, peer)
+	vd, r = appraise(t, v2, peer, evidence(t, v2, b, peer, wg, rk), wg, rk)
+	if !vd.Passed() {
+		t.Fatalf("upgraded box refused with both versions approved: %v", vd.Reasons())
+	}
+	if !slices.ContainsFunc(r.Components, func(c ReportComponent) bool { return c.Name == "kernel" && c.Version == "6.13.0" && c.Matched }) {
+		t.Fatalf("report components = %+v", r.Components)
+	}
+}
+
+func TestActivationFailsForAKFromAnotherTPM(t *testing.T) {
+	ca := mustCA(t)
+	// Box A: a genuine, enrolled TPM whose EK certificate is copied.
+	a := openBox(t, dir(t, "a"), ca, goodComponents(), AttesterConfig{})
+	idA, _ := a.att.Identity(testCtx)
+	fpA := a.att.EKFingerprint()
+	a.close()
+
+	// Box B presents A's EK certificate with B's own AK.
+	b := openBox(t, dir(t, "b"), ca, goodComponents(), AttesterConfig{})
+	defer b.close()
+	idB, _ := b.att.Identity(testCtx)
+	forged := &Identity{Version: ProtocolVersion, EKCert: idA.EKCert, AK: idB.AK}
+	v := newVerifier(t, ca, map[string]string{peer: fpA}, nil, signedManifest(t, manifestFor("1", goodComponents()...)))
+	ch, err := v.Challenge(testCtx, peer, forged)
+	if err != nil {
+		t.Fatalf("Challenge: %v", err) // the certificate itself is fine
+	}
+	resp, err := b.att.ActivateCredential(testCtx, ch)
+	if err == nil {
+		t.Fatal("TPM B activated a credential made for TPM A's EK")
+	}
+	// The best B can send is a guess.
+	resp = &ChallengeResponse{Version: ProtocolVersion, Secret: bytes.Repeat([]byte{1}, 32)}
+	if err := v.Activate(testCtx, peer, resp); ReasonCode(err) != ReasonActivationFailed {
+		t.Fatalf("Activate = %v, want %s", err, ReasonActivationFailed)
+	}
+	wg, rk := keys()
+	vd, r := appraise(t, v, peer, evidence(t, v, b, peer, wg, rk), wg, rk)
+	wantRefused(t, vd, r, ReasonActivationFailed)
+
+	// Activating without a challenge is refused too.
+	if err := v.Activate(testCtx, peer, resp); ReasonCode(err) != ReasonActivationFailed {
+		t.Fatalf("Activate without challenge = %v", err)
+	}
+}
