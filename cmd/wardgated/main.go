@@ -10,6 +10,8 @@
 //	wardgated --config /etc/wardgate/wardgate.yaml
 //	wardgated --config FILE --check-config   # validate and exit 0/1
 //	wardgated --config FILE --identity       # print EK identity and measurements (JSON) and exit
+//	wardgated --dev-consortium DIR [--boxes a,b,c] [--tamper c] [--tunnel userspace|tun] [--hosts ...] [--base-port N]
+//	                                         # write a complete development consortium (configs, CA, manifest)
 //
 // The daemon starts completely or not at all: any failure while starting
 // closes what was opened and exits non-zero. It logs `msg=ready` once the
@@ -27,6 +29,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/wardgate/wardgate/cmd/internal/config"
@@ -37,6 +40,11 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	for _, a := range args {
+		if a == "--dev-consortium" || a == "-dev-consortium" || strings.HasPrefix(a, "--dev-consortium=") {
+			return runConsortium(args, stdout, stderr)
+		}
+	}
 	fs := flag.NewFlagSet("wardgated", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", config.DefaultPath, "path of wardgate.yaml")
