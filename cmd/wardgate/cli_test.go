@@ -350,3 +350,25 @@ func TestDaemonUnreachable(t *testing.T) {
 		t.Fatalf("--socket not used: %+v", r)
 	}
 }
+
+func TestUsageErrors(t *testing.T) {
+	sock := serve(t, newTestBackend(1))
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"reports", "lsit"}, `unknown command "lsit" for "wardgate reports"`},
+		{[]string{"ledger", "stats"}, `unknown command "stats" for "wardgate ledger"`},
+		{[]string{"status", "extra"}, "takes 0 argument(s)"},
+		{[]string{"peers", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"reports", "show"}, "(ID)"},
+	} {
+		r := wardgate(t, sock, c.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) || r.stdout != "" {
+			t.Errorf("%v: code %d stderr %q stdout %q; want exit 2 naming %q", c.args, r.code, r.stderr, r.stdout, c.want)
+		}
+	}
+	if r := wardgate(t, sock, "reports"); r.code != 0 || !strings.Contains(r.stdout, "Available Commands") {
+		t.Errorf("bare group should print its help: %+v", r)
+	}
+}

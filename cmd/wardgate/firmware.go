@@ -10,8 +10,8 @@ func (a *app) firmwareCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "firmware",
 		Short: "The box's measured boot components against its approved manifests",
-		Args:  exactArgs("show|verify"),
-		RunE:  func(*cobra.Command, []string) error { return nil },
+		Args:  subcommandArgs,
+		RunE:  showHelp,
 	}
 	cmd.AddCommand(a.firmwareShowCmd(), a.firmwareVerifyCmd())
 	return cmd

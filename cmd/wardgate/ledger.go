@@ -10,8 +10,8 @@ func (a *app) ledgerCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ledger",
 		Short: "Show the record log and its anchoring on chain",
-		Args:  exactArgs("status|checkpoints"),
-		RunE:  func(*cobra.Command, []string) error { return nil },
+		Args:  subcommandArgs,
+		RunE:  showHelp,
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "status",

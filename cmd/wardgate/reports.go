@@ -47,8 +47,8 @@ func (a *app) reportsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "reports",
 		Short: "List, show and export signed attestation reports",
-		Args:  exactArgs("list|show|export"),
-		RunE:  func(*cobra.Command, []string) error { return nil },
+		Args:  subcommandArgs,
+		RunE:  showHelp,
 	}
 	cmd.AddCommand(a.reportsListCmd(), a.reportsShowCmd(), a.reportsExportCmd())
 	return cmd

@@ -155,3 +155,14 @@ func printReasons(w io.Writer, indent string, rs []control.Reason) {
 		fmt.Fprintf(w, "%s%s: %s\n", indent, r.Code, r.Message)
 	}
 }
+
+// subcommandArgs refuses an unknown subcommand of a command group (cobra
+// would otherwise print the group's help and exit 0).
+func subcommandArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())}
+	}
+	return nil
+}
+
+func showHelp(cmd *cobra.Command, _ []string) error { return cmd.Help() }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -81,7 +82,7 @@ func (b *testBackend) Checkpoints(ctx context.Context) ([]CheckpointInfo, error)
 func startServer(t *testing.T, b Backend) (*Server, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "run", "control.sock")
-	s, err := NewServer(ServerConfig{Path: path, Backend: b})
+	s, err := NewServer(ServerConfig{Path: path, Backend: b, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
