@@ -131,7 +131,8 @@ func New(ctx context.Context, cfg Config) (*Device, error) {
 		log.Info("generated and sealed a new WireGuard key", "public_key", hex.EncodeToString(pub[:]))
 	}
 
-	d := &Device{cfg: cfg, log: log, pub: pub, peers: map[string]*peer{}}
+	// netns.None, not the zero value: fd 0 would look like an open handle.
+	d := &Device{cfg: cfg, log: log, pub: pub, peers: map[string]*peer{}, ns: netns.None()}
 	if cfg.Netns != "" {
 		if d.ns, err = netns.GetFromPath(cfg.Netns); err != nil {
 			return nil, fmt.Errorf("tunnel: Config.Netns %q: %w", cfg.Netns, err)

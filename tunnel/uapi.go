@@ -76,10 +76,10 @@ func parseIpcGet(s string) (*wgState, error) {
 		case "public_key":
 			flush()
 			var key [32]byte
-			var n int
-			n, err = hex.Decode(key[:], []byte(v))
-			if err == nil && n != 32 {
-				err = fmt.Errorf("key is %d bytes", n)
+			if len(v) != 64 {
+				err = fmt.Errorf("key is %d hex digits, want 64", len(v))
+			} else {
+				_, err = hex.Decode(key[:], []byte(v))
 			}
 			cur = &wgPeer{}
 			st.peers[key] = cur
@@ -110,6 +110,9 @@ func parseIpcGet(s string) (*wgState, error) {
 			return nil, fmt.Errorf("tunnel: uapi get: %s: %w", k, err)
 		}
 	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("tunnel: uapi get: %w", err)
+	}
 	flush()
-	return st, sc.Err()
+	return st, nil
 }
