@@ -1,0 +1,362 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/attest/attesttest"
+	"github.com/wardgate/wardgate/ledger"
+	"github.com/wardgate/wardgate/tunnel"
+	"github.com/wardgate/wardgate/tunnel/relay"
+)
+
+// BenchmarkRecords measures the record path end to end on one machine: a
+// hospital system POSTs 1 KiB records to box A's LAN API; A signs, journals
+// and forwards them through a real userspace WireGuard tunnel (two netstack
+// tunnel.Devices over loopback UDP, admitted from real verdicts) to box B,
+// which verifies, delivers to its hospital endpoint over HTTP, journals and
+// countersigns; A answers with the receipt. The baseline, in the same run,
+// POSTs the same records straight through the same tunnel to B's hospital
+// endpoint, without wardgate's signing, journaling and receipts.
+//
+// Throughput is measured with many concurrent senders (saturation); latency
+// with a few (so that it is the path's latency, not queueing).
+//
+//	make bench-records
+//	RECBENCH_RECORDS=50000 RECBENCH_CONC=256 go test -run '^$' -bench BenchmarkRecords -benchtime 1x -v ./integration/
+func BenchmarkRecords(b *testing.B) {
+	records := recBenchEnv("RECBENCH_RECORDS", 20000)
+	conc := recBenchEnv("RECBENCH_CONC", 128)
+	latConc := recBenchEnv("RECBENCH_LAT_CONC", 4)
+	latRecords := recBenchEnv("RECBENCH_LAT_RECORDS", 3000)
+	env := newRecBenchEnv(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// Warm both paths (connections, handshakes) before measuring.
+		env.run(b, env.baselinePost, 2*conc, conc)
+		env.run(b, env.wardgatePost, 2*conc, conc)
+
+		base := env.run(b, env.baselinePost, records, conc)
+		ward := env.run(b, env.wardgatePost, records, conc)
+		baseLat := env.run(b, env.baselinePost, latRecords, latConc)
+		wardLat := env.run(b, env.wardgatePost, latRecords, latConc)
+
+		b.Logf("1 KiB records, %d concurrent senders, %d records per run, GOMAXPROCS=%d", conc, records, runtimeProcs())
+		b.Logf("%-34s %12s %9s %9s", "path", "records/s", "p50", "p99")
+		b.Logf("%-34s %12.0f %9s %9s", "baseline (tunnel only)", base.rate, base.p50, base.p99)
+		b.Logf("%-34s %12.0f %9s %9s", "wardgate (sign+journal+receipt)", ward.rate, ward.p50, ward.p99)
+		b.Logf("latency at %d concurrent senders:", latConc)
+		b.Logf("%-34s %12.0f %9s %9s", "baseline (tunnel only)", baseLat.rate, baseLat.p50, baseLat.p99)
+		b.Logf("%-34s %12.0f %9s %9s", "wardgate (sign+journal+receipt)", wardLat.rate, wardLat.p50, wardLat.p99)
+		b.Logf("throughput ratio wardgate/baseline = %.2f; p99 added = %s (target: >= 20000 records/s, p99 added < 5ms)",
+			ward.rate/base.rate, wardLat.p99-baseLat.p99)
+		b.ReportMetric(ward.rate, "records/s")
+		b.ReportMetric(base.rate, "baseline-records/s")
+		b.ReportMetric(ward.rate/base.rate, "ratio")
+		b.ReportMetric(float64(wardLat.p50)/1e6, "p50-ms")
+		b.ReportMetric(float64(wardLat.p99)/1e6, "p99-ms")
+		b.ReportMetric(float64(baseLat.p99)/1e6, "baseline-p99-ms")
+		b.ReportMetric(float64(wardLat.p99-baseLat.p99)/1e6, "p99-added-ms")
+	}
+	b.StopTimer()
+	env.check(b)
+}
+
+func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+func recBenchEnv(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// recBenchBox is one hospital box: a netstack tunnel device, a ledger and a relay.
+type recBenchBox struct {
+	name   string
+	addr   netip.Addr
+	dev    *tunnel.Device
+	signer *ledger.KeySigner
+	l      *ledger.Ledger
+	r      *relay.Relay
+	peers  *recBenchVerdicts
+}
+
+type recBenchVerdicts struct {
+	mu sync.Mutex
+	m  map[string]*attest.Verdict
+}
+
+func (v *recBenchVerdicts) Verdict(peer string) *attest.Verdict {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.m[peer]
+}
+
+type recBenchEnvT struct {
+	a, b      *recBenchBox
+	lanA      string // A's LAN API (loopback)
+	endpoint  string // B's hospital endpoint through the tunnel (baseline)
+	delivered atomic.Int64
+	lanClient *http.Client // hospital system -> A, over loopback
+	tunClient *http.Client // baseline: hospital system -> tunnel -> B's endpoint
+	seq       atomic.Uint64
+	sample    struct {
+		mu   sync.Mutex
+		body []byte
+		rc   []byte
+	}
+}
+
+const recBenchRelayPort = 7100
+const recBenchEndpointPort = 7200
+
+func recBenchLogger() *slog.Logger {
+	if os.Getenv("WARDGATE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func newRecBenchBox(b *testing.B, f *attesttest.Fixture, name string, addr netip.Addr) *recBenchBox {
+	b.Helper()
+	ctx := context.Background()
+	dev, err := tunnel.New(ctx, tunnel.Config{Name: name, Mode: tunnel.ModeUserspace, Address: netip.PrefixFrom(addr, 32),
+		StateDir: b.TempDir(), Sealer: f.TPM(), Logger: recBenchLogger()})
+	if err != nil {
+		b.Fatalf("tunnel %s: %v", name, err)
+	}
+	b.Cleanup(func() { dev.Close() })
+	_, priv, _ := ed25519.GenerateKey(nil)
+	signer, err := ledger.NewKeySigner(priv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := ledger.Open(ctx, ledger.Config{Box: name, StateDir: b.TempDir(), Signer: signer, Logger: recBenchLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	return &recBenchBox{name: name, addr: addr, dev: dev, signer: signer, l: l, peers: &recBenchVerdicts{m: map[string]*attest.Verdict{}}}
+}
+
+func (x *recBenchBox) peerConfig() tunnel.PeerConfig {
+	return tunnel.PeerConfig{Name: x.name, PublicKey: x.dev.PublicKey(),
+		Endpoint:   netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(x.dev.ListenPort())),
+		AllowedIPs: []netip.Prefix{netip.PrefixFrom(x.addr, 32)}}
+}
+
+// admit makes x admit peer from a real passing verdict, in the tunnel and the relay.
+func (x *recBenchBox) admit(b *testing.B, f *attesttest.Fixture, peer *recBenchBox) {
+	v := f.Pass(b, peer.name, peer.dev.PublicKey(), peer.signer.Public(), time.Hour)
+	if err := x.dev.Admit(v, peer.peerConfig()); err != nil {
+		b.Fatalf("%s admits %s: %v", x.name, peer.name, err)
+	}
+	x.peers.mu.Lock()
+	x.peers.m[peer.name] = v
+	x.peers.mu.Unlock()
+}
+
+func recBenchServe(b *testing.B, ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+}
+
+func newRecBenchEnv(b *testing.B) *recBenchEnvT {
+	f := attesttest.New(b)
+	e := &recBenchEnvT{}
+	e.a = newRecBenchBox(b, f, "st-mary", netip.MustParseAddr("10.70.0.1"))
+	e.b = newRecBenchBox(b, f, "city-general", netip.MustParseAddr("10.70.0.2"))
+	e.a.admit(b, f, e.b)
+	e.b.admit(b, f, e.a)
+
+	// B's hospital endpoint: reachable from B on loopback (wardgate delivery)
+	// and, for the baseline only, on B's tunnel address.
+	endpoint := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		e.delivered.Add(1)
+		w.WriteHeader(http.StatusOK)
+	})
+	lanLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	recBenchServe(b, lanLn, endpoint)
+	tunLn, err := e.b.dev.Listen("tcp", fmt.Sprintf(":%d", recBenchEndpointPort))
+	if err != nil {
+		b.Fatal(err)
+	}
+	recBenchServe(b, tunLn, endpoint)
+	e.endpoint = fmt.Sprintf("http://%s:%d/in", e.b.addr, recBenchEndpointPort)
+
+	mk := func(x *recBenchBox, peer *recBenchBox, deliver relay.Delivery) {
+		peerAddr := fmt.Sprintf("%s:%d", peer.addr, recBenchRelayPort)
+		r, err := relay.New(relay.Config{Box: x.name, Ledger: x.l, RecordKey: x.signer, Verdicts: x.peers, Deliver: deliver,
+			Dial: func(ctx context.Context, p string) (net.Conn, error) {
+				if p != peer.name {
+					return nil, fmt.Errorf("no tunnel route to %q", p)
+				}
+				return x.dev.DialContext(ctx, "tcp", peerAddr)
+			},
+			MaxBody: 1 << 20, Logger: recBenchLogger()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { r.Close() })
+		x.r = r
+		ln, err := x.dev.Listen("tcp", fmt.Sprintf(":%d", recBenchRelayPort))
+		if err != nil {
+			b.Fatal(err)
+		}
+		recBenchServe(b, ln, r.PeerHandler())
+	}
+	mk(e.a, e.b, relay.Delivery{})
+	mk(e.b, e.a, relay.Delivery{HTTPURL: "http://" + lanLn.Addr().String() + "/in"})
+
+	aLan, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	recBenchServe(b, aLan, e.a.r.LANHandler())
+	e.lanA = "http://" + aLan.Addr().String() + "/v1/records"
+
+	e.lanClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxIdleConns: 1024, DisableCompression: true}}
+	e.tunClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxIdleConns: 1024, DisableCompression: true,
+		DialContext: e.a.dev.DialContext}}
+	b.Cleanup(func() {
+		e.lanClient.CloseIdleConnections()
+		e.tunClient.CloseIdleConnections()
+	})
+	return e
+}
+
+// record returns a fresh 1 KiB record (unique, so every digest is new).
+func (e *recBenchEnvT) record() []byte {
+	rec := make([]byte, 1024)
+	rand.Read(rec[8:64])
+	binary.BigEndian.PutUint64(rec, e.seq.Add(1))
+	for i := 64; i < len(rec); i++ {
+		rec[i] = 'a' + byte(i%26)
+	}
+	return rec
+}
+
+func (e *recBenchEnvT) wardgatePost(rec []byte) error {
+	req, _ := http.NewRequest(http.MethodPost, e.lanA, bytes.NewReader(rec))
+	req.Header.Set("To", "city-general")
+	req.Header.Set("Content-Type", "application/fhir+json")
+	resp, err := e.lanClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("wardgate POST: %s: %s", resp.Status, out)
+	}
+	e.sample.mu.Lock()
+	e.sample.body, e.sample.rc = rec, out
+	e.sample.mu.Unlock()
+	return nil
+}
+
+func (e *recBenchEnvT) baselinePost(rec []byte) error {
+	req, _ := http.NewRequest(http.MethodPost, e.endpoint, bytes.NewReader(rec))
+	req.Header.Set("Content-Type", "application/fhir+json")
+	resp, err := e.tunClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("baseline POST: %s", resp.Status)
+	}
+	return nil
+}
+
+type recBenchResult struct {
+	rate     float64
+	p50, p99 time.Duration
+}
+
+// run sends n records from conc concurrent senders through post.
+func (e *recBenchEnvT) run(b *testing.B, post func([]byte) error, n, conc int) recBenchResult {
+	recs := make([][]byte, n)
+	for i := range recs {
+		recs[i] = e.record()
+	}
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	start := time.Now()
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				t0 := time.Now()
+				if err := post(recs[i]); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if err, _ := firstErr.Load().(error); err != nil {
+		b.Fatalf("record failed: %v", err)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return recBenchResult{rate: float64(n) / el.Seconds(), p50: lat[n/2].Round(10 * time.Microsecond), p99: lat[n*99/100].Round(10 * time.Microsecond)}
+}
+
+// check verifies the last receipt offline against both attested keys, so a
+// fast but wrong path cannot pass.
+func (e *recBenchEnvT) check(b *testing.B) {
+	e.sample.mu.Lock()
+	defer e.sample.mu.Unlock()
+	var rc relay.Receipt
+	if err := json.Unmarshal(e.sample.rc, &rc); err != nil {
+		b.Fatalf("receipt: %v", err)
+	}
+	if _, err := relay.VerifyReceipt(context.Background(), &rc, e.a.signer.Public(), e.b.signer.Public(),
+		ledger.VerifyOptions{Record: e.sample.body}); err != nil {
+		b.Fatalf("receipt does not verify: %v", err)
+	}
+	sent, recv := e.a.l.Status(context.Background()).Size, e.b.l.Status(context.Background()).Size
+	if sent != recv || sent == 0 {
+		b.Fatalf("sender journaled %d entries, receiver %d", sent, recv)
+	}
+	b.Logf("verified a receipt offline; %d records journaled on each side, %d deliveries (wardgate + baseline)", sent, e.delivered.Load())
+}
