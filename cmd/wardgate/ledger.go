@@ -92,7 +92,7 @@ func (a *app) ledgerCmd() *cobra.Command {
 				if cp.Anchored {
 					anch, block, tx = "yes", fmt.Sprint(cp.Block), short(cp.TxHash, 18)
 				}
-				fmt.Fprintf(t, "%d\t%s\t%s\t%s\t%s\t%s\n", cp.Size, short(cp.Root, 16), ago(now, cp.Time), anch, block, tx)
+				fmt.Fprintf(t, "%d\t%s\t%s\t%s\t%s\t%s\n", cp.Size, short(cp.Root, 16), when(now, cp.Time), anch, block, tx)
 			}
 			return t.Flush()
 		},

@@ -50,7 +50,7 @@ func (a *app) reportsCmd() *cobra.Command {
 		Args:  subcommandArgs,
 		RunE:  showHelp,
 	}
-	cmd.AddCommand(a.reportsListCmd(), a.reportsShowCmd(), a.reportsExportCmd())
+	cmd.AddCommand(a.reportsListCmd(), a.reportsShowCmd(), a.reportsExportCmd(), a.reportsVerifyCmd())
 	return cmd
 }
 

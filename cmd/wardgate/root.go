@@ -82,10 +82,21 @@ func ago(now, t time.Time) string {
 		return "never"
 	}
 	d := now.Sub(t)
-	if d < 0 {
+	switch {
+	case d < -time.Second:
 		return "in " + human(-d)
+	case d < time.Second:
+		return "just now"
 	}
 	return human(d) + " ago"
+}
+
+// when is ago for a table cell, "-" for an unknown time.
+func when(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return ago(now, t)
 }
 
 // until renders an expiry: "in 4m" or "expired 3m ago".
@@ -93,16 +104,16 @@ func until(now, t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	if d := t.Sub(now); d >= 0 {
+	if d := t.Sub(now); d >= time.Second {
 		return "in " + human(d)
+	} else if d >= 0 {
+		return "now"
 	}
 	return "expired " + human(now.Sub(t)) + " ago"
 }
 
 func human(d time.Duration) string {
 	switch {
-	case d < time.Second:
-		return "now"
 	case d < time.Minute:
 		return fmt.Sprintf("%ds", int(d/time.Second))
 	case d < time.Hour:
