@@ -442,3 +442,58 @@ func TestActivationFailsForAKFromAnotherTPM(t *testing.T) {
 		t.Fatalf("Activate without challenge = %v", err)
 	}
 }
+
+// TestDaemonMustBeLast: a box that measured something after wardgated (so
+// code that wardgated did not vouch for ran after it) is refused even if
+// every component is approved.
+func TestDaemonMustBeLast(t *testing.T) {
+	ca := mustCA(t)
+	good := goodComponents()
+	order := []firmware.BootComponent{good[0], good[1], good[3], good[2]} // kernel after wardgated
+	d := dir(t, "b")
+	tp, err := OpenSimulator(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	if err := ca.ProvisionEK(testCtx, tp); err != nil {
+		t.Fatal(err)
+	}
+	w := firmware.NewEventLogWriter()
+	for _, c := range order {
+		if err := tp.ExtendPCR(testCtx, c.PCR, c.Digest); err != nil {
+			t.Fatal(err)
+		}
+		w.Append(c.PCR, 0x0D, c.Digest, firmware.EventData(c.Name, c.Version))
+	}
+	a, err := NewAttester(testCtx, tp, AttesterConfig{StateDir: d, EventLog: w.Bytes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &box{dir: d, tpm: tp, att: a, log: w.Bytes()}
+	v := newVerifier(t, ca, map[string]string{peer: a.EKFingerprint()}, nil, signedManifest(t, manifestFor("1", good...)))
+	enroll(t, v, b, peer)
+	wg, rk := keys()
+	vd, r := appraise(t, v, peer, evidence(t, v, b, peer, wg, rk), wg, rk)
+	wantRefused(t, vd, r, ReasonDaemonNotLast)
+}
+
+func TestParseMessagesNameTheField(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		parse func([]byte) error
+		want  string
+	}{
+		{`{"version":"v0"}`, func(b []byte) error { _, err := ParseIdentity(b); return err }, `"version"`},
+		{`{"version":"wardgate/attest/v1"}`, func(b []byte) error { _, err := ParseIdentity(b); return err }, `"ek_cert"`},
+		{`{"version":"wardgate/attest/v1","secret":""}`, func(b []byte) error { _, err := ParseChallengeResponse(b); return err }, `"secret"`},
+		{`{"version":"wardgate/attest/v1","credential":"AQ=="}`, func(b []byte) error { _, err := ParseChallenge(b); return err }, `"credential"`},
+		{`{"version":"wardgate/attest/v1","nonce":"AQ=="}`, func(b []byte) error { _, err := ParseEvidence(b); return err }, `"nonce"`},
+		{`{"version":"wardgate/attest/v1","bogus":1}`, func(b []byte) error { _, err := ParseEvidence(b); return err }, `unknown field "bogus"`},
+	} {
+		err := tc.parse([]byte(tc.in))
+		if !errors.Is(err, ErrMalformed) || !bytes.Contains([]byte(err.Error()), []byte(tc.want)) {
+			t.Errorf("parse(%s) = %v, want ErrMalformed naming %s", tc.in, err, tc.want)
+		}
+	}
+}
