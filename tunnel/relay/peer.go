@@ -215,12 +215,15 @@ func (r *Relay) receiveOnce(ctx context.Context, e *ledger.Entry, raw, body []by
 		}
 	}
 	if err := r.deliver(ctx, e, body); err != nil {
+		r.stats.deliveryFailed.Add(1)
 		return nil, err
 	}
 	a, err := r.cfg.Ledger.Append(ctx, ledger.Entry{Kind: ledger.KindReceived, Digest: e.Digest, Sender: e.Sender, Receiver: r.cfg.Box, ContentType: e.ContentType})
 	if err != nil {
 		return nil, fmt.Errorf("relay: journaling received entry: %w", err)
 	}
+	r.stats.received.Add(1)
+	r.stats.bytesReceived.Add(uint64(len(body)))
 	return countersign(r.cfg.RecordKey, raw, &a.Entry)
 }
 

@@ -38,6 +38,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wardgate/wardgate/attest"
@@ -118,6 +119,27 @@ type Relay struct {
 	mu       sync.Mutex
 	inflight map[flightKey]*flight
 	cs       *csCache
+
+	stats struct {
+		sent, received, refused, deliveryFailed, bytesSent, bytesReceived atomic.Uint64
+	}
+}
+
+// Stats are cumulative counters for metrics.
+type Stats struct {
+	Sent           uint64 `json:"sent"`            // records forwarded and countersigned
+	Received       uint64 `json:"received"`        // records from peers delivered and journaled
+	Refused        uint64 `json:"refused"`         // sends refused or failed (any reason)
+	DeliveryFailed uint64 `json:"delivery_failed"` // records from peers this box's LAN endpoint did not take
+	BytesSent      uint64 `json:"bytes_sent"`
+	BytesReceived  uint64 `json:"bytes_received"`
+}
+
+// Stats returns the counters.
+func (r *Relay) Stats() Stats {
+	s := &r.stats
+	return Stats{Sent: s.sent.Load(), Received: s.received.Load(), Refused: s.refused.Load(),
+		DeliveryFailed: s.deliveryFailed.Load(), BytesSent: s.bytesSent.Load(), BytesReceived: s.bytesReceived.Load()}
 }
 
 type flightKey struct {
@@ -244,6 +266,17 @@ func (r *Relay) admitted(peer string) (*attest.Verdict, error) {
 // the peer is not admitted or the body is too large. Retrying the same body
 // to the same peer is idempotent.
 func (r *Relay) Send(ctx context.Context, peer, contentType string, body []byte) (*Receipt, error) {
+	rc, err := r.sendChecked(ctx, peer, contentType, body)
+	if err != nil {
+		r.stats.refused.Add(1)
+		return nil, err
+	}
+	r.stats.sent.Add(1)
+	r.stats.bytesSent.Add(uint64(len(body)))
+	return rc, nil
+}
+
+func (r *Relay) sendChecked(ctx context.Context, peer, contentType string, body []byte) (*Receipt, error) {
 	if err := checkName("peer (To:)", peer); err != nil {
 		return nil, err
 	}
@@ -309,7 +342,8 @@ func (r *Relay) send(ctx context.Context, v *attest.Verdict, peer, contentType s
 	}()
 	fctx, cancel := context.WithTimeout(ctx, r.cfg.ForwardTimeout)
 	defer cancel()
-	cs, err := r.forward(fctx, peer, contentType, raw, body)
+	// A retry forwards the first attempt's entry, so its content type too.
+	cs, err := r.forward(fctx, peer, sent.ContentType, raw, body)
 	if err != nil {
 		return nil, err
 	}

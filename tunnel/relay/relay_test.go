@@ -456,8 +456,9 @@ func TestLANEndpointDownThenRetry(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Close()
 	var first *Receipt
-	for i := 0; i < 2; i++ {
-		st, out = post(t, a, "city-general", "application/fhir+json", body)
+	for i, ctype := range []string{"application/fhir+json", "application/json"} {
+		// The resend even names another content type: the record keeps its first entry.
+		st, out = post(t, a, "city-general", ctype, body)
 		if st != http.StatusOK {
 			t.Fatalf("retry %d: %d %s", i, st, out)
 		}
@@ -474,6 +475,9 @@ func TestLANEndpointDownThenRetry(t *testing.T) {
 	if len(a.l.Lookup(digest)) != 1 || len(b.l.Lookup(digest)) != 1 || ep.count() != 1 {
 		t.Fatalf("after retries: sender %d entries, receiver %d entries, %d deliveries; want 1, 1, 1",
 			len(a.l.Lookup(digest)), len(b.l.Lookup(digest)), ep.count())
+	}
+	if sa, sb := a.r.Stats(), b.r.Stats(); sa.Sent != 2 || sa.Refused != 1 || sb.Received != 1 || sb.DeliveryFailed != 1 {
+		t.Fatalf("stats: sender %+v receiver %+v", sa, sb)
 	}
 }
 
@@ -641,5 +645,72 @@ func TestHL7OverMLLP(t *testing.T) {
 	}
 	if a, err := ParseAck(raw); err != nil || a.Code != "AE" || !strings.Contains(a.Text, "too large") {
 		t.Fatalf("oversize ACK %+v %v", a, err)
+	}
+}
+
+// A receipt is pending until the sender's ledger anchors its checkpoint on
+// chain; GET /v1/receipts/{digest} then returns it anchored, and it verifies
+// online against the chain.
+func TestReceiptUpgradedWhenAnchored(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	f := fixture(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	chainDir := t.TempDir()
+	chain, err := ledger.StartEmbedded(ctx, ledger.EmbeddedConfig{StateDir: chainDir, Port: port, Passphrase: "pw", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { chain.Close() })
+	n := &recNet{addrs: map[string]string{}}
+	ep := &lanEndpoint{}
+	a := newRecBox(t, n, "st-mary", Delivery{}, nil)
+	// Reopen A's ledger with the chain (same state dir and key).
+	a.l.Close()
+	a.l, err = ledger.Open(ctx, ledger.Config{Box: "st-mary", StateDir: a.dir, Signer: a.signer, Chain: chain,
+		CheckpointInterval: time.Hour, CheckpointEntries: 1 << 40, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.l.Close() })
+	a.r.cfg.Ledger = a.l
+	b := newRecBox(t, n, "city-general", Delivery{HTTPURL: "http://" + serveHTTP(t, ep)}, nil)
+	admit(t, f, a, b)
+
+	body := fhirBundle(randMarker(t))
+	st, out := post(t, a, "city-general", "application/fhir+json", body)
+	if st != http.StatusOK {
+		t.Fatalf("POST: %d %s", st, out)
+	}
+	if rc := parseReceipt(t, out); rc.Status != ledger.StatusPending {
+		t.Fatalf("fresh receipt is %s, want pending", rc.Status)
+	}
+	digest := sha256.Sum256(body)
+	url := a.lanURL + "/v1/receipts/" + hex.EncodeToString(digest[:])
+	var rc *Receipt
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		st, out := get(t, url)
+		if st != http.StatusOK {
+			t.Fatalf("GET: %d %s", st, out)
+		}
+		if rc = parseReceipt(t, out); rc.Status == ledger.StatusAnchored {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("receipt still %s: %+v", rc.Status, a.l.Status(ctx))
+		}
+	}
+	res, err := VerifyReceipt(ctx, rc, a.signer.Public(), b.signer.Public(), ledger.VerifyOptions{Record: body,
+		Backend: chain.Backend(), ChainID: chain.ChainID(), Contract: chain.Contract(), Gateway: chain.Gateway()})
+	if err != nil {
+		t.Fatalf("anchored receipt does not verify online: %v", err)
+	}
+	if !res.Anchored || res.Depth < 1 {
+		t.Fatalf("verified %+v", res)
 	}
 }
