@@ -47,6 +47,28 @@ func inNetns(ns netns.NsHandle, fn func() error) error {
 	return <-errc
 }
 
+// callerNetns returns the calling thread's network namespace if a caller
+// locked its thread into one other than the process's, so that later work on
+// other threads still lands there; otherwise netns.None(), and no setns (which
+// would need CAP_SYS_ADMIN) is ever done.
+func callerNetns() netns.NsHandle {
+	cur, err := netns.Get() // this thread's
+	if err != nil {
+		return netns.None()
+	}
+	proc, err := netns.GetFromPath("/proc/self/ns/net") // the main thread's
+	if err != nil {
+		cur.Close()
+		return netns.None()
+	}
+	defer proc.Close()
+	if cur.Equal(proc) {
+		cur.Close()
+		return netns.None()
+	}
+	return cur
+}
+
 // kernelLink configures the TUN interface with netlink: address, MTU, up,
 // and one route per admitted allowed IP.
 type kernelLink struct {

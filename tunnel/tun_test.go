@@ -7,10 +7,13 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"github.com/wardgate/wardgate/attest/attesttest"
 )
 
@@ -208,5 +211,48 @@ func TestTUNPersistentInterface(t *testing.T) {
 	}
 	if got := ourRoutes(t, h, ""); len(got) != 0 {
 		t.Fatalf("routes left after Close: %v", got)
+	}
+}
+
+// TestTUNCallerThreadNetns: a caller that locked its thread into a namespace
+// and calls New without Config.Netns gets the TUN, address and later routes
+// in that namespace, even though Admit runs on another thread.
+func TestTUNCallerThreadNetns(t *testing.T) {
+	requireRoot(t)
+	f := attesttest.New(t)
+	p := newNSPair(t)
+	target, err := netns.GetFromPath(p.pathA())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	var d *Device
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread is discarded
+		if err := netns.Set(target); err != nil {
+			done <- err
+			return
+		}
+		var err error
+		d, err = New(context.Background(), Config{Name: "hosp-a", Mode: ModeTUN, Interface: "wgtc",
+			Address: netip.MustParsePrefix("10.78.0.1/32"), StateDir: t.TempDir(), Sealer: f.TPM(), Logger: testLogger()})
+		done <- err
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	key := [32]byte{7}
+	peer := PeerConfig{Name: "hosp-b", PublicKey: key, AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.78.0.2/32")}}
+	if err := d.Admit(f.Pass(t, "hosp-b", key, recordKey(t), time.Minute), peer); err != nil {
+		t.Fatal(err)
+	}
+	h := nsHandle(t, p.pathA())
+	if got := ourRoutes(t, h, "wgtc"); !sameSet(got, peer.AllowedIPs) {
+		t.Fatalf("routes in the caller's namespace: %v", got)
+	}
+	if _, err := netlink.LinkByName("wgtc"); err == nil {
+		t.Fatal("TUN created in the test process's namespace")
 	}
 }

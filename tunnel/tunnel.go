@@ -137,6 +137,8 @@ func New(ctx context.Context, cfg Config) (*Device, error) {
 		if d.ns, err = netns.GetFromPath(cfg.Netns); err != nil {
 			return nil, fmt.Errorf("tunnel: Config.Netns %q: %w", cfg.Netns, err)
 		}
+	} else if cfg.Mode == ModeTUN {
+		d.ns = callerNetns()
 	}
 	ok := false
 	defer func() {
@@ -226,11 +228,17 @@ func (t *netnsTUN) MTU() (mtu int, err error) {
 	return mtu, err
 }
 
+// wgLogger routes wireguard-go's logs to slog. Verbose logging is dropped
+// before formatting unless debug is on: it sits on wireguard-go's hot paths.
 func wgLogger(log *slog.Logger) *device.Logger {
-	return &device.Logger{
-		Verbosef: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) },
+	l := &device.Logger{
+		Verbosef: device.DiscardLogf,
 		Errorf:   func(format string, args ...any) { log.Warn(fmt.Sprintf(format, args...)) },
 	}
+	if log.Enabled(context.Background(), slog.LevelDebug) {
+		l.Verbosef = func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) }
+	}
+	return l
 }
 
 // PublicKey is this box's WireGuard public key (bound into its evidence).
