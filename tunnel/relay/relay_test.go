@@ -127,9 +127,15 @@ func serveHTTP(t *testing.T, h http.Handler) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ln, h) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
 	return ln.Addr().String()
 }
 
@@ -339,7 +345,7 @@ func TestFHIROverHTTPEndToEnd(t *testing.T) {
 	// Bodies stay in memory: nothing in either state dir holds the record.
 	p.a.l.Close()
 	p.b.l.Close()
-	noBodyOnDisk(t, marker, p.a.dir, p.b.dir, os.TempDir())
+	noBodyOnDisk(t, marker, p.a.dir, p.b.dir)
 }
 
 func TestRefusals(t *testing.T) {
