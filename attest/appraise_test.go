@@ -497,3 +497,51 @@ func TestParseMessagesNameTheField(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentAppraisals runs many peers' protocols at once against one
+// verifier (run with -race): per-peer state and nonces must not mix.
+func TestConcurrentAppraisals(t *testing.T) {
+	ca := mustCA(t)
+	b := openBox(t, dir(t, "b"), ca, goodComponents(), AttesterConfig{})
+	defer b.close()
+	m := signedManifest(t, manifestFor("1", goodComponents()...))
+	enrolled := map[string]string{}
+	peers := []string{"p1", "p2", "p3", "p4"}
+	for _, p := range peers {
+		enrolled[p] = b.att.EKFingerprint()
+	}
+	v := newVerifier(t, ca, enrolled, nil, m)
+	for _, p := range peers {
+		enroll(t, v, b, p)
+	}
+	type result struct {
+		peer string
+		vd   *Verdict
+		err  error
+	}
+	out := make(chan result)
+	for _, p := range peers {
+		go func() {
+			for i := 0; i < 5; i++ {
+				wg, rk := keys()
+				n, _ := v.Nonce(p)
+				ev, err := b.att.Evidence(testCtx, n, wg, rk)
+				if err != nil {
+					out <- result{p, nil, err}
+					continue
+				}
+				vd, _, err := v.Appraise(testCtx, p, ev, wg, rk)
+				out <- result{p, vd, err}
+			}
+		}()
+	}
+	for i := 0; i < 5*len(peers); i++ {
+		r := <-out
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if !r.vd.Passed() || r.vd.Peer() != r.peer {
+			t.Fatalf("%s: %v", r.peer, r.vd.Reasons())
+		}
+	}
+}
