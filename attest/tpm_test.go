@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	gattest "github.com/google/go-attestation/attest"
-
 	"github.com/wardgate/wardgate/firmware"
 )
 
@@ -202,19 +200,18 @@ func startSWTPM(t *testing.T) string {
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
+	wait:
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 			select {
-			case <-done:
+			case <-done: // e.g. the port was taken meanwhile: try another
 				t.Logf("swtpm exited: %s", stderr.String())
+				break wait
 			default:
 			}
 			if c, err := net.Dial("tcp", addr); err == nil {
 				c.Close()
 				t.Cleanup(func() { cancel(); <-done })
 				return addr
-			}
-			if cmd.ProcessState != nil {
-				break
 			}
 		}
 		cancel()
@@ -277,5 +274,3 @@ func TestSWTPM(t *testing.T) {
 		t.Fatalf("Unseal after extend = %v, want ErrUnseal", err)
 	}
 }
-
-var _ = gattest.HashSHA256
