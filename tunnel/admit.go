@@ -29,6 +29,7 @@ var (
 	ErrPeerMismatch   = fmt.Errorf("%w: verdict is for a different peer", ErrRefused)
 	ErrStaleVerdict   = fmt.Errorf("%w: verdict is older than the one the peer was admitted with", ErrRefused)
 	ErrIPConflict     = fmt.Errorf("%w: allowed IPs overlap another admitted peer", ErrRefused)
+	ErrKeyInUse       = fmt.Errorf("%w: WireGuard key is admitted under another peer name", ErrRefused)
 )
 
 // ErrNotAdmitted is returned by Revoke for a peer that is not admitted.
@@ -219,12 +220,16 @@ func (d *Device) Admit(v *attest.Verdict, p PeerConfig) error {
 	return nil
 }
 
-// conflictLocked refuses allowed IPs that overlap another admitted peer:
-// WireGuard would silently move them, letting one peer take another's traffic.
+// conflictLocked refuses allowed IPs that overlap another admitted peer
+// (WireGuard would silently move them, letting one peer take another's
+// traffic) and a key that another peer name already holds.
 func (d *Device) conflictLocked(p PeerConfig) error {
 	for name, o := range d.peers {
 		if name == p.Name || o.state != StateAdmitted {
 			continue
+		}
+		if o.cfg.PublicKey == p.PublicKey {
+			return fmt.Errorf("%w: %q", ErrKeyInUse, name)
 		}
 		for _, a := range p.AllowedIPs {
 			for _, b := range o.cfg.AllowedIPs {

@@ -217,6 +217,13 @@ func TestAdmitRefusals(t *testing.T) {
 		t.Fatalf("overlapping allowed IPs: %v", err)
 	}
 
+	// Nor may another name be admitted with B's key.
+	alias := b.cfg
+	alias.Name, alias.AllowedIPs = "hosp-b2", []netip.Prefix{netip.MustParsePrefix("10.67.1.0/24")}
+	if err := a.dev.Admit(f.Pass(t, "hosp-b2", bKey, recordKey(t), time.Minute), alias); !errors.Is(err, ErrKeyInUse) {
+		t.Fatalf("same key under another name: %v", err)
+	}
+
 	// A failing re-appraisal removes the admitted peer at once.
 	err := a.dev.Admit(f.Fail(t, b.name, bKey, recordKey(t)), b.cfg)
 	if !errors.Is(err, ErrVerdictFailed) {
