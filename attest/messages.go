@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+
+	"github.com/wardgate/wardgate/firmware"
 )
 
 // Size limits for protocol messages arriving over the network.
@@ -12,7 +14,8 @@ const (
 	MaxIdentitySize          = 16 << 10
 	MaxChallengeSize         = 8 << 10
 	MaxChallengeResponseSize = 1 << 10
-	MaxEvidenceSize          = 1 << 20
+	// MaxEvidenceSize fits a firmware.MaxEventLogSize log in base64.
+	MaxEvidenceSize = 6 << 20
 )
 
 // ProtocolVersion labels messages and the quote binding.
@@ -175,8 +178,8 @@ func (m *Evidence) check() error {
 		return fmt.Errorf("%w: evidence: fields \"quote\" and \"signature\" are required", ErrMalformed)
 	case len(m.PCRs) == 0 || len(m.PCRs) > 24:
 		return fmt.Errorf("%w: evidence: field \"pcrs\" has %d entries, want 1..24", ErrMalformed, len(m.PCRs))
-	case len(m.EventLog) == 0:
-		return fmt.Errorf("%w: evidence: field \"event_log\" is empty", ErrMalformed)
+	case len(m.EventLog) == 0 || len(m.EventLog) > firmware.MaxEventLogSize:
+		return fmt.Errorf("%w: evidence: field \"event_log\" is %d bytes, want 1..%d", ErrMalformed, len(m.EventLog), firmware.MaxEventLogSize)
 	}
 	seen := map[int]bool{}
 	for _, p := range m.PCRs {
