@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
@@ -89,7 +91,7 @@ func SetupDev(ctx context.Context, b Backend, gateways ...common.Address) (commo
 		return addr, fmt.Errorf("ledger: dev setup: reading contract code: %w", err)
 	}
 	abi := contracts.NewAnchor()
-	send := func(to *common.Address, value *big.Int, data []byte) error {
+	sendOnce := func(to *common.Address, value *big.Int, data []byte) error {
 		nonce, err := b.PendingNonceAt(ctx, adminAddr)
 		if err != nil {
 			return err
@@ -116,6 +118,21 @@ func SetupDev(ctx context.Context, b Backend, gateways ...common.Address) (commo
 			return fmt.Errorf("tx %s reverted", tx.Hash())
 		}
 		return nil
+	}
+	// Boxes joining a shared dev chain at once all send as the admin: a
+	// transaction that lost the nonce race is sent again with a fresh nonce.
+	send := func(to *common.Address, value *big.Int, data []byte) error {
+		for try := 0; ; try++ {
+			err := sendOnce(to, value, data)
+			if err == nil || try == 30 || !nonceRace(err) {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(50+rand.IntN(200)) * time.Millisecond):
+			}
+		}
 	}
 	if len(code) == 0 {
 		nonce, err := b.NonceAt(ctx, adminAddr, nil)
@@ -153,6 +170,13 @@ func SetupDev(ctx context.Context, b Backend, gateways ...common.Address) (commo
 		}
 	}
 	return addr, nil
+}
+
+// nonceRace reports whether a send failed only because another sender took
+// the same nonce.
+func nonceRace(err error) bool {
+	m := strings.ToLower(err.Error())
+	return strings.Contains(m, "underpriced") || strings.Contains(m, "nonce too low") || strings.Contains(m, "already known")
 }
 
 // EmbeddedConfig is the "embedded" chain mode.
