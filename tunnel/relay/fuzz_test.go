@@ -185,3 +185,18 @@ func FuzzParseCountersign(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseReceipt(f *testing.F) {
+	f.Add([]byte(`{"version":1,"ledger":{}}`))
+	f.Add([]byte(`{"version":1,"status":"pending"}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rc, err := ParseReceipt(b)
+		if err != nil {
+			return
+		}
+		if rc.Ledger == nil {
+			t.Fatal("parsed receipt without a ledger part")
+		}
+	})
+}

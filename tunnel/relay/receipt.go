@@ -189,3 +189,55 @@ func (c *csCache) get(d [32]byte, peer string) *Countersign {
 	defer c.mu.Unlock()
 	return c.m[csKey{d, peer}]
 }
+
+// MaxReceiptSize bounds a relay receipt file: a ledger receipt plus a countersignature.
+const MaxReceiptSize = ledger.MaxReceiptSize + maxCountersign + 4<<10
+
+// ParseReceipt decodes a relay receipt (what POST /v1/records and GET
+// /v1/receipts return), checking its shape, not its truth: call
+// VerifyReceipt for that. A plain ledger receipt is accepted too, for
+// tools that take either.
+func ParseReceipt(b []byte) (*Receipt, error) {
+	if len(b) > MaxReceiptSize {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ledger.ErrReceiptTooLarge, len(b), MaxReceiptSize)
+	}
+	var raw struct {
+		Version     int             `json:"version"`
+		Digest      *ledger.Hash    `json:"digest"`
+		Kind        string          `json:"kind"`
+		Sender      string          `json:"sender"`
+		Receiver    string          `json:"receiver"`
+		ContentType string          `json:"content_type"`
+		Status      string          `json:"status"`
+		Ledger      json.RawMessage `json:"ledger"`
+		Countersign json.RawMessage `json:"countersign"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("%w: %w", ledger.ErrMalformedReceipt, err)
+	}
+	if raw.Ledger == nil {
+		// Not a relay receipt: maybe a bare ledger receipt.
+		lr, err := ledger.ParseReceipt(b)
+		if err != nil {
+			return nil, err
+		}
+		return newReceipt(lr, nil)
+	}
+	lr, err := ledger.ParseReceipt(raw.Ledger)
+	if err != nil {
+		return nil, fmt.Errorf("ledger part: %w", err)
+	}
+	rc, err := newReceipt(lr, nil)
+	if err != nil {
+		return nil, err
+	}
+	if raw.Digest == nil || *raw.Digest != rc.Digest || raw.Status != lr.Status || raw.Sender != rc.Sender || raw.Receiver != rc.Receiver {
+		return nil, fmt.Errorf("%w: header (digest, status, sender, receiver) disagrees with the ledger entry", ledger.ErrMalformedReceipt)
+	}
+	if len(raw.Countersign) > 0 && string(raw.Countersign) != "null" {
+		if rc.Countersign, err = ParseCountersign(raw.Countersign); err != nil {
+			return nil, err
+		}
+	}
+	return rc, nil
+}

@@ -330,7 +330,10 @@ func TestFHIROverHTTPEndToEnd(t *testing.T) {
 	if st != http.StatusOK {
 		t.Fatalf("GET receipt: %d %s", st, got)
 	}
-	rc2 := parseReceipt(t, got)
+	rc2, err := ParseReceipt(got)
+	if err != nil {
+		t.Fatalf("ParseReceipt: %v", err)
+	}
 	if _, err := VerifyReceipt(ctx, rc2, p.a.signer.Public(), p.b.signer.Public(), ledger.VerifyOptions{Record: body}); err != nil {
 		t.Fatalf("fetched receipt: %v", err)
 	}
