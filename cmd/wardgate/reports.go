@@ -213,7 +213,7 @@ func dirOf(p string) string {
 // array of the signed documents, each written byte for byte as signed so
 // that attest.VerifyReport accepts it.
 func exportReports(ctx context.Context, c *control.Client, f control.ReportFilter, format string, w io.Writer) (int, error) {
-	f.Limit, f.Offset = control.MaxLimit, 0
+	f.Limit, f.Offset, f.After = control.MaxLimit, 0, ""
 	var cw *csv.Writer
 	if format == "csv" {
 		cw = csv.NewWriter(w)
@@ -222,19 +222,12 @@ func exportReports(ctx context.Context, c *control.Client, f control.ReportFilte
 		io.WriteString(w, "[")
 	}
 	n := 0
-	// New reports arrive at the head while we page, shifting offsets: the
-	// same report can show up twice, never be skipped.
-	seen := map[string]bool{}
 	for {
 		page, err := c.Reports(ctx, f)
 		if err != nil {
 			return n, err
 		}
 		for _, r := range page {
-			if seen[r.ID] {
-				continue
-			}
-			seen[r.ID] = true
 			if cw != nil {
 				reasons := make([]string, len(r.Reasons))
 				for i, x := range r.Reasons {
@@ -263,7 +256,8 @@ func exportReports(ctx context.Context, c *control.Client, f control.ReportFilte
 		if len(page) < f.Limit {
 			break
 		}
-		f.Offset += len(page)
+		// Keyset paging: reports appraised meanwhile do not shift the pages.
+		f.After = page[len(page)-1].ID
 	}
 	if cw != nil {
 		cw.Flush()

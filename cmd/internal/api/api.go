@@ -19,7 +19,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wardgate/wardgate/cmd/internal/control"
@@ -133,7 +133,7 @@ type ReportPage struct {
 
 // Handler is the read-only API (GET only; other methods get 405):
 //
-//	GET /v1/reports?peer&verdict&since&limit&offset|cursor  ReportPage
+//	GET /v1/reports?peer&verdict&since&limit&offset|cursor  ReportPage (cursor: next_cursor of the previous page)
 //	GET /v1/reports/{id}   the signed report, byte for byte
 //	GET /v1/peers          []control.PeerInfo
 //	GET /v1/checkpoints    []control.CheckpointInfo
@@ -142,12 +142,12 @@ func Handler(b control.Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /v1/reports", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		if c := q.Get("cursor"); c != "" {
-			off, err := decodeCursor(c)
+			after, err := decodeCursor(c)
 			if err != nil {
 				writeErr(w, http.StatusBadRequest, err.Error())
 				return
 			}
-			q.Set("offset", strconv.Itoa(off))
+			q.Set("after", after)
 		}
 		f, err := control.ParseReportFilter(q, time.Now())
 		if err != nil {
@@ -164,7 +164,7 @@ func Handler(b control.Backend, log *slog.Logger) http.Handler {
 			page.Reports = []control.ReportSummary{}
 		}
 		if len(rs) == f.Limit {
-			page.NextCursor = encodeCursor(f.Offset + len(rs))
+			page.NextCursor = encodeCursor(rs[len(rs)-1].ID)
 		}
 		writeJSON(w, page)
 	})
@@ -220,27 +220,29 @@ func audit(h http.Handler, log *slog.Logger) http.Handler {
 	})
 }
 
-// Cursors are opaque to clients; today they carry an offset.
-const cursorPrefix = "o:"
+// Cursors are opaque to clients. They carry the id of the last report of
+// the page (keyset pagination), so new reports arriving at the head while a
+// client pages neither repeat nor skip anything.
+const cursorPrefix = "after:"
 
-func encodeCursor(off int) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.Itoa(off)))
+func encodeCursor(lastID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + lastID))
 }
 
-func decodeCursor(c string) (int, error) {
+func decodeCursor(c string) (string, error) {
 	bad := fmt.Errorf("cursor %q is not one this API issued; use next_cursor from the previous page", c)
-	if len(c) > 64 {
-		return 0, bad
+	if len(c) > 512 {
+		return "", bad
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) < len(cursorPrefix) || string(b[:len(cursorPrefix)]) != cursorPrefix {
-		return 0, bad
+	if err != nil {
+		return "", bad
 	}
-	n, err := strconv.Atoi(string(b[len(cursorPrefix):]))
-	if err != nil || n < 0 {
-		return 0, bad
+	id, ok := strings.CutPrefix(string(b), cursorPrefix)
+	if !ok || control.ValidName(id) != nil {
+		return "", bad
 	}
-	return n, nil
+	return id, nil
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 // backend serves canned box state; it is the Backend the API under test
 // consumes.
 type backend struct {
+	mu      sync.Mutex
 	reports []control.ReportSummary
 	ledger  control.LedgerInfo
 	peers   []control.PeerInfo
@@ -60,7 +62,16 @@ func (b *backend) Attest(context.Context, string) (control.AttestResult, error) 
 	panic("the read-only API must never attest")
 }
 func (b *backend) Reports(_ context.Context, f control.ReportFilter) ([]control.ReportSummary, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	return control.ApplyFilter(b.reports, f), nil
+}
+
+// prepend adds a new (newest) report, as an appraisal would.
+func (b *backend) prepend(r control.ReportSummary) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.reports = append([]control.ReportSummary{r}, b.reports...)
 }
 func (b *backend) Report(_ context.Context, id string) ([]byte, error) {
 	if id == "r03" {
@@ -227,9 +238,16 @@ func TestMutualTLSRefusesWithoutTeamCert(t *testing.T) {
 }
 
 func TestReportAPI(t *testing.T) {
-	e := startAPI(t, newBackend())
+	b := newBackend()
+	e := startAPI(t, b)
 	cc, ck := e.teamCA.issue(t, "soc-analyst", x509.ExtKeyUsageClientAuth)
 	c := e.client(t, cc, ck)
+
+	var p ReportPage
+	getJSON(t, c, e.url+"/v1/reports?since=3h30m&offset=1", &p)
+	if len(p.Reports) != 3 || p.Reports[0].ID != "r01" {
+		t.Fatalf("since+offset: %+v", p.Reports)
+	}
 
 	// Follow next_cursor through every passing hospital-b report.
 	var ids []string
@@ -251,6 +269,9 @@ func TestReportAPI(t *testing.T) {
 		if pages > 5 {
 			t.Fatal("cursor does not advance")
 		}
+		// New appraisals land at the head while the client pages: the
+		// cursor must neither repeat nor skip anything.
+		b.prepend(control.ReportSummary{ID: fmt.Sprintf("new%d", pages), Time: time.Now(), Peer: "hospital-b", Verdict: "pass"})
 		url = e.url + "/v1/reports?peer=hospital-b&verdict=pass&limit=7&cursor=" + p.NextCursor
 	}
 	if len(ids) != 20 || ids[0] != "r01" || ids[19] != "r24" {
@@ -262,12 +283,6 @@ func TestReportAPI(t *testing.T) {
 			t.Fatalf("duplicate %s across pages", id)
 		}
 		seen[id] = true
-	}
-
-	var p ReportPage
-	getJSON(t, c, e.url+"/v1/reports?since=3h30m&offset=1", &p)
-	if len(p.Reports) != 3 || p.Reports[0].ID != "r01" {
-		t.Fatalf("since+offset: %+v", p.Reports)
 	}
 
 	resp, err := c.Get(e.url + "/v1/reports/r03")
@@ -289,7 +304,7 @@ func TestReportAPI(t *testing.T) {
 		"/v1/reports?verdict=maybe":   400,
 		"/v1/reports?limit=100000":    400,
 		"/v1/reports?cursor=!!":       400,
-		"/v1/reports?cursor=bzotMQ":   400, // "o:-1"
+		"/v1/reports?cursor=bzotMQ":   400, // "o:-1", not ours
 		"/v1/status":                  404, // not part of the security API
 		"/v1/peers/hospital-b/attest": 404,
 	} {
@@ -330,18 +345,19 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func FuzzDecodeCursor(f *testing.F) {
-	f.Add(encodeCursor(0))
-	f.Add(encodeCursor(1 << 40))
+	f.Add(encodeCursor("r07"))
+	f.Add(encodeCursor("9908ceb5681817deb72b4296bc882069"))
 	f.Add("bzotMQ")
 	f.Fuzz(func(t *testing.T, c string) {
-		n, err := decodeCursor(c)
-		if err == nil && n < 0 {
-			t.Fatalf("cursor %q decoded to negative offset %d", c, n)
+		id, err := decodeCursor(c)
+		if err != nil {
+			return
 		}
-		if err == nil {
-			if m, err := decodeCursor(encodeCursor(n)); err != nil || m != n {
-				t.Fatalf("offset %d does not round-trip: %d %v", n, m, err)
-			}
+		if control.ValidName(id) != nil {
+			t.Fatalf("cursor %q decoded to invalid id %q", c, id)
+		}
+		if back, err := decodeCursor(encodeCursor(id)); err != nil || back != id {
+			t.Fatalf("id %q does not round-trip: %q %v", id, back, err)
 		}
 	})
 }

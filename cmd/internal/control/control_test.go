@@ -241,6 +241,14 @@ func TestClientRoundTrip(t *testing.T) {
 	if len(p1) != 4 || len(p2) != 4 || p1[3].ID == p2[0].ID || p2[0].ID != "r07" {
 		t.Fatalf("pages %v / %v", p1, p2)
 	}
+	// Keyset paging: after r07, the next hospital-b reports are r08, r10.
+	p3, err := c.Reports(ctx, ReportFilter{Peer: "hospital-b", Limit: 2, After: "r07"})
+	if err != nil || len(p3) != 2 || p3[0].ID != "r08" || p3[1].ID != "r10" {
+		t.Fatalf("after r07: %v %v", p3, err)
+	}
+	if p4, _ := c.Reports(ctx, ReportFilter{After: "gone"}); len(p4) != 0 {
+		t.Fatalf("after an unknown id: %v, want nothing", p4)
+	}
 	if _, err := c.Reports(ctx, ReportFilter{Verdict: "maybe"}); err == nil || !strings.Contains(err.Error(), "verdict") {
 		t.Fatalf("bad verdict filter: %v", err)
 	}
@@ -276,7 +284,7 @@ func TestClientUnreachable(t *testing.T) {
 
 func TestParseReportFilter(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	f := ReportFilter{Peer: "b", Verdict: VerdictPass, Since: now.Add(-time.Hour), Limit: 5, Offset: 10}
+	f := ReportFilter{Peer: "b", Verdict: VerdictPass, Since: now.Add(-time.Hour), Limit: 5, Offset: 10, After: "r1"}
 	got, err := ParseReportFilter(f.Query(), now)
 	if err != nil || got != f {
 		t.Fatalf("round trip %+v -> %+v, %v", f, got, err)
@@ -285,7 +293,7 @@ func TestParseReportFilter(t *testing.T) {
 	if !got.Since.Equal(now.Add(-7*24*time.Hour)) || got.Limit != DefaultLimit {
 		t.Fatalf("since 7d = %+v", got)
 	}
-	for q, field := range map[string]string{"limit=5000": "limit", "offset=-1": "offset", "since=soon": "since", "limit=x": "limit", "verdict=ok": "verdict", "since=-1h": "since"} {
+	for q, field := range map[string]string{"limit=5000": "limit", "offset=-1": "offset", "since=soon": "since", "limit=x": "limit", "verdict=ok": "verdict", "since=-1h": "since", "after=a/b": "after"} {
 		k, v, _ := strings.Cut(q, "=")
 		if _, err := ParseReportFilter(map[string][]string{k: {v}}, now); err == nil || !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), field) {
 			t.Errorf("%s: err %v, want bad request naming %s", q, err, field)

@@ -152,7 +152,7 @@ func (s *Server) Close() error { return s.srv.Close() }
 //	GET  /v1/status             StatusInfo
 //	GET  /v1/peers              []PeerInfo
 //	POST /v1/peers/{name}/attest AttestResult
-//	GET  /v1/reports?peer&verdict&since&limit&offset []ReportSummary
+//	GET  /v1/reports?peer&verdict&since&limit&offset&after []ReportSummary
 //	GET  /v1/reports/{id}       the signed report
 //	GET  /v1/ledger             LedgerInfo
 //	GET  /v1/firmware           FirmwareInfo

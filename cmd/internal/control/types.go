@@ -138,6 +138,11 @@ type ReportFilter struct {
 	Since   time.Time `json:"since,omitzero"`
 	Limit   int       `json:"limit,omitempty"`
 	Offset  int       `json:"offset,omitempty"`
+	// After is keyset pagination: only reports listed after the report
+	// with this id (i.e. older). Unlike Offset it does not shift when new
+	// reports arrive while a client pages. Backends that do not use
+	// ApplyFilter must honour it.
+	After string `json:"after,omitempty"`
 }
 
 // Validate checks the filter and fills the default limit.
@@ -159,6 +164,11 @@ func (f *ReportFilter) Validate() error {
 	if f.Offset < 0 {
 		return fmt.Errorf("%w: offset %d is negative", ErrBadRequest, f.Offset)
 	}
+	if f.After != "" {
+		if err := ValidName(f.After); err != nil {
+			return fmt.Errorf("after: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -175,7 +185,12 @@ func (f ReportFilter) Match(r ReportSummary) bool {
 func ApplyFilter(all []ReportSummary, f ReportFilter) []ReportSummary {
 	out := []ReportSummary{}
 	skipped := 0
+	started := f.After == ""
 	for _, r := range all {
+		if !started {
+			started = r.ID == f.After
+			continue
+		}
 		if !f.Match(r) {
 			continue
 		}
@@ -209,14 +224,17 @@ func (f ReportFilter) Query() url.Values {
 	if f.Offset != 0 {
 		q.Set("offset", strconv.Itoa(f.Offset))
 	}
+	if f.After != "" {
+		q.Set("after", f.After)
+	}
 	return q
 }
 
 // ParseReportFilter reads a filter from query parameters: peer, verdict,
-// since (RFC 3339 time or a Go duration back from now), limit, offset.
+// since (RFC 3339 time or a Go duration back from now), limit, offset, after.
 // The result is validated.
 func ParseReportFilter(q url.Values, now time.Time) (ReportFilter, error) {
-	f := ReportFilter{Peer: q.Get("peer"), Verdict: q.Get("verdict")}
+	f := ReportFilter{Peer: q.Get("peer"), Verdict: q.Get("verdict"), After: q.Get("after")}
 	if s := q.Get("since"); s != "" {
 		t, err := ParseSince(s, now)
 		if err != nil {
