@@ -60,7 +60,7 @@ func BenchmarkRecords(b *testing.B) {
 		baseLat := env.run(b, env.baselinePost, latRecords, latConc)
 		wardLat := env.run(b, env.wardgatePost, latRecords, latConc)
 
-		b.Logf("1 KiB records, %d concurrent senders, %d records per run, GOMAXPROCS=%d", conc, records, runtimeProcs())
+		b.Logf("1 KiB records, %d concurrent senders, %d records per run, GOMAXPROCS=%d", conc, records, recBenchProcs())
 		b.Logf("%-34s %12s %9s %9s", "path", "records/s", "p50", "p99")
 		b.Logf("%-34s %12.0f %9s %9s", "baseline (tunnel only)", base.rate, base.p50, base.p99)
 		b.Logf("%-34s %12.0f %9s %9s", "wardgate (sign+journal+receipt)", ward.rate, ward.p50, ward.p99)
@@ -81,7 +81,7 @@ func BenchmarkRecords(b *testing.B) {
 	env.check(b)
 }
 
-func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+func recBenchProcs() int { return runtime.GOMAXPROCS(0) }
 
 func recBenchEnv(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
