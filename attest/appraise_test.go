@@ -292,6 +292,9 @@ func TestRefusalsOnGoodBox(t *testing.T) {
 		}
 		vd, r := appraise(t, v2, peer, evidence(t, v2, b, peer, wg, rk), wg, rk)
 		wantRefused(t, vd, r, ReasonEKUnknownCA)
+		if r.EKFingerprint != b.att.EKFingerprint() {
+			t.Fatalf("refusal report names EK %q", r.EKFingerprint)
+		}
 	})
 	t.Run("device-unenrolled", func(t *testing.T) {
 		v2 := newVerifier(t, ca, map[string]string{"hospital-c": b.att.EKFingerprint()}, nil, m)

@@ -186,7 +186,7 @@ func (a *Attester) ActivateCredential(ctx context.Context, ch *Challenge) (*Chal
 		return nil, err
 	}
 	defer a.t.lock()()
-	secret, err := a.ak.ActivateCredential(a.t.at, gattest.EncryptedCredential{Credential: ch.Credential, Secret: ch.Secret})
+	secret, err := a.ak.ActivateCredentialWithEK(a.t.at, gattest.EncryptedCredential{Credential: ch.Credential, Secret: ch.Secret}, a.ek)
 	if err != nil {
 		return nil, fmt.Errorf("attest: activate credential: %w", err)
 	}

@@ -161,10 +161,13 @@ func (v *Verifier) state(peer string) *peerState {
 	return st
 }
 
-func (v *Verifier) refuseIdentity(peer string, r *RefusalError) error {
+func (v *Verifier) refuseIdentity(peer string, r *RefusalError, ekFP ...string) error {
 	v.mu.Lock()
 	st := v.state(peer)
 	st.ak, st.pending = nil, nil
+	if len(ekFP) > 0 {
+		st.ekFP = ekFP[0] // so the refusal's report says which device it was
+	}
 	st.refusal = &r.Reason
 	v.mu.Unlock()
 	v.log.Warn("peer identity refused", "peer", peer, "reason", r.Reason.Code, "detail", r.Reason.Message)
@@ -187,6 +190,10 @@ func (v *Verifier) Challenge(ctx context.Context, peer string, id *Identity) (*C
 	if err != nil {
 		return nil, v.refuseIdentity(peer, refuse(ReasonIdentityMalformed, "EK certificate does not parse: %v", err))
 	}
+	fp, err := EKFingerprint(cert.PublicKey)
+	if err != nil {
+		return nil, v.refuseIdentity(peer, refuse(ReasonIdentityMalformed, "EK public key: %v", err))
+	}
 	// TPM EK certificates carry a critical SAN with TPM attributes that
 	// crypto/x509 does not handle; the chain is what matters here.
 	cert.UnhandledCriticalExtensions = slices.DeleteFunc(cert.UnhandledCriticalExtensions,
@@ -196,21 +203,17 @@ func (v *Verifier) Challenge(ctx context.Context, peer string, id *Identity) (*C
 		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 		CurrentTime: v.cfg.Now(),
 	}); err != nil {
-		return nil, v.refuseIdentity(peer, refuse(ReasonEKUnknownCA, "EK certificate %q does not chain to a trusted manufacturer root: %v", cert.Subject.CommonName, err))
-	}
-	fp, err := EKFingerprint(cert.PublicKey)
-	if err != nil {
-		return nil, v.refuseIdentity(peer, refuse(ReasonIdentityMalformed, "EK public key: %v", err))
+		return nil, v.refuseIdentity(peer, refuse(ReasonEKUnknownCA, "EK certificate %q does not chain to a trusted manufacturer root: %v", cert.Subject.CommonName, err), fp)
 	}
 	if want, ok := v.cfg.Enrollment[peer]; !ok || want != fp {
 		if !ok {
-			return nil, v.refuseIdentity(peer, refuse(ReasonDeviceUnenrolled, "peer %q is not on the enrollment list (its EK is %s)", peer, fp))
+			return nil, v.refuseIdentity(peer, refuse(ReasonDeviceUnenrolled, "peer %q is not on the enrollment list (its EK is %s)", peer, fp), fp)
 		}
-		return nil, v.refuseIdentity(peer, refuse(ReasonDeviceUnenrolled, "peer %q presented EK %s, but %s is enrolled", peer, fp, want))
+		return nil, v.refuseIdentity(peer, refuse(ReasonDeviceUnenrolled, "peer %q presented EK %s, but %s is enrolled", peer, fp, want), fp)
 	}
 	akPub, err := gattest.ParseAKPublic(id.AK.Public)
 	if err != nil {
-		return nil, v.refuseIdentity(peer, refuse(ReasonAKInvalid, "AK public area: %v", err))
+		return nil, v.refuseIdentity(peer, refuse(ReasonAKInvalid, "AK public area: %v", err), fp)
 	}
 	ap := gattest.ActivationParameters{
 		EK: cert.PublicKey,
@@ -221,7 +224,7 @@ func (v *Verifier) Challenge(ctx context.Context, peer string, id *Identity) (*C
 	}
 	secret, ec, err := ap.Generate()
 	if err != nil {
-		return nil, v.refuseIdentity(peer, refuse(ReasonAKInvalid, "AK is not a TPM-created restricted signing key: %v", err))
+		return nil, v.refuseIdentity(peer, refuse(ReasonAKInvalid, "AK is not a TPM-created restricted signing key: %v", err), fp)
 	}
 	v.mu.Lock()
 	st := v.state(peer)
@@ -246,7 +249,7 @@ func (v *Verifier) Activate(ctx context.Context, peer string, resp *ChallengeRes
 		return v.refuseIdentity(peer, refuse(ReasonActivationFailed, "no challenge is outstanding for peer %q", peer))
 	}
 	if resp == nil || subtle.ConstantTimeCompare(resp.Secret, p.secret) != 1 {
-		return v.refuseIdentity(peer, refuse(ReasonActivationFailed, "credential activation failed: the AK is not in the TPM of EK %s", p.ekFP))
+		return v.refuseIdentity(peer, refuse(ReasonActivationFailed, "credential activation failed: the AK is not in the TPM of EK %s", p.ekFP), p.ekFP)
 	}
 	v.mu.Lock()
 	st.ak, st.ekFP, st.refusal = p.ak, p.ekFP, nil
@@ -336,16 +339,22 @@ func (v *Verifier) newAppraisal(peer string, wgKey [32]byte, rk ed25519.PublicKe
 	id := make([]byte, 16)
 	rand.Read(id)
 	r := &Report{
-		ID:            hex.EncodeToString(id),
-		Verifier:      v.cfg.Name,
-		Peer:          peer,
-		Time:          now.UTC(),
-		PolicyVersion: v.cfg.Policy.Version,
-		WireGuardKey:  base64.StdEncoding.EncodeToString(wgKey[:]),
-		RecordKey:     base64.StdEncoding.EncodeToString(rk),
-		PCRs:          []ReportPCR{},
-		Components:    []ReportComponent{},
+		ID:               hex.EncodeToString(id),
+		Verifier:         v.cfg.Name,
+		Peer:             peer,
+		Time:             now.UTC(),
+		PolicyVersion:    v.cfg.Policy.Version,
+		WireGuardKey:     base64.StdEncoding.EncodeToString(wgKey[:]),
+		RecordKey:        base64.StdEncoding.EncodeToString(rk),
+		PCRs:             []ReportPCR{},
+		Components:       []ReportComponent{},
+		ManifestVersions: []string{},
 	}
+	v.mu.Lock()
+	if st := v.peers[peer]; st != nil {
+		r.EKFingerprint = st.ekFP
+	}
+	v.mu.Unlock()
 	for _, m := range v.manifests {
 		r.ManifestVersions = append(r.ManifestVersions, m.Vendor+"/"+m.Version)
 	}
@@ -422,7 +431,6 @@ func (v *Verifier) appraise(a *appraisal, peer string, ev *Evidence, wgKey [32]b
 	var ak *gattest.AKPublic
 	if st != nil {
 		ak = st.ak
-		a.report.EKFingerprint = st.ekFP
 		if st.refusal != nil {
 			r := *st.refusal
 			v.mu.Unlock()
