@@ -2,4 +2,19 @@
 // produces channel-bound evidence, appraises a peer's evidence against
 // manufacturer roots, enrollment, firmware manifests and policy, and returns
 // verdicts and signed attestation reports.
+//
+// The protocol between an attesting box (A) and a verifying box (V):
+//
+//	A: Attester.Identity                 -> Identity (EK cert from NV, AK params)
+//	V: Verifier.Challenge(peer, id)      -> Challenge (EK chain, enrollment, MakeCredential)
+//	A: Attester.ActivateCredential(ch)   -> ChallengeResponse (only the EK's own TPM can answer)
+//	V: Verifier.Activate(peer, resp)        the AK is now trusted for peer
+//	V: Verifier.Nonce(peer)              -> fresh single-use nonce
+//	A: Attester.Evidence(nonce, wg, rk)  -> Evidence: quote with extraData =
+//	                                        SHA-256("wardgate/attest/v1"||nonce||wg||rk)
+//	V: Verifier.Appraise(peer, ev, wg, rk) -> Verdict + signed Report
+//
+// Refusals are failing verdicts whose reasons carry the stable Reason*
+// codes; Challenge and Activate also return them as *RefusalError, and the
+// verifier remembers them so the next Appraise reports them too.
 package attest
