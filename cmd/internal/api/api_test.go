@@ -94,7 +94,7 @@ type pki struct {
 	pem  []byte
 }
 
-func newCA(t *testing.T, name string) *pki {
+func newCA(t testing.TB, name string) *pki {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{
@@ -110,7 +110,7 @@ func newCA(t *testing.T, name string) *pki {
 	return &pki{cert: c, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
 }
 
-func (ca *pki) issue(t *testing.T, cn string, usage x509.ExtKeyUsage) (certPEM, keyPEM []byte) {
+func (ca *pki) issue(t testing.TB, cn string, usage x509.ExtKeyUsage) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
@@ -128,7 +128,7 @@ func (ca *pki) issue(t *testing.T, cn string, usage x509.ExtKeyUsage) (certPEM, 
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})
 }
 
-func write(t *testing.T, dir, name string, b []byte) string {
+func write(t testing.TB, dir, name string, b []byte) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, b, 0o600); err != nil {
@@ -143,7 +143,7 @@ type apiEnv struct {
 	teamCA   *pki
 }
 
-func startAPI(t *testing.T, b control.Backend) *apiEnv {
+func startAPI(t testing.TB, b control.Backend) *apiEnv {
 	t.Helper()
 	dir := t.TempDir()
 	serverCA, teamCA := newCA(t, "hospital-a box CA"), newCA(t, "hospital-a security team CA")
@@ -172,7 +172,7 @@ func startAPI(t *testing.T, b control.Backend) *apiEnv {
 }
 
 // client trusts the box's server CA and presents the given certificate (if any).
-func (e *apiEnv) client(t *testing.T, certPEM, keyPEM []byte) *http.Client {
+func (e *apiEnv) client(t testing.TB, certPEM, keyPEM []byte) *http.Client {
 	t.Helper()
 	roots := x509.NewCertPool()
 	roots.AddCert(e.serverCA.cert)
