@@ -1,0 +1,232 @@
+package integration
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/integration/cluster"
+)
+
+// TestConsortiumUserspace runs hospitals A, B and C as separate wardgated
+// processes on loopback with userspace tunnels: no root needed.
+func TestConsortiumUserspace(t *testing.T) { runConsortium(t, cluster.Userspace) }
+
+// TestConsortiumTun runs the same consortium in network namespaces with
+// kernel TUN devices configured over netlink.
+func TestConsortiumTun(t *testing.T) {
+	requireRoot(t)
+	runConsortium(t, cluster.Tun)
+}
+
+// runConsortium is issue 5's scenario: A and B admit each other and carry
+// records; C boots an unapproved kernel and is refused, with its reason in
+// A's and B's reports; B is tampered and restarted and A revokes it; the
+// reports export and verify against A's key.
+func runConsortium(t *testing.T, mode cluster.Mode) {
+	c := newCluster(t, mode, []string{"a", "b", "c"}, "c")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	A, B, C := c.Box("a"), c.Box("b"), c.Box("c")
+
+	start := time.Now()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := A.WaitPeer(ctx, "b", admitted); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := B.WaitPeer(ctx, "a", admitted); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("A and B admitted each other %v after start", time.Since(start).Round(time.Millisecond))
+
+	// C is refused by both, with its reason recorded.
+	for _, v := range []*cluster.Box{A, B} {
+		p, err := v.WaitPeer(ctx, "c", func(p cluster.Peer) bool { return p.Verdict == "fail" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.State == "admitted" {
+			t.Fatalf("%s admitted C with a failing verdict: %+v", v.Name, p)
+		}
+		if !hasReason(p, "component") {
+			t.Errorf("%s's verdict on C names no component reason: %+v", v.Name, p.Reasons)
+		}
+		var reps []struct {
+			ID      string `json:"id"`
+			Verdict string `json:"verdict"`
+			Reasons []struct {
+				Code string `json:"code"`
+			} `json:"reasons"`
+		}
+		if err := v.CLIJSON(ctx, &reps, "reports", "list", "--peer", "c", "--verdict", "fail"); err != nil {
+			t.Fatal(err)
+		}
+		if len(reps) == 0 || len(reps[0].Reasons) == 0 {
+			t.Fatalf("%s has no failing report on C with a reason: %+v", v.Name, reps)
+		}
+	}
+
+	// Traffic A -> B: a FHIR Bundle over HTTP and an HL7 ADT over MLLP.
+	bundle := fhirBundle(1)
+	code, body, err := postRecord(ctx, A, "b", "application/fhir+json", bundle)
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("POST record A->B: %d %s %v", code, body, err)
+	}
+	var rc receipt
+	if err := json.Unmarshal(body, &rc); err != nil {
+		t.Fatalf("receipt: %v: %s", err, body)
+	}
+	if rc.Sender != "a" || rc.Receiver != "b" || len(rc.Countersign) == 0 || string(rc.Countersign) == "null" {
+		t.Fatalf("receipt is not A->B countersigned: %s", body)
+	}
+	if d, err := c.Sink.WaitFor(ctx, "b", `"id":"demo-1"`); err != nil {
+		t.Fatal(err)
+	} else if d.Sender != "a" || d.ContentType != "application/fhir+json" {
+		t.Fatalf("B's EHR got %+v", d)
+	}
+	ack, err := sendHL7(ctx, A, adt("b", "MSG0001"))
+	if err != nil || ack.Code != "AA" {
+		t.Fatalf("HL7 A->B over MLLP: ack %+v, err %v", ack, err)
+	}
+	if _, err := c.Sink.WaitFor(ctx, "b", "MRNMSG0001"); err != nil {
+		t.Fatal(err)
+	}
+	if mode == cluster.Tun {
+		if out, err := A.Exec(ctx, "ping", "-c", "2", "-W", "2", B.TunnelIP.String()); err != nil {
+			t.Fatalf("ping A->B through the tunnel: %v\n%s", err, out)
+		}
+	}
+	ps, err := A.Peers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps["b"].RxBytes == 0 || ps["b"].TxBytes == 0 {
+		t.Errorf("A's tunnel counters for B stayed zero after traffic: %+v", ps["b"])
+	}
+
+	// The receipt anchors, and verifies offline and on chain.
+	arc := anchoredReceipt(ctx, t, A, bundle)
+	if out, err := verifyReceipt(ctx, A, c, arc, bundle, t.TempDir()); err != nil {
+		t.Fatalf("wardgate verify on A's anchored receipt: %v\n%s", err, out)
+	}
+
+	// C stays refused: records to it are refused, and after two more
+	// intervals it is still not admitted.
+	if code, body, _ := postRecord(ctx, A, "c", "application/fhir+json", fhirBundle(2)); code != http.StatusForbidden {
+		t.Fatalf("record A->C (refused peer): %d %s, want 403", code, body)
+	}
+	time.Sleep(2 * 2 * time.Second)
+	for _, v := range []*cluster.Box{A, B} {
+		ps, err := v.Peers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps["c"].State == "admitted" {
+			t.Fatalf("%s admitted C later: %+v", v.Name, ps["c"])
+		}
+	}
+	if ps, err := C.Peers(ctx); err == nil && ps["a"].State == "admitted" {
+		// C may admit A (A is fine), but A never admits C, so no tunnel.
+		t.Logf("C admits A (A's evidence is good); A refuses C, so no traffic flows")
+	}
+
+	// Tamper with B's kernel and restart it: A revokes B.
+	tamper := time.Now()
+	if err := B.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := B.Tamper(); err != nil {
+		t.Fatal(err)
+	}
+	if err := B.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	if _, err := A.WaitPeer(ctx, "b", func(p cluster.Peer) bool { return p.State != "admitted" }); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("A revoked B %v after B was stopped for tampering", time.Since(tamper).Round(time.Millisecond))
+	// The tampered B comes back and is appraised: failing, never re-admitted.
+	p, err := A.WaitPeer(ctx, "b", func(p cluster.Peer) bool { return p.Verdict == "fail" && hasReason(p, "") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("A's verdict on the tampered B, %v after its restart: %+v", time.Since(restarted).Round(time.Millisecond), p.Reasons)
+	if p.State == "admitted" {
+		t.Fatalf("A admitted tampered B: %+v", p)
+	}
+	if code, body, _ := postRecord(ctx, A, "b", "application/fhir+json", fhirBundle(3)); code == http.StatusOK {
+		t.Fatalf("record A->tampered B was forwarded: %s", body)
+	}
+	if mode == cluster.Tun {
+		if out, err := A.Exec(ctx, "ping", "-c", "1", "-W", "1", B.TunnelIP.String()); err == nil {
+			t.Fatalf("ping A->tampered B still passes:\n%s", out)
+		}
+	}
+
+	// The security team exports A's reports and checks them with A's key.
+	var ls struct {
+		RecordKey string `json:"record_key"`
+	}
+	if err := A.CLIJSON(ctx, &ls, "ledger", "status"); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := hex.DecodeString(ls.RecordKey)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		t.Fatalf("A's published key %q: %v", ls.RecordKey, err)
+	}
+	out := filepath.Join(t.TempDir(), "reports.json")
+	if _, err := A.CLI(ctx, "reports", "export", "--since", "1h", "--format", "json", "-o", out); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []json.RawMessage
+	if err := json.Unmarshal(data, &docs); err != nil {
+		t.Fatalf("export is not a JSON array: %v", err)
+	}
+	var peers []string
+	for i, d := range docs {
+		r, err := attest.VerifyReport(d, pub)
+		if err != nil {
+			t.Fatalf("exported report %d does not verify against A's key: %v", i, err)
+		}
+		if r.Verifier != "a" {
+			t.Fatalf("report %d verifier %q", i, r.Verifier)
+		}
+		peers = append(peers, r.Peer+map[bool]string{true: ":pass", false: ":fail"}[r.Pass])
+	}
+	for _, want := range []string{"b:pass", "c:fail", "b:fail"} {
+		if !slices.Contains(peers, want) {
+			t.Errorf("A's exported reports lack %s (have %v)", want, peers)
+		}
+	}
+	// A flipped byte in an exported report is caught.
+	bad := []byte(strings.Replace(string(docs[0]), `"peer":"`, `"peer":"X`, 1))
+	if _, err := attest.VerifyReport(bad, pub); err == nil {
+		t.Fatal("an edited report verified")
+	}
+}
+
+// hasReason reports whether one of p's reasons has a code containing sub.
+func hasReason(p cluster.Peer, sub string) bool {
+	for _, r := range p.Reasons {
+		if strings.Contains(r.Code, sub) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,190 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardgate/wardgate/integration/cluster"
+	"github.com/wardgate/wardgate/tunnel/relay"
+)
+
+// bins are wardgated and wardgate, built once for the whole package.
+var bins cluster.Binaries
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wardgate-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	bins, err = cluster.Build(ctx, dir)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// requireRoot skips a namespace test when not root, loudly: CI runs as root,
+// so there these tests always run.
+func requireRoot(tb testing.TB) {
+	tb.Helper()
+	if os.Geteuid() != 0 {
+		tb.Skip("SKIPPED: needs root for network namespaces and TUN devices (CI runs as root and runs this test)")
+	}
+}
+
+// newCluster prepares boxes (the first serves the chain) and stops them
+// when the test ends. On failure the boxes' logs are printed.
+func newCluster(tb testing.TB, mode cluster.Mode, boxes []string, tampered ...string) *cluster.Cluster {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := cluster.New(ctx, cluster.Spec{
+		Dir: tb.TempDir(), Bin: bins, Mode: mode, Boxes: boxes, Tampered: tampered,
+		Interval: 2 * time.Second, Lifetime: 4 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(testWriter{tb}, nil)),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			for _, b := range c.Boxes() {
+				tb.Logf("---- %s log (tail) ----\n%s", b.Name, b.LogTail(60))
+			}
+		}
+		c.Close()
+	})
+	return c
+}
+
+type testWriter struct{ tb testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func admitted(p cluster.Peer) bool { return p.State == "admitted" }
+
+// postRecord hands a record to box's LAN API for peer, as an EHR would.
+func postRecord(ctx context.Context, b *cluster.Box, peer, contentType string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.LAN()+"/v1/records", bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("To", peer)
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	return resp.StatusCode, out, err
+}
+
+// receipt is the part of the relay's receipt the tests look at.
+type receipt struct {
+	Digest      string          `json:"digest"`
+	Sender      string          `json:"sender"`
+	Receiver    string          `json:"receiver"`
+	Status      string          `json:"status"`
+	Ledger      json.RawMessage `json:"ledger"`
+	Countersign json.RawMessage `json:"countersign"`
+}
+
+// anchoredReceipt polls box's receipt endpoint until the receipt for body
+// is anchored on chain.
+func anchoredReceipt(ctx context.Context, tb testing.TB, b *cluster.Box, body []byte) receipt {
+	tb.Helper()
+	d := sha256.Sum256(body)
+	url := b.LAN() + "/v1/receipts/" + hex.EncodeToString(d[:])
+	var last string
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			last = fmt.Sprintf("%s %s", resp.Status, data)
+			var rc receipt
+			if resp.StatusCode == http.StatusOK && json.Unmarshal(data, &rc) == nil && rc.Status == "anchored" {
+				return rc
+			}
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("receipt for %x on %s never anchored; last answer: %s", d[:8], b.Name, last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// verifyReceipt runs `wardgate verify` on the ledger part of rc, offline
+// with the record and online against the chain.
+func verifyReceipt(ctx context.Context, b *cluster.Box, c *cluster.Cluster, rc receipt, record []byte, dir string) ([]byte, error) {
+	rf := filepath.Join(dir, "receipt-"+rc.Digest[:12]+".json")
+	if err := os.WriteFile(rf, rc.Ledger, 0o644); err != nil {
+		return nil, err
+	}
+	df := filepath.Join(dir, "record-"+rc.Digest[:12])
+	if err := os.WriteFile(df, record, 0o600); err != nil {
+		return nil, err
+	}
+	return b.CLI(ctx, "verify", "--receipt", rf, "--record", df, "--rpc", c.ChainURL)
+}
+
+// sendHL7 sends one HL7 v2 message over MLLP to box and returns the ACK.
+func sendHL7(ctx context.Context, b *cluster.Box, msg string) (*relay.Ack, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", b.MLLP())
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	if err := relay.WriteFrame(conn, []byte(msg)); err != nil {
+		return nil, err
+	}
+	ack, err := relay.ReadFrame(bufio.NewReader(conn), 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	return relay.ParseAck(ack)
+}
+
+// adt is an HL7 v2 ADT^A01 addressed to facility to.
+func adt(to, controlID string) string {
+	return strings.Join([]string{
+		"MSH|^~\\&|EPIC|A|ADT|" + to + "|20261124120000||ADT^A01|" + controlID + "|P|2.5",
+		"EVN|A01|20261124120000",
+		"PID|1||MRN" + controlID + "^^^A^MR||DOE^JANE||19800101|F",
+		"PV1|1|I|WARD1^101^1",
+	}, "\r") + "\r"
+}
+
+// fhirBundle is a small FHIR transaction Bundle; n makes each one unique.
+func fhirBundle(n int) []byte {
+	return fmt.Appendf(nil, `{"resourceType":"Bundle","type":"transaction","id":"demo-%d","entry":[{"resource":{"resourceType":"Patient","id":"p%d","name":[{"family":"Doe","given":["Jane"]}],"birthDate":"1980-01-01"},"request":{"method":"POST","url":"Patient"}}]}`, n, n)
+}
