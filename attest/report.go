@@ -81,7 +81,7 @@ func (r *Report) Marshal() ([]byte, error) {
 	return json.Marshal(signedEnvelope{Report: r.signed, Signature: r.sig, Key: r.key})
 }
 
-// Digest-free accessor for the signature, e.g. for logging to the ledger.
+// Signature is the Ed25519 signature over the report body (for logs).
 func (r *Report) Signature() []byte { return bytes.Clone(r.sig) }
 
 // ErrReportSignature means a report's signature does not verify.
