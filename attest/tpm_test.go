@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -272,5 +273,48 @@ func TestSWTPM(t *testing.T) {
 	wantRefused(t, vd, r, ReasonEventLogMismatch)
 	if _, err := tp.Unseal(ctx, blob); !errors.Is(err, ErrUnseal) {
 		t.Fatalf("Unseal after extend = %v, want ErrUnseal", err)
+	}
+}
+
+// TestRestartKeepsActivation: a box that restarts (same state directory,
+// same boot) keeps its EK and AK, so a verifier that activated it before
+// accepts its evidence without re-enrolment.
+func TestRestartKeepsActivation(t *testing.T) {
+	ca := mustCA(t)
+	d := dir(t, "box")
+	b := openBox(t, d, ca, goodComponents(), AttesterConfig{})
+	v := newVerifier(t, ca, map[string]string{peer: b.att.EKFingerprint()}, nil, signedManifest(t, manifestFor("1", goodComponents()...)))
+	enroll(t, v, b, peer)
+	b.close()
+
+	b = openBox(t, d, nil, goodComponents(), AttesterConfig{})
+	defer b.close()
+	wg, rk := keys()
+	if vd, _ := appraise(t, v, peer, evidence(t, v, b, peer, wg, rk), wg, rk); !vd.Passed() {
+		t.Fatalf("restarted box refused: %v", vd.Reasons())
+	}
+}
+
+func TestNewAttesterWithoutEKCertificate(t *testing.T) {
+	tp, err := OpenSimulator(dir(t, "box"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	_, err = NewAttester(testCtx, tp, AttesterConfig{EventLog: []byte{1}})
+	if err == nil || !strings.Contains(err.Error(), "ProvisionEK") {
+		t.Fatalf("NewAttester without EK certificate = %v, want an error saying how to provision it", err)
+	}
+	if _, err := NewAttester(testCtx, tp, AttesterConfig{Bank: "md5"}); err == nil {
+		t.Fatal("accepted bank md5")
+	}
+}
+
+// OpenDevice needs a hardware TPM, which this machine does not have; only
+// its error path is tested here.
+func TestOpenDeviceMissing(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "tpmrm0")
+	if _, err := OpenDevice(p); err == nil || !strings.Contains(err.Error(), p) {
+		t.Fatalf("OpenDevice(%s) = %v, want an error naming the path", p, err)
 	}
 }
