@@ -108,7 +108,7 @@ used and a warning says so. Exits 1 with the reason on any failure.`,
 			if vf.receipt == "" {
 				return usageError{errors.New("verify needs --receipt FILE")}
 			}
-			out, err := runVerify(cmd.Context(), vf, a.timeout)
+			out, err := runVerify(cmd.Context(), vf, a.timeout, cmd.InOrStdin())
 			w := cmd.OutOrStdout()
 			if err != nil {
 				out.OK, out.Reason, out.Error = false, refusalCode(err), err.Error()
@@ -127,7 +127,7 @@ used and a warning says so. Exits 1 with the reason on any failure.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&vf.receipt, "receipt", "", "receipt file (JSON, as issued by the box)")
+	f.StringVar(&vf.receipt, "receipt", "", "receipt file (JSON, as issued by the box); - reads stdin")
 	f.StringVar(&vf.record, "record", "", "the record's bytes; must hash to the entry's digest")
 	f.StringVar(&vf.recordKey, "record-key", "", "the box's Ed25519 record key: hex, base64, or a PEM file")
 	f.StringVar(&vf.rpc, "rpc", "", "JSON-RPC URL of the chain: also verify the anchor on chain")
@@ -138,17 +138,23 @@ used and a warning says so. Exits 1 with the reason on any failure.`,
 	return cmd
 }
 
-func runVerify(ctx context.Context, vf verifyFlags, timeout time.Duration) (verifyOutput, error) {
+func runVerify(ctx context.Context, vf verifyFlags, timeout time.Duration, stdin io.Reader) (verifyOutput, error) {
 	out := verifyOutput{Mode: "offline"}
+	var err error
 	if vf.rpc != "" {
 		out.Mode = "online"
 	}
-	f, err := os.Open(vf.receipt)
-	if err != nil {
-		return out, fmt.Errorf("--receipt: %w", err)
+	var r *ledger.Receipt
+	if vf.receipt == "-" {
+		r, err = ledger.ReadReceipt(stdin)
+	} else {
+		f, oerr := os.Open(vf.receipt)
+		if oerr != nil {
+			return out, fmt.Errorf("--receipt: %w", oerr)
+		}
+		r, err = ledger.ReadReceipt(f)
+		f.Close()
 	}
-	r, err := ledger.ReadReceipt(f)
-	f.Close()
 	if err != nil {
 		return out, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
@@ -91,6 +92,24 @@ func TestVerifyOffline(t *testing.T) {
 	mustContain(t, "verify", r.stdout, "receipt:", "OK (offline)", "hospital-a, leaf 2 of 5", "sent hospital-a -> hospital-b", "matches the digest", "pending")
 	if strings.Contains(r.stdout, "warning") {
 		t.Errorf("pinned key still warns:\n%s", r.stdout)
+	}
+
+	// "-" reads the receipt from stdin.
+	var out, errb bytes.Buffer
+	root := newRoot(func(string) string { return "" })
+	root.SetArgs([]string{"verify", "--receipt", "-"})
+	root.SetIn(bytes.NewReader(raw))
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	if err := root.ExecuteContext(context.Background()); err != nil || !strings.Contains(out.String(), "OK (offline)") {
+		t.Fatalf("verify from stdin: %v\n%s", err, out.String())
+	}
+	root = newRoot(func(string) string { return "" })
+	root.SetArgs([]string{"verify", "--receipt", "-"})
+	root.SetIn(bytes.NewReader(raw[:40]))
+	root.SetOut(&out)
+	if err := root.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), "malformed receipt") {
+		t.Fatalf("truncated stdin: %v", err)
 	}
 
 	// Without a pinned key it still verifies, and says whose key it used.
