@@ -93,8 +93,10 @@ func (d *daemon) Peers(ctx context.Context) ([]control.PeerInfo, error) {
 			info.Verdict = control.VerdictFail
 			if v.Passed() {
 				info.Verdict = control.VerdictPass
+				info.Expiry = v.Expiry()
+			} else {
+				info.Expiry = time.Time{} // a failing verdict admits nothing, so it has no expiry to show
 			}
-			info.Expiry = v.Expiry()
 			info.LastReportID = v.ReportID()
 			info.Reasons = append(controlReasons(v.Reasons()), info.Reasons...)
 			if info.WireGuardKey == "" {

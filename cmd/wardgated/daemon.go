@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -75,10 +76,10 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon
 	log = log.With("box", cfg.Box)
 	d = &daemon{cfg: cfg, log: log, started: time.Now(), errc: make(chan error, 8), peers: map[string]*peerState{}}
 	d.bg, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	built := d // the named result is nil by the time a failing return runs this
 	defer func() {
 		if err != nil {
-			d.close()
-			d = nil
+			built.close()
 		}
 	}()
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
@@ -155,7 +156,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon
 	d.closers = append(d.closers, d.dev.Close)
 	d.wgKey = d.dev.PublicKey()
 	for _, p := range cfg.Peers {
-		d.peers[p.Name] = &peerState{cfg: p, client: newPeerClient(cfg.Box, p.Endpoint), kick: make(chan bool, 1)}
+		d.peers[p.Name] = &peerState{cfg: p, client: newPeerClient(cfg.Box, p.Endpoint), kick: make(chan time.Time, 1)}
 	}
 
 	// 6. Listeners: all bound before anything is served, so a taken port
@@ -192,7 +193,14 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon
 		aln.Close()
 		return nil, err
 	}
-	d.servers = append(d.servers, ctl.Close)
+	d.servers = append(d.servers, ctl.Close, func() error {
+		// http.Server.Close only closes listeners it is serving; after a
+		// failed start the socket was never served, so unlink it here.
+		if err := os.Remove(ctl.Path()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	})
 	d.metrics = api.NewMetrics(d, log)
 	addCtx := func(name string, serveCtx func(context.Context) error, ln net.Listener) {
 		d.servers = append(d.servers, ln.Close)
@@ -229,7 +237,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon
 			}
 		})
 	}
-	d.ready.Store(true)
+	// The log line comes first so that whoever sees status ready also finds it.
+	defer d.ready.Store(true)
 	log.Info("ready", "tpm", d.tpm.Kind(), "ek", d.attester.EKFingerprint(), "attestation", aln.Addr().String(),
 		"tunnel", cfg.TunnelAddress(), "listen_port", d.dev.ListenPort(), "control", cfg.Control.Socket,
 		"peers", len(d.peers), "quarantine", d.quarantine != "")

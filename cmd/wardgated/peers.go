@@ -30,7 +30,8 @@ const (
 type peerState struct {
 	cfg    config.Peer
 	client *peerClient
-	kick   chan bool // true: re-run first contact (the peer restarted)
+	kick   chan time.Time // the peer said hello (restarted): re-run first contact
+	round  sync.Mutex     // one appraisal at a time: the verifier keeps one pending challenge per peer
 
 	mu        sync.Mutex
 	activated bool            // first contact done: AK activated in the verifier
@@ -40,9 +41,9 @@ type peerState struct {
 	lastTry   time.Time
 }
 
-func (p *peerState) poke(reset bool) {
+func (p *peerState) poke() {
 	select {
-	case p.kick <- reset:
+	case p.kick <- time.Now():
 	default:
 	}
 }
@@ -93,8 +94,19 @@ func (d *daemon) peerLoop(ctx context.Context, p *peerState) {
 		case <-ctx.Done():
 			t.Stop()
 			return
-		case reset = <-p.kick:
+		case at := <-p.kick:
 			t.Stop()
+			p.mu.Lock()
+			started := p.lastTry
+			p.mu.Unlock()
+			// A round that began after the hello already saw the restarted peer.
+			if started.After(at) {
+				if !waitTimer(ctx, next-time.Since(started)) {
+					return
+				}
+				continue
+			}
+			reset = true
 		case <-t.C:
 		}
 	}
@@ -106,6 +118,8 @@ func (d *daemon) peerLoop(ctx context.Context, p *peerState) {
 func (d *daemon) appraise(ctx context.Context, p *peerState, reset bool) (*attest.Verdict, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*protoTimeout)
 	defer cancel()
+	p.round.Lock()
+	defer p.round.Unlock()
 	name := p.cfg.Name
 	p.mu.Lock()
 	if reset {
@@ -291,6 +305,21 @@ func (d *daemon) recordReport(ctx context.Context, rep *attest.Report) error {
 		return fmt.Errorf("journaling report %s: %w", sum.ID, err)
 	}
 	return nil
+}
+
+// waitTimer sleeps d (if positive); false if ctx ended first.
+func waitTimer(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 func reasonsText(rs []attest.Reason) string {

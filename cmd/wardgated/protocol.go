@@ -106,7 +106,7 @@ func (d *daemon) attestHandler() http.Handler {
 			return
 		}
 		d.log.Info("peer says hello; appraising it afresh", "peer", m.From)
-		d.peers[m.From].poke(true)
+		d.peers[m.From].poke()
 		w.WriteHeader(http.StatusAccepted)
 	})
 	return mux
