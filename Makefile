@@ -11,7 +11,7 @@ export CGO_ENABLED := 1
 # Tests that need the geth binary find it here; it is built once per machine.
 export WARDGATE_GETH := $(GETH)
 
-APT_PKGS  := swtpm swtpm-tools tpm2-tools iperf3 wireguard-tools libssl-dev gcc iproute2
+APT_PKGS  := swtpm swtpm-tools tpm2-tools iperf3 wireguard-tools libssl-dev gcc iproute2 iputils-ping
 
 .PHONY: all build test demo bench bench-tunnel bench-records contracts install deps geth fmt vet clean
 
