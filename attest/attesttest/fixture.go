@@ -11,8 +11,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -77,7 +81,8 @@ func signed(m *firmware.Manifest, key ed25519.PrivateKey) (*firmware.Manifest, e
 
 func setup() (*Fixture, error) {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "attesttest-")
+	removeStale()
+	dir, err := os.MkdirTemp("", fmt.Sprintf("attesttest-%d-", os.Getpid()))
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +115,21 @@ func setup() (*Fixture, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// removeStale deletes the state of fixtures whose test process has exited:
+// the shared fixture lives as long as its process and cannot clean up.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "attesttest-*-*"))
+	for _, d := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(d), "attesttest-%d-", &pid); err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // TPM is the fixture's simulated TPM (a Sealer for tunnel tests).
