@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/wardgate/wardgate/ledger"
 )
@@ -105,9 +106,50 @@ func (r *Relay) ReceiptFor(ctx context.Context, digest [32]byte, peer string) (*
 	}
 	switch {
 	case sent != nil:
-		return r.receipt(ctx, sent.Seq, r.cs.get(digest, sent.Receiver))
+		cs := r.cs.get(digest, sent.Receiver)
+		var csErr error
+		if cs == nil {
+			// Countersignatures live in memory; after a restart (or a failed
+			// send) ask the receiver, without resending the body.
+			cs, csErr = r.refetch(ctx, sent)
+		}
+		rc, err := r.receipt(ctx, sent.Seq, cs)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case cs != nil:
+		case errors.Is(csErr, ErrNotReceived):
+			rc.Delivery, rc.DeliveryError = DeliveryNotReceived, csErr.Error()
+		default:
+			rc.Delivery, rc.DeliveryError = DeliveryUnknown, csErr.Error()
+		}
+		return rc, nil
 	case recv != nil:
 		return r.receipt(ctx, recv.Seq, nil)
 	}
 	return nil, fmt.Errorf("%w: %x", ErrNoReceipt, digest)
+}
+
+// refetch asks the receiver of a sent entry for its countersignature again.
+func (r *Relay) refetch(ctx context.Context, sent *ledger.Entry) (*Countersign, error) {
+	v, err := r.admitted(sent.Receiver)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := sent.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	cs, err := r.fetchCountersign(ctx, sent.Receiver, raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := cs.Verify(v.RecordKey(), raw); err != nil {
+		return nil, fmt.Errorf("relay: peer %q: %w", sent.Receiver, err)
+	}
+	r.cs.put(sent.Digest, sent.Receiver, cs)
+	return cs, nil
 }

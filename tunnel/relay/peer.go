@@ -23,10 +23,11 @@ import (
 //
 // 200 answers with a Countersign (JSON); errors answer with peerError JSON.
 const (
-	peerPath      = "/v1/peer/records"
-	entryHeader   = "Wardgate-Entry"
-	maxEntryB64   = 2048
-	maxErrorReply = 4 << 10
+	peerPath        = "/v1/peer/records"
+	countersignPath = "/v1/peer/countersign"
+	entryHeader     = "Wardgate-Entry"
+	maxEntryB64     = 2048
+	maxErrorReply   = 4 << 10
 )
 
 // peerError is the JSON body of a refused peer request.
@@ -47,6 +48,7 @@ const (
 	codePeerRefused    = "peer_refused"
 	codeBadCountersign = "bad_countersign"
 	codeInternal       = "internal"
+	codeNotReceived    = "not_received"
 )
 
 // classify maps an error to its code and HTTP status.
@@ -62,6 +64,8 @@ func classify(err error) (string, int) {
 		return codeTooLarge, http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrBadRequest), errors.Is(err, ErrNoRoute):
 		return codeBadRequest, http.StatusBadRequest
+	case errors.Is(err, ErrNotReceived):
+		return codeNotReceived, http.StatusNotFound
 	case errors.Is(err, ErrDeliveryFailed):
 		return codeDelivery, http.StatusBadGateway
 	case errors.Is(err, ErrPeerUnreachable):
@@ -108,6 +112,21 @@ func readBody(w http.ResponseWriter, req *http.Request, max int64) ([]byte, erro
 // body. It checks shape and digest, not trust: the caller verifies the
 // signature against the sender's current verdict.
 func parsePeerRequest(box, entryB64, contentType string, body []byte) (*ledger.Entry, []byte, error) {
+	e, raw, err := parseEntryHeader(box, entryB64)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case e.ContentType != contentType:
+		return nil, nil, fmt.Errorf("%w: Content-Type %q differs from the signed %q", ErrBadRequest, contentType, e.ContentType)
+	case sha256.Sum256(body) != e.Digest:
+		return nil, nil, fmt.Errorf("%w: body does not hash to the signed digest %x", ErrBadRequest, e.Digest[:8])
+	}
+	return e, raw, nil
+}
+
+// parseEntryHeader decodes and shape-checks the sender's signed entry.
+func parseEntryHeader(box, entryB64 string) (*ledger.Entry, []byte, error) {
 	if entryB64 == "" {
 		return nil, nil, fmt.Errorf("%w: missing %s header", ErrBadRequest, entryHeader)
 	}
@@ -129,10 +148,6 @@ func parsePeerRequest(box, entryB64, contentType string, body []byte) (*ledger.E
 		return nil, nil, fmt.Errorf("%w: entry is addressed to %q, this box is %q", ErrBadRequest, e.Receiver, box)
 	case e.Log != e.Sender:
 		return nil, nil, fmt.Errorf("%w: entry of sender %q comes from log %q", ErrBadRequest, e.Sender, e.Log)
-	case e.ContentType != contentType:
-		return nil, nil, fmt.Errorf("%w: Content-Type %q differs from the signed %q", ErrBadRequest, contentType, e.ContentType)
-	case sha256.Sum256(body) != e.Digest:
-		return nil, nil, fmt.Errorf("%w: body does not hash to the signed digest %x", ErrBadRequest, e.Digest[:8])
 	}
 	if err := checkName("sender", e.Sender); err != nil {
 		return nil, nil, err
@@ -144,7 +159,66 @@ func parsePeerRequest(box, entryB64, contentType string, body []byte) (*ledger.E
 func (r *Relay) PeerHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+peerPath, r.handlePeer)
+	mux.HandleFunc("POST "+countersignPath, r.handleCountersign)
 	return mux
+}
+
+// handleCountersign answers a sender that lost a countersignature (it keeps
+// them in memory only): given its signed entry, and no body, the receiver
+// countersigns again if it journaled the record, or answers 404.
+func (r *Relay) handleCountersign(w http.ResponseWriter, req *http.Request) {
+	cs, err := r.recountersign(req.Context(), req.Header.Get(entryHeader))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, cs)
+}
+
+func (r *Relay) recountersign(ctx context.Context, entryB64 string) (*Countersign, error) {
+	e, raw, err := parseEntryHeader(r.cfg.Box, entryB64)
+	if err != nil {
+		return nil, err
+	}
+	v, err := r.admitted(e.Sender)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.VerifySignature(v.RecordKey()); err != nil {
+		return nil, fmt.Errorf("%w: sender %q: %w", ErrBadSignature, e.Sender, err)
+	}
+	prev, err := r.receivedEntry(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	if prev == nil {
+		return nil, fmt.Errorf("%w: %x from %q", ErrNotReceived, e.Digest, e.Sender)
+	}
+	return countersign(r.cfg.RecordKey, raw, prev)
+}
+
+// receivedEntry is this box's journaled KindReceived entry for (sender, digest), or nil.
+func (r *Relay) receivedEntry(ctx context.Context, e *ledger.Entry) (*ledger.Entry, error) {
+	for _, seq := range r.cfg.Ledger.Lookup(e.Digest) {
+		prev, err := r.cfg.Ledger.Entry(ctx, seq)
+		if err != nil {
+			return nil, fmt.Errorf("relay: reading journal entry %d: %w", seq, err)
+		}
+		if prev.Kind == ledger.KindReceived && prev.Sender == e.Sender && prev.Receiver == r.cfg.Box {
+			return prev, nil
+		}
+	}
+	return nil, nil
+}
+
+// fetchCountersign asks peer to countersign this box's sent entry again.
+func (r *Relay) fetchCountersign(ctx context.Context, peer string, raw []byte) (*Countersign, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+peer+countersignPath, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	req.Header.Set(entryHeader, base64.StdEncoding.EncodeToString(raw))
+	return r.peerCall(req, peer)
 }
 
 func (r *Relay) handlePeer(w http.ResponseWriter, req *http.Request) {
@@ -205,14 +279,12 @@ func (r *Relay) receive(ctx context.Context, entryB64, contentType string, body 
 func (r *Relay) receiveOnce(ctx context.Context, e *ledger.Entry, raw, body []byte) (*Countersign, error) {
 	// Dedup by (sender, digest): a resend after a lost reply is acknowledged
 	// from the journal, without a second delivery.
-	for _, seq := range r.cfg.Ledger.Lookup(e.Digest) {
-		prev, err := r.cfg.Ledger.Entry(ctx, seq)
-		if err != nil {
-			return nil, fmt.Errorf("relay: reading journal entry %d: %w", seq, err)
-		}
-		if prev.Kind == ledger.KindReceived && prev.Sender == e.Sender && prev.Receiver == r.cfg.Box {
-			return countersign(r.cfg.RecordKey, raw, prev)
-		}
+	prev, err := r.receivedEntry(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	if prev != nil {
+		return countersign(r.cfg.RecordKey, raw, prev)
 	}
 	if err := r.deliver(ctx, e, body); err != nil {
 		r.stats.deliveryFailed.Add(1)
@@ -236,6 +308,11 @@ func (r *Relay) forward(ctx context.Context, peer, contentType string, raw, body
 	}
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set(entryHeader, base64.StdEncoding.EncodeToString(raw))
+	return r.peerCall(req, peer)
+}
+
+// peerCall makes one request of the peer protocol and parses the countersignature.
+func (r *Relay) peerCall(req *http.Request, peer string) (*Countersign, error) {
 	resp, err := r.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %q: %w; retry later with the same record", ErrPeerUnreachable, peer, err)
@@ -253,6 +330,8 @@ func (r *Relay) forward(ctx context.Context, peer, contentType string, raw, body
 		switch pe.Code {
 		case codeDelivery:
 			return nil, fmt.Errorf("%w: peer %q: %s; retry with the same record (idempotent by digest)", ErrDeliveryFailed, peer, pe.Error)
+		case codeNotReceived:
+			return nil, fmt.Errorf("%w: peer %q: %s", ErrNotReceived, peer, pe.Error)
 		case codeNotAdmitted, codeExpired, codeBadSignature:
 			return nil, fmt.Errorf("%w: peer %q: %s: %s", ErrPeerRefused, peer, pe.Code, pe.Error)
 		}

@@ -30,7 +30,20 @@ type Receipt struct {
 	// part, and a resend of the same record fetches the countersignature
 	// again without a second delivery.
 	Countersign *Countersign `json:"countersign,omitempty"`
+	// Delivery says, for a sent record, whether the receiver countersigned
+	// it: DeliveryCountersigned, DeliveryNotReceived (the receiver has no
+	// record of it: resend the same body), or DeliveryUnknown with
+	// DeliveryError (the receiver could not be asked).
+	Delivery      string `json:"delivery,omitempty"`
+	DeliveryError string `json:"delivery_error,omitempty"`
 }
+
+// Delivery states of a sent record's receipt.
+const (
+	DeliveryCountersigned = "countersigned"
+	DeliveryNotReceived   = "not_received"
+	DeliveryUnknown       = "unknown"
+)
 
 // Countersign is the receiver's statement that it received, delivered and
 // journaled the record of the sender's entry. The receiver signs, with its
@@ -211,6 +224,8 @@ func ParseReceipt(b []byte) (*Receipt, error) {
 		Status      string          `json:"status"`
 		Ledger      json.RawMessage `json:"ledger"`
 		Countersign json.RawMessage `json:"countersign"`
+		Delivery    string          `json:"delivery"`
+		DeliveryErr string          `json:"delivery_error"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("%w: %w", ledger.ErrMalformedReceipt, err)
@@ -239,5 +254,6 @@ func ParseReceipt(b []byte) (*Receipt, error) {
 			return nil, err
 		}
 	}
+	rc.Delivery, rc.DeliveryError = raw.Delivery, raw.DeliveryErr
 	return rc, nil
 }

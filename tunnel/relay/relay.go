@@ -106,6 +106,7 @@ var (
 	ErrBadCountersign  = errors.New("relay: bad countersignature")
 	ErrBadSignature    = errors.New("relay: entry signature does not verify with the sender's attested record key")
 	ErrNoRoute         = errors.New("relay: no peer route for HL7 message")
+	ErrNotReceived     = errors.New("relay: peer has not received this record")
 )
 
 // Relay forwards and receives records. Safe for concurrent use.
@@ -396,5 +397,8 @@ func newReceipt(lr *ledger.Receipt, cs *Countersign) (*Receipt, error) {
 	}
 	rc := &Receipt{Version: 1, Digest: ledger.Hash(e.Digest), Kind: e.Kind.String(), Sender: e.Sender, Receiver: e.Receiver,
 		ContentType: e.ContentType, Status: lr.Status, Ledger: lr, Countersign: cs}
+	if cs != nil {
+		rc.Delivery = DeliveryCountersigned
+	}
 	return rc, nil
 }

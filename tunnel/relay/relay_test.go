@@ -428,6 +428,10 @@ func TestWrongRecordKeyRefused(t *testing.T) {
 	if !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("forged entry: %v", err)
 	}
+	// Nor does a forged entry get a countersignature from the receiver.
+	if _, err := p.b.r.recountersign(context.Background(), b64(raw)); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("countersign for a forged entry: %v", err)
+	}
 }
 
 // The receiver's LAN endpoint is down: the sender learns it (502), and a
@@ -454,6 +458,11 @@ func TestLANEndpointDownThenRetry(t *testing.T) {
 	}
 	if n := len(b.l.Lookup(digest)); n != 0 {
 		t.Fatalf("receiver journaled %d entries for an undelivered record", n)
+	}
+	// The sender's receipt says the peer does not have it.
+	rurl := a.lanURL + "/v1/receipts/" + hex.EncodeToString(digest[:])
+	if st, got := get(t, rurl); st != http.StatusOK || parseReceipt(t, got).Delivery != DeliveryNotReceived || parseReceipt(t, got).Countersign != nil {
+		t.Fatalf("receipt of an undelivered record: %d %s", st, got)
 	}
 	// The endpoint comes back on the same address.
 	ln, err = net.Listen("tcp", epAddr)
@@ -484,6 +493,28 @@ func TestLANEndpointDownThenRetry(t *testing.T) {
 	if len(a.l.Lookup(digest)) != 1 || len(b.l.Lookup(digest)) != 1 || ep.count() != 1 {
 		t.Fatalf("after retries: sender %d entries, receiver %d entries, %d deliveries; want 1, 1, 1",
 			len(a.l.Lookup(digest)), len(b.l.Lookup(digest)), ep.count())
+	}
+	// The sender restarts (a fresh relay on the same ledger: countersignatures
+	// were in memory only). Its receipt fetches the countersignature again
+	// from the receiver, without a second delivery.
+	a.r.Close()
+	a2, err := New(a.r.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a2.Close()
+	rc, err := a2.ReceiptFor(context.Background(), digest, "city-general")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.Delivery != DeliveryCountersigned {
+		t.Fatalf("after restart: delivery %q (%s)", rc.Delivery, rc.DeliveryError)
+	}
+	if _, err := VerifyReceipt(context.Background(), rc, a.signer.Public(), b.signer.Public(), ledger.VerifyOptions{Record: body}); err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+	if !bytes.Equal(rc.Countersign.ReceivedEntry, first.Countersign.ReceivedEntry) || ep.count() != 1 {
+		t.Fatalf("after restart: new received entry or %d deliveries", ep.count())
 	}
 	if sa, sb := a.r.Stats(), b.r.Stats(); sa.Sent != 2 || sa.Refused != 1 || sb.Received != 1 || sb.DeliveryFailed != 1 {
 		t.Fatalf("stats: sender %+v receiver %+v", sa, sb)
