@@ -58,8 +58,11 @@ bench-tunnel: deps build
 bench-records: deps build
 	$(GO) test -run '^$$' -bench BenchmarkRecords -benchtime 1x -v ./integration/
 
+# demo runs three hospitals on loopback (userspace tunnels, simulated TPMs,
+# the embedded dev chain), shows the main job, then stops them. No root.
 demo: build
-	@echo "wardgate demo: the daemon is not built yet; this will start a local consortium"
+	$(GO) build -o $(BIN)/ ./integration/demo
+	$(BIN)/demo --bin $(BIN) --dir $(or $(DEMO_DIR),$(CURDIR)/demo-state)
 
 contracts:
 	$(MAKE) -C ledger/contracts

@@ -1,0 +1,252 @@
+// Command demo runs a local three-hospital consortium and shows wardgate's
+// main job: hospitals a and b attest each other and bring their tunnel up,
+// c boots an unapproved kernel and is refused, a sends b a FHIR Bundle over
+// HTTP and an HL7 ADT over MLLP, and each receipt is verified against the
+// chain with `wardgate verify`. It needs no root: userspace tunnels on
+// loopback, one simulated TPM per wardgated process, the embedded dev chain.
+//
+//	go run ./integration/demo --bin bin --dir /tmp/wardgate-demo
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wardgate/wardgate/integration/cluster"
+	"github.com/wardgate/wardgate/tunnel/relay"
+)
+
+func main() {
+	bin := flag.String("bin", "bin", "directory holding wardgated and wardgate (make build)")
+	dir := flag.String("dir", filepath.Join(os.TempDir(), "wardgate-demo"), "where the boxes keep their state and logs (wiped first)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if err := run(ctx, *bin, *dir); err != nil {
+		fmt.Fprintf(os.Stderr, "\ndemo failed: %v\n", err)
+		fmt.Fprintf(os.Stderr, "the boxes' logs are in %s/{a,b,c}/wardgated.log\n", *dir)
+		os.Exit(1)
+	}
+}
+
+func step(format string, a ...any) { fmt.Printf("\n== "+format+"\n", a...) }
+
+func run(ctx context.Context, binDir, dir string) error {
+	abs, err := filepath.Abs(binDir)
+	if err != nil {
+		return err
+	}
+	bins := cluster.Binaries{Daemon: filepath.Join(abs, "wardgated"), CLI: filepath.Join(abs, "wardgate")}
+	for _, p := range []string{bins.Daemon, bins.CLI} {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("%s is missing: run `make build` first (make demo does)", p)
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	start := time.Now()
+	step("preparing hospitals a, b and c in %s (c boots a kernel the vendor never approved)", dir)
+	c, err := cluster.New(ctx, cluster.Spec{Dir: dir, Bin: bins, Mode: cluster.Userspace,
+		Boxes: []string{"a", "b", "c"}, Tampered: []string{"c"}, Interval: 5 * time.Second, Lifetime: 15 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		c.Close()
+		step("stopped all three wardgated processes; state and logs stay in %s/{a,b,c}", dir)
+	}()
+	a, b := c.Box("a"), c.Box("b")
+
+	step("starting three wardgated processes (each with its own simulated TPM) and the embedded dev chain")
+	t0 := time.Now()
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	if _, err := a.WaitPeer(ctx, "b", func(p cluster.Peer) bool { return p.State == "admitted" }); err != nil {
+		return err
+	}
+	if _, err := b.WaitPeer(ctx, "a", func(p cluster.Peer) bool { return p.State == "admitted" }); err != nil {
+		return err
+	}
+	fmt.Printf("a and b attested each other and admitted the tunnel %.1fs after start\n", time.Since(t0).Seconds())
+	if _, err := a.WaitPeer(ctx, "c", func(p cluster.Peer) bool { return p.Verdict == "fail" }); err != nil {
+		return err
+	}
+
+	step("wardgate reports list --peer c   (on a: why c is refused)")
+	if err := show(ctx, a, "reports", "list", "--peer", "c", "--limit", "1"); err != nil {
+		return err
+	}
+	var reps []struct {
+		Reasons []struct{ Code, Message string } `json:"reasons"`
+	}
+	if err := a.CLIJSON(ctx, &reps, "reports", "list", "--peer", "c", "--verdict", "fail", "--limit", "1"); err == nil && len(reps) > 0 {
+		for _, r := range reps[0].Reasons {
+			fmt.Printf("  c refused: %s: %s\n", r.Code, r.Message)
+		}
+	}
+
+	step("a's EHR posts a FHIR Bundle for b; a's HL7 engine sends an ADT^A01 over MLLP")
+	bundle := []byte(`{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","name":[{"family":"Doe","given":["Jane"]}],"birthDate":"1980-01-01"},"request":{"method":"POST","url":"Patient"}}]}`)
+	if err := postRecord(ctx, a, "b", "application/fhir+json", bundle); err != nil {
+		return err
+	}
+	fmt.Printf("  HTTP POST /v1/records To: b  -> 200, countersigned by b (digest %s)\n", digest(bundle)[:16])
+	hl7 := strings.Join([]string{
+		"MSH|^~\\&|EPIC|A|ADT|b|20261124120000||ADT^A01|MSG00001|P|2.5",
+		"EVN|A01|20261124120000", "PID|1||MRN12345^^^A^MR||DOE^JANE||19800101|F", "PV1|1|I|WARD1^101^1",
+	}, "\r") + "\r"
+	ack, err := sendHL7(ctx, a, hl7)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  MLLP ADT^A01 MSG00001 -> ACK %s (digest %s)\n", ack.Code, digest([]byte(hl7))[:16])
+	for _, want := range []string{"Jane", "MRN12345"} {
+		d, err := c.Sink.WaitFor(ctx, "b", want)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  b delivered to its LAN: %d bytes of %s from %s\n", len(d.Body), d.ContentType, d.Sender)
+	}
+
+	step("wardgate peers   (on a)")
+	if err := show(ctx, a, "peers"); err != nil {
+		return err
+	}
+
+	step("receipts, once a's checkpoint is anchored on the dev chain; `wardgate verify` against %s", c.ChainURL)
+	// b learned a's record key from a's attestation; the chain id and
+	// contract are the consortium's. Pinning them is what a security team does.
+	var ls struct {
+		RecordKey string `json:"record_key"`
+		ChainID   uint64 `json:"chain_id"`
+		Contract  string `json:"contract"`
+	}
+	if err := a.CLIJSON(ctx, &ls, "ledger", "status"); err != nil {
+		return err
+	}
+	for i, rec := range [][]byte{bundle, []byte(hl7)} {
+		f, err := anchoredReceipt(ctx, a, rec, dir)
+		if err != nil {
+			return err
+		}
+		rf := filepath.Join(dir, fmt.Sprintf("record-%d", i+1))
+		if err := os.WriteFile(rf, rec, 0o600); err != nil {
+			return err
+		}
+		args := []string{"verify", "--receipt", f, "--record", rf, "--rpc", c.ChainURL,
+			"--record-key", ls.RecordKey, "--chain-id", fmt.Sprint(ls.ChainID), "--contract", ls.Contract}
+		out, err := a.CLI(ctx, args...)
+		fmt.Printf("$ wardgate %s\n%s", strings.Join(args, " "), indent(out))
+		if err != nil {
+			return err
+		}
+	}
+	step("done in %.0fs", time.Since(start).Seconds())
+	return nil
+}
+
+func show(ctx context.Context, b *cluster.Box, args ...string) error {
+	out, err := b.CLI(ctx, args...)
+	fmt.Print(string(out))
+	return err
+}
+
+func indent(b []byte) string {
+	s := strings.TrimRight(string(b), "\n")
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ") + "\n"
+}
+
+func digest(b []byte) string {
+	d := sha256.Sum256(b)
+	return hex.EncodeToString(d[:])
+}
+
+func postRecord(ctx context.Context, b *cluster.Box, to, ct string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.LAN()+"/v1/records", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("To", to)
+	req.Header.Set("Content-Type", ct)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST /v1/records to %s: %s: %s", to, resp.Status, out)
+	}
+	return nil
+}
+
+func sendHL7(ctx context.Context, b *cluster.Box, msg string) (*relay.Ack, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", b.MLLP())
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := relay.WriteFrame(conn, []byte(msg)); err != nil {
+		return nil, err
+	}
+	raw, err := relay.ReadFrame(bufio.NewReader(conn), 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	ack, err := relay.ParseAck(raw)
+	if err != nil {
+		return nil, err
+	}
+	if ack.Code != "AA" {
+		return ack, fmt.Errorf("HL7 message refused: %s %s", ack.Code, ack.Text)
+	}
+	return ack, nil
+}
+
+// anchoredReceipt waits for the anchored receipt of rec on b and saves its
+// ledger part where `wardgate verify` can read it.
+func anchoredReceipt(ctx context.Context, b *cluster.Box, rec []byte, dir string) (string, error) {
+	d := digest(rec)
+	for {
+		resp, err := http.Get(b.LAN() + "/v1/receipts/" + d)
+		if err == nil {
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var rc struct {
+				Status string          `json:"status"`
+				Ledger json.RawMessage `json:"ledger"`
+			}
+			if resp.StatusCode == http.StatusOK && json.Unmarshal(data, &rc) == nil && rc.Status == "anchored" {
+				f := filepath.Join(dir, "receipt-"+d[:12]+".json")
+				return f, os.WriteFile(f, rc.Ledger, 0o644)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", errors.New("the receipt was not anchored in time; see a's log")
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
