@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -385,6 +387,32 @@ func TestConsortium(t *testing.T) {
 	}
 	if la.Size == 0 {
 		t.Error("a's ledger is empty after reports and a record")
+	}
+
+	// The security team reads the same reports over mutual TLS; without a
+	// client certificate the API refuses.
+	apiURL := "https://" + port(0, 4) + "/v1/reports/" + reps[0].ID
+	caPEM, _ := os.ReadFile(filepath.Join(dir, "api", "ca.pem"))
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	team, err := tls.LoadX509KeyPair(filepath.Join(dir, "api", "client.pem"), filepath.Join(dir, "api", "client-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{team}}}}
+	resp, err := withCert.Get(apiURL)
+	if err != nil {
+		t.Fatalf("report API with the team's certificate: %v", err)
+	}
+	apiBody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(bytes.TrimSpace(apiBody), bytes.TrimSpace(raw)) {
+		t.Errorf("report API: %s, body equal to control socket's: %v", resp.Status, bytes.Equal(bytes.TrimSpace(apiBody), bytes.TrimSpace(raw)))
+	}
+	noCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	if resp, err := noCert.Get(apiURL); err == nil {
+		resp.Body.Close()
+		t.Errorf("report API served a client without a certificate: %s", resp.Status)
 	}
 
 	// Tamper with B's kernel and restart B: A revokes it, and records stop.

@@ -478,8 +478,13 @@ func (c *Config) validate() Errors {
 	if r.MLLPPeer != "" && !peerNames[r.MLLPPeer] {
 		k.add("records.mllp_peer", "%q is not in peers; name one of the configured peers", r.MLLPPeer)
 	}
-	for fac, p := range r.MLLPRoutes {
-		if !peerNames[p] {
+	facs := make([]string, 0, len(r.MLLPRoutes))
+	for fac := range r.MLLPRoutes {
+		facs = append(facs, fac)
+	}
+	slices.Sort(facs)
+	for _, fac := range facs {
+		if p := r.MLLPRoutes[fac]; !peerNames[p] {
 			k.add("records.mllp_routes."+fac, "%q is not in peers; name one of the configured peers", p)
 		}
 	}

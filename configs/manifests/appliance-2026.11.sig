@@ -1,0 +1,1 @@
+B9GdYWuyZlFHVzgESCN/2URqgpu1q+6oN6aCsi5RmNoGCJ3Ijxrj34GGnYoneyy4YM9SqJOA8hz/wxYdByUeCw==
