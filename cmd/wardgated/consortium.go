@@ -54,7 +54,7 @@ func runConsortium(args []string, stdout, stderr io.Writer) int {
 	hosts := fs.String("hosts", "", "comma-separated underlay IPs, one per box (default 127.0.0.1 for all; set them for network namespaces)")
 	tamper := fs.String("tamper", "", "comma-separated boxes that boot a kernel that is not in the manifest")
 	mode := fs.String("tunnel", "userspace", "tunnel mode: userspace or tun")
-	base := fs.Int("base-port", 17000, "first port; box i uses base+10i .. base+10i+5, the dev chain base+9")
+	base := fs.Int("base-port", 17000, "first port; box i uses base+10i .. base+10i+6 (attestation, wireguard, records LAN, metrics, [MLLP], LAN sink, report API), the dev chain base+9")
 	interval := fs.String("interval", "2s", "re-attestation interval")
 	lifetime := fs.String("verdict-lifetime", "6s", "verdict lifetime")
 	if err := fs.Parse(args); err != nil {
@@ -242,8 +242,9 @@ func makeConsortium(ctx context.Context, o consortiumOpts, stdout io.Writer) err
 }
 
 // boxConfig is box i's config without peers. Ports: base+10i is the
-// attestation listener, +1 WireGuard, +2 records LAN, +3 metrics, +4 the
-// report API (mTLS; the team's client cert is DIR/api/client.pem), +5 the
+// attestation listener, +1 WireGuard, +2 records LAN, +3 metrics, +4 left
+// for an MLLP intake, +6 the report API (mTLS; the team's client cert is
+// DIR/api/client.pem), +5 the
 // LAN sink the relay delivers to (the test's or demo's receiver); the dev
 // chain is served by box 0 on base+9.
 func boxConfig(o consortiumOpts, i int, dir string) *config.Config {
@@ -271,7 +272,7 @@ func boxConfig(o consortiumOpts, i int, dir string) *config.Config {
 		}},
 		Control: config.Control{Socket: filepath.Join(bd, "control.sock")},
 		Metrics: config.Metrics{Listen: port(3)},
-		API: config.API{Listen: port(4), TLSCert: filepath.Join(bd, "api-server.pem"), TLSKey: filepath.Join(bd, "api-server-key.pem"),
+		API: config.API{Listen: port(6), TLSCert: filepath.Join(bd, "api-server.pem"), TLSKey: filepath.Join(bd, "api-server-key.pem"),
 			ClientCA: filepath.Join(dir, "api", "ca.pem")},
 		Records: config.Records{LANListen: port(2), DeliverURL: "http://" + port(5) + "/records"},
 	}

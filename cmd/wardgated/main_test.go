@@ -391,7 +391,7 @@ func TestConsortium(t *testing.T) {
 
 	// The security team reads the same reports over mutual TLS; without a
 	// client certificate the API refuses.
-	apiURL := "https://" + port(0, 4) + "/v1/reports/" + reps[0].ID
+	apiURL := "https://" + port(0, 6) + "/v1/reports/" + reps[0].ID
 	caPEM, _ := os.ReadFile(filepath.Join(dir, "api", "ca.pem"))
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
