@@ -237,10 +237,11 @@ func (c *Cluster) prepare(ctx context.Context) error {
 // numbers inside each namespace, where they are free anyway).
 func (c *Cluster) basePort(n int) (int, error) {
 	for try := 0; try < 50; try++ {
+		// Below the kernel's ephemeral range (32768+), so outgoing
+		// connections elsewhere on the machine cannot take these ports.
 		var rb [2]byte
 		rand.Read(rb[:])
-		base := 20000 + int(rb[0])<<8%30000 + int(rb[1])*10%1000
-		base -= base % 10
+		base := 20000 + (int(rb[0])<<8|int(rb[1]))%1200*10
 		ok := true
 		for p := base; p < base+10*n && ok; p++ {
 			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
