@@ -227,6 +227,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon
 			d.errc <- err
 		}
 	})
+	if d.ledger != nil && lchain != nil {
+		d.goDo(func() { d.watchAnchoring(d.bg) })
+	}
 	for _, p := range d.peers {
 		d.goDo(func() { d.peerLoop(d.bg, p) })
 		d.goDo(func() {
@@ -581,6 +584,27 @@ func (d *daemon) selfCheck(ctx context.Context) {
 		d.log.Info("self-check passed")
 	} else {
 		d.log.Warn("self-check failed: peers will refuse this box", "reasons", sc.Reasons)
+	}
+}
+
+// watchAnchoring counts anchoring failures for metrics: each time the
+// ledger reports a new chain error (the ledger retries by itself).
+func (d *daemon) watchAnchoring(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	last := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		e := d.ledger.Status(ctx).ChainError
+		if e != "" && e != last {
+			d.metrics.AnchorError()
+			d.log.Warn("anchoring failed; the ledger keeps journaling and retries", "err", e)
+		}
+		last = e
 	}
 }
 

@@ -91,10 +91,6 @@ func (d *daemon) attestHandler() http.Handler {
 		if !d.readPeerJSON(w, r, &m, &m.From) {
 			return
 		}
-		if len(m.Nonce) < 16 || len(m.Nonce) > 64 {
-			http.Error(w, "nonce must be 16..64 bytes", http.StatusBadRequest)
-			return
-		}
 		d.attMu.Lock()
 		ev, err := d.attester.Evidence(r.Context(), m.Nonce, d.wgKey, d.recordKey.Public().(ed25519.PublicKey))
 		d.attMu.Unlock()
@@ -121,13 +117,38 @@ func (d *daemon) knownPeer(w http.ResponseWriter, name string) bool {
 }
 
 func (d *daemon) readPeerJSON(w http.ResponseWriter, r *http.Request, v any, from *string) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := decodeRequest(http.MaxBytesReader(w, r.Body, maxRequestBody), v); err != nil {
 		http.Error(w, "bad request body: "+err.Error(), http.StatusBadRequest)
 		return false
 	}
 	return d.knownPeer(w, *from)
+}
+
+// decodeRequest parses one protocol request body strictly: one JSON
+// object, no unknown fields, nothing after it, and sane field sizes.
+func decodeRequest(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON object")
+	}
+	var from string
+	switch m := v.(type) {
+	case *fromMsg:
+		from = m.From
+	case *evidenceReq:
+		from = m.From
+		if len(m.Nonce) < 16 || len(m.Nonce) > 64 {
+			return fmt.Errorf("nonce is %d bytes; it must be 16..64", len(m.Nonce))
+		}
+	}
+	if from == "" || len(from) > 63 {
+		return errors.New(`"from" must name the calling box (1..63 bytes)`)
+	}
+	return nil
 }
 
 func (d *daemon) replyJSON(w http.ResponseWriter, v any, err error) {
