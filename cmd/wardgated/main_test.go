@@ -340,6 +340,27 @@ func TestConsortium(t *testing.T) {
 		t.Errorf("c admitted on a")
 	}
 
+	// `wardgate attest PEER` appraises now.
+	if r, err := a.ctl.Attest(context.Background(), "c"); err != nil || r.Verdict != "fail" || r.Admitted || !hasReason(r.Reasons, attest.ReasonComponentUnapproved) {
+		t.Errorf("attest c: %+v %v", r, err)
+	}
+	if r, err := a.ctl.Attest(context.Background(), "b"); err != nil || r.Verdict != "pass" || !r.Admitted || r.ReportID == "" {
+		t.Errorf("attest b: %+v %v", r, err)
+	}
+	if _, err := a.ctl.Attest(context.Background(), "nobody"); !errors.Is(err, control.ErrNotFound) {
+		t.Errorf("attest unknown peer: %v", err)
+	}
+	// `wardgate firmware show`: a's own measurements all match the manifest.
+	fw, err := a.ctl.Firmware(context.Background())
+	if err != nil || !fw.Pass || len(fw.Components) != 3 || len(fw.Manifests) != 1 {
+		t.Errorf("firmware: %+v %v", fw, err)
+	}
+	for _, c := range fw.Components {
+		if !c.Matched {
+			t.Errorf("a's component %s not matched", c.Name)
+		}
+	}
+
 	// A record goes from A's LAN through the tunnel to B's LAN.
 	rec := []byte(`{"resourceType":"Patient","id":"test-1"}`)
 	eventually(t, "record a->b delivered", func() (bool, string) {
