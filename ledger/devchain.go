@@ -19,6 +19,7 @@ import (
 	"github.com/ethereum/go-ethereum/accounts/keystore"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/eth"
@@ -284,6 +285,12 @@ func startDevNode(cfg EmbeddedConfig) (*node.Node, error) {
 	ec.Genesis = DevGenesis()
 	ec.NetworkId = DevChainID
 	ec.SyncMode = ethconfig.FullSync
+	// Archive mode on the hash scheme writes every block's state as it is
+	// sealed. The default path scheme keeps recent state in memory until a
+	// clean shutdown, so a kill -9 of the box serving the chain would rewind
+	// it and drop anchors that receipts already point at.
+	ec.StateScheme = rawdb.HashScheme
+	ec.NoPruning = true
 	ec.Miner.PendingFeeRecipient = crypto.PubkeyToAddress(DevAdminKey().PublicKey)
 	ec.Miner.GasPrice = big.NewInt(1)
 	backend, err := eth.New(stack, &ec)
