@@ -130,6 +130,8 @@ func TestParseBad(t *testing.T) {
 			[]string{`peers[0].name: "hospital-a" is this box itself`}},
 		{"overlapping allowed ips", edit(t, "[10.9.0.2/32, 192.168.20.0/24]", "[10.9.0.1/32]"),
 			[]string{`peers[0].allowed_ips[0]: 10.9.0.1/32 overlaps tunnel.address`}},
+		{"peer claims our LAN", edit(t, "192.168.20.0/24]", "192.168.10.128/25]"),
+			[]string{`peers[0].allowed_ips[1]: 192.168.10.128/25 overlaps tunnel.lan_routes[0] (192.168.10.0/24)`}},
 		{"bad wg endpoint", edit(t, "wireguard_endpoint: 127.0.0.1:51821", "wireguard_endpoint: hostb:51821"),
 			[]string{`peers[0].wireguard_endpoint: "hostb:51821" is not ip:port`}},
 		{"rpc missing fields", edit(t, "mode: embedded\n  embedded: {serve: true, port: 8545}", "mode: rpc"),

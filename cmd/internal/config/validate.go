@@ -322,6 +322,10 @@ func (c *Config) validate() Errors {
 	if c.p.tunnelAddr.IsValid() {
 		owners = append(owners, owner{"tunnel.address", netip.PrefixFrom(c.p.tunnelAddr.Addr(), c.p.tunnelAddr.Addr().BitLen())})
 	}
+	// This hospital's own LAN must never be routed into the tunnel.
+	for i, r := range c.p.lanRoutes {
+		owners = append(owners, owner{fmt.Sprintf("tunnel.lan_routes[%d]", i), r})
+	}
 	for i, pr := range c.Peers {
 		p := fmt.Sprintf("peers[%d]", i)
 		var pp parsedPeer
@@ -512,7 +516,7 @@ func (c *Config) CheckFiles() error {
 		st, err := os.Stat(p)
 		switch {
 		case err != nil:
-			k.add(path, "%s: %v", p, unwrapPathErr(err))
+			k.add(path, "%s: %v; fix the path or create the file", p, unwrapPathErr(err))
 		case st.IsDir():
 			k.add(path, "%s is a directory; name a file", p)
 		}
@@ -524,7 +528,7 @@ func (c *Config) CheckFiles() error {
 		st, err := os.Stat(p)
 		switch {
 		case err != nil:
-			k.add(path, "%s: %v", p, unwrapPathErr(err))
+			k.add(path, "%s: %v; fix the path or create the directory", p, unwrapPathErr(err))
 		case !st.IsDir():
 			k.add(path, "%s is not a directory", p)
 		}
