@@ -113,30 +113,11 @@ type receipt struct {
 	Countersign json.RawMessage `json:"countersign"`
 }
 
-// anchoredReceipt polls box's receipt endpoint until the receipt for body
-// is anchored on chain.
+// anchoredReceipt waits until box's receipt for body is anchored on chain.
 func anchoredReceipt(ctx context.Context, tb testing.TB, b *cluster.Box, body []byte) receipt {
 	tb.Helper()
 	d := sha256.Sum256(body)
-	url := b.LAN() + "/v1/receipts/" + hex.EncodeToString(d[:])
-	var last string
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			data, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			last = fmt.Sprintf("%s %s", resp.Status, data)
-			var rc receipt
-			if resp.StatusCode == http.StatusOK && json.Unmarshal(data, &rc) == nil && rc.Status == "anchored" {
-				return rc
-			}
-		}
-		select {
-		case <-ctx.Done():
-			tb.Fatalf("receipt for %x on %s never anchored; last answer: %s", d[:8], b.Name, last)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return waitAnchored(ctx, tb, b, hex.EncodeToString(d[:]))
 }
 
 // verifyReceipt runs `wardgate verify` on the ledger part of rc, offline

@@ -1,0 +1,192 @@
+package integration
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/ethclient"
+
+	"github.com/wardgate/wardgate/integration/cluster"
+	"github.com/wardgate/wardgate/ledger"
+)
+
+// TestRestartMidStreamLosesNoRecord sends records a->b without pause, kills
+// b and then a with SIGKILL mid-stream, and restarts each. Every record a
+// acknowledged to its hospital (HTTP 200 with b's countersignature) must
+// have, after the restarts, an anchored receipt on a (sent) and on b
+// (received) that verifies against the chain.
+func TestRestartMidStreamLosesNoRecord(t *testing.T) {
+	c := newCluster(t, cluster.Userspace, []string{"a", "b"})
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	a, b := c.Box("a"), c.Box("b")
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitUp := func() {
+		t.Helper()
+		if _, err := a.WaitPeer(ctx, "b", admitted); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.WaitPeer(ctx, "a", admitted); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUp()
+
+	var (
+		mu      sync.Mutex
+		acked   = map[string][]byte{} // digest hex -> record
+		refused atomic.Int64
+		next    atomic.Int64
+		wg      sync.WaitGroup
+	)
+	sendCtx, stopSending := context.WithCancel(ctx)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for sendCtx.Err() == nil {
+				rec := fhirBundle(int(next.Add(1)))
+				rctx, rcancel := context.WithTimeout(sendCtx, 10*time.Second)
+				code, _, err := postRecord(rctx, a, "b", "application/fhir+json", rec)
+				rcancel()
+				if err == nil && code == http.StatusOK {
+					d := sha256.Sum256(rec)
+					mu.Lock()
+					acked[hex.EncodeToString(d[:])] = rec
+					mu.Unlock()
+					continue
+				}
+				refused.Add(1)
+				time.Sleep(20 * time.Millisecond) // the box is restarting
+			}
+		}()
+	}
+	ackedNow := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
+	waitMore := func(n int) {
+		t.Helper()
+		target := ackedNow() + n
+		for ackedNow() < target {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("records stopped being acknowledged at %d", ackedNow())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	for _, victim := range []*cluster.Box{b, a} {
+		waitMore(20)
+		t.Logf("kill -9 %s after %d acknowledged records", victim.Name, ackedNow())
+		if err := victim.Kill(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := victim.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := victim.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitUp()
+	}
+	waitMore(20)
+	stopSending()
+	wg.Wait()
+	t.Logf("%d records acknowledged, %d refused or failed while a box restarted", len(acked), refused.Load())
+
+	keys := map[string]ed25519.PublicKey{}
+	for _, x := range []*cluster.Box{a, b} {
+		var ls struct {
+			RecordKey string `json:"record_key"`
+		}
+		if err := x.CLIJSON(ctx, &ls, "ledger", "status"); err != nil {
+			t.Fatal(err)
+		}
+		k, err := hex.DecodeString(ls.RecordKey)
+		if err != nil || len(k) != ed25519.PublicKeySize {
+			t.Fatalf("%s record key %q", x.Name, ls.RecordKey)
+		}
+		keys[x.Name] = k
+	}
+	eth, err := ethclient.DialContext(ctx, c.ChainURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eth.Close()
+	var st struct {
+		ChainID  uint64 `json:"chain_id"`
+		Contract string `json:"contract"`
+	}
+	if err := a.CLIJSON(ctx, &st, "ledger", "status"); err != nil {
+		t.Fatal(err)
+	}
+	for d, rec := range acked {
+		for _, x := range []*cluster.Box{a, b} {
+			rc := waitAnchored(ctx, t, x, d)
+			r, err := ledger.ParseReceipt(rc.Ledger)
+			if err != nil {
+				t.Fatalf("%s's receipt for %s: %v", x.Name, d[:12], err)
+			}
+			res, err := ledger.Verify(ctx, r, ledger.VerifyOptions{
+				RecordKey: keys[x.Name], Record: rec, Backend: eth,
+				ChainID: st.ChainID, Contract: commonAddress(t, st.Contract), MinDepth: 1,
+			})
+			if err != nil {
+				t.Fatalf("%s's receipt for acknowledged record %s does not verify after the restarts: %v", x.Name, d[:12], err)
+			}
+			want := ledger.KindSent
+			if x == b {
+				want = ledger.KindReceived
+			}
+			if res.Entry.Kind != want || res.Entry.Sender != "a" || res.Entry.Receiver != "b" {
+				t.Fatalf("%s's entry for %s: %v %s->%s", x.Name, d[:12], res.Entry.Kind, res.Entry.Sender, res.Entry.Receiver)
+			}
+		}
+	}
+}
+
+// waitAnchored polls box's receipt endpoint for digest d until anchored.
+func waitAnchored(ctx context.Context, tb testing.TB, box *cluster.Box, d string) receipt {
+	tb.Helper()
+	var last string
+	for {
+		resp, err := http.Get(box.LAN() + "/v1/receipts/" + d)
+		if err == nil {
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			last = fmt.Sprintf("%s %.200s", resp.Status, data)
+			var rc receipt
+			if resp.StatusCode == http.StatusOK && json.Unmarshal(data, &rc) == nil && rc.Status == "anchored" {
+				return rc
+			}
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("%s: receipt for acknowledged record %s never anchored; last answer: %s", box.Name, d[:12], last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func commonAddress(tb testing.TB, s string) common.Address {
+	tb.Helper()
+	if !common.IsHexAddress(s) {
+		tb.Fatalf("contract %q is not an address", s)
+	}
+	return common.HexToAddress(s)
+}
