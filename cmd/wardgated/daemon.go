@@ -461,6 +461,12 @@ func (d *daemon) openChain(ctx context.Context) error {
 // listeners.
 func (d *daemon) startRelay(ctx context.Context, add func(string, *http.Server, net.Listener, bool)) error {
 	c := d.cfg
+	if d.quarantine != "" {
+		// Records would be signed by a throw-away key into a log that is
+		// never anchored: relay nothing until the approved state is back.
+		d.log.Warn("quarantine: the record relay is off (no LAN intake, no peer delivery)")
+		return nil
+	}
 	signer, err := ledger.NewKeySigner(d.recordKey)
 	if err != nil {
 		return err

@@ -99,7 +99,9 @@ func (d *daemon) loadKeys(ctx context.Context) error {
 		return err
 	}
 	d.recordKey = priv
-	d.log.Error("QUARANTINE: running on ephemeral keys; peers will refuse this box until the approved firmware boots again",
+	d.log.Error("QUARANTINE: running on ephemeral keys and relaying no records; peers refuse this box unless its new boot state is approved. "+
+		"Boot the approved firmware again to leave quarantine; after an approved upgrade, start a new log instead: move "+recordKeyFile+", "+
+		tunnel.SealedKeyFile+", ledger.db and reports.db out of state_dir (and use a new gateway account)",
 		"why", d.quarantine, "data_dir", d.dataDir)
 	return nil
 }

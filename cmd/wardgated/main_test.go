@@ -456,6 +456,10 @@ func TestConsortium(t *testing.T) {
 	if code, body, _ := sendRecord(port(0, 2), "b", []byte("after tamper")); code == 200 {
 		t.Errorf("record to revoked b accepted: %s", body)
 	}
+	// The quarantined box relays nothing: its LAN intake is closed.
+	if _, _, err := sendRecord(port(1, 2), "a", []byte("from quarantine")); err == nil {
+		t.Error("quarantined b accepted a record on its LAN intake")
+	}
 	revs, _ := a.ctl.Reports(ctx, control.ReportFilter{Peer: "b", Verdict: "fail"})
 	if len(revs) == 0 {
 		t.Error("no failing report on tampered b")
