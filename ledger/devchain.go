@@ -111,7 +111,7 @@ func SetupDev(ctx context.Context, b Backend, gateways ...common.Address) (commo
 		if err := b.SendTransaction(ctx, tx); err != nil {
 			return err
 		}
-		r, err := bind.WaitMined(ctx, b, tx.Hash())
+		r, err := waitMined(ctx, b, tx.Hash())
 		if err != nil {
 			return err
 		}
@@ -171,6 +171,26 @@ func SetupDev(ctx context.Context, b Backend, gateways ...common.Address) (commo
 		}
 	}
 	return addr, nil
+}
+
+// waitMined polls for a receipt every 50ms: bind.WaitMined polls once a
+// second, which made a fresh box's three setup transactions cost 3s of
+// start-up on a chain that seals at once.
+func waitMined(ctx context.Context, b Backend, h common.Hash) (*types.Receipt, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		// Not found, or "transaction indexing is in progress": ask again.
+		r, err := b.TransactionReceipt(ctx, h)
+		if err == nil && r != nil {
+			return r, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for tx %s (last answer: %v): %w", h, err, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // nonceRace reports whether a send failed only because another sender took
