@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 }
 
 // freeBase finds a base port with the n boxes' ports (base..base+10n) free.
-func freeBase(t *testing.T, n int) int {
+func freeBase(t testing.TB, n int) int {
 	t.Helper()
 	for try := 0; try < 50; try++ {
 		base := 20000 + (os.Getpid()*7+try*131)%30000/10*10
@@ -72,7 +72,7 @@ func freeBase(t *testing.T, n int) int {
 	return 0
 }
 
-func wardgated(t *testing.T, args ...string) (stdout, stderr string, code int) {
+func wardgated(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(binPath, args...)
 	var o, e bytes.Buffer
@@ -89,10 +89,19 @@ func wardgated(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return o.String(), e.String(), code
 }
 
-func consortium(t *testing.T, boxes, tamper string) (dir string, base int) {
+func consortium(t testing.TB, boxes, tamper string) (dir string, base int) {
 	t.Helper()
 	dir = t.TempDir()
 	base = freeBase(t, len(strings.Split(boxes, ",")))
+	// Keep unix socket paths short (108-byte limit) even under long test names.
+	if len(dir) > 60 {
+		short, err := os.MkdirTemp("", "wg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(short) })
+		dir = short
+	}
 	out, errs, code := wardgated(t, "--dev-consortium", dir, "--boxes", boxes, "--tamper", tamper,
 		"--base-port", strconv.Itoa(base), "--interval", "1s", "--verdict-lifetime", "3s")
 	if code != 0 {
@@ -163,7 +172,7 @@ type syncBuf struct {
 func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-func startBox(t *testing.T, dir, name string) *box {
+func startBox(t testing.TB, dir, name string) *box {
 	t.Helper()
 	b := &box{name: name, cfg: filepath.Join(dir, name, "wardgate.yaml"), log: &syncBuf{}, done: make(chan error, 1)}
 	b.cmd = exec.Command(binPath, "--config", b.cfg)
@@ -191,7 +200,7 @@ func tail(s string, n int) string {
 }
 
 // stop sends SIGTERM and returns the exit error (nil: exit 0).
-func (b *box) stop(t *testing.T) error {
+func (b *box) stop(t testing.TB) error {
 	if b.cmd.ProcessState != nil {
 		return nil
 	}
@@ -209,7 +218,7 @@ func (b *box) stop(t *testing.T) error {
 
 // eventually polls cond until it holds, failing after a generous deadline
 // (this is a liveness check, not a timing assertion).
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
+func eventually(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	last := ""
@@ -224,7 +233,7 @@ func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Fatalf("%s: never happened; last: %s", what, last)
 }
 
-func (b *box) waitReady(t *testing.T) control.StatusInfo {
+func (b *box) waitReady(t testing.TB) control.StatusInfo {
 	t.Helper()
 	var st control.StatusInfo
 	eventually(t, b.name+" ready", func() (bool, string) {
@@ -246,7 +255,7 @@ func (b *box) waitReady(t *testing.T) control.StatusInfo {
 	return st
 }
 
-func (b *box) peer(t *testing.T, name string) control.PeerInfo {
+func (b *box) peer(t testing.TB, name string) control.PeerInfo {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ps, err := b.ctl.Peers(ctx)
@@ -272,7 +281,7 @@ func hasReason(rs []control.Reason, code string) bool {
 }
 
 // sink is a hospital system on the LAN that receives records.
-func sink(t *testing.T, addr string) chan []byte {
+func sink(t testing.TB, addr string) chan []byte {
 	got := make(chan []byte, 16)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
