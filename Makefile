@@ -51,6 +51,7 @@ test: deps geth fmt vet
 
 bench: deps geth
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./attest/... ./firmware/... ./ledger/...
+	$(GO) test -run '^$$' -bench 'StartToTunnel|RestartToTunnel|TamperToRevocation' -benchtime 3x ./integration/
 
 bench-tunnel: deps build
 	$(GO) test -run '^$$' -bench BenchmarkTunnelIperf -benchtime 1x -v ./integration/ 

@@ -1,0 +1,120 @@
+package integration
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/wardgate/wardgate/integration/cluster"
+)
+
+// BenchmarkStartToTunnel is the time from starting two fresh boxes together
+// to both having admitted the other (a passing tunnel), as separate
+// wardgated processes with simulated TPMs on loopback. Preparing the
+// consortium (identities, manifest) is outside the timer. The first box
+// also starts the embedded dev chain.
+//
+//	go test -run '^$' -bench StartToTunnel -benchtime 5x ./integration/
+func BenchmarkStartToTunnel(b *testing.B) {
+	var total time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		c := newCluster(b, cluster.Userspace, []string{"a", "b"})
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		A, B := c.Box("a"), c.Box("b")
+		b.StartTimer()
+		t0 := time.Now()
+		if err := A.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := B.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := A.WaitPeer(ctx, "b", admitted); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := B.WaitPeer(ctx, "a", admitted); err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(t0)
+		b.StopTimer()
+		cancel()
+		c.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/tunnel-up")
+}
+
+// BenchmarkRestartToTunnel is the same with both boxes already enrolled on
+// the chain (their second start): what a reboot costs.
+//
+//	go test -run '^$' -bench RestartToTunnel -benchtime 5x ./integration/
+func BenchmarkRestartToTunnel(b *testing.B) {
+	c := newCluster(b, cluster.Userspace, []string{"a", "b"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	A, B := c.Box("a"), c.Box("b")
+	var total time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		A.Stop(ctx)
+		B.Stop(ctx)
+		b.StartTimer()
+		t0 := time.Now()
+		if err := A.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := B.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := A.WaitPeer(ctx, "b", admitted); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := B.WaitPeer(ctx, "a", admitted); err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(t0)
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/tunnel-up")
+}
+
+// BenchmarkTamperToRevocation changes a measured component of b's image,
+// kills b (kill -9, so b says no goodbye) and starts it again, and times how long a keeps b admitted afterwards, against
+// the re-attestation interval (2s) of the consortium.
+//
+//	go test -run '^$' -bench TamperToRevocation -benchtime 3x ./integration/
+func BenchmarkTamperToRevocation(b *testing.B) {
+	var total time.Duration
+	const interval = 2 * time.Second
+	for b.Loop() {
+		b.StopTimer()
+		c := newCluster(b, cluster.Userspace, []string{"a", "b"})
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		A, B := c.Box("a"), c.Box("b")
+		if err := c.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := A.WaitPeer(ctx, "b", admitted); err != nil {
+			b.Fatal(err)
+		}
+		if err := B.Tamper(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		B.Kill(ctx)
+		if err := B.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := A.WaitPeer(ctx, "b", func(p cluster.Peer) bool { return p.State != "admitted" }); err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(t0)
+		b.StopTimer()
+		cancel()
+		c.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/revocation")
+	b.ReportMetric(total.Seconds()/float64(b.N)/(interval+time.Second).Seconds(), "ratio-to-interval+1s")
+}
