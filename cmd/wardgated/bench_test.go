@@ -12,6 +12,9 @@ import (
 // baseline of a bare `wardgate status` round trip on the same socket.
 //
 //	go test -run '^$' -bench AttestNow -benchtime 20x ./cmd/wardgated/
+//
+// (Keep -benchtime small: the attestation endpoints are rate limited to
+// bound the TPM work unauthenticated callers can cause.)
 func BenchmarkAttestNow(b *testing.B) {
 	dir, _ := consortium(b, "a,b", "")
 	a := startBox(b, dir, "a")

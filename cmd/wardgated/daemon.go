@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"golang.org/x/time/rate"
 
 	"github.com/wardgate/wardgate/attest"
 	"github.com/wardgate/wardgate/cmd/internal/api"
@@ -49,6 +50,7 @@ type daemon struct {
 
 	attester  *attest.Attester
 	attMu     sync.Mutex // one attester command sequence at a time
+	tpmLimit  *rate.Limiter
 	ident     *attest.Identity
 	verifier  *attest.Verifier
 	manifests []*firmware.Manifest
@@ -74,7 +76,8 @@ type daemon struct {
 // closed again: the box never half-starts.
 func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon, err error) {
 	log = log.With("box", cfg.Box)
-	d = &daemon{cfg: cfg, log: log, started: time.Now(), errc: make(chan error, 8), peers: map[string]*peerState{}}
+	d = &daemon{cfg: cfg, log: log, started: time.Now(), errc: make(chan error, 8), peers: map[string]*peerState{},
+		tpmLimit: rate.NewLimiter(rate.Limit(50+10*len(cfg.Peers)), 100)}
 	d.bg, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	built := d // the named result is nil by the time a failing return runs this
 	defer func() {

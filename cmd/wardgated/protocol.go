@@ -68,7 +68,7 @@ func (d *daemon) attestHandler() http.Handler {
 	})
 	mux.HandleFunc("POST /v1/attest/activate", func(w http.ResponseWriter, r *http.Request) {
 		from := r.Header.Get(headerFrom)
-		if !d.knownPeer(w, from) {
+		if !d.knownPeer(w, from) || !d.tpmBudget(w) {
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
@@ -88,7 +88,7 @@ func (d *daemon) attestHandler() http.Handler {
 	})
 	mux.HandleFunc("POST /v1/attest/evidence", func(w http.ResponseWriter, r *http.Request) {
 		var m evidenceReq
-		if !d.readPeerJSON(w, r, &m, &m.From) {
+		if !d.readPeerJSON(w, r, &m, &m.From) || !d.tpmBudget(w) {
 			return
 		}
 		d.attMu.Lock()
@@ -106,6 +106,17 @@ func (d *daemon) attestHandler() http.Handler {
 		w.WriteHeader(http.StatusAccepted)
 	})
 	return mux
+}
+
+// tpmBudget bounds the TPM work unauthenticated callers can cause
+// (activations and quotes); real peers need a few per interval.
+func (d *daemon) tpmBudget(w http.ResponseWriter) bool {
+	if !d.tpmLimit.Allow() {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many attestation requests; retry shortly", http.StatusTooManyRequests)
+		return false
+	}
+	return true
 }
 
 func (d *daemon) knownPeer(w http.ResponseWriter, name string) bool {
