@@ -57,6 +57,7 @@ type Journal interface {
 	Lookup(digest [32]byte) []uint64
 	Entry(ctx context.Context, seq uint64) (*ledger.Entry, error)
 	Receipt(ctx context.Context, seq uint64) (*ledger.Receipt, error)
+	Checkpoint(ctx context.Context) (ledger.Checkpoint, error)
 }
 
 // Delivery is where this box hands records received from peers to its
@@ -84,6 +85,11 @@ type Config struct {
 	// a peer; MLLPPeer is the peer for messages without a matching route.
 	MLLPRoutes map[string]string
 	MLLPPeer   string
+
+	// CheckpointPace is the shortest time between checkpoints the relay
+	// asks for so that fresh receipts have one to prove inclusion in
+	// (default 20ms). Longer means fewer checkpoints, later receipts.
+	CheckpointPace time.Duration
 
 	MaxBody        int64         // largest record accepted (default DefaultMaxBody)
 	ForwardTimeout time.Duration // forward + delivery + countersign (default 30s)
@@ -116,6 +122,7 @@ type Relay struct {
 	client *http.Client
 	lan    *http.Client
 	mllp   *mllpPool
+	pacer  *cpPacer
 
 	mu       sync.Mutex
 	inflight map[flightKey]*flight
@@ -181,6 +188,9 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.ForwardTimeout <= 0 {
 		cfg.ForwardTimeout = 30 * time.Second
 	}
+	if cfg.CheckpointPace <= 0 {
+		cfg.CheckpointPace = 20 * time.Millisecond
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -192,6 +202,7 @@ func New(cfg Config) (*Relay, error) {
 		log:      cfg.Logger.With("component", "relay", "box", cfg.Box),
 		inflight: make(map[flightKey]*flight),
 		cs:       newCSCache(1 << 16),
+		pacer:    newCPPacer(cfg.Ledger, cfg.CheckpointPace),
 	}
 	dial := cfg.Dial
 	r.client = &http.Client{Transport: &http.Transport{
@@ -338,6 +349,10 @@ func (r *Relay) send(ctx context.Context, v *attest.Verdict, peer, contentType s
 	}
 	lrc := make(chan lrRes, 1)
 	go func() {
+		if err := r.pacer.ensure(ctx, sent.Seq); err != nil {
+			lrc <- lrRes{nil, err}
+			return
+		}
 		lr, err := r.cfg.Ledger.Receipt(ctx, sent.Seq)
 		lrc <- lrRes{lr, err}
 	}()

@@ -139,7 +139,7 @@ func serveHTTP(t *testing.T, h http.Handler) string {
 	return ln.Addr().String()
 }
 
-func newRecBox(t *testing.T, n *recNet, name string, deliver Delivery, mod func(*Config)) *recBox {
+func newRecBox(t *testing.T, n *recNet, name string, deliver Delivery, mod func(*Config), chain ...*ledger.Chain) *recBox {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -150,8 +150,12 @@ func newRecBox(t *testing.T, n *recNet, name string, deliver Delivery, mod func(
 		t.Fatal(err)
 	}
 	b := &recBox{name: name, dir: t.TempDir(), signer: signer, verdicts: &verdictMap{m: map[string]*attest.Verdict{}}, clk: &clock{}}
-	b.l, err = ledger.Open(context.Background(), ledger.Config{Box: name, StateDir: b.dir, Signer: signer,
-		CheckpointInterval: time.Hour, CheckpointEntries: 1 << 40, Logger: testLogger()})
+	lcfg := ledger.Config{Box: name, StateDir: b.dir, Signer: signer,
+		CheckpointInterval: time.Hour, CheckpointEntries: 1 << 40, Logger: testLogger()}
+	if len(chain) > 0 {
+		lcfg.Chain = chain[0]
+	}
+	b.l, err = ledger.Open(context.Background(), lcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -709,16 +713,7 @@ func TestReceiptUpgradedWhenAnchored(t *testing.T) {
 	t.Cleanup(func() { chain.Close() })
 	n := &recNet{addrs: map[string]string{}}
 	ep := &lanEndpoint{}
-	a := newRecBox(t, n, "st-mary", Delivery{}, nil)
-	// Reopen A's ledger with the chain (same state dir and key).
-	a.l.Close()
-	a.l, err = ledger.Open(ctx, ledger.Config{Box: "st-mary", StateDir: a.dir, Signer: a.signer, Chain: chain,
-		CheckpointInterval: time.Hour, CheckpointEntries: 1 << 40, Logger: testLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.l.Close() })
-	a.r.cfg.Ledger = a.l
+	a := newRecBox(t, n, "st-mary", Delivery{}, nil, chain)
 	b := newRecBox(t, n, "city-general", Delivery{HTTPURL: "http://" + serveHTTP(t, ep)}, nil)
 	admit(t, f, a, b)
 
