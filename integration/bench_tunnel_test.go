@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -190,8 +191,11 @@ func tunBenchSetup(b *testing.B) *tunBenchEnvT {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("build reference wireguard-go: %v\n%s", err, out)
 	}
-	env.startPlain(wgBin, env.nsA, "tbpa", privA, pubB, tunBenchPlainA, tunBenchPlainB, tunBenchUnderlayB)
-	env.startPlain(wgBin, env.nsB, "tbpb", privB, pubA, tunBenchPlainB, tunBenchPlainA, tunBenchUnderlayA)
+	// Interface names carry the pid too: wireguard-go's UAPI sockets live in
+	// the shared /var/run/wireguard, not in the namespace.
+	pid := strconv.Itoa(os.Getpid() % 100000)
+	env.startPlain(wgBin, env.nsA, "tbp"+pid+"a", privA, pubB, tunBenchPlainA, tunBenchPlainB, tunBenchUnderlayB)
+	env.startPlain(wgBin, env.nsB, "tbp"+pid+"b", privB, pubA, tunBenchPlainB, tunBenchPlainA, tunBenchUnderlayA)
 
 	// wardgate: the same keys, one process per namespace.
 	env.startWardgate(env.nsA, tunBenchChildCfg{Name: "hosp-a", Iface: "tbwa", Addr: tunBenchWardA,
@@ -222,9 +226,13 @@ func (env *tunBenchEnvT) startPlain(bin, ns, ifname string, priv, peerPub [32]by
 	}
 	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	sock := "/var/run/wireguard/" + ifname + ".sock"
+	b.Cleanup(func() { os.Remove(sock) })
+	// Wait until the UAPI socket answers; wg(8) falls back to the (absent)
+	// kernel module when it cannot connect.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, err := os.Stat(sock); err == nil {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
 			break
 		}
 		if time.Now().After(deadline) {
