@@ -156,9 +156,10 @@ func ParseMSH(msg []byte) (*MSH, error) {
 		return nil, fmt.Errorf("%w: MSH-10 (message control ID) is empty", ErrBadHL7)
 	}
 	// Every further segment must start with a three-character segment ID.
-	for _, s := range bytes.FieldsFunc(msg, func(r rune) bool { return r == '\r' || r == '\n' }) {
+	// The error names the segment by position only: segments hold patient data.
+	for i, s := range bytes.FieldsFunc(msg, func(r rune) bool { return r == '\r' || r == '\n' }) {
 		if len(s) < 3 || !isAlnum(s[0]) || !isAlnum(s[1]) || !isAlnum(s[2]) || (len(s) > 3 && s[3] != m.FieldSep) {
-			return nil, fmt.Errorf("%w: segment %q does not start with a segment ID and field separator", ErrBadHL7, trunc(string(s), 20))
+			return nil, fmt.Errorf("%w: segment %d does not start with a three-character segment ID and the field separator (segments end with CR)", ErrBadHL7, i+1)
 		}
 	}
 	return m, nil
