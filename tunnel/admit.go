@@ -183,7 +183,7 @@ func (d *Device) Admit(v *attest.Verdict, p PeerConfig) error {
 			return fmt.Errorf("tunnel: peer %q: remove old key: %w", p.Name, err)
 		}
 	}
-	if err := d.wg.IpcSet(peerSetUAPI(p, 0)); err != nil {
+	if err := d.wg.IpcSet(peerSetUAPI(p, int(d.cfg.Keepalive/time.Second))); err != nil {
 		d.mu.Unlock()
 		return fmt.Errorf("tunnel: peer %q: configure: %w", p.Name, err)
 	}

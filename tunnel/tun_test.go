@@ -79,7 +79,7 @@ func TestTUNNamespaces(t *testing.T) {
 	if err := b.Admit(f.Pass(t, "hosp-a", a.PublicKey(), recordKey(t), time.Minute), peerA); err != nil {
 		t.Fatal(err)
 	}
-	if !eventually(5*time.Second, func() bool { return pingOK(t, p.pathA(), addrB) }) {
+	if !eventually(10*time.Second, func() bool { return pingOK(t, p.pathA(), addrB) }) {
 		t.Fatal("no ping through the tunnel after both sides admitted")
 	}
 
@@ -159,7 +159,7 @@ func TestTUNNamespaces(t *testing.T) {
 	if err := a2.Admit(f.Pass(t, "hosp-b", b.PublicKey(), recordKey(t), time.Minute), peerB); err != nil {
 		t.Fatal(err)
 	}
-	if !eventually(5*time.Second, func() bool { return pingOK(t, p.pathA(), addrB) }) {
+	if !eventually(10*time.Second, func() bool { return pingOK(t, p.pathA(), addrB) }) {
 		t.Fatal("no ping after restart and re-admission")
 	}
 	if err := a2.Close(); err != nil {

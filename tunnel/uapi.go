@@ -18,9 +18,7 @@ func peerSetUAPI(p PeerConfig, keepalive int) string {
 	if p.Endpoint.IsValid() {
 		fmt.Fprintf(&b, "endpoint=%s\n", p.Endpoint)
 	}
-	if keepalive > 0 {
-		fmt.Fprintf(&b, "persistent_keepalive_interval=%d\n", keepalive)
-	}
+	fmt.Fprintf(&b, "persistent_keepalive_interval=%d\n", keepalive)
 	b.WriteString("replace_allowed_ips=true\n")
 	for _, pfx := range p.AllowedIPs {
 		fmt.Fprintf(&b, "allowed_ip=%s\n", pfx)

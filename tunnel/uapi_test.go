@@ -74,7 +74,7 @@ func TestPeerSetUAPIRoundTrip(t *testing.T) {
 	if got == nil || got.endpoint != p.Endpoint || !sameSet(got.allowedIPs, p.AllowedIPs) {
 		t.Fatalf("round trip: %+v", got)
 	}
-	if !strings.Contains(peerSetUAPI(p, 0), "replace_allowed_ips=true\n") {
+	if !strings.Contains(peerSetUAPI(p, 0), "replace_allowed_ips=true\n") || !strings.Contains(peerSetUAPI(p, 0), "persistent_keepalive_interval=0\n") {
 		t.Fatal("allowed IPs are not replaced")
 	}
 }

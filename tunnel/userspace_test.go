@@ -42,7 +42,7 @@ func TestUserspaceTrafficFollowsVerdicts(t *testing.T) {
 	if err := b.dev.Admit(vA, a.cfg); err != nil {
 		t.Fatalf("B admits A: %v", err)
 	}
-	if err := roundTrip(a.dev, toB, 5*time.Second); err != nil {
+	if err := roundTrip(a.dev, toB, 10*time.Second); err != nil {
 		t.Fatalf("no traffic after both sides admitted: %v", err)
 	}
 	st := findStatus(t, b.dev, a.name)
@@ -85,7 +85,7 @@ func TestUserspaceTrafficFollowsVerdicts(t *testing.T) {
 	if err := b.dev.Admit(short, a.cfg); err != nil {
 		t.Fatalf("re-admit: %v", err)
 	}
-	if err := roundTrip(a.dev, toB, 5*time.Second); err != nil {
+	if err := roundTrip(a.dev, toB, 10*time.Second); err != nil {
 		t.Fatalf("no traffic after re-admission: %v", err)
 	}
 	s := b.ch.wait(t, a.name, StateExpired, time.Until(short.Expiry())+2*time.Second)
