@@ -97,6 +97,9 @@ type Config struct {
 	Logger         *slog.Logger
 }
 
+// dialTimeout bounds connecting to a peer through the tunnel.
+const dialTimeout = 5 * time.Second
+
 // DefaultMaxBody is the record size limit when Config.MaxBody is zero.
 const DefaultMaxBody = 16 << 20
 
@@ -211,6 +214,10 @@ func New(cfg Config) (*Relay, error) {
 			if err != nil {
 				host = addr
 			}
+			// A peer whose tunnel is down never answers the handshake:
+			// fail fast rather than hold the hospital's request.
+			ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+			defer cancel()
 			return dial(ctx, host)
 		},
 		MaxIdleConnsPerHost:   512,

@@ -191,6 +191,7 @@ type recPair struct {
 	a, b *recBox
 	ep   *lanEndpoint
 	f    *attesttest.Fixture
+	n    *recNet
 }
 
 func newRecPair(t *testing.T) *recPair {
@@ -199,7 +200,7 @@ func newRecPair(t *testing.T) *recPair {
 	n := &recNet{addrs: map[string]string{}}
 	ep := &lanEndpoint{}
 	epURL := "http://" + serveHTTP(t, ep) + "/fhir"
-	p := &recPair{f: f, ep: ep,
+	p := &recPair{f: f, ep: ep, n: n,
 		a: newRecBox(t, n, "st-mary", Delivery{}, nil),
 		b: newRecBox(t, n, "city-general", Delivery{HTTPURL: epURL}, nil)}
 	admit(t, f, p.a, p.b)
@@ -406,6 +407,25 @@ func TestRefusals(t *testing.T) {
 		wantRefusal(t, st, out, http.StatusBadGateway, codePeerRefused, "verdict_expired")
 		if n := len(p.b.l.Lookup(digest)); n != 0 || p.ep.count() != 0 {
 			t.Fatalf("receiver journaled %d entries, delivered %d", n, p.ep.count())
+		}
+	})
+	t.Run("peer unreachable, then retry", func(t *testing.T) {
+		p.n.mu.Lock()
+		addr := p.n.addrs["city-general"]
+		delete(p.n.addrs, "city-general")
+		p.n.mu.Unlock()
+		p.a.r.client.CloseIdleConnections()
+		st, out := post(t, p.a, "city-general", "application/fhir+json", body)
+		wantRefusal(t, st, out, http.StatusBadGateway, codeUnreachable, "retry")
+		p.n.mu.Lock()
+		p.n.addrs["city-general"] = addr
+		p.n.mu.Unlock()
+		if st, out := post(t, p.a, "city-general", "application/fhir+json", body); st != http.StatusOK {
+			t.Fatalf("retry: %d %s", st, out)
+		}
+		if len(p.a.l.Lookup(digest)) != 1 || len(p.b.l.Lookup(digest)) != 1 || p.ep.count() != 1 {
+			t.Fatalf("after retry: %d sent entries, %d received entries, %d deliveries; want 1 each",
+				len(p.a.l.Lookup(digest)), len(p.b.l.Lookup(digest)), p.ep.count())
 		}
 	})
 }
