@@ -290,6 +290,9 @@ func (d *daemon) openTPM(ctx context.Context) error {
 	case "simulator":
 		d.tpm, err = attest.OpenSimulator(c.StateDir)
 	case "swtpm":
+		if err := swtpmReboot(ctx, c.TPM.Address, c.TPM.CtrlAddress); err != nil {
+			return err
+		}
 		d.tpm, err = attest.OpenSWTPM(ctx, c.TPM.Address)
 	case "device":
 		d.tpm, err = attest.OpenDevice(c.TPM.Path)

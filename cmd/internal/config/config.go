@@ -87,6 +87,9 @@ type TPM struct {
 	Source  string `yaml:"source"`
 	Path    string `yaml:"path,omitempty"`    // device: default /dev/tpmrm0
 	Address string `yaml:"address,omitempty"` // swtpm: host:port of the command channel
+	// CtrlAddress is swtpm's control channel (default: address port + 1);
+	// the daemon power-cycles the swtpm through it at start, as a boot.
+	CtrlAddress string `yaml:"ctrl_address,omitempty"`
 	// DevCA is the directory of the development manufacturer CA that
 	// issues an EK certificate to a simulated TPM (swtpm and simulator
 	// only). Put its ca.pem in attestation.manufacturer_roots of every box.

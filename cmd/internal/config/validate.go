@@ -179,6 +179,9 @@ func (c *Config) validate() Errors {
 			if c.TPM.Address != "" {
 				k.add("tpm.address", "is only for source swtpm; remove it or set source: swtpm")
 			}
+			if c.TPM.CtrlAddress != "" {
+				k.add("tpm.ctrl_address", "is only for source swtpm; remove it")
+			}
 			if c.TPM.DevCA != "" {
 				k.add("tpm.dev_ca", "is only for simulated TPMs (simulator, swtpm); a device has its manufacturer's EK certificate")
 			}
@@ -195,12 +198,18 @@ func (c *Config) validate() Errors {
 			if c.TPM.Path != "" {
 				k.add("tpm.path", "is only for source device; remove it")
 			}
+			if c.TPM.CtrlAddress != "" {
+				k.hostPort("tpm.ctrl_address", c.TPM.CtrlAddress, "127.0.0.1:2322")
+			}
 		case "simulator":
 			if c.TPM.Path != "" {
 				k.add("tpm.path", "is only for source device; remove it")
 			}
 			if c.TPM.Address != "" {
 				k.add("tpm.address", "is only for source swtpm; remove it")
+			}
+			if c.TPM.CtrlAddress != "" {
+				k.add("tpm.ctrl_address", "is only for source swtpm; remove it")
 			}
 		}
 		if c.TPM.Source != "device" {
