@@ -392,6 +392,19 @@ func TestRefusals(t *testing.T) {
 		if n := len(p.a.l.Lookup(sha256.Sum256(big))); n != 0 || p.ep.count() != 0 {
 			t.Fatalf("oversize record journaled (%d) or delivered (%d)", n, p.ep.count())
 		}
+		// The same without a Content-Length (chunked): cut off at the limit.
+		req, _ := http.NewRequest(http.MethodPost, p.a.lanURL+"/v1/records", io.MultiReader(bytes.NewReader(big)))
+		req.Header.Set("To", "city-general")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		wantRefusal(t, resp.StatusCode, out, http.StatusRequestEntityTooLarge, codeTooLarge, "exceeds the limit of 65536 bytes")
+		if p.ep.count() != 0 {
+			t.Fatal("chunked oversize record delivered")
+		}
 	})
 	t.Run("expired verdict at sender", func(t *testing.T) {
 		p.a.clk.advance(2 * time.Hour)
