@@ -116,9 +116,25 @@ func runConsortium(t *testing.T, mode cluster.Mode) {
 	}
 
 	// The receipt anchors, and verifies offline and on chain.
+	// With b's record key, b's countersignature is checked too; a forged
+	// countersignature is refused by name.
+	keyA, keyB := recordKey(ctx, t, A), recordKey(ctx, t, B)
 	arc := anchoredReceipt(ctx, t, A, bundle)
-	if out, err := verifyReceipt(ctx, A, c, arc, bundle, t.TempDir()); err != nil {
+	pins := []string{"--record-key", keyA, "--receiver-key", keyB}
+	if out, err := verifyReceipt(ctx, A, c, arc, bundle, t.TempDir(), pins...); err != nil {
 		t.Fatalf("wardgate verify on A's anchored receipt: %v\n%s", err, out)
+	}
+	var forged map[string]any
+	if err := json.Unmarshal(arc.raw, &forged); err != nil {
+		t.Fatal(err)
+	}
+	forged["countersign"].(map[string]any)["received_entry"] = forged["ledger"].(map[string]any)["entry"]
+	arc.raw, _ = json.Marshal(forged)
+	if out, err := verifyReceipt(ctx, A, c, arc, bundle, t.TempDir(), pins...); err == nil || !strings.Contains(err.Error(), "bad_countersignature") {
+		t.Fatalf("a receipt with a forged countersignature: err %v\n%s", err, out)
+	}
+	if out, err := verifyReceipt(ctx, A, c, arc, bundle, t.TempDir(), "--record-key", keyB); err == nil || !strings.Contains(err.Error(), "wrong_key") {
+		t.Fatalf("a's receipt checked against b's record key: err %v\n%s", err, out)
 	}
 
 	// C stays refused: records to it are refused, and after two more
@@ -176,16 +192,7 @@ func runConsortium(t *testing.T, mode cluster.Mode) {
 	}
 
 	// The security team exports A's reports and checks them with A's key.
-	var ls struct {
-		RecordKey string `json:"record_key"`
-	}
-	if err := A.CLIJSON(ctx, &ls, "ledger", "status"); err != nil {
-		t.Fatal(err)
-	}
-	pub, err := hex.DecodeString(ls.RecordKey)
-	if err != nil || len(pub) != ed25519.PublicKeySize {
-		t.Fatalf("A's published key %q: %v", ls.RecordKey, err)
-	}
+	pub, _ := hex.DecodeString(keyA)
 	out := filepath.Join(t.TempDir(), "reports.json")
 	if _, err := A.CLI(ctx, "reports", "export", "--since", "1h", "--format", "json", "-o", out); err != nil {
 		t.Fatal(err)
@@ -229,4 +236,20 @@ func hasReason(p cluster.Peer, sub string) bool {
 		}
 	}
 	return false
+}
+
+// recordKey is box's record key (hex) from `wardgate ledger status`: the
+// key that signs its entries, checkpoints and attestation reports.
+func recordKey(ctx context.Context, tb testing.TB, box *cluster.Box) string {
+	tb.Helper()
+	var ls struct {
+		RecordKey string `json:"record_key"`
+	}
+	if err := box.CLIJSON(ctx, &ls, "ledger", "status"); err != nil {
+		tb.Fatal(err)
+	}
+	if k, err := hex.DecodeString(ls.RecordKey); err != nil || len(k) != ed25519.PublicKeySize {
+		tb.Fatalf("%s's record key %q is not an Ed25519 key", box.Name, ls.RecordKey)
+	}
+	return ls.RecordKey
 }

@@ -111,6 +111,7 @@ type receipt struct {
 	Status      string          `json:"status"`
 	Ledger      json.RawMessage `json:"ledger"`
 	Countersign json.RawMessage `json:"countersign"`
+	raw         []byte
 }
 
 // anchoredReceipt waits until box's receipt for body is anchored on chain.
@@ -120,18 +121,18 @@ func anchoredReceipt(ctx context.Context, tb testing.TB, b *cluster.Box, body []
 	return waitAnchored(ctx, tb, b, hex.EncodeToString(d[:]))
 }
 
-// verifyReceipt runs `wardgate verify` on the ledger part of rc, offline
-// with the record and online against the chain.
-func verifyReceipt(ctx context.Context, b *cluster.Box, c *cluster.Cluster, rc receipt, record []byte, dir string) ([]byte, error) {
+// verifyReceipt runs `wardgate verify` on rc as the box returned it,
+// with the record, online against the chain.
+func verifyReceipt(ctx context.Context, b *cluster.Box, c *cluster.Cluster, rc receipt, record []byte, dir string, extra ...string) ([]byte, error) {
 	rf := filepath.Join(dir, "receipt-"+rc.Digest[:12]+".json")
-	if err := os.WriteFile(rf, rc.Ledger, 0o644); err != nil {
+	if err := os.WriteFile(rf, rc.raw, 0o644); err != nil {
 		return nil, err
 	}
 	df := filepath.Join(dir, "record-"+rc.Digest[:12])
 	if err := os.WriteFile(df, record, 0o600); err != nil {
 		return nil, err
 	}
-	return b.CLI(ctx, "verify", "--receipt", rf, "--record", df, "--rpc", c.ChainURL)
+	return b.CLI(ctx, append([]string{"verify", "--receipt", rf, "--record", df, "--rpc", c.ChainURL}, extra...)...)
 }
 
 // sendHL7 sends one HL7 v2 message over MLLP to box and returns the ACK.

@@ -111,16 +111,7 @@ func TestRestartMidStreamLosesNoRecord(t *testing.T) {
 
 	keys := map[string]ed25519.PublicKey{}
 	for _, x := range []*cluster.Box{a, b} {
-		var ls struct {
-			RecordKey string `json:"record_key"`
-		}
-		if err := x.CLIJSON(ctx, &ls, "ledger", "status"); err != nil {
-			t.Fatal(err)
-		}
-		k, err := hex.DecodeString(ls.RecordKey)
-		if err != nil || len(k) != ed25519.PublicKeySize {
-			t.Fatalf("%s record key %q", x.Name, ls.RecordKey)
-		}
+		k, _ := hex.DecodeString(recordKey(ctx, t, x))
 		keys[x.Name] = k
 	}
 	eth, err := ethclient.DialContext(ctx, c.ChainURL)
@@ -172,6 +163,7 @@ func waitAnchored(ctx context.Context, tb testing.TB, box *cluster.Box, d string
 			last = fmt.Sprintf("%s %.200s", resp.Status, data)
 			var rc receipt
 			if resp.StatusCode == http.StatusOK && json.Unmarshal(data, &rc) == nil && rc.Status == "anchored" {
+				rc.raw = data
 				return rc
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wardgate/wardgate/ledger"
+	"github.com/wardgate/wardgate/tunnel/relay"
 )
 
 // maxRecord bounds a --record file read into memory to hash it.
@@ -41,6 +43,7 @@ var refusals = []struct {
 	{ledger.ErrRootNotOnChain, "root_not_on_chain"},
 	{ledger.ErrUnregisteredGateway, "unregistered_gateway"},
 	{ledger.ErrNotDeepEnough, "not_deep_enough"},
+	{relay.ErrBadCountersign, "bad_countersignature"},
 }
 
 func refusalCode(err error) string {
@@ -78,11 +81,39 @@ type verifyOutput struct {
 	Gateway        string    `json:"gateway,omitempty"`
 	Block          uint64    `json:"block,omitempty"`
 	Depth          uint64    `json:"depth,omitempty"`
+	Countersigned  string    `json:"countersigned,omitempty"`
 	Warnings       []string  `json:"warnings,omitempty"`
+}
+
+// parseAnyReceipt reads either a ledger receipt or the receipt the sending
+// box returns to its hospital (the ledger receipt under "ledger", with the
+// receiver's countersignature).
+func parseAnyReceipt(raw []byte) (*ledger.Receipt, *relay.Countersign, error) {
+	var box struct {
+		Ledger      json.RawMessage `json:"ledger"`
+		Countersign json.RawMessage `json:"countersign"`
+	}
+	if json.Unmarshal(raw, &box) != nil || len(box.Ledger) == 0 {
+		r, err := ledger.ParseReceipt(raw)
+		return r, nil, err
+	}
+	r, err := ledger.ParseReceipt(box.Ledger)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(box.Countersign) == 0 || string(box.Countersign) == "null" {
+		return r, nil, nil
+	}
+	cs, err := relay.ParseCountersign(box.Countersign)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, cs, nil
 }
 
 type verifyFlags struct {
 	receipt, record, recordKey, rpc string
+	receiverKey                     string
 	chainID                         uint64
 	contract, gateway               string
 	minDepth                        uint64
@@ -130,6 +161,7 @@ used and a warning says so. Exits 1 with the reason on any failure.`,
 	f.StringVar(&vf.receipt, "receipt", "", "receipt file (JSON, as issued by the box); - reads stdin")
 	f.StringVar(&vf.record, "record", "", "the record's bytes; must hash to the entry's digest")
 	f.StringVar(&vf.recordKey, "record-key", "", "the box's Ed25519 record key: hex, base64, or a PEM file")
+	f.StringVar(&vf.receiverKey, "receiver-key", "", "the receiving box's Ed25519 record key: also verify its countersignature")
 	f.StringVar(&vf.rpc, "rpc", "", "JSON-RPC URL of the chain: also verify the anchor on chain")
 	f.Uint64Var(&vf.chainID, "chain-id", 0, "trusted chain id (with --rpc; default: the one in the receipt)")
 	f.StringVar(&vf.contract, "contract", "", "trusted anchor contract address (with --rpc; default: the one in the receipt)")
@@ -144,17 +176,16 @@ func runVerify(ctx context.Context, vf verifyFlags, timeout time.Duration, stdin
 	if vf.rpc != "" {
 		out.Mode = "online"
 	}
-	var r *ledger.Receipt
+	var raw []byte
 	if vf.receipt == "-" {
-		r, err = ledger.ReadReceipt(stdin)
+		raw, err = io.ReadAll(io.LimitReader(stdin, 2*ledger.MaxReceiptSize+1))
 	} else {
-		f, oerr := os.Open(vf.receipt)
-		if oerr != nil {
-			return out, fmt.Errorf("--receipt: %w", oerr)
-		}
-		r, err = ledger.ReadReceipt(f)
-		f.Close()
+		raw, err = readBounded(vf.receipt, 2*ledger.MaxReceiptSize)
 	}
+	if err != nil {
+		return out, fmt.Errorf("--receipt: %w", err)
+	}
+	r, cs, err := parseAnyReceipt(raw)
 	if err != nil {
 		return out, err
 	}
@@ -213,6 +244,22 @@ func runVerify(ctx context.Context, vf verifyFlags, timeout time.Duration, stdin
 	if err != nil {
 		return out, err
 	}
+	switch {
+	case vf.receiverKey != "":
+		rk, err := parseEd25519Key(vf.receiverKey)
+		if err != nil {
+			return out, fmt.Errorf("--receiver-key: %w", err)
+		}
+		if cs == nil {
+			return out, fmt.Errorf("%w: the receipt has no countersignature; use the receipt the sending box returned", relay.ErrBadCountersign)
+		}
+		if err := cs.Verify(rk, r.Entry); err != nil {
+			return out, err
+		}
+		out.Countersigned = "verified"
+	case cs != nil:
+		out.Countersigned = "present, not checked (use --receiver-key)"
+	}
 	out.OK = true
 	out.KeyFromReceipt = res.KeyFromReceipt
 	out.RecordKey = hex.EncodeToString(r.RecordKey)
@@ -246,6 +293,9 @@ func printVerify(w io.Writer, v verifyOutput) {
 		}
 		fmt.Fprintf(t, "  record:\t%s\n", rec)
 		fmt.Fprintf(t, "  record key:\t%s\n", v.RecordKey)
+		if v.Countersigned != "" {
+			fmt.Fprintf(t, "  countersigned:\t%s\n", v.Countersigned)
+		}
 		switch {
 		case v.Anchored:
 			fmt.Fprintf(t, "  anchor:\tchain %d, contract %s, block %d, %d deep, by gateway %s\n", v.ChainID, v.Contract, v.Block, v.Depth, v.Gateway)

@@ -134,14 +134,21 @@ func run(ctx context.Context, binDir, dir string) error {
 	}
 
 	step("receipts, once a's checkpoint is anchored on the dev chain; `wardgate verify` against %s", c.ChainURL)
-	// b learned a's record key from a's attestation; the chain id and
-	// contract are the consortium's. Pinning them is what a security team does.
+	// Each box's record key is bound in its attestation (a's reports on b,
+	// b's on a); the chain id and contract are the consortium's. Pinning them
+	// is what a security team does.
 	var ls struct {
 		RecordKey string `json:"record_key"`
 		ChainID   uint64 `json:"chain_id"`
 		Contract  string `json:"contract"`
 	}
 	if err := a.CLIJSON(ctx, &ls, "ledger", "status"); err != nil {
+		return err
+	}
+	var lsb struct {
+		RecordKey string `json:"record_key"`
+	}
+	if err := b.CLIJSON(ctx, &lsb, "ledger", "status"); err != nil {
 		return err
 	}
 	for i, rec := range [][]byte{bundle, []byte(hl7)} {
@@ -154,7 +161,7 @@ func run(ctx context.Context, binDir, dir string) error {
 			return err
 		}
 		args := []string{"verify", "--receipt", f, "--record", rf, "--rpc", c.ChainURL,
-			"--record-key", ls.RecordKey, "--chain-id", fmt.Sprint(ls.ChainID), "--contract", ls.Contract}
+			"--record-key", ls.RecordKey, "--receiver-key", lsb.RecordKey, "--chain-id", fmt.Sprint(ls.ChainID), "--contract", ls.Contract}
 		out, err := a.CLI(ctx, args...)
 		fmt.Printf("$ wardgate %s\n%s", strings.Join(args, " "), indent(out))
 		if err != nil {
@@ -225,8 +232,8 @@ func sendHL7(ctx context.Context, b *cluster.Box, msg string) (*relay.Ack, error
 	return ack, nil
 }
 
-// anchoredReceipt waits for the anchored receipt of rec on b and saves its
-// ledger part where `wardgate verify` can read it.
+// anchoredReceipt waits for the anchored receipt of rec on b and saves it,
+// as the box returns it, where `wardgate verify` can read it.
 func anchoredReceipt(ctx context.Context, b *cluster.Box, rec []byte, dir string) (string, error) {
 	d := digest(rec)
 	for {
@@ -235,12 +242,11 @@ func anchoredReceipt(ctx context.Context, b *cluster.Box, rec []byte, dir string
 			data, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			var rc struct {
-				Status string          `json:"status"`
-				Ledger json.RawMessage `json:"ledger"`
+				Status string `json:"status"`
 			}
 			if resp.StatusCode == http.StatusOK && json.Unmarshal(data, &rc) == nil && rc.Status == "anchored" {
 				f := filepath.Join(dir, "receipt-"+d[:12]+".json")
-				return f, os.WriteFile(f, rc.Ledger, 0o644)
+				return f, os.WriteFile(f, data, 0o644)
 			}
 		}
 		select {
