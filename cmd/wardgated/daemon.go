@@ -166,7 +166,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon
 	// fails the start.
 	var serve []func()
 	add := func(name string, srv *http.Server, ln net.Listener, tlsOn bool) {
-		d.servers = append(d.servers, srv.Close)
+		// srv.Close closes only listeners being served; ln.Close covers a
+		// start that fails before serving.
+		d.servers = append(d.servers, srv.Close, ln.Close)
 		serve = append(serve, func() {
 			var err error
 			if tlsOn {
@@ -174,8 +176,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon
 			} else {
 				err = srv.Serve(ln)
 			}
-			if err != nil && !errors.Is(err, http.ErrServerClosed) {
-				d.errc <- fmt.Errorf("%s server: %w", name, err)
+			if err != nil && !errors.Is(err, http.ErrServerClosed) && d.bg.Err() == nil {
+				d.fail(fmt.Errorf("%s server: %w", name, err))
 			}
 		})
 	}
@@ -209,7 +211,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon
 		d.servers = append(d.servers, ln.Close)
 		serve = append(serve, func() {
 			if err := serveCtx(d.bg); err != nil && d.bg.Err() == nil {
-				d.errc <- fmt.Errorf("%s: %w", name, err)
+				d.fail(fmt.Errorf("%s: %w", name, err))
 			}
 		})
 	}
@@ -226,8 +228,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon
 		d.goDo(s)
 	}
 	d.goDo(func() {
-		if err := ctl.Serve(d.bg); err != nil {
-			d.errc <- err
+		if err := ctl.Serve(d.bg); err != nil && d.bg.Err() == nil {
+			d.fail(err)
 		}
 	})
 	if d.ledger != nil && lchain != nil {
@@ -249,6 +251,14 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon
 		"tunnel", cfg.TunnelAddress(), "listen_port", d.dev.ListenPort(), "control", cfg.Control.Socket,
 		"peers", len(d.peers), "quarantine", d.quarantine != "")
 	return d, nil
+}
+
+// fail reports a server that stopped on its own; wait returns the first.
+func (d *daemon) fail(err error) {
+	select {
+	case d.errc <- err:
+	default:
+	}
 }
 
 func (d *daemon) goDo(f func()) {
@@ -525,7 +535,7 @@ func (d *daemon) startRelay(ctx context.Context, add func(string, *http.Server, 
 		d.servers = append(d.servers, ln.Close)
 		d.goDo(func() {
 			if err := d.relay.ServeMLLP(d.bg, ln); err != nil && d.bg.Err() == nil {
-				d.errc <- fmt.Errorf("mllp: %w", err)
+				d.fail(fmt.Errorf("mllp: %w", err))
 			}
 		})
 	}
