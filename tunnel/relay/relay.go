@@ -21,7 +21,17 @@
 // sender that retries the same bytes to the same peer reuses its journaled
 // sent entry; a receiver that already journaled (sender, digest) returns
 // its countersignature again without delivering twice. Identical bytes sent
-// twice to the same peer are therefore one record.
+// twice to the same peer are therefore one record. Delivery to the LAN is
+// at least once: if the receiver's journal write fails after delivery, a
+// retry delivers again.
+//
+// Receipts: POST /v1/records answers with the sender's pending ledger
+// receipt (inclusion in a signed checkpoint) plus the receiver's
+// countersignature; GET /v1/receipts/{digest} returns it anchored once the
+// ledger anchored the checkpoint. Countersignatures are kept in memory; after
+// a restart the sender asks the receiver again (POST /v1/peer/countersign,
+// entry only, no body) and the receipt's "delivery" field says
+// countersigned, not_received or unknown.
 //
 // Bodies never touch disk: they are read into memory with a size bound,
 // hashed, forwarded from memory and dropped. Only digests and metadata reach
