@@ -47,6 +47,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -194,6 +195,22 @@ func New(cfg Config) (*Relay, error) {
 	}
 	if cfg.Deliver.HTTPURL != "" && cfg.Deliver.MLLPAddr != "" {
 		return nil, errors.New("relay: config deliver sets both http_url and mllp_addr; choose one")
+	}
+	if u := cfg.Deliver.HTTPURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return nil, fmt.Errorf("relay: config deliver http_url %q must be an http:// or https:// URL with a host", u)
+		}
+	}
+	if a := cfg.Deliver.MLLPAddr; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, fmt.Errorf("relay: config deliver mllp_addr %q must be host:port: %w", a, err)
+		}
+	}
+	for fac, peer := range cfg.MLLPRoutes {
+		if err := checkName("mllp route peer for facility "+fac, peer); err != nil {
+			return nil, fmt.Errorf("relay: config: %w", err)
+		}
 	}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody

@@ -782,3 +782,37 @@ func TestReceiptUpgradedWhenAnchored(t *testing.T) {
 		t.Fatalf("verified %+v", res)
 	}
 }
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	signer, _ := ledger.NewKeySigner(priv)
+	l, err := ledger.Open(context.Background(), ledger.Config{Box: "st-mary", StateDir: t.TempDir(), Signer: signer, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	good := Config{Box: "st-mary", Ledger: l, RecordKey: signer, Verdicts: &verdictMap{}, Dial: (&recNet{}).dial}
+	for _, tc := range []struct {
+		mod  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Box = "" }, "box name is empty"},
+		{func(c *Config) { c.Box = "st mary" }, "may hold only"},
+		{func(c *Config) { c.Dial = nil }, "tunnel dialer"},
+		{func(c *Config) { c.Deliver = Delivery{HTTPURL: "ftp://x"} }, "http_url"},
+		{func(c *Config) { c.Deliver = Delivery{MLLPAddr: "ehr"} }, "mllp_addr"},
+		{func(c *Config) { c.Deliver = Delivery{HTTPURL: "http://x", MLLPAddr: "x:1"} }, "both"},
+		{func(c *Config) { c.MLLPRoutes = map[string]string{"CITYGEN": "city general"} }, "facility CITYGEN"},
+	} {
+		c := good
+		tc.mod(&c)
+		if _, err := New(c); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New: %v, want an error mentioning %q", err, tc.want)
+		}
+	}
+	r, err := New(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+}
