@@ -96,7 +96,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon
 	}
 
 	// 1. TPM, EK certificate (dev CA), measured boot.
-	if err := step("tpm", d.openTPM(ctx)); err != nil {
+	if err := step("tpm", d.openTPM(ctx, true)); err != nil {
 		return nil, err
 	}
 	evlog, err := d.measuredBoot(ctx)
@@ -293,15 +293,19 @@ func (d *daemon) close() {
 	}
 }
 
-func (d *daemon) openTPM(ctx context.Context) error {
+// openTPM opens the configured TPM; boot power-cycles a swtpm first (a
+// daemon start is a boot; --identity must not disturb a running box).
+func (d *daemon) openTPM(ctx context.Context, boot bool) error {
 	c := d.cfg
 	var err error
 	switch c.TPM.Source {
 	case "simulator":
 		d.tpm, err = attest.OpenSimulator(c.StateDir)
 	case "swtpm":
-		if err := swtpmReboot(ctx, c.TPM.Address, c.TPM.CtrlAddress); err != nil {
-			return err
+		if boot {
+			if err := swtpmReboot(ctx, c.TPM.Address, c.TPM.CtrlAddress); err != nil {
+				return err
+			}
 		}
 		d.tpm, err = attest.OpenSWTPM(ctx, c.TPM.Address)
 	case "device":

@@ -34,14 +34,19 @@ func printIdentity(ctx context.Context, cfg *config.Config, log *slog.Logger) (*
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state_dir: %w", err)
 	}
-	if err := d.openTPM(ctx); err != nil {
+	// Neither reboot nor extend anything: the box may be running. The EK
+	// does not depend on the PCRs, and the measurements are computed here.
+	if err := d.openTPM(ctx, false); err != nil {
 		return nil, fmt.Errorf("tpm: %w", err)
 	}
-	evlog, err := d.measuredBoot(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("firmware: %w", err)
+	if cfg.TPM.Source != "device" {
+		comps, err := bootComponents(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("firmware: %w", err)
+		}
+		d.boot = comps
 	}
-	a, err := attest.NewAttester(ctx, d.tpm, attest.AttesterConfig{StateDir: cfg.StateDir, EventLog: evlog, Logger: log})
+	a, err := attest.NewAttester(ctx, d.tpm, attest.AttesterConfig{StateDir: cfg.StateDir, EventLog: []byte{}, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("attester: %w", err)
 	}
