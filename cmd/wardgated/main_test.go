@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -30,6 +31,10 @@ var binPath string
 
 // TestMain builds wardgated once; the tests drive it as a user would.
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		os.Exit(m.Run()) // fuzz workers run only the fuzz target, which needs no binary
+	}
 	dir, err := os.MkdirTemp("", "wardgated-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
