@@ -121,7 +121,7 @@ func (n *recNet) dial(ctx context.Context, peer string) (net.Conn, error) {
 	return d.DialContext(ctx, "tcp", addr)
 }
 
-func serveHTTP(t *testing.T, h http.Handler) string {
+func serveHTTP(t testing.TB, h http.Handler) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -139,7 +139,7 @@ func serveHTTP(t *testing.T, h http.Handler) string {
 	return ln.Addr().String()
 }
 
-func newRecBox(t *testing.T, n *recNet, name string, deliver Delivery, mod func(*Config), chain ...*ledger.Chain) *recBox {
+func newRecBox(t testing.TB, n *recNet, name string, deliver Delivery, mod func(*Config), chain ...*ledger.Chain) *recBox {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -178,14 +178,14 @@ func newRecBox(t *testing.T, n *recNet, name string, deliver Delivery, mod func(
 }
 
 // admit makes each box hold a real passing verdict for the other.
-func admit(t *testing.T, f *attesttest.Fixture, a, b *recBox) {
+func admit(t testing.TB, f *attesttest.Fixture, a, b *recBox) {
 	t.Helper()
 	a.verdicts.set(b.name, f.Pass(t, b.name, [32]byte{1}, b.signer.Public(), time.Hour))
 	b.verdicts.set(a.name, f.Pass(t, a.name, [32]byte{2}, a.signer.Public(), time.Hour))
 }
 
 // fixture is the attest fixture, shared per process (one TPM simulator).
-func fixture(t *testing.T) *attesttest.Fixture { return attesttest.New(t) }
+func fixture(t testing.TB) *attesttest.Fixture { return attesttest.New(t) }
 
 type recPair struct {
 	a, b *recBox
@@ -194,7 +194,7 @@ type recPair struct {
 	n    *recNet
 }
 
-func newRecPair(t *testing.T) *recPair {
+func newRecPair(t testing.TB) *recPair {
 	t.Helper()
 	f := fixture(t)
 	n := &recNet{addrs: map[string]string{}}
@@ -208,7 +208,7 @@ func newRecPair(t *testing.T) *recPair {
 }
 
 // post sends a record to box's LAN API and returns status and body.
-func post(t *testing.T, b *recBox, to, ctype string, body []byte) (int, []byte) {
+func post(t testing.TB, b *recBox, to, ctype string, body []byte) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, b.lanURL+"/v1/records", bytes.NewReader(body))
 	if to != "" {
