@@ -52,7 +52,7 @@ func BenchmarkTunnelIperf(b *testing.B) {
 			b.Skipf("SKIPPED: %s not installed (make deps installs iperf3 and wireguard-tools)", bin)
 		}
 	}
-	runs := tunBenchEnv("TUNBENCH_RUNS", 3)
+	runs := tunBenchEnv("TUNBENCH_RUNS", 5)
 	secs := tunBenchEnv("TUNBENCH_SECONDS", 5)
 	env := tunBenchSetup(b)
 

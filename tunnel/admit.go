@@ -183,9 +183,23 @@ func (d *Device) Admit(v *attest.Verdict, p PeerConfig) error {
 			return fmt.Errorf("tunnel: peer %q: remove old key: %w", p.Name, err)
 		}
 	}
-	if err := d.wg.IpcSet(peerSetUAPI(p, int(d.cfg.Keepalive/time.Second))); err != nil {
+	fresh := cur == nil || cur.state != StateAdmitted || cur.cfg.PublicKey != p.PublicKey
+	keepalive := int(d.cfg.Keepalive / time.Second)
+	if fresh && keepalive == 0 {
+		// wireguard-go sends a keepalive, and so starts the handshake, when
+		// a peer's persistent keepalive is switched on; switch it on and
+		// off again so that the tunnel comes up at admission rather than
+		// at the first packet, without keepalives afterwards.
+		keepalive = 25
+	}
+	if err := d.wg.IpcSet(peerSetUAPI(p, keepalive)); err != nil {
 		d.mu.Unlock()
 		return fmt.Errorf("tunnel: peer %q: configure: %w", p.Name, err)
+	}
+	if keepalive != int(d.cfg.Keepalive/time.Second) {
+		if err := d.wg.IpcSet(keepaliveUAPI(p.PublicKey, int(d.cfg.Keepalive/time.Second))); err != nil {
+			d.log.Warn("resetting persistent keepalive failed", "peer", p.Name, "err", err)
+		}
 	}
 	if d.link != nil {
 		if cur != nil && cur.state == StateAdmitted {

@@ -28,9 +28,6 @@ const (
 // DefaultInterface is the TUN name used when Config.Interface is empty.
 const DefaultInterface = "wg-wardgate"
 
-// DefaultKeepalive is the persistent keepalive wg-quick users know.
-const DefaultKeepalive = 25 * time.Second
-
 // DefaultMTU leaves room for the WireGuard header on a 1500-byte path.
 const DefaultMTU = 1420
 
@@ -49,10 +46,9 @@ type Config struct {
 	// after a refused first admission. It must not call back into the Device
 	// synchronously for long.
 	OnChange func(PeerStatus)
-	// Keepalive is WireGuard's persistent keepalive for every peer: it keeps
-	// NAT mappings open, and the first one, sent at admission, starts the
-	// handshake at once instead of at the first packet. Default
-	// DefaultKeepalive; negative disables.
+	// Keepalive is WireGuard's persistent keepalive for every peer, for boxes
+	// behind NAT (25s is the usual value). Zero, WireGuard's default, sends
+	// none; either way the handshake starts at admission.
 	Keepalive time.Duration
 	// Netns is the network namespace (a path such as /var/run/netns/NAME)
 	// that the TUN and the UDP socket live in (tun mode only). Empty means
@@ -104,13 +100,8 @@ func (c *Config) validate() error {
 	if c.MTU < 1280 || c.MTU > 9000 {
 		return fmt.Errorf("tunnel: Config.MTU %d is out of range 1280-9000", c.MTU)
 	}
-	switch {
-	case c.Keepalive == 0:
-		c.Keepalive = DefaultKeepalive
-	case c.Keepalive < 0:
-		c.Keepalive = 0
-	case c.Keepalive < time.Second || c.Keepalive > 65535*time.Second:
-		return fmt.Errorf("tunnel: Config.Keepalive %s is out of range 1s-65535s (negative disables)", c.Keepalive)
+	if c.Keepalive != 0 && (c.Keepalive < time.Second || c.Keepalive > 65535*time.Second) {
+		return fmt.Errorf("tunnel: Config.Keepalive %s is out of range 1s-65535s (0 disables)", c.Keepalive)
 	}
 	if c.StateDir == "" {
 		return errors.New("tunnel: Config.StateDir is empty; the sealed WireGuard key is kept there")

@@ -26,6 +26,10 @@ func peerSetUAPI(p PeerConfig, keepalive int) string {
 	return b.String()
 }
 
+func keepaliveUAPI(key [32]byte, secs int) string {
+	return fmt.Sprintf("public_key=%s\nupdate_only=true\npersistent_keepalive_interval=%d\n", hex.EncodeToString(key[:]), secs)
+}
+
 func peerRemoveUAPI(key [32]byte) string {
 	return fmt.Sprintf("public_key=%s\nremove=true\n", hex.EncodeToString(key[:]))
 }
@@ -35,6 +39,7 @@ type wgPeer struct {
 	endpoint      netip.AddrPort
 	lastHandshake time.Time
 	rx, tx        uint64
+	keepalive     int
 	allowedIPs    []netip.Prefix
 }
 
@@ -96,6 +101,10 @@ func parseIpcGet(s string) (*wgState, error) {
 		case "tx_bytes":
 			if cur != nil {
 				cur.tx, err = strconv.ParseUint(v, 10, 64)
+			}
+		case "persistent_keepalive_interval":
+			if cur != nil {
+				cur.keepalive, err = strconv.Atoi(v)
 			}
 		case "allowed_ip":
 			if cur != nil {

@@ -42,6 +42,14 @@ func TestUserspaceTrafficFollowsVerdicts(t *testing.T) {
 	if err := b.dev.Admit(vA, a.cfg); err != nil {
 		t.Fatalf("B admits A: %v", err)
 	}
+	// The handshake starts at admission, before any traffic, and no
+	// keepalives are left configured (Config.Keepalive is 0).
+	if !eventually(10*time.Second, func() bool { return !findStatus(t, a.dev, b.name).LastHandshake.IsZero() }) {
+		t.Fatal("no handshake after both sides admitted")
+	}
+	if st, _ := b.dev.ipcState(); st.peers[a.dev.PublicKey()].keepalive != 0 {
+		t.Fatalf("persistent keepalive left at %d", st.peers[a.dev.PublicKey()].keepalive)
+	}
 	if err := roundTrip(a.dev, toB, 10*time.Second); err != nil {
 		t.Fatalf("no traffic after both sides admitted: %v", err)
 	}
