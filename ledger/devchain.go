@@ -290,6 +290,10 @@ func startDevNode(cfg EmbeddedConfig) (*node.Node, error) {
 	nc := node.DefaultConfig
 	nc.Name = "wardgate-dev"
 	nc.DataDir = filepath.Join(cfg.StateDir, "chain")
+	// LevelDB hands every write to the kernel before returning; Pebble
+	// buffers its log in the process, so a kill -9 of the box serving the
+	// chain lost the newest blocks, and the anchors receipts point at.
+	nc.DBEngine = "leveldb"
 	nc.HTTPHost = cfg.Host
 	nc.HTTPPort = cfg.Port
 	nc.HTTPModules = []string{"eth", "net", "web3"}

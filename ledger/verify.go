@@ -7,10 +7,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math/big"
 
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 
@@ -136,17 +137,34 @@ func verifyAnchor(ctx context.Context, cp Checkpoint, a *Anchor, o VerifyOptions
 	if a.Size != cp.Size || a.Root != cp.Root {
 		return 0, fmt.Errorf("%w: anchor names (size %d, root %s), checkpoint is (size %d, root %s)", ErrRootNotOnChain, a.Size, a.Root, cp.Size, cp.Root)
 	}
-	rc, err := o.Backend.TransactionReceipt(ctx, a.TxHash)
+	// The anchor block must be canonical, and its logs must hold the event.
+	// Logs are read by block hash rather than through the transaction
+	// index, which a node rebuilds in the background after a restart.
+	hdr, err := o.Backend.HeaderByNumber(ctx, new(big.Int).SetUint64(a.Block))
 	if err != nil {
-		return 0, fmt.Errorf("%w: tx %s: %v", ErrRootNotOnChain, a.TxHash, err)
+		return 0, fmt.Errorf("%w: block %d: %v", ErrRootNotOnChain, a.Block, err)
 	}
-	if rc.Status != types.ReceiptStatusSuccessful || rc.BlockHash != a.BlockHash {
-		return 0, fmt.Errorf("%w: tx %s failed or is no longer in block %s (reorg?)", ErrRootNotOnChain, a.TxHash, a.BlockHash)
+	if hdr.Hash() != a.BlockHash {
+		return 0, fmt.Errorf("%w: block %d is %s, the receipt names %s (reorg?)", ErrRootNotOnChain, a.Block, hdr.Hash(), a.BlockHash)
 	}
 	abi := contracts.NewAnchor()
+	bh := a.BlockHash
+	logs, err := o.Backend.FilterLogs(ctx, ethereum.FilterQuery{
+		BlockHash: &bh,
+		Addresses: []common.Address{o.Contract},
+		Topics: [][]common.Hash{
+			{abi.GetABI().Events["Anchored"].ID},
+			{common.BytesToHash(a.Gateway.Bytes())},
+			{common.BigToHash(new(big.Int).SetUint64(cp.Size))},
+		},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("ledger: verify: logs of block %s: %w", a.BlockHash, err)
+	}
 	var found bool
-	for _, lg := range rc.Logs {
-		if lg.Address != o.Contract {
+	for i := range logs {
+		lg := &logs[i]
+		if lg.Removed || lg.TxHash != a.TxHash {
 			continue
 		}
 		ev, err := abi.UnpackAnchoredEvent(lg)
@@ -159,7 +177,7 @@ func verifyAnchor(ctx context.Context, cp Checkpoint, a *Anchor, o VerifyOptions
 		}
 	}
 	if !found {
-		return 0, fmt.Errorf("%w: tx %s has no Anchored(%s, %d, %s) event", ErrRootNotOnChain, a.TxHash, a.Gateway, cp.Size, cp.Root)
+		return 0, fmt.Errorf("%w: block %d has no Anchored(%s, %d, %s) event from tx %s", ErrRootNotOnChain, a.Block, a.Gateway, cp.Size, cp.Root, a.TxHash)
 	}
 	if o.Gateway != (common.Address{}) && a.Gateway != o.Gateway {
 		return 0, fmt.Errorf("%w: anchored by %s, the box's gateway is %s", ErrUnregisteredGateway, a.Gateway, o.Gateway)
