@@ -79,7 +79,7 @@ func runConsortium(t *testing.T, mode cluster.Mode) {
 
 	// Traffic A -> B: a FHIR Bundle over HTTP and an HL7 ADT over MLLP.
 	bundle := fhirBundle(1)
-	code, body, err := postRecord(ctx, A, "b", "application/fhir+json", bundle)
+	code, body, err := A.PostRecord(ctx, "b", "application/fhir+json", bundle)
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("POST record A->B: %d %s %v", code, body, err)
 	}
@@ -95,7 +95,7 @@ func runConsortium(t *testing.T, mode cluster.Mode) {
 	} else if d.Sender != "a" || d.ContentType != "application/fhir+json" {
 		t.Fatalf("B's EHR got %+v", d)
 	}
-	ack, err := sendHL7(ctx, A, adt("b", "MSG0001"))
+	ack, err := A.SendHL7(ctx, []byte(adt("b", "MSG0001")))
 	if err != nil || ack.Code != "AA" {
 		t.Fatalf("HL7 A->B over MLLP: ack %+v, err %v", ack, err)
 	}
@@ -139,7 +139,7 @@ func runConsortium(t *testing.T, mode cluster.Mode) {
 
 	// C stays refused: records to it are refused, and after two more
 	// intervals it is still not admitted.
-	if code, body, _ := postRecord(ctx, A, "c", "application/fhir+json", fhirBundle(2)); code != http.StatusForbidden {
+	if code, body, _ := A.PostRecord(ctx, "c", "application/fhir+json", fhirBundle(2)); code != http.StatusForbidden {
 		t.Fatalf("record A->C (refused peer): %d %s, want 403", code, body)
 	}
 	time.Sleep(2 * 2 * time.Second)
@@ -182,7 +182,7 @@ func runConsortium(t *testing.T, mode cluster.Mode) {
 	if p.State == "admitted" {
 		t.Fatalf("A admitted tampered B: %+v", p)
 	}
-	if code, body, _ := postRecord(ctx, A, "b", "application/fhir+json", fhirBundle(3)); code == http.StatusOK {
+	if code, body, _ := A.PostRecord(ctx, "b", "application/fhir+json", fhirBundle(3)); code == http.StatusOK {
 		t.Fatalf("record A->tampered B was forwarded: %s", body)
 	}
 	if mode == cluster.Tun {

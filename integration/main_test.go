@@ -1,17 +1,12 @@
 package integration
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +14,6 @@ import (
 	"time"
 
 	"github.com/wardgate/wardgate/integration/cluster"
-	"github.com/wardgate/wardgate/tunnel/relay"
 )
 
 // bins are wardgated and wardgate, built once for the whole package.
@@ -86,23 +80,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func admitted(p cluster.Peer) bool { return p.State == "admitted" }
 
-// postRecord hands a record to box's LAN API for peer, as an EHR would.
-func postRecord(ctx context.Context, b *cluster.Box, peer, contentType string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.LAN()+"/v1/records", bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("To", peer)
-	req.Header.Set("Content-Type", contentType)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	return resp.StatusCode, out, err
-}
-
 // receipt is the part of the relay's receipt the tests look at.
 type receipt struct {
 	Digest      string          `json:"digest"`
@@ -121,6 +98,21 @@ func anchoredReceipt(ctx context.Context, tb testing.TB, b *cluster.Box, body []
 	return waitAnchored(ctx, tb, b, hex.EncodeToString(d[:]))
 }
 
+// waitAnchored waits until box's receipt for digest d is anchored.
+func waitAnchored(ctx context.Context, tb testing.TB, box *cluster.Box, d string) receipt {
+	tb.Helper()
+	data, err := box.AnchoredReceipt(ctx, d)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var rc receipt
+	if err := json.Unmarshal(data, &rc); err != nil {
+		tb.Fatalf("%s's receipt for %.12s: %v", box.Name, d, err)
+	}
+	rc.raw = data
+	return rc
+}
+
 // verifyReceipt runs `wardgate verify` on rc as the box returned it,
 // with the record, online against the chain.
 func verifyReceipt(ctx context.Context, b *cluster.Box, c *cluster.Cluster, rc receipt, record []byte, dir string, extra ...string) ([]byte, error) {
@@ -133,27 +125,6 @@ func verifyReceipt(ctx context.Context, b *cluster.Box, c *cluster.Cluster, rc r
 		return nil, err
 	}
 	return b.CLI(ctx, append([]string{"verify", "--receipt", rf, "--record", df, "--rpc", c.ChainURL}, extra...)...)
-}
-
-// sendHL7 sends one HL7 v2 message over MLLP to box and returns the ACK.
-func sendHL7(ctx context.Context, b *cluster.Box, msg string) (*relay.Ack, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", b.MLLP())
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	if err := relay.WriteFrame(conn, []byte(msg)); err != nil {
-		return nil, err
-	}
-	ack, err := relay.ReadFrame(bufio.NewReader(conn), 1<<20)
-	if err != nil {
-		return nil, err
-	}
-	return relay.ParseAck(ack)
 }
 
 // adt is an HL7 v2 ADT^A01 addressed to facility to.

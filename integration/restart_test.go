@@ -5,9 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -60,7 +57,7 @@ func TestRestartMidStreamLosesNoRecord(t *testing.T) {
 			for sendCtx.Err() == nil {
 				rec := fhirBundle(int(next.Add(1)))
 				rctx, rcancel := context.WithTimeout(sendCtx, 10*time.Second)
-				code, _, err := postRecord(rctx, a, "b", "application/fhir+json", rec)
+				code, _, err := a.PostRecord(rctx, "b", "application/fhir+json", rec)
 				rcancel()
 				if err == nil && code == http.StatusOK {
 					d := sha256.Sum256(rec)
@@ -147,30 +144,6 @@ func TestRestartMidStreamLosesNoRecord(t *testing.T) {
 			if res.Entry.Kind != want || res.Entry.Sender != "a" || res.Entry.Receiver != "b" {
 				t.Fatalf("%s's entry for %s: %v %s->%s", x.Name, d[:12], res.Entry.Kind, res.Entry.Sender, res.Entry.Receiver)
 			}
-		}
-	}
-}
-
-// waitAnchored polls box's receipt endpoint for digest d until anchored.
-func waitAnchored(ctx context.Context, tb testing.TB, box *cluster.Box, d string) receipt {
-	tb.Helper()
-	var last string
-	for {
-		resp, err := http.Get(box.LAN() + "/v1/receipts/" + d)
-		if err == nil {
-			data, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			last = fmt.Sprintf("%s %.200s", resp.Status, data)
-			var rc receipt
-			if resp.StatusCode == http.StatusOK && json.Unmarshal(data, &rc) == nil && rc.Status == "anchored" {
-				rc.raw = data
-				return rc
-			}
-		}
-		select {
-		case <-ctx.Done():
-			tb.Fatalf("%s: receipt for acknowledged record %s never anchored; last answer: %s", box.Name, d[:12], last)
-		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }

@@ -9,17 +9,11 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -189,40 +183,18 @@ func digest(b []byte) string {
 }
 
 func postRecord(ctx context.Context, b *cluster.Box, to, ct string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.LAN()+"/v1/records", bytes.NewReader(body))
+	code, out, err := b.PostRecord(ctx, to, ct, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("To", to)
-	req.Header.Set("Content-Type", ct)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST /v1/records to %s: %s: %s", to, resp.Status, out)
+	if code != http.StatusOK {
+		return fmt.Errorf("POST /v1/records to %s: %d: %s", to, code, out)
 	}
 	return nil
 }
 
 func sendHL7(ctx context.Context, b *cluster.Box, msg string) (*relay.Ack, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", b.MLLP())
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	if err := relay.WriteFrame(conn, []byte(msg)); err != nil {
-		return nil, err
-	}
-	raw, err := relay.ReadFrame(bufio.NewReader(conn), 1<<20)
-	if err != nil {
-		return nil, err
-	}
-	ack, err := relay.ParseAck(raw)
+	ack, err := b.SendHL7(ctx, []byte(msg))
 	if err != nil {
 		return nil, err
 	}
@@ -236,23 +208,10 @@ func sendHL7(ctx context.Context, b *cluster.Box, msg string) (*relay.Ack, error
 // as the box returns it, where `wardgate verify` can read it.
 func anchoredReceipt(ctx context.Context, b *cluster.Box, rec []byte, dir string) (string, error) {
 	d := digest(rec)
-	for {
-		resp, err := http.Get(b.LAN() + "/v1/receipts/" + d)
-		if err == nil {
-			data, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			var rc struct {
-				Status string `json:"status"`
-			}
-			if resp.StatusCode == http.StatusOK && json.Unmarshal(data, &rc) == nil && rc.Status == "anchored" {
-				f := filepath.Join(dir, "receipt-"+d[:12]+".json")
-				return f, os.WriteFile(f, data, 0o644)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return "", errors.New("the receipt was not anchored in time; see a's log")
-		case <-time.After(250 * time.Millisecond):
-		}
+	data, err := b.AnchoredReceipt(ctx, d)
+	if err != nil {
+		return "", err
 	}
+	f := filepath.Join(dir, "receipt-"+d[:12]+".json")
+	return f, os.WriteFile(f, data, 0o644)
 }
