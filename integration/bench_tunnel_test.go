@@ -38,8 +38,8 @@ import (
 //     sealed to its own simulated TPM, and the peer admitted from a real
 //     verdict of the attestation verifier.
 //
-// Runs are interleaved (raw, plain, wardgate, raw, ...) and each figure is
-// the median. Target: wardgate/plain >= 0.95.
+// Runs are interleaved, the order rotating each round (raw, plain, wardgate;
+// plain, wardgate, raw; ...), and each figure is the median. Target: wardgate/plain >= 0.95.
 //
 //	make bench-tunnel
 //	TUNBENCH_RUNS=5 TUNBENCH_SECONDS=10 go test -run '^$' -bench BenchmarkTunnelIperf -benchtime 1x -v ./integration/
@@ -71,7 +71,11 @@ func BenchmarkTunnelIperf(b *testing.B) {
 	results := make([][]float64, len(paths))
 	for i := 0; i < b.N; i++ {
 		for r := 0; r < runs; r++ {
-			for j, p := range paths {
+			// Rotate the order each round so that no path always runs
+			// right after another on a machine with shifting load.
+			for k := range paths {
+				j := (k + r) % len(paths)
+				p := paths[j]
 				bps, err := env.iperf(p.dst, secs)
 				if err != nil {
 					b.Fatalf("%s run %d: %v", p.name, r+1, err)
