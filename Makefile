@@ -68,10 +68,16 @@ demo: build
 contracts:
 	$(MAKE) -C ledger/contracts
 
+# install puts the binaries, the systemd unit and an example config in place,
+# and creates the `wardgate` group whose members may use the CLI. It never
+# overwrites an existing /etc/wardgate/wardgate.yaml.
 install: build
 	install -d /usr/local/bin /etc/wardgate /var/lib/wardgate
 	install -m 0755 $(BIN)/wardgated $(BIN)/wardgate /usr/local/bin/
-	[ ! -f configs/wardgated.service ] || install -m 0644 configs/wardgated.service /etc/systemd/system/
+	install -m 0644 configs/wardgate.yaml /etc/wardgate/wardgate.yaml.example
+	[ -d /etc/systemd/system ] && install -m 0644 configs/wardgated.service /etc/systemd/system/ || true
+	getent group wardgate >/dev/null || groupadd -r wardgate
+	@echo "installed; edit /etc/wardgate/wardgate.yaml (see wardgate.yaml.example), then: wardgated --check-config && systemctl enable --now wardgated"
 
 clean:
 	rm -rf $(BIN)
