@@ -176,11 +176,28 @@ func (d *Device) Admit(v *attest.Verdict, p PeerConfig) error {
 		return refuse
 	}
 
-	// Install (or update) the peer before recording it as admitted.
+	// Install (or update) the peer before recording it as admitted. If that
+	// fails half way, an admitted peer is taken out rather than left in an
+	// unknown state.
+	failed := func(err error) error {
+		err = fmt.Errorf("tunnel: peer %q: %w", p.Name, err)
+		d.wg.IpcSet(peerRemoveUAPI(p.PublicKey))
+		if d.link != nil {
+			d.link.delRoutes(p.AllowedIPs)
+		}
+		if cur == nil || cur.state != StateAdmitted {
+			d.mu.Unlock()
+			return err
+		}
+		d.removeLocked(cur, StateRevoked, err.Error())
+		st := cur.status()
+		d.mu.Unlock()
+		d.notify(st)
+		return err
+	}
 	if cur != nil && cur.state == StateAdmitted && cur.cfg.PublicKey != p.PublicKey {
 		if err := d.wg.IpcSet(peerRemoveUAPI(cur.cfg.PublicKey)); err != nil {
-			d.mu.Unlock()
-			return fmt.Errorf("tunnel: peer %q: remove old key: %w", p.Name, err)
+			return failed(fmt.Errorf("remove old key: %w", err))
 		}
 	}
 	fresh := cur == nil || cur.state != StateAdmitted || cur.cfg.PublicKey != p.PublicKey
@@ -193,8 +210,7 @@ func (d *Device) Admit(v *attest.Verdict, p PeerConfig) error {
 		keepalive = 25
 	}
 	if err := d.wg.IpcSet(peerSetUAPI(p, keepalive)); err != nil {
-		d.mu.Unlock()
-		return fmt.Errorf("tunnel: peer %q: configure: %w", p.Name, err)
+		return failed(fmt.Errorf("configure: %w", err))
 	}
 	if keepalive != int(d.cfg.Keepalive/time.Second) {
 		if err := d.wg.IpcSet(keepaliveUAPI(p.PublicKey, int(d.cfg.Keepalive/time.Second))); err != nil {
@@ -208,9 +224,7 @@ func (d *Device) Admit(v *attest.Verdict, p PeerConfig) error {
 			}
 		}
 		if err := d.link.addRoutes(p.AllowedIPs); err != nil {
-			d.wg.IpcSet(peerRemoveUAPI(p.PublicKey))
-			d.mu.Unlock()
-			return fmt.Errorf("tunnel: peer %q: %w", p.Name, err)
+			return failed(err)
 		}
 	}
 	if cur == nil {
