@@ -32,8 +32,8 @@ var (
 	ErrKeyInUse       = fmt.Errorf("%w: WireGuard key is admitted under another peer name", ErrRefused)
 )
 
-// ErrNotAdmitted is returned by Revoke for a peer that is not admitted.
-var ErrNotAdmitted = errors.New("tunnel: peer is not admitted")
+// ErrUnknownPeer is returned by Revoke for a name the device has never seen.
+var ErrUnknownPeer = errors.New("tunnel: unknown peer")
 
 // ErrClosed is returned after Close.
 var ErrClosed = errors.New("tunnel: device closed")
@@ -312,7 +312,9 @@ func (d *Device) removeLocked(p *peer, state, reason string) {
 	d.log.Warn("peer removed", "peer", p.cfg.Name, "state", state, "reason", reason)
 }
 
-// Revoke removes an admitted peer at once.
+// Revoke removes an admitted peer at once. Revoking a peer that is already
+// out (revoked, expired, never admitted) changes nothing and is not an error,
+// so callers need not track what expiry already did.
 func (d *Device) Revoke(name, reason string) error {
 	d.mu.Lock()
 	if d.closed {
@@ -320,9 +322,13 @@ func (d *Device) Revoke(name, reason string) error {
 		return ErrClosed
 	}
 	p := d.peers[name]
-	if p == nil || p.state != StateAdmitted {
+	if p == nil {
 		d.mu.Unlock()
-		return fmt.Errorf("%w: %q", ErrNotAdmitted, name)
+		return fmt.Errorf("%w: %q", ErrUnknownPeer, name)
+	}
+	if p.state != StateAdmitted {
+		d.mu.Unlock()
+		return nil
 	}
 	if reason == "" {
 		reason = "revoked"

@@ -83,8 +83,14 @@ func TestUserspaceTrafficFollowsVerdicts(t *testing.T) {
 	if err := roundTrip(a.dev, toB, probe); err == nil {
 		t.Fatal("new connection passed after revoke")
 	}
-	if err := b.dev.Revoke(a.name, "again"); !errors.Is(err, ErrNotAdmitted) {
-		t.Fatalf("second revoke: %v, want ErrNotAdmitted", err)
+	if err := b.dev.Revoke(a.name, "again"); err != nil {
+		t.Fatalf("second revoke: %v", err)
+	}
+	if st := findStatus(t, b.dev, a.name); st.Reason != "operator revoked hosp-a" {
+		t.Fatalf("second revoke changed the reason to %q", st.Reason)
+	}
+	if err := b.dev.Revoke("hosp-x", "typo"); !errors.Is(err, ErrUnknownPeer) {
+		t.Fatalf("revoke of an unknown peer: %v", err)
 	}
 
 	// Re-admitted with a short verdict that is not renewed: traffic flows,
