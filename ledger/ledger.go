@@ -59,6 +59,7 @@ type Ledger struct {
 	anKick chan struct{}
 
 	mu          sync.Mutex
+	cpMu        sync.Mutex         // serialises Checkpoint; taken before mu
 	failed      error              // sticky: a journal write failed
 	digests     map[Hash][]uint64  // digest -> seqs, rebuilt on open
 	checkpoints []Checkpoint       // ascending by size
@@ -420,16 +421,24 @@ func (l *Ledger) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if err := ctx.Err(); err != nil {
 		return Checkpoint{}, err
 	}
+	// cpMu orders checkpoints; l.mu is held only to read the tree and to
+	// publish, not through signing and the fsync, so appends and receipts
+	// go on while a checkpoint is written.
+	l.cpMu.Lock()
+	defer l.cpMu.Unlock()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	size := l.tree.size()
 	if n := len(l.checkpoints); n > 0 && l.checkpoints[n-1].Size >= size {
-		return l.checkpoints[n-1], nil
+		c := l.checkpoints[n-1]
+		l.mu.Unlock()
+		return c, nil
 	}
 	if size == 0 {
+		l.mu.Unlock()
 		return Checkpoint{}, fmt.Errorf("%w: the log is empty, nothing to checkpoint", ErrNotFound)
 	}
 	root, err := l.tree.root(size)
+	l.mu.Unlock()
 	if err != nil {
 		return Checkpoint{}, err
 	}
@@ -440,8 +449,10 @@ func (l *Ledger) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if err := l.j.putJSON(bucketCheckpoints, u64key(size), &c); err != nil {
 		return Checkpoint{}, fmt.Errorf("ledger: journaling checkpoint at size %d: %w", size, err)
 	}
+	l.mu.Lock()
 	l.checkpoints = append(l.checkpoints, c)
 	l.lastCPSize = size
+	l.mu.Unlock()
 	l.log.Debug("checkpoint", "size", size, "root", root)
 	kick(l.anKick)
 	return c, nil
