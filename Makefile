@@ -61,7 +61,7 @@ bench-records: deps build
 
 # demo runs three hospitals on loopback (userspace tunnels, simulated TPMs,
 # the embedded dev chain), shows the main job, then stops them. No root.
-demo: build
+demo: deps build
 	$(GO) build -o $(BIN)/ ./integration/demo
 	$(BIN)/demo --bin $(BIN) --dir $(or $(DEMO_DIR),$(CURDIR)/demo-state)
 
