@@ -56,10 +56,13 @@ func BenchmarkTunnelIperf(b *testing.B) {
 	secs := tunBenchEnv("TUNBENCH_SECONDS", 5)
 	env := tunBenchSetup(b)
 
-	paths := []struct{ name, dst string }{
-		{"raw veth", tunBenchUnderlayB},
-		{"plain wireguard-go", tunBenchPlainB},
-		{"wardgate tunnel", tunBenchWardB},
+	paths := []struct {
+		name, dst string
+		pids      []int // whose CPU time is charged to the path
+	}{
+		{"raw veth", tunBenchUnderlayB, nil},
+		{"plain wireguard-go", tunBenchPlainB, env.plainPids},
+		{"wardgate tunnel", tunBenchWardB, env.wardPids},
 	}
 	// Warm up every path (handshakes, slow start) before measuring.
 	for _, p := range paths {
@@ -69,6 +72,7 @@ func BenchmarkTunnelIperf(b *testing.B) {
 	}
 	b.ResetTimer()
 	results := make([][]float64, len(paths))
+	cpuPerGB := make([][]float64, len(paths)) // CPU seconds of both tunnel processes per GB carried
 	for i := 0; i < b.N; i++ {
 		for r := 0; r < runs; r++ {
 			// Rotate the order each round so that no path always runs
@@ -76,11 +80,15 @@ func BenchmarkTunnelIperf(b *testing.B) {
 			for k := range paths {
 				j := (k + r) % len(paths)
 				p := paths[j]
+				cpu0 := tunBenchCPU(p.pids)
 				bps, err := env.iperf(p.dst, secs)
 				if err != nil {
 					b.Fatalf("%s run %d: %v", p.name, r+1, err)
 				}
 				results[j] = append(results[j], bps)
+				// Bytes include the omitted first second, approximately.
+				gb := bps * float64(secs+1) / 8 / 1e9
+				cpuPerGB[j] = append(cpuPerGB[j], (tunBenchCPU(p.pids)-cpu0).Seconds()/gb)
 			}
 		}
 	}
@@ -88,14 +96,18 @@ func BenchmarkTunnelIperf(b *testing.B) {
 
 	med := make([]float64, len(paths))
 	fmt.Printf("\nsingle-stream iperf3 TCP, %d interleaved runs of %ds, median Gbit/s\n", runs, secs)
-	fmt.Printf("%-22s %8s   %s\n", "path", "median", "runs")
+	fmt.Printf("%-22s %8s %10s   %s\n", "path", "median", "cpu-s/GB", "runs (Gbit/s)")
 	for j, p := range paths {
 		med[j] = tunBenchMedian(results[j])
 		var all []string
 		for _, v := range results[j] {
 			all = append(all, fmt.Sprintf("%.2f", v/1e9))
 		}
-		fmt.Printf("%-22s %8.2f   %s\n", p.name, med[j]/1e9, strings.Join(all, " "))
+		cpu := "-"
+		if p.pids != nil {
+			cpu = fmt.Sprintf("%.2f", tunBenchMedian(cpuPerGB[j]))
+		}
+		fmt.Printf("%-22s %8.2f %10s   %s\n", p.name, med[j]/1e9, cpu, strings.Join(all, " "))
 	}
 	wardPlain, wardRaw := med[2]/med[1], med[2]/med[0]
 	fmt.Printf("ratio 3/2 wardgate/plain-wireguard-go = %.3f (target >= 0.95)\n", wardPlain)
@@ -105,6 +117,10 @@ func BenchmarkTunnelIperf(b *testing.B) {
 	b.ReportMetric(med[2]/1e9, "wardgate-Gbit/s")
 	b.ReportMetric(wardPlain, "wardgate/plainwg")
 	b.ReportMetric(wardRaw, "wardgate/raw")
+	if c := tunBenchMedian(cpuPerGB[1]); c > 0 {
+		b.ReportMetric(tunBenchMedian(cpuPerGB[2])/c, "cpu-per-byte-wardgate/plainwg")
+		fmt.Printf("CPU per byte, wardgate/plain-wireguard-go = %.3f (lower is better; less sensitive to other load)\n\n", tunBenchMedian(cpuPerGB[2])/c)
+	}
 }
 
 // Addresses: the veth underlay, and one tunnel subnet per WireGuard path so
@@ -121,11 +137,33 @@ const (
 )
 
 type tunBenchEnvT struct {
-	b      testing.TB
-	nsA    string
-	nsB    string
-	tmp    string
-	server *exec.Cmd
+	b         testing.TB
+	nsA       string
+	nsB       string
+	tmp       string
+	server    *exec.Cmd
+	plainPids []int // the two wireguard-go processes
+	wardPids  []int // the two wardgate processes
+}
+
+// tunBenchCPU is the CPU time (user+system) the processes used so far.
+func tunBenchCPU(pids []int) time.Duration {
+	var ticks int64
+	for _, pid := range pids {
+		data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after the ")" that ends the command name: state is the
+		// first, utime the 12th and stime the 13th.
+		f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + s
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }
 
 func tunBenchEnv(name string, def int) int {
@@ -229,6 +267,7 @@ func (env *tunBenchEnvT) startPlain(bin, ns, ifname string, priv, peerPub [32]by
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	env.plainPids = append(env.plainPids, cmd.Process.Pid) // ip netns exec execs in place
 	sock := "/var/run/wireguard/" + ifname + ".sock"
 	b.Cleanup(func() { os.Remove(sock) })
 	// Wait until the UAPI socket answers; wg(8) falls back to the (absent)
@@ -277,7 +316,9 @@ func (env *tunBenchEnvT) startWardgate(ns string, cfg tunBenchChildCfg, priv [32
 	js, _ := json.Marshal(cfg)
 	cmd := exec.Command("ip", "netns", "exec", ns, self,
 		"-test.run=^$", "-test.bench=^BenchmarkTunBenchChild$", "-test.benchtime=1x")
-	cmd.Env = append(os.Environ(), "TUNBENCH_CHILD="+string(js))
+	// The package's TestMain builds the daemon binaries in every process;
+	// the child needs none of them, so its go build only plans (-n).
+	cmd.Env = append(os.Environ(), "TUNBENCH_CHILD="+string(js), "GOFLAGS=-n")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -290,6 +331,7 @@ func (env *tunBenchEnvT) startWardgate(ns string, cfg tunBenchChildCfg, priv [32
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
+	env.wardPids = append(env.wardPids, cmd.Process.Pid)
 	b.Cleanup(func() {
 		stdin.Close() // the child closes its device and exits on EOF
 		done := make(chan struct{})
@@ -325,8 +367,8 @@ func (env *tunBenchEnvT) startWardgate(ns string, cfg tunBenchChildCfg, priv [32
 		if err != nil {
 			b.Fatal(err)
 		}
-	case <-time.After(60 * time.Second):
-		b.Fatalf("wardgate child %s not ready in 60s", cfg.Name)
+	case <-time.After(3 * time.Minute):
+		b.Fatalf("wardgate child %s not ready in 3 minutes", cfg.Name)
 	}
 }
 
