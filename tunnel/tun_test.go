@@ -19,8 +19,8 @@ import (
 
 // TestTUNNamespaces runs each box in its own network namespace with its own
 // kernel TUN, joined by veth: ping and a TCP stream pass only once both admit,
-// and the addresses and routes netlink installed are gone after revoke and
-// after Close.
+// and the addresses and routes netlink installed are gone after revoke, after
+// an unrenewed verdict expires, and after Close.
 func TestTUNNamespaces(t *testing.T) {
 	requireRoot(t)
 	f := attesttest.New(t)
@@ -156,11 +156,25 @@ func TestTUNNamespaces(t *testing.T) {
 	if a2.PublicKey() != a.PublicKey() {
 		t.Fatal("restart produced a different WireGuard key")
 	}
-	if err := a2.Admit(f.Pass(t, "hosp-b", b.PublicKey(), recordKey(t), time.Minute), peerB); err != nil {
+	short := f.Pass(t, "hosp-b", b.PublicKey(), recordKey(t), 4*time.Second)
+	if err := a2.Admit(short, peerB); err != nil {
 		t.Fatal(err)
 	}
 	if !eventually(10*time.Second, func() bool { return pingOK(t, p.pathA(), addrB) }) {
 		t.Fatal("no ping after restart and re-admission")
+	}
+	// The verdict is not renewed: at its expiry the routes go and traffic stops.
+	if !eventually(time.Until(short.Expiry())+3*time.Second, func() bool { return findStatus(t, a2, "hosp-b").State == StateExpired }) {
+		t.Fatalf("peer not expired: %+v", findStatus(t, a2, "hosp-b"))
+	}
+	if time.Now().Before(short.Expiry()) {
+		t.Fatal("expired before the verdict did")
+	}
+	if got := ourRoutes(t, hA, "wgta"); len(got) != 0 {
+		t.Fatalf("routes after expiry: %v", got)
+	}
+	if pingOK(t, p.pathA(), addrB) {
+		t.Fatal("ping passed after the verdict expired")
 	}
 	if err := a2.Close(); err != nil {
 		t.Fatalf("close: %v", err)
