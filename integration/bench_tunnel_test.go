@@ -316,9 +316,7 @@ func (env *tunBenchEnvT) startWardgate(ns string, cfg tunBenchChildCfg, priv [32
 	js, _ := json.Marshal(cfg)
 	cmd := exec.Command("ip", "netns", "exec", ns, self,
 		"-test.run=^$", "-test.bench=^BenchmarkTunBenchChild$", "-test.benchtime=1x")
-	// The package's TestMain builds the daemon binaries in every process;
-	// the child needs none of them, so its go build only plans (-n).
-	cmd.Env = append(os.Environ(), "TUNBENCH_CHILD="+string(js), "GOFLAGS=-n")
+	cmd.Env = append(os.Environ(), "TUNBENCH_CHILD="+string(js))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -10,30 +10,44 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/wardgate/wardgate/integration/cluster"
 )
 
-// bins are wardgated and wardgate, built once for the whole package.
-var bins cluster.Binaries
+// bins are wardgated and wardgate, built on first use and shared by the
+// package's tests (benchmarks that need no daemon, and their child
+// processes, build nothing).
+var (
+	binDir    string
+	buildOnce sync.Once
+	bins      cluster.Binaries
+	buildErr  error
+)
+
+func binaries(tb testing.TB) cluster.Binaries {
+	tb.Helper()
+	buildOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		defer cancel()
+		bins, buildErr = cluster.Build(ctx, binDir)
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return bins
+}
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "wardgate-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	bins, err = cluster.Build(ctx, dir)
-	cancel()
-	if err != nil {
+	var err error
+	if binDir, err = os.MkdirTemp("", "wardgate-bin-"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	os.RemoveAll(binDir)
 	os.Exit(code)
 }
 
@@ -53,7 +67,7 @@ func newCluster(tb testing.TB, mode cluster.Mode, boxes []string, tampered ...st
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c, err := cluster.New(ctx, cluster.Spec{
-		Dir: tb.TempDir(), Bin: bins, Mode: mode, Boxes: boxes, Tampered: tampered,
+		Dir: tb.TempDir(), Bin: binaries(tb), Mode: mode, Boxes: boxes, Tampered: tampered,
 		Interval: 2 * time.Second, Lifetime: 4 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(testWriter{tb}, nil)),
 	})
