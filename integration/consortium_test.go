@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/wardgate/wardgate/attest"
 	"github.com/wardgate/wardgate/integration/cluster"
 )
@@ -116,6 +120,22 @@ func runConsortium(t *testing.T, mode cluster.Mode) {
 	}
 
 	// The receipt anchors, and verifies offline and on chain.
+	// Prometheus sees the same: one admitted peer, refusals counted, the
+	// tunnel carrying bytes, the log growing.
+	mfs := scrape(ctx, t, A)
+	if v := metricSum(mfs, "wardgate_admitted_peers"); v != 1 {
+		t.Errorf("a's wardgate_admitted_peers = %v, want 1 (b)", v)
+	}
+	if v := metricSum(mfs, "wardgate_attestations_total", "outcome", "fail"); v < 1 {
+		t.Errorf("a's wardgate_attestations_total{outcome=fail} = %v, want >= 1 (c)", v)
+	}
+	if v := metricSum(mfs, "wardgate_tunnel_bytes", "peer", "b"); v == 0 {
+		t.Errorf("a's wardgate_tunnel_bytes{peer=b} = 0 after traffic")
+	}
+	if v := metricSum(mfs, "wardgate_log_size"); v < 2 {
+		t.Errorf("a's wardgate_log_size = %v after two records", v)
+	}
+
 	// With b's record key, b's countersignature is checked too; a forged
 	// countersignature is refused by name.
 	keyA, keyB := recordKey(ctx, t, A), recordKey(ctx, t, B)
@@ -252,4 +272,54 @@ func recordKey(ctx context.Context, tb testing.TB, box *cluster.Box) string {
 		tb.Fatalf("%s's record key %q is not an Ed25519 key", box.Name, ls.RecordKey)
 	}
 	return ls.RecordKey
+}
+
+// scrape reads box's Prometheus metrics.
+func scrape(ctx context.Context, tb testing.TB, box *cluster.Box) map[string]*dto.MetricFamily {
+	tb.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+box.Metrics+"/metrics", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("scraping %s's metrics: %v", box.Name, err)
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		tb.Fatalf("%s's metrics do not parse: %v", box.Name, err)
+	}
+	return mfs
+}
+
+// metricSum adds up the samples of name whose labels include the given
+// name/value pairs.
+func metricSum(mfs map[string]*dto.MetricFamily, name string, labels ...string) float64 {
+	var sum float64
+	mf := mfs[name]
+	if mf == nil {
+		return 0
+	}
+next:
+	for _, m := range mf.GetMetric() {
+		for i := 0; i+1 < len(labels); i += 2 {
+			ok := false
+			for _, l := range m.GetLabel() {
+				if l.GetName() == labels[i] && l.GetValue() == labels[i+1] {
+					ok = true
+				}
+			}
+			if !ok {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			sum += m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			sum += m.GetGauge().GetValue()
+		case m.Untyped != nil:
+			sum += m.GetUntyped().GetValue()
+		}
+	}
+	return sum
 }
