@@ -525,11 +525,20 @@ func (d *daemon) startRelay(ctx context.Context, add func(string, *http.Server, 
 	}
 	add("records-peer", httpSrv(d.relay.PeerHandler()), pln, false)
 	if c.Records.LANListen != "" {
+		srv := httpSrv(d.relay.LANHandler())
+		if c.Records.TLSCert != "" {
+			// Hospital systems authenticate with client certificates.
+			tc, err := api.TLSConfig(c.Records.TLSCert, c.Records.TLSKey, c.Records.ClientCA)
+			if err != nil {
+				return fmt.Errorf("records.tls_cert/tls_key/client_ca: %w", err)
+			}
+			srv.TLSConfig = tc
+		}
 		ln, err := net.Listen("tcp", c.Records.LANListen)
 		if err != nil {
 			return fmt.Errorf("records.lan_listen: %w", err)
 		}
-		add("records-lan", httpSrv(d.relay.LANHandler()), ln, false)
+		add("records-lan", srv, ln, srv.TLSConfig != nil)
 	}
 	if c.Records.MLLPListen != "" {
 		ln, err := net.Listen("tcp", c.Records.MLLPListen)

@@ -264,6 +264,36 @@ func (c *Cluster) basePort(n int) (int, error) {
 	return 0, errors.New("cluster: no free run of ports")
 }
 
+// SetConfig sets one key of b's wardgate.yaml (dotted path, e.g.
+// "records.tls_cert"), as an engineer editing the file would; it takes
+// effect at b's next start.
+func (b *Box) SetConfig(key string, value any) error {
+	data, err := os.ReadFile(b.ConfigPath)
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("cluster: %s: %w", b.ConfigPath, err)
+	}
+	m := doc
+	parts := strings.Split(key, ".")
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[p] = next
+		}
+		m = next
+	}
+	m[parts[len(parts)-1]] = value
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(b.ConfigPath, out, 0o644)
+}
+
 // editConfig reads the generated config for the box's addresses, and
 // points records at the sink with an MLLP intake on mllpPort.
 func (b *Box) editConfig(mllpPort int) error {

@@ -65,14 +65,14 @@ func New(cfg Config) (*Server, error) {
 // connection.
 func TLSConfig(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
 	if certFile == "" || keyFile == "" {
-		return nil, errors.New("api: tls cert and key files must both be set (api.tls_cert, api.tls_key)")
+		return nil, errors.New("api: tls cert and key files must both be set")
 	}
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("api: loading server certificate %s / key %s: %w", certFile, keyFile, err)
 	}
 	if clientCAFile == "" {
-		return nil, errors.New("api: client CA file must be set (api.client_ca): the API only serves clients with a certificate from the security team's CA")
+		return nil, errors.New("api: client CA file must be set: only clients with a certificate from that CA are served")
 	}
 	pem, err := os.ReadFile(clientCAFile)
 	if err != nil {

@@ -228,6 +228,12 @@ type Metrics struct {
 type Records struct {
 	// LANListen is where hospital systems POST records (host:port, HTTP).
 	LANListen string `yaml:"lan_listen,omitempty"`
+	// TLSCert, TLSKey and ClientCA turn lan_listen into HTTPS with mutual
+	// TLS: only hospital systems holding a certificate from ClientCA may
+	// hand over records. Set all three or none.
+	TLSCert  string `yaml:"tls_cert,omitempty"`
+	TLSKey   string `yaml:"tls_key,omitempty"`
+	ClientCA string `yaml:"client_ca,omitempty"`
 	// MLLPListen accepts HL7 v2 over MLLP (host:port); empty disables.
 	MLLPListen string `yaml:"mllp_listen,omitempty"`
 	// DeliverURL receives records from peers (HTTP POST); DeliverMLLP is
@@ -438,6 +444,9 @@ func (c *Config) resolvePaths() {
 	abs(&c.API.TLSCert)
 	abs(&c.API.TLSKey)
 	abs(&c.API.ClientCA)
+	abs(&c.Records.TLSCert)
+	abs(&c.Records.TLSKey)
+	abs(&c.Records.ClientCA)
 }
 
 // LoadPartial loads a config for `wardgated --identity`: only the keys that

@@ -144,6 +144,8 @@ func TestParseBad(t *testing.T) {
 			[]string{`firmware.image[1].name: "wardgated" is measured automatically`}},
 		{"api half set", edit(t, "control: {socket: /run/wardgate/a.sock}", "api: {tls_cert: c.pem}"),
 			[]string{`api.listen: is required when api TLS files are set`}},
+		{"records mTLS half set", edit(t, "  lan_listen: 127.0.0.1:7480", "  lan_listen: 127.0.0.1:7480\n  tls_cert: lan.pem"),
+			[]string{`records.tls_key: is required`, `records.client_ca: is required`}},
 		{"empty file", "", []string{`(file): is empty`}},
 		{"not yaml", "box: [unclosed", []string{`(file): is not valid YAML`}},
 		{"two documents", goodYAML + "\n---\nbox: x\n", []string{`more than one YAML document`}},

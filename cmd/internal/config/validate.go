@@ -470,6 +470,14 @@ func (c *Config) validate() Errors {
 	if r.LANListen != "" {
 		k.hostPort("records.lan_listen", r.LANListen, "192.168.10.2:7480")
 	}
+	if r.TLSCert != "" || r.TLSKey != "" || r.ClientCA != "" {
+		if r.LANListen == "" {
+			k.add("records.lan_listen", "is required when records TLS files are set, e.g. 192.168.10.2:7443 (or remove records.tls_*)")
+		}
+		k.required("records.tls_cert", r.TLSCert, "the LAN listener's PEM certificate (records.tls_cert, tls_key and client_ca go together)")
+		k.required("records.tls_key", r.TLSKey, "the LAN listener's PEM private key")
+		k.required("records.client_ca", r.ClientCA, "the PEM CA of the hospital systems' client certificates; records without one are refused")
+	}
 	if r.MLLPListen != "" {
 		k.hostPort("records.mllp_listen", r.MLLPListen, "192.168.10.2:2575")
 	}
@@ -563,6 +571,9 @@ func (c *Config) CheckFiles() error {
 	file("api.tls_cert", c.API.TLSCert)
 	file("api.tls_key", c.API.TLSKey)
 	file("api.client_ca", c.API.ClientCA)
+	file("records.tls_cert", c.Records.TLSCert)
+	file("records.tls_key", c.Records.TLSKey)
+	file("records.client_ca", c.Records.ClientCA)
 	if len(k.errs) > 0 {
 		return k.errs
 	}
