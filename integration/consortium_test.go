@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
@@ -105,6 +106,20 @@ func runConsortium(t *testing.T, mode cluster.Mode) {
 	}
 	if _, err := c.Sink.WaitFor(ctx, "b", "MRNMSG0001"); err != nil {
 		t.Fatal(err)
+	}
+	// b's EHR is down: a learns it (502, lan_endpoint_down) and retries
+	// the same record once it is back; b delivers it exactly once.
+	c.Sink.SetDown("b", true)
+	down := fhirBundle(4)
+	if code, body, _ := A.PostRecord(ctx, "b", "application/fhir+json", down); code != http.StatusBadGateway || !strings.Contains(string(body), "lan_endpoint_down") {
+		t.Fatalf("record to b while b's EHR is down: %d %s, want 502 lan_endpoint_down", code, body)
+	}
+	c.Sink.SetDown("b", false)
+	if code, body, err := A.PostRecord(ctx, "b", "application/fhir+json", down); err != nil || code != http.StatusOK {
+		t.Fatalf("retry once b's EHR is back: %d %s %v", code, body, err)
+	}
+	if n := countDeliveries(c.Sink.Deliveries("b"), down); n != 1 {
+		t.Fatalf("the retried record reached b's EHR %d times, want 1", n)
 	}
 	if mode == cluster.Tun {
 		if out, err := A.Exec(ctx, "ping", "-c", "2", "-W", "2", B.TunnelIP.String()); err != nil {
@@ -322,4 +337,14 @@ next:
 		}
 	}
 	return sum
+}
+
+func countDeliveries(ds []cluster.Delivery, body []byte) int {
+	n := 0
+	for _, d := range ds {
+		if bytes.Equal(d.Body, body) {
+			n++
+		}
+	}
+	return n
 }
