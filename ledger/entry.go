@@ -59,8 +59,15 @@ type Entry struct {
 	Log         string    // the box whose log this is
 	Seq         uint64    // per-box sequence number; equals the leaf index
 	Salt        [SaltSize]byte
-	Signature   []byte // Ed25519 over SignedBytes by the box's record key
+	// Signature is the box's record key's Ed25519 signature over the root
+	// of the signing batch the entry was appended in (see BatchProof), or
+	// over SignedBytes when Batch.Size is 0.
+	Signature []byte
+	Batch     BatchProof
 }
+
+// entryBatchDomain separates entry batch roots from other batch signatures.
+const entryBatchDomain = "entry/v1\x00"
 
 // entryDomain separates entry signatures from every other use of the key.
 const entryDomain = "wardgate/ledger/entry/v1\x00"
@@ -106,8 +113,8 @@ func (e *Entry) appendSigned(b []byte) []byte {
 	return b
 }
 
-// MarshalBinary is the stored form and the Merkle leaf data: SignedBytes
-// followed by the 64-byte signature.
+// MarshalBinary is the stored form and the Merkle leaf data: SignedBytes,
+// the batch proof, then the 64-byte signature.
 func (e *Entry) MarshalBinary() ([]byte, error) {
 	if err := e.check(); err != nil {
 		return nil, err
@@ -116,6 +123,7 @@ func (e *Entry) MarshalBinary() ([]byte, error) {
 		return nil, fmt.Errorf("%w: signature is %d bytes, want %d (sign the entry first)", ErrBadEntry, len(e.Signature), ed25519.SignatureSize)
 	}
 	b := e.SignedBytes()
+	b = appendProof(b, e.Batch)
 	return append(b, e.Signature...), nil
 }
 
@@ -139,13 +147,21 @@ func (e *Entry) UnmarshalBinary(b []byte) error {
 		*p = string(b[1 : 1+int(b[0])])
 		b = b[1+int(b[0]):]
 	}
-	if len(b) != 8+8+SaltSize+ed25519.SignatureSize {
-		return fmt.Errorf("%w: %d trailing bytes, want %d", ErrBadEntry, len(b), 8+8+SaltSize+ed25519.SignatureSize)
+	if len(b) < 8+8+SaltSize {
+		return fmt.Errorf("%w: truncated before the salt", ErrBadEntry)
 	}
 	out.Time = time.Unix(0, int64(binary.BigEndian.Uint64(b))).UTC()
 	out.Seq = binary.BigEndian.Uint64(b[8:])
 	copy(out.Salt[:], b[16:16+SaltSize])
-	out.Signature = append([]byte(nil), b[16+SaltSize:]...)
+	p, rest, err := parseProof(b[16+SaltSize:])
+	if err != nil {
+		return err
+	}
+	if len(rest) != ed25519.SignatureSize {
+		return fmt.Errorf("%w: %d bytes of signature, want %d", ErrBadEntry, len(rest), ed25519.SignatureSize)
+	}
+	out.Batch = p
+	out.Signature = append([]byte(nil), rest...)
 	if err := out.check(); err != nil {
 		return err
 	}
@@ -169,13 +185,47 @@ func leafHash(data []byte) (h [32]byte) {
 
 // VerifySignature checks the entry's signature against the box's record key.
 func (e *Entry) VerifySignature(pub ed25519.PublicKey) error {
+	return e.VerifySignatureCached(pub, nil)
+}
+
+// VerifySignatureCached is VerifySignature with a cache of verified batch
+// roots: the entries of one signing batch cost one Ed25519 verification.
+func (e *Entry) VerifySignatureCached(pub ed25519.PublicKey, c *SigCache) error {
 	if len(pub) != ed25519.PublicKeySize {
 		return fmt.Errorf("%w: record key is %d bytes, want %d", ErrBadSignature, len(pub), ed25519.PublicKeySize)
 	}
-	if !ed25519.Verify(pub, e.SignedBytes(), e.Signature) {
-		return fmt.Errorf("%w: entry %d of log %q", ErrBadSignature, e.Seq, e.Log)
+	if err := VerifyBatch(pub, entryBatchDomain, e.SignedBytes(), e.Batch, e.Signature, c); err != nil {
+		return fmt.Errorf("entry %d of log %q: %w", e.Seq, e.Log, err)
 	}
 	return nil
+}
+
+// SignEntries signs entries (already sequenced and salted) in batches of at
+// most MaxBatchSign, one signature per batch, and returns each entry's
+// stored form.
+func SignEntries(s Signer, es []*Entry) ([][]byte, error) {
+	out := make([][]byte, len(es))
+	for lo := 0; lo < len(es); lo += MaxBatchSign {
+		hi := min(lo+MaxBatchSign, len(es))
+		msgs := make([][]byte, hi-lo)
+		leaves := make([][32]byte, hi-lo)
+		for i := lo; i < hi; i++ {
+			e := es[i]
+			msgs[i-lo] = e.appendSigned(make([]byte, 0, 192+len(e.Sender)+len(e.Receiver)+len(e.ContentType)+len(e.Log)))
+			leaves[i-lo] = BatchLeaf(msgs[i-lo])
+		}
+		sig, proofs, err := SignBatch(s, entryBatchDomain, leaves)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: signing entries %d..%d: %w", es[lo].Seq, es[hi-1].Seq, err)
+		}
+		for i := lo; i < hi; i++ {
+			e := es[i]
+			e.Signature, e.Batch = sig, proofs[i-lo]
+			b := appendProof(msgs[i-lo], e.Batch)
+			out[i] = append(b, sig...)
+		}
+	}
+	return out, nil
 }
 
 // Digest is a convenience for callers: the SHA-256 of record bytes.

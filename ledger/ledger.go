@@ -307,27 +307,31 @@ func (l *Ledger) sequencer() {
 			r.e.Time = time.Unix(0, r.e.Time.UnixNano()).UTC() // as encoded
 			copy(r.e.Salt[:], salts[i*SaltSize:])
 		}
+		// One signature per batch of MaxBatchSign entries, the batches
+		// signed in parallel.
 		var wg sync.WaitGroup
 		errs := make([]error, workers)
-		chunk := (len(reqs) + workers - 1) / workers
+		per := max(MaxBatchSign, (len(reqs)+workers-1)/workers)
+		per = (per + MaxBatchSign - 1) / MaxBatchSign * MaxBatchSign
 		for w := 0; w < workers; w++ {
-			lo, hi := w*chunk, min((w+1)*chunk, len(reqs))
+			lo, hi := w*per, min((w+1)*per, len(reqs))
 			if lo >= hi {
 				break
 			}
 			wg.Add(1)
 			go func(w, lo, hi int) {
 				defer wg.Done()
+				es := make([]*Entry, hi-lo)
 				for i := lo; i < hi; i++ {
-					e := &reqs[i].e
-					buf := e.appendSigned(make([]byte, 0, 192+len(e.Sender)+len(e.Receiver)+len(e.ContentType)+len(e.Log)))
-					sig, err := l.cfg.Signer.Sign(buf)
-					if err != nil {
-						errs[w] = fmt.Errorf("ledger: signing entry %d: %w", e.Seq, err)
-						return
-					}
-					e.Signature = sig
-					b.data[i] = append(buf, sig...)
+					es[i-lo] = &reqs[i].e
+				}
+				data, err := SignEntries(l.cfg.Signer, es)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				for i := lo; i < hi; i++ {
+					b.data[i] = data[i-lo]
 					b.leaves[i] = leafHash(b.data[i])
 				}
 			}(w, lo, hi)
