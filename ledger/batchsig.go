@@ -23,9 +23,9 @@ import (
 // BatchProof places one signed message in its signing batch. Size 0 means
 // no batch: the signature covers the message itself.
 type BatchProof struct {
-	Index uint32
-	Size  uint32
-	Path  [][32]byte // sibling hashes, leaf to root
+	Index uint32 `json:"index"`
+	Size  uint32 `json:"size"`
+	Path  []Hash `json:"path,omitempty"` // sibling hashes, leaf to root
 }
 
 // MaxBatchSign is the largest batch one signature covers; it keeps the path
@@ -66,7 +66,7 @@ func SignBatch(s Signer, domain string, leaves [][32]byte) ([]byte, []BatchProof
 	for 1<<depth < len(leaves) {
 		depth++
 	}
-	paths := make([][32]byte, len(leaves)*depth) // one backing array for every path
+	paths := make([]Hash, len(leaves)*depth) // one backing array for every path
 	for i := range proofs {
 		proofs[i] = BatchProof{Index: uint32(i), Size: uint32(len(leaves)), Path: paths[i*depth : i*depth : (i+1)*depth]}
 	}
@@ -209,7 +209,7 @@ func parseProof(b []byte) (BatchProof, []byte, error) {
 		return p, nil, fmt.Errorf("%w: batch path of %d hashes (limit %d) in %d bytes", ErrBadEntry, n, maxBatchPath, len(b))
 	}
 	if n > 0 {
-		p.Path = make([][32]byte, n)
+		p.Path = make([]Hash, n)
 		for i := range p.Path {
 			copy(p.Path[i][:], b[32*i:])
 		}

@@ -3,8 +3,8 @@ package ledger
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -50,18 +50,16 @@ type Hash [32]byte
 
 func (h Hash) String() string { return fmt.Sprintf("%x", h[:]) }
 
-func (h Hash) MarshalText() ([]byte, error) { return fmt.Appendf(nil, "%x", h[:]), nil }
+func (h Hash) MarshalText() ([]byte, error) { return hex.AppendEncode(nil, h[:]), nil }
 
 func (h *Hash) UnmarshalText(b []byte) error {
 	if len(b) != 64 {
 		return fmt.Errorf("hash is %d hex characters, want 64", len(b))
 	}
-	for i := 0; i < 32; i++ {
-		v, err := strconv.ParseUint(string(b[2*i:2*i+2]), 16, 8)
-		if err != nil {
-			return fmt.Errorf("hash is not hex: %w", err)
-		}
-		h[i] = byte(v)
+	var out Hash
+	if _, err := hex.Decode(out[:], b); err != nil {
+		return fmt.Errorf("hash is not hex: %w", err)
 	}
+	*h = out
 	return nil
 }

@@ -3,7 +3,6 @@ package relay
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -14,19 +13,17 @@ import (
 	"github.com/wardgate/wardgate/ledger"
 )
 
-// The peer protocol is HTTP/1.1 over the tunnel:
+// The peer protocol is HTTP/1.1 over the tunnel: records travel in batches
+// (batch.go); a sender that lost a countersignature asks for it again with
 //
-//	POST /v1/peer/records
-//	Content-Type: <record content type>
+//	POST /v1/peer/countersign
 //	Wardgate-Entry: <base64 of the sender's signed KindSent entry>
-//	<record body>
 //
-// 200 answers with a Countersign (JSON); errors answer with peerError JSON.
+// which answers a Countersign (JSON) or a peerError.
 const (
-	peerPath        = "/v1/peer/records"
 	countersignPath = "/v1/peer/countersign"
 	entryHeader     = "Wardgate-Entry"
-	maxEntryB64     = 2048
+	maxEntryB64     = 4 * maxEntryRaw / 3
 	maxErrorReply   = 4 << 10
 )
 
@@ -108,23 +105,6 @@ func readBody(w http.ResponseWriter, req *http.Request, max int64) ([]byte, erro
 	return buf.Bytes(), nil
 }
 
-// parsePeerRequest checks a peer request's entry against this box and the
-// body. It checks shape and digest, not trust: the caller verifies the
-// signature against the sender's current verdict.
-func parsePeerRequest(box, entryB64, contentType string, body []byte) (*ledger.Entry, []byte, error) {
-	e, raw, err := parseEntryHeader(box, entryB64)
-	if err != nil {
-		return nil, nil, err
-	}
-	switch {
-	case e.ContentType != contentType:
-		return nil, nil, fmt.Errorf("%w: Content-Type %q differs from the signed %q", ErrBadRequest, contentType, e.ContentType)
-	case sha256.Sum256(body) != e.Digest:
-		return nil, nil, fmt.Errorf("%w: body does not hash to the signed digest %x", ErrBadRequest, e.Digest[:8])
-	}
-	return e, raw, nil
-}
-
 // parseEntryHeader decodes and shape-checks the sender's signed entry.
 func parseEntryHeader(box, entryB64 string) (*ledger.Entry, []byte, error) {
 	if entryB64 == "" {
@@ -137,28 +117,38 @@ func parseEntryHeader(box, entryB64 string) (*ledger.Entry, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %s header is not base64: %w", ErrBadRequest, entryHeader, err)
 	}
+	e, err := parseEntry(box, raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, raw, nil
+}
+
+// parseEntry decodes a sender's signed KindSent entry and checks that it
+// is addressed to box. It checks shape, not trust.
+func parseEntry(box string, raw []byte) (*ledger.Entry, error) {
 	var e ledger.Entry
 	if err := e.UnmarshalBinary(raw); err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: %w", ErrBadRequest, entryHeader, err)
+		return nil, fmt.Errorf("%w: sent entry: %w", ErrBadRequest, err)
 	}
 	switch {
 	case e.Kind != ledger.KindSent:
-		return nil, nil, fmt.Errorf("%w: entry kind is %s, want sent", ErrBadRequest, e.Kind)
+		return nil, fmt.Errorf("%w: entry kind is %s, want sent", ErrBadRequest, e.Kind)
 	case e.Receiver != box:
-		return nil, nil, fmt.Errorf("%w: entry is addressed to %q, this box is %q", ErrBadRequest, e.Receiver, box)
+		return nil, fmt.Errorf("%w: entry is addressed to %q, this box is %q", ErrBadRequest, e.Receiver, box)
 	case e.Log != e.Sender:
-		return nil, nil, fmt.Errorf("%w: entry of sender %q comes from log %q", ErrBadRequest, e.Sender, e.Log)
+		return nil, fmt.Errorf("%w: entry of sender %q comes from log %q", ErrBadRequest, e.Sender, e.Log)
 	}
 	if err := checkName("sender", e.Sender); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return &e, raw, nil
+	return &e, nil
 }
 
 // PeerHandler serves the peer protocol; mount it on the tunnel listener only.
 func (r *Relay) PeerHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+peerPath, r.handlePeer)
+	mux.HandleFunc("POST "+batchPath, r.handleBatch)
 	mux.HandleFunc("POST "+countersignPath, r.handleCountersign)
 	return mux
 }
@@ -184,7 +174,7 @@ func (r *Relay) recountersign(ctx context.Context, entryB64 string) (*Countersig
 	if err != nil {
 		return nil, err
 	}
-	if err := e.VerifySignature(v.RecordKey()); err != nil {
+	if err := e.VerifySignatureCached(v.RecordKey(), r.sigs); err != nil {
 		return nil, fmt.Errorf("%w: sender %q: %w", ErrBadSignature, e.Sender, err)
 	}
 	prev, err := r.receivedEntry(ctx, e)
@@ -218,38 +208,17 @@ func (r *Relay) fetchCountersign(ctx context.Context, peer string, raw []byte) (
 		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	req.Header.Set(entryHeader, base64.StdEncoding.EncodeToString(raw))
-	return r.peerCall(req, peer)
-}
-
-func (r *Relay) handlePeer(w http.ResponseWriter, req *http.Request) {
-	body, err := readBody(w, req, r.cfg.MaxBody)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	cs, err := r.receive(req.Context(), req.Header.Get(entryHeader), req.Header.Get("Content-Type"), body)
-	if err != nil {
-		r.log.Warn("refused record from peer", "err", err)
-		writeError(w, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(cs)
-}
-
-// receive checks, delivers, journals and countersigns one record from a peer.
-func (r *Relay) receive(ctx context.Context, entryB64, contentType string, body []byte) (*Countersign, error) {
-	e, raw, err := parsePeerRequest(r.cfg.Box, entryB64, contentType, body)
+	b, err := r.peerDo(req, peer, maxCountersign)
 	if err != nil {
 		return nil, err
 	}
-	v, err := r.admitted(e.Sender)
-	if err != nil {
-		return nil, err
-	}
-	if err := e.VerifySignature(v.RecordKey()); err != nil {
-		return nil, fmt.Errorf("%w: sender %q: %w", ErrBadSignature, e.Sender, err)
-	}
+	return ParseCountersign(b)
+}
+
+// receive delivers and journals one checked record from a peer, once: a
+// concurrent or later copy of the same (sender, digest) gets the journaled
+// entry without a second delivery. It returns this box's KindReceived entry.
+func (r *Relay) receive(ctx context.Context, e *ledger.Entry, body []byte) (*ledger.Entry, error) {
 	key := flightKey{peer: e.Sender, digest: e.Digest, recv: true}
 	r.mu.Lock()
 	if f, ok := r.inflight[key]; ok {
@@ -259,24 +228,20 @@ func (r *Relay) receive(ctx context.Context, entryB64, contentType string, body 
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		if f.err != nil {
-			return nil, f.err
-		}
-		return f.res.Countersign, nil
+		return f.recv, f.err
 	}
 	f := &flight{done: make(chan struct{})}
 	r.inflight[key] = f
 	r.mu.Unlock()
-	cs, err := r.receiveOnce(ctx, e, raw, body)
-	f.res, f.err = &Receipt{Countersign: cs}, err
+	f.recv, f.err = r.receiveOnce(ctx, e, body)
 	r.mu.Lock()
 	delete(r.inflight, key)
 	r.mu.Unlock()
 	close(f.done)
-	return cs, err
+	return f.recv, f.err
 }
 
-func (r *Relay) receiveOnce(ctx context.Context, e *ledger.Entry, raw, body []byte) (*Countersign, error) {
+func (r *Relay) receiveOnce(ctx context.Context, e *ledger.Entry, body []byte) (*ledger.Entry, error) {
 	// Dedup by (sender, digest): a resend after a lost reply is acknowledged
 	// from the journal, without a second delivery.
 	prev, err := r.receivedEntry(ctx, e)
@@ -284,7 +249,7 @@ func (r *Relay) receiveOnce(ctx context.Context, e *ledger.Entry, raw, body []by
 		return nil, err
 	}
 	if prev != nil {
-		return countersign(r.cfg.RecordKey, raw, prev)
+		return prev, nil
 	}
 	if err := r.deliver(ctx, e, body); err != nil {
 		r.stats.deliveryFailed.Add(1)
@@ -296,29 +261,18 @@ func (r *Relay) receiveOnce(ctx context.Context, e *ledger.Entry, raw, body []by
 	}
 	r.stats.received.Add(1)
 	r.stats.bytesReceived.Add(uint64(len(body)))
-	return countersign(r.cfg.RecordKey, raw, &a.Entry)
+	return &a.Entry, nil
 }
 
-// forward sends the record and signed entry to peer and returns the parsed
-// countersignature (not yet verified).
-func (r *Relay) forward(ctx context.Context, peer, contentType string, raw, body []byte) (*Countersign, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+peer+peerPath, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set(entryHeader, base64.StdEncoding.EncodeToString(raw))
-	return r.peerCall(req, peer)
-}
-
-// peerCall makes one request of the peer protocol and parses the countersignature.
-func (r *Relay) peerCall(req *http.Request, peer string) (*Countersign, error) {
+// peerDo makes one request of the peer protocol and returns the body of a
+// 200 reply (at most limit bytes), or the peer's refusal as an error.
+func (r *Relay) peerDo(req *http.Request, peer string, limit int64) ([]byte, error) {
 	resp, err := r.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %q: %w; retry later with the same record", ErrPeerUnreachable, peer, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxCountersign+1))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %q: reading reply: %w; retry with the same record", ErrPeerUnreachable, peer, err)
 	}
@@ -327,15 +281,27 @@ func (r *Relay) peerCall(req *http.Request, peer string) (*Countersign, error) {
 		if json.Unmarshal(b[:min(len(b), maxErrorReply)], &pe) != nil || pe.Error == "" {
 			pe.Error = fmt.Sprintf("HTTP %s", resp.Status)
 		}
-		switch pe.Code {
-		case codeDelivery:
-			return nil, fmt.Errorf("%w: peer %q: %s; retry with the same record (idempotent by digest)", ErrDeliveryFailed, peer, pe.Error)
-		case codeNotReceived:
-			return nil, fmt.Errorf("%w: peer %q: %s", ErrNotReceived, peer, pe.Error)
-		case codeNotAdmitted, codeExpired, codeBadSignature:
-			return nil, fmt.Errorf("%w: peer %q: %s: %s", ErrPeerRefused, peer, pe.Code, pe.Error)
-		}
-		return nil, fmt.Errorf("%w: peer %q answered %d: %s", ErrPeerRefused, peer, resp.StatusCode, pe.Error)
+		return nil, peerRefusal(pe, peer)
 	}
-	return ParseCountersign(b)
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: peer %q: reply over %d bytes", ErrPeerRefused, peer, limit)
+	}
+	return b, nil
+}
+
+// peerRefusal turns a peer's refusal into the error the sender reports.
+func peerRefusal(pe peerError, peer string) error {
+	who := "peer"
+	if peer != "" {
+		who = fmt.Sprintf("peer %q", peer)
+	}
+	switch pe.Code {
+	case codeDelivery:
+		return fmt.Errorf("%w: %s: %s; retry with the same record (idempotent by digest)", ErrDeliveryFailed, who, pe.Error)
+	case codeNotReceived:
+		return fmt.Errorf("%w: %s: %s", ErrNotReceived, who, pe.Error)
+	case codeTooLarge:
+		return fmt.Errorf("%w: %s: %s", ErrTooLarge, who, pe.Error)
+	}
+	return fmt.Errorf("%w: %s: %s: %s", ErrPeerRefused, who, pe.Code, pe.Error)
 }

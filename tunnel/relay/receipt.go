@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -48,15 +49,21 @@ const (
 // Countersign is the receiver's statement that it received, delivered and
 // journaled the record of the sender's entry. The receiver signs, with its
 // attested record key, the hash of the sender's signed entry together with
-// its own signed KindReceived entry.
+// its own signed KindReceived entry. The records of one peer batch share one
+// signature over their batch root (ledger.BatchProof); Batch places this
+// countersignature in it.
 type Countersign struct {
-	SentEntryHash ledger.Hash `json:"sent_entry_hash"` // SHA-256 of the sender's entry (MarshalBinary)
-	ReceivedEntry []byte      `json:"received_entry"`  // receiver's entry, MarshalBinary
-	ReceiverKey   []byte      `json:"receiver_key"`
-	Signature     []byte      `json:"signature"`
+	SentEntryHash ledger.Hash       `json:"sent_entry_hash"` // SHA-256 of the sender's entry (MarshalBinary)
+	ReceivedEntry []byte            `json:"received_entry"`  // receiver's entry, MarshalBinary
+	ReceiverKey   []byte            `json:"receiver_key"`
+	Signature     []byte            `json:"signature"`
+	Batch         ledger.BatchProof `json:"batch"`
 }
 
 const countersignDomain = "wardgate/relay/countersign/v1\x00"
+
+// csBatchDomain separates countersignature batch roots from entry batches.
+const csBatchDomain = "countersign/v1\x00"
 
 // maxCountersign bounds a countersignature on the wire.
 const maxCountersign = 8 << 10
@@ -69,27 +76,50 @@ func (c *Countersign) signedBytes() []byte {
 }
 
 func countersign(s ledger.Signer, sentRaw []byte, recv *ledger.Entry) (*Countersign, error) {
-	raw, err := recv.MarshalBinary()
+	cs, err := countersignAll(s, [][]byte{sentRaw}, []*ledger.Entry{recv})
 	if err != nil {
-		return nil, fmt.Errorf("relay: encoding received entry: %w", err)
+		return nil, err
 	}
-	c := &Countersign{SentEntryHash: sha256.Sum256(sentRaw), ReceivedEntry: raw, ReceiverKey: s.Public()}
-	if c.Signature, err = s.Sign(c.signedBytes()); err != nil {
-		return nil, fmt.Errorf("relay: countersigning: %w", err)
+	return cs[0], nil
+}
+
+// countersignAll countersigns many records with one signature per
+// ledger.MaxBatchSign of them.
+func countersignAll(s ledger.Signer, sentRaws [][]byte, recvs []*ledger.Entry) ([]*Countersign, error) {
+	out := make([]*Countersign, len(recvs))
+	for lo := 0; lo < len(recvs); lo += ledger.MaxBatchSign {
+		hi := min(lo+ledger.MaxBatchSign, len(recvs))
+		leaves := make([][32]byte, hi-lo)
+		for i := lo; i < hi; i++ {
+			raw, err := recvs[i].MarshalBinary()
+			if err != nil {
+				return nil, fmt.Errorf("relay: encoding received entry: %w", err)
+			}
+			out[i] = &Countersign{SentEntryHash: sha256.Sum256(sentRaws[i]), ReceivedEntry: raw, ReceiverKey: s.Public()}
+			leaves[i-lo] = ledger.BatchLeaf(out[i].signedBytes())
+		}
+		sig, proofs, err := ledger.SignBatch(s, csBatchDomain, leaves)
+		if err != nil {
+			return nil, fmt.Errorf("relay: countersigning: %w", err)
+		}
+		for i := lo; i < hi; i++ {
+			out[i].Signature, out[i].Batch = sig, proofs[i-lo]
+		}
 	}
-	return c, nil
+	return out, nil
 }
 
 // Verify checks the countersignature against the receiver's attested
 // record key and the sender's entry it acknowledges: the hash, the received
 // entry's fields (kind, digest, sender, receiver) and both signatures.
 func (c *Countersign) Verify(receiverKey ed25519.PublicKey, sentRaw []byte) error {
-	return c.check(receiverKey, sentRaw, true)
+	return c.check(receiverKey, sentRaw, true, nil)
 }
 
 // check verifies the countersignature; full also verifies the received
 // entry's own signature (which the countersignature covers byte for byte).
-func (c *Countersign) check(receiverKey ed25519.PublicKey, sentRaw []byte, full bool) error {
+// A cache makes the rest of a batch cost only its path hashes.
+func (c *Countersign) check(receiverKey ed25519.PublicKey, sentRaw []byte, full bool, cache *ledger.SigCache) error {
 	if len(receiverKey) != ed25519.PublicKeySize {
 		return fmt.Errorf("%w: receiver key is %d bytes", ErrBadCountersign, len(receiverKey))
 	}
@@ -112,14 +142,52 @@ func (c *Countersign) check(receiverKey ed25519.PublicKey, sentRaw []byte, full 
 			ErrBadCountersign, recv.Kind, recv.Digest[:6], recv.Sender, recv.Receiver, recv.Log, sent.Digest[:6], sent.Sender, sent.Receiver)
 	}
 	if full {
-		if err := recv.VerifySignature(receiverKey); err != nil {
+		if err := recv.VerifySignatureCached(receiverKey, cache); err != nil {
 			return fmt.Errorf("%w: received entry: %w", ErrBadCountersign, err)
 		}
 	}
-	if !ed25519.Verify(receiverKey, c.signedBytes(), c.Signature) {
-		return fmt.Errorf("%w: signature does not verify", ErrBadCountersign)
+	if err := ledger.VerifyBatch(receiverKey, csBatchDomain, c.signedBytes(), c.Batch, c.Signature, cache); err != nil {
+		return fmt.Errorf("%w: signature does not verify: %w", ErrBadCountersign, err)
 	}
 	return nil
+}
+
+// appendBinary is the countersignature's form on the peer batch protocol:
+// sent entry hash, received entry (u16 length), receiver key, batch proof,
+// signature.
+func (c *Countersign) appendBinary(b []byte) []byte {
+	b = append(b, c.SentEntryHash[:]...)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(c.ReceivedEntry)))
+	b = append(b, c.ReceivedEntry...)
+	b = append(b, c.ReceiverKey...)
+	b = ledger.AppendBatchProof(b, c.Batch)
+	return append(b, c.Signature...)
+}
+
+// parseCountersignBinary decodes what appendBinary wrote and returns the rest.
+func parseCountersignBinary(b []byte) (*Countersign, []byte, error) {
+	var c Countersign
+	if len(b) < 32+2 {
+		return nil, nil, fmt.Errorf("%w: truncated", ErrBadCountersign)
+	}
+	copy(c.SentEntryHash[:], b)
+	n := int(binary.BigEndian.Uint16(b[32:]))
+	b = b[34:]
+	if n > maxEntryRaw || len(b) < n+ed25519.PublicKeySize {
+		return nil, nil, fmt.Errorf("%w: received entry of %d bytes (limit %d) in %d", ErrBadCountersign, n, maxEntryRaw, len(b))
+	}
+	c.ReceivedEntry = append([]byte(nil), b[:n]...)
+	c.ReceiverKey = append([]byte(nil), b[n:n+ed25519.PublicKeySize]...)
+	p, rest, err := ledger.ParseBatchProof(b[n+ed25519.PublicKeySize:])
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrBadCountersign, err)
+	}
+	if len(rest) < ed25519.SignatureSize {
+		return nil, nil, fmt.Errorf("%w: truncated signature", ErrBadCountersign)
+	}
+	c.Batch = p
+	c.Signature = append([]byte(nil), rest[:ed25519.SignatureSize]...)
+	return &c, rest[ed25519.SignatureSize:], nil
 }
 
 // ParseCountersign decodes a countersignature from a peer (bounded, strict).

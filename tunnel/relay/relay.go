@@ -138,8 +138,14 @@ type Relay struct {
 	mllp   *mllpPool
 	pacer  *cpPacer
 
+	sigs *ledger.SigCache // peers' batch roots already verified
+	stop chan struct{}    // closed by Close: batch pumps end
+	wg   sync.WaitGroup
+
 	mu       sync.Mutex
 	inflight map[flightKey]*flight
+	outs     map[string]*peerOut // per-peer batch queues
+	stopped  bool
 	cs       *csCache
 
 	stats struct {
@@ -172,7 +178,8 @@ type flightKey struct {
 
 type flight struct {
 	done chan struct{}
-	res  *Receipt
+	res  *Receipt      // a send's receipt
+	recv *ledger.Entry // a receive's journaled entry
 	err  error
 }
 
@@ -231,6 +238,9 @@ func New(cfg Config) (*Relay, error) {
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "relay", "box", cfg.Box),
 		inflight: make(map[flightKey]*flight),
+		outs:     make(map[string]*peerOut),
+		sigs:     ledger.NewSigCache(1 << 14),
+		stop:     make(chan struct{}),
 		cs:       newCSCache(1 << 16),
 		pacer:    newCPPacer(cfg.Ledger, cfg.CheckpointPace),
 	}
@@ -265,8 +275,28 @@ func New(cfg Config) (*Relay, error) {
 	return r, nil
 }
 
-// Close releases idle connections.
+// Close stops the batch senders and releases idle connections. Records
+// still queued are refused as unreachable (the sender may retry them).
 func (r *Relay) Close() error {
+	r.mu.Lock()
+	if !r.stopped {
+		r.stopped = true
+		close(r.stop)
+	}
+	outs := r.outs
+	r.mu.Unlock()
+	r.wg.Wait()
+	for _, po := range outs {
+		for {
+			select {
+			case o := <-po.q:
+				o.done <- outResult{err: fmt.Errorf("%w: %q: relay is closing; retry with the same record", ErrPeerUnreachable, po.peer)}
+				continue
+			default:
+			}
+			break
+		}
+	}
 	r.client.CloseIdleConnections()
 	r.lan.CloseIdleConnections()
 	if r.mllp != nil {
@@ -393,14 +423,14 @@ func (r *Relay) send(ctx context.Context, v *attest.Verdict, peer, contentType s
 	fctx, cancel := context.WithTimeout(ctx, r.cfg.ForwardTimeout)
 	defer cancel()
 	// A retry forwards the first attempt's entry, so its content type too.
-	cs, err := r.forward(fctx, peer, sent.ContentType, raw, body)
+	cs, err := r.forward(fctx, peer, raw, body)
 	if err != nil {
 		return nil, err
 	}
 	// The tunnel already authenticates the peer's box; the countersignature
 	// is what the hospital keeps, so check it here (Countersign.Verify, run
 	// offline, also re-checks the received entry's own signature).
-	if err := cs.check(v.RecordKey(), raw, false); err != nil {
+	if err := cs.check(v.RecordKey(), raw, false, r.sigs); err != nil {
 		return nil, fmt.Errorf("relay: peer %q: %w", peer, err)
 	}
 	r.cs.put(digest, peer, cs)

@@ -461,8 +461,7 @@ func TestWrongRecordKeyRefused(t *testing.T) {
 	_, forger, _ := ed25519.GenerateKey(nil)
 	e.Signature = ed25519.Sign(forger, e.SignedBytes())
 	raw, _ := e.MarshalBinary()
-	_, err := p.b.r.receive(context.Background(), b64(raw), "application/fhir+json", body)
-	if !errors.Is(err, ErrBadSignature) {
+	if _, err := p.b.r.checkInbound(&inbound{raw: raw, body: body}); !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("forged entry: %v", err)
 	}
 	// Nor does a forged entry get a countersignature from the receiver.
@@ -815,4 +814,72 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Close()
+}
+
+// One batch from a peer carries a good record, a forged one and one whose
+// body does not match its digest: only the good one is delivered, journaled
+// and countersigned; the others are refused by name, in place.
+func TestBatchRecordsStandOnTheirOwn(t *testing.T) {
+	p := newRecPair(t)
+	mk := func(body []byte, key ed25519.PrivateKey) []byte {
+		e := ledger.Entry{Kind: ledger.KindSent, Digest: sha256.Sum256(body), Sender: "st-mary", Receiver: "city-general",
+			ContentType: "application/fhir+json", Log: "st-mary", Time: time.Now().UTC()}
+		e.Signature = ed25519.Sign(key, e.SignedBytes())
+		raw, err := e.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	// The good record is a's own journaled entry; the forgery is signed by another key.
+	good := fhirBundle(randMarker(t))
+	a, err := p.a.l.Append(context.Background(), ledger.Entry{Kind: ledger.KindSent, Digest: sha256.Sum256(good),
+		Sender: "st-mary", Receiver: "city-general", ContentType: "application/fhir+json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goodRaw, _ := a.Entry.MarshalBinary()
+	_, forger, _ := ed25519.GenerateKey(nil)
+	forged := fhirBundle(randMarker(t))
+	other := fhirBundle(randMarker(t))
+	batch := encodeBatch([][]byte{mk(forged, forger), goodRaw, goodRaw[:len(goodRaw)-1]},
+		[][]byte{forged, good, other})
+	// A truncated entry spoils only its own record too.
+	resp, err := http.Post("http://"+p.n.addrs["city-general"]+batchPath, batchType, bytes.NewReader(batch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("batch: %s: %s", resp.Status, reply)
+	}
+	res, err := parseResults(reply, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(res[0].err, ErrPeerRefused) || !strings.Contains(res[0].err.Error(), codeBadSignature) {
+		t.Fatalf("forged record: %v", res[0].err)
+	}
+	if !errors.Is(res[2].err, ErrPeerRefused) || !strings.Contains(res[2].err.Error(), codeBadRequest) {
+		t.Fatalf("truncated entry: %v", res[2].err)
+	}
+	if res[1].err != nil {
+		t.Fatalf("good record: %v", res[1].err)
+	}
+	if err := res[1].cs.Verify(p.b.signer.Public(), goodRaw); err != nil {
+		t.Fatalf("countersignature: %v", err)
+	}
+	if p.ep.count() != 1 || len(p.b.l.Lookup(sha256.Sum256(forged))) != 0 || len(p.b.l.Lookup(sha256.Sum256(good))) != 1 {
+		t.Fatalf("delivered %d, journaled forged %d good %d", p.ep.count(), len(p.b.l.Lookup(sha256.Sum256(forged))), len(p.b.l.Lookup(sha256.Sum256(good))))
+	}
+	// A request that is not a batch at all is refused whole.
+	resp, err = http.Post("http://"+p.n.addrs["city-general"]+batchPath, batchType, strings.NewReader("WGB1junk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("junk batch: %s", resp.Status)
+	}
 }
