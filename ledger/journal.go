@@ -62,9 +62,15 @@ func openJournal(dir string) (*journal, error) {
 
 func u64key(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
-// appendEntries writes one batch in one fsync'd transaction.
-func (j *journal) appendEntries(first uint64, data [][]byte) error {
+// appendEntries writes one batch, and the checkpoint over it if cp is not
+// nil, in one fsync'd transaction.
+func (j *journal) appendEntries(first uint64, data [][]byte, cp []byte) error {
 	return j.db.Update(func(tx *bolt.Tx) error {
+		if cp != nil {
+			if err := tx.Bucket(bucketCheckpoints).Put(u64key(first+uint64(len(data))), cp); err != nil {
+				return fmt.Errorf("ledger: journaling checkpoint at size %d: %w", first+uint64(len(data)), err)
+			}
+		}
 		b := tx.Bucket(bucketEntries)
 		b.FillPercent = 1.0 // keys only ever grow: pack pages full
 		var key [8]byte

@@ -122,3 +122,33 @@ func (t *tree) consistency(size1, size2 uint64) ([][]byte, error) {
 	}
 	return t.fetch(nodes)
 }
+
+// rootAfter returns the root the tree will have once leaves are appended,
+// without appending them: the committer signs that checkpoint and journals
+// it in the same transaction as the leaves.
+func (t *tree) rootAfter(leaves [][32]byte) ([32]byte, error) {
+	var out [32]byte
+	t.mu.RLock()
+	hs := t.rng.Hashes()
+	cp := make([][]byte, len(hs))
+	for i, h := range hs {
+		cp[i] = append([]byte(nil), h...)
+	}
+	end := t.rng.End()
+	t.mu.RUnlock()
+	r, err := rangeFactory.NewRange(0, end, cp)
+	if err != nil {
+		return out, fmt.Errorf("ledger: compact range at size %d: %w", end, err)
+	}
+	for i := range leaves {
+		if err := r.Append(leaves[i][:], nil); err != nil {
+			return out, err
+		}
+	}
+	root, err := r.GetRootHash(nil)
+	if err != nil {
+		return out, err
+	}
+	copy(out[:], root)
+	return out, nil
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/wardgate/wardgate/ledger"
 )
@@ -42,7 +43,7 @@ const (
 
 	maxBatchRecords    = 1024
 	maxBatchBytes      = 1 << 20 // bodies per batch; a larger record goes alone
-	maxInflightBatches = 4       // per peer
+	maxInflightBatches = 8       // per peer
 	deliverParallel    = 64      // LAN deliveries at once, per batch
 	maxEntryRaw        = 2048    // a signed entry on the wire
 	resultOK           = 0x00
@@ -146,6 +147,8 @@ func (r *Relay) pump(po *peerOut) {
 				break fill
 			}
 		}
+		DbgB.Add(1)
+		DbgBN.Add(int64(len(batch)))
 		go func() {
 			defer func() { <-slots }()
 			r.sendBatch(po.peer, batch)
@@ -173,7 +176,9 @@ func (r *Relay) sendBatch(peer string, batch []*outbound) {
 		return
 	}
 	req.Header.Set("Content-Type", batchType)
+	t0 := time.Now()
 	reply, err := r.peerDo(req, peer, int64(8+len(batch)*(maxCountersign+8)))
+	DbgRT.Add(int64(time.Since(t0)))
 	if err != nil {
 		fail(err)
 		return
@@ -320,7 +325,10 @@ func (r *Relay) handleBatch(w http.ResponseWriter, req *http.Request) {
 		writeError(w, err)
 		return
 	}
+	t0 := time.Now()
 	recvs, errs := r.receiveBatch(req.Context(), items)
+	DbgH.Add(int64(time.Since(t0)))
+	DbgHN.Add(1)
 	// One countersignature per batch of the records that went through.
 	var sents [][]byte
 	var ok []*ledger.Entry

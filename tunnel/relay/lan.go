@@ -16,6 +16,8 @@ import (
 //
 //	POST /v1/records            To: <peer>, Content-Type: <type>, body = record
 //	                            200 + Receipt JSON once the peer countersigned
+//	POST /v1/records/bulk       To: <peer>, NDJSON, one FHIR resource a line
+//	                            200 + one receipt or refusal a line (bulk.go)
 //	GET  /v1/receipts/{digest}  the newest receipt (pending or anchored);
 //	                            ?peer=<name> picks one of several sends
 //
@@ -25,6 +27,7 @@ import (
 func (r *Relay) LANHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/records", r.handleRecord)
+	mux.HandleFunc("POST "+bulkPath, r.handleBulk)
 	mux.HandleFunc("GET /v1/receipts/{digest}", r.handleReceipt)
 	return mux
 }
