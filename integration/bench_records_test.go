@@ -66,13 +66,7 @@ func BenchmarkRecords(b *testing.B) {
 		baseBulk := env.run(b, env.baselineBulk, records, bulkConc, bulk)
 		wardBulk := env.run(b, env.wardgateBulk, records, bulkConc, bulk)
 		baseLat := env.run(b, env.baselinePost, latRecords, latConc, 1)
-		relay.DbgJ.Store(0); relay.DbgH.Store(0); relay.DbgHN.Store(0); relay.DbgRT.Store(0); relay.DbgF.Store(0); relay.DbgR.Store(0); relay.DbgN.Store(0); relay.DbgB.Store(0); relay.DbgBN.Store(0)
 		wardLat := env.run(b, env.wardgatePost, latRecords, latConc, 1)
-		if n := relay.DbgN.Load(); n > 0 {
-			b.Logf("DBG handle %v rtt %v", time.Duration(relay.DbgH.Load()/max(1, relay.DbgHN.Load())), time.Duration(relay.DbgRT.Load()/max(1, relay.DbgB.Load())))
-			b.Logf("DBG journal %v forward %v receipt-wait %v; batches %d avg %.1f", time.Duration(relay.DbgJ.Load()/n), time.Duration(relay.DbgF.Load()/n), time.Duration(relay.DbgR.Load()/n), relay.DbgB.Load(), float64(relay.DbgBN.Load())/float64(max(1, relay.DbgB.Load())))
-		}
-
 		b.Logf("1 KiB records, %d records per run, GOMAXPROCS=%d", records, recBenchProcs())
 		b.Logf("%-44s %10s %9s %9s %11s", "path", "records/s", "p50", "p99", "CPU/record")
 		row := func(name string, r recBenchResult) {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/wardgate/wardgate/ledger"
 )
@@ -147,8 +146,6 @@ func (r *Relay) pump(po *peerOut) {
 				break fill
 			}
 		}
-		DbgB.Add(1)
-		DbgBN.Add(int64(len(batch)))
 		go func() {
 			defer func() { <-slots }()
 			r.sendBatch(po.peer, batch)
@@ -176,9 +173,7 @@ func (r *Relay) sendBatch(peer string, batch []*outbound) {
 		return
 	}
 	req.Header.Set("Content-Type", batchType)
-	t0 := time.Now()
 	reply, err := r.peerDo(req, peer, int64(8+len(batch)*(maxCountersign+8)))
-	DbgRT.Add(int64(time.Since(t0)))
 	if err != nil {
 		fail(err)
 		return
@@ -325,10 +320,7 @@ func (r *Relay) handleBatch(w http.ResponseWriter, req *http.Request) {
 		writeError(w, err)
 		return
 	}
-	t0 := time.Now()
 	recvs, errs := r.receiveBatch(req.Context(), items)
-	DbgH.Add(int64(time.Since(t0)))
-	DbgHN.Add(1)
 	// One countersignature per batch of the records that went through.
 	var sents [][]byte
 	var ok []*ledger.Entry

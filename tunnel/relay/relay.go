@@ -398,14 +398,10 @@ func (r *Relay) sendChecked(ctx context.Context, peer, contentType string, body 
 }
 
 func (r *Relay) send(ctx context.Context, v *attest.Verdict, peer, contentType string, digest [32]byte, body []byte) (*Receipt, error) {
-	t0 := time.Now()
 	sent, err := r.sentEntry(ctx, peer, contentType, digest)
 	if err != nil {
 		return nil, err
 	}
-	DbgJ.Add(int64(time.Since(t0)))
-	t0 = time.Now()
-	defer func() { DbgN.Add(1) }()
 	raw, err := sent.MarshalBinary()
 	if err != nil {
 		return nil, fmt.Errorf("relay: encoding sent entry: %w", err)
@@ -432,8 +428,7 @@ func (r *Relay) send(ctx context.Context, v *attest.Verdict, peer, contentType s
 	if err != nil {
 		return nil, err
 	}
-	DbgF.Add(int64(time.Since(t0)))
-	t0 = time.Now()
+
 	// The tunnel already authenticates the peer's box; the countersignature
 	// is what the hospital keeps, so check it here (Countersign.Verify, run
 	// offline, also re-checks the received entry's own signature).
@@ -442,7 +437,6 @@ func (r *Relay) send(ctx context.Context, v *attest.Verdict, peer, contentType s
 	}
 	r.cs.put(digest, peer, cs)
 	res := <-lrc
-	DbgR.Add(int64(time.Since(t0)))
 	if res.err != nil {
 		return nil, fmt.Errorf("relay: ledger receipt for entry %d: %w", sent.Seq, res.err)
 	}
@@ -489,5 +483,3 @@ func newReceipt(lr *ledger.Receipt, cs *Countersign) (*Receipt, error) {
 	}
 	return rc, nil
 }
-
-var DbgH, DbgHN, DbgRT, DbgJ, DbgF, DbgR, DbgN, DbgB, DbgBN atomic.Int64
