@@ -12,6 +12,11 @@
 // expired), hashes the body, journals a KindSent entry (the ledger signs it
 // with the record key bound in this box's attestation), forwards body and
 // signed entry through the tunnel, and waits for the peer's countersignature.
+// Records to one peer travel in batches (batch.go): whatever queued while
+// the previous batches were in flight, so an idle box sends a record at
+// once and a busy one pays one request, one signature check and one
+// countersignature per batch. Entry and countersignature signatures are
+// batch signatures (ledger.BatchProof): each still verifies on its own.
 // Receiving: the relay checks the sender's current verdict, the entry
 // signature against that verdict's record key, and the digest against the
 // body; delivers to the LAN endpoint; journals a KindReceived entry; and
