@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -61,10 +62,22 @@ func BenchmarkRecords(b *testing.B) {
 		env.run(b, env.baselinePost, 2*conc, conc, 1)
 		env.run(b, env.wardgatePost, 2*conc, conc, 1)
 
+		if os.Getenv("RECBENCH_ONLY") == "bulk" { // for profiling the wardgate bulk path alone
+			r := env.run(b, env.wardgateBulk, records, bulkConc, bulk)
+			b.Logf("wardgate bulk: %.0f records/s, %s CPU/record", r.rate, r.cpu)
+			continue
+		}
 		base := env.run(b, env.baselinePost, records, conc, 1)
-		ward := env.run(b, env.wardgatePost, records, conc, 1)
+		var ward, wardBulk recBenchResult
+		wardSplit, err := profileParts(func() { ward = env.run(b, env.wardgatePost, records, conc, 1) })
+		if err != nil {
+			b.Fatal(err)
+		}
 		baseBulk := env.run(b, env.baselineBulk, records, bulkConc, bulk)
-		wardBulk := env.run(b, env.wardgateBulk, records, bulkConc, bulk)
+		bulkSplit, err := profileParts(func() { wardBulk = env.run(b, env.wardgateBulk, records, bulkConc, bulk) })
+		if err != nil {
+			b.Fatal(err)
+		}
 		baseLat := env.run(b, env.baselinePost, latRecords, latConc, 1)
 		wardLat := env.run(b, env.wardgatePost, latRecords, latConc, 1)
 		b.Logf("1 KiB records, %d records per run, GOMAXPROCS=%d", records, recBenchProcs())
@@ -81,6 +94,8 @@ func BenchmarkRecords(b *testing.B) {
 		b.Logf("per record: wardgate/baseline = %.2f; bulk: wardgate/baseline = %.2f; p99 added at %d senders = %s (p50 added %s)",
 			ward.rate/base.rate, wardBulk.rate/baseBulk.rate, latConc, wardLat.p99-baseLat.p99, wardLat.p50-baseLat.p50)
 		b.Logf("targets: >= 20000 records/s; p99 added < 5ms")
+		env.logSplit(b, "POST per record", wardSplit, records)
+		env.logSplit(b, "bulk", bulkSplit, records)
 		b.ReportMetric(ward.rate, "records/s")
 		b.ReportMetric(wardBulk.rate, "bulk-records/s")
 		b.ReportMetric(base.rate, "baseline-records/s")
@@ -95,6 +110,34 @@ func BenchmarkRecords(b *testing.B) {
 	}
 	b.StopTimer()
 	env.check(b)
+}
+
+// logSplit reports a run's CPU per record by part, and the rate each box
+// would sustain on GOMAXPROCS cores of its own (unlabelled runtime work, the
+// GC mostly, shared out in proportion).
+func (e *recBenchEnvT) logSplit(b *testing.B, name string, s cpuSplit, n int) {
+	if s == nil {
+		b.Logf("%s: no CPU split (a CPU profile is already running)", name)
+		return
+	}
+	var labelled time.Duration
+	for part, d := range s {
+		if part != "runtime" {
+			labelled += d
+		}
+	}
+	per := func(part string) float64 {
+		d := s[part]
+		if labelled > 0 {
+			d += time.Duration(float64(s["runtime"]) * float64(d) / float64(labelled))
+		}
+		return float64(d.Microseconds()) / float64(n)
+	}
+	a, bb, h := per(e.a.name), per(e.b.name), per("hospital")
+	b.Logf("%s, CPU per record by part (GC shared out): sending box %.0fµs, receiving box %.0fµs, hospital systems %.0fµs", name, a, bb, h)
+	b.Logf("%s, one box on %d cores of its own: %.0f records/s sending, %.0f records/s receiving", name, recBenchProcs(),
+		float64(recBenchProcs())*1e6/a, float64(recBenchProcs())*1e6/bb)
+	b.ReportMetric(float64(recBenchProcs())*1e6/a, strings.ReplaceAll(name, " ", "-")+"-sender-capacity-records/s")
 }
 
 func recBenchProcs() int { return runtime.GOMAXPROCS(0) }
@@ -154,8 +197,14 @@ func recBenchLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func newRecBenchBox(b *testing.B, f *attesttest.Fixture, name string, addr netip.Addr) *recBenchBox {
+func newRecBenchBox(b *testing.B, f *attesttest.Fixture, name string, addr netip.Addr) (box *recBenchBox) {
 	b.Helper()
+	// Everything the box starts runs labelled with its name (bench_cpu_test.go).
+	withPart(name, func() { box = openRecBenchBox(b, f, name, addr) })
+	return box
+}
+
+func openRecBenchBox(b *testing.B, f *attesttest.Fixture, name string, addr netip.Addr) *recBenchBox {
 	ctx := context.Background()
 	dev, err := tunnel.New(ctx, tunnel.Config{Name: name, Mode: tunnel.ModeUserspace, Address: netip.PrefixFrom(addr, 32),
 		StateDir: b.TempDir(), Sealer: f.TPM(), Logger: recBenchLogger()})
@@ -185,7 +234,9 @@ func (x *recBenchBox) peerConfig() tunnel.PeerConfig {
 // admit makes x admit peer from a real passing verdict, in the tunnel and the relay.
 func (x *recBenchBox) admit(b *testing.B, f *attesttest.Fixture, peer *recBenchBox) {
 	v := f.Pass(b, peer.name, peer.dev.PublicKey(), peer.signer.Public(), time.Hour)
-	if err := x.dev.Admit(v, peer.peerConfig()); err != nil {
+	var err error
+	withPart(x.name, func() { err = x.dev.Admit(v, peer.peerConfig()) }) // the peer's WireGuard routines are x's
+	if err != nil {
 		b.Fatalf("%s admits %s: %v", x.name, peer.name, err)
 	}
 	x.peers.mu.Lock()
@@ -193,9 +244,10 @@ func (x *recBenchBox) admit(b *testing.B, f *attesttest.Fixture, peer *recBenchB
 	x.peers.mu.Unlock()
 }
 
-func recBenchServe(b *testing.B, ln net.Listener, h http.Handler) {
+// recBenchServe serves h on ln; part labels its CPU time.
+func recBenchServe(b *testing.B, part string, ln net.Listener, h http.Handler) {
 	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
+	withPart(part, func() { go srv.Serve(ln) })
 	b.Cleanup(func() { srv.Close() })
 }
 
@@ -218,12 +270,12 @@ func newRecBenchEnv(b *testing.B) *recBenchEnvT {
 	if err != nil {
 		b.Fatal(err)
 	}
-	recBenchServe(b, lanLn, endpoint)
+	recBenchServe(b, "hospital", lanLn, endpoint)
 	tunLn, err := e.b.dev.Listen("tcp", fmt.Sprintf(":%d", recBenchEndpointPort))
 	if err != nil {
 		b.Fatal(err)
 	}
-	recBenchServe(b, tunLn, endpoint)
+	recBenchServe(b, "hospital", tunLn, endpoint)
 	e.endpoint = fmt.Sprintf("http://%s:%d/in", e.b.addr, recBenchEndpointPort)
 
 	mk := func(x *recBenchBox, peer *recBenchBox, deliver relay.Delivery) {
@@ -245,7 +297,7 @@ func newRecBenchEnv(b *testing.B) *recBenchEnvT {
 		if err != nil {
 			b.Fatal(err)
 		}
-		recBenchServe(b, ln, r.PeerHandler())
+		recBenchServe(b, x.name, ln, r.PeerHandler())
 	}
 	mk(e.a, e.b, relay.Delivery{})
 	mk(e.b, e.a, relay.Delivery{HTTPURL: "http://" + lanLn.Addr().String() + "/in"})
@@ -254,7 +306,7 @@ func newRecBenchEnv(b *testing.B) *recBenchEnvT {
 	if err != nil {
 		b.Fatal(err)
 	}
-	recBenchServe(b, aLan, e.a.r.LANHandler())
+	recBenchServe(b, e.a.name, aLan, e.a.r.LANHandler())
 	e.lanA = "http://" + aLan.Addr().String() + "/v1/records"
 	e.bulkA = e.lanA + "/bulk"
 
@@ -393,21 +445,23 @@ func (e *recBenchEnvT) run(b *testing.B, post func([][]byte) error, n, conc, gro
 	start := time.Now()
 	for w := 0; w < conc; w++ {
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				g := int(next.Add(1)) - 1
-				if g >= groups {
-					return
+		withPart("hospital", func() {
+			go func() {
+				defer wg.Done()
+				for {
+					g := int(next.Add(1)) - 1
+					if g >= groups {
+						return
+					}
+					t0 := time.Now()
+					if err := post(recs[g*group : min((g+1)*group, n)]); err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+					lat[g] = time.Since(t0)
 				}
-				t0 := time.Now()
-				if err := post(recs[g*group : min((g+1)*group, n)]); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				lat[g] = time.Since(t0)
-			}
-		}()
+			}()
+		})
 	}
 	wg.Wait()
 	el := time.Since(start)
