@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,6 +56,13 @@ func BenchmarkRecords(b *testing.B) {
 	bulkConc := recBenchEnv("RECBENCH_BULK_CONC", 8)
 	latConc := recBenchEnv("RECBENCH_LAT_CONC", 4)
 	latRecords := recBenchEnv("RECBENCH_LAT_RECORDS", 3000)
+	// The boxes run with wardgated's GC settings (cmd/wardgated tuneGC).
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(1 << 30))
+	}
 	env := newRecBenchEnv(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -140,7 +140,7 @@ type Relay struct {
 	cfg    Config
 	log    *slog.Logger
 	client *http.Client
-	lan    *http.Client
+	lanRT  *http.Transport // deliveries to this box's LAN endpoint
 	mllp   *mllpPool
 	pacer  *cpPacer
 
@@ -269,12 +269,12 @@ func New(cfg Config) (*Relay, error) {
 		ResponseHeaderTimeout: cfg.ForwardTimeout,
 		DisableCompression:    true,
 	}}
-	r.lan = &http.Client{Transport: &http.Transport{
+	r.lanRT = &http.Transport{
 		MaxIdleConnsPerHost: 512,
 		MaxIdleConns:        1024,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
-	}}
+	}
 	if cfg.Deliver.MLLPAddr != "" {
 		r.mllp = newMLLPPool(cfg.Deliver.MLLPAddr, cfg.MaxBody)
 	}
@@ -304,7 +304,7 @@ func (r *Relay) Close() error {
 		}
 	}
 	r.client.CloseIdleConnections()
-	r.lan.CloseIdleConnections()
+	r.lanRT.CloseIdleConnections()
 	if r.mllp != nil {
 		r.mllp.close()
 	}
