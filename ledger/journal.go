@@ -5,16 +5,28 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// The journal is one bbolt file per box. bbolt commits with fdatasync, so
-// once Update returns the batch is durable; the ledger acknowledges nothing
-// before that.
+// The journal is one bbolt file per box, fronted by a write-ahead log for
+// entries. A group commit is one write and one fdatasync of the WAL (a
+// bbolt commit costs two of each, plus page management), and the ledger
+// acknowledges nothing before it returns. A background applier moves WAL
+// records into bbolt in large batches (each a normal, fsync'd bbolt
+// commit) and then deletes the WAL files they came from. Opening the
+// journal replays whatever WAL is left into bbolt first, so after a crash
+// every acknowledged entry is there; a torn record at a WAL's tail was
+// never acknowledged and is dropped. Checkpoints, anchors and metadata are
+// written to bbolt directly.
 var (
 	bucketEntries     = []byte("entries")     // seq (BE) -> Entry.MarshalBinary
 	bucketCheckpoints = []byte("checkpoints") // size (BE) -> Checkpoint JSON
@@ -29,7 +41,38 @@ var (
 )
 
 type journal struct {
-	db *bolt.DB
+	db  *bolt.DB
+	dir string
+
+	walMu  sync.Mutex // held while writing the WAL and while switching files
+	wal    *os.File
+	walGen uint64
+	walBuf []byte
+	walErr error // sticky: a WAL write failed
+
+	pendMu sync.RWMutex
+	pendE  map[uint64][]byte // seq -> entry, in the WAL, not yet in bbolt
+	pendC  map[uint64][]byte // size -> checkpoint JSON, likewise
+
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+// WAL records: u32 length of the payload, u32 CRC-32C of it, payload =
+// type, u64 key (seq or checkpoint size), value.
+const (
+	walEntry      = 1
+	walCheckpoint = 2
+	walHeader     = 8
+	applyEvery    = 100 * time.Millisecond
+	applyAbove    = 16384 // pending records that trigger an early apply
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func walName(dir string, gen uint64) string {
+	return filepath.Join(dir, fmt.Sprintf("ledger-%016x.wal", gen))
 }
 
 func openJournal(dir string) (*journal, error) {
@@ -57,35 +100,272 @@ func openJournal(dir string) (*journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("ledger: initialising journal %s: %w", path, err)
 	}
-	return &journal{db: db}, nil
+	j := &journal{db: db, dir: dir, pendE: map[uint64][]byte{}, pendC: map[uint64][]byte{},
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	last, err := j.replay()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if j.wal, err = createWAL(dir, last+1); err != nil {
+		db.Close()
+		return nil, err
+	}
+	j.walGen = last + 1
+	go j.applier()
+	return j, nil
 }
 
-func u64key(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+// createWAL creates an empty WAL file and makes its directory entry durable.
+func createWAL(dir string, gen uint64) (*os.File, error) {
+	f, err := os.OpenFile(walName(dir, gen), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: creating write-ahead log: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
 
-// appendEntries writes one batch, and the checkpoint over it if cp is not
-// nil, in one fsync'd transaction.
-func (j *journal) appendEntries(first uint64, data [][]byte, cp []byte) error {
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("ledger: opening state dir %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("ledger: syncing state dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// walFiles lists the WAL generations in dir, oldest first.
+func walFiles(dir string) ([]uint64, error) {
+	names, err := filepath.Glob(filepath.Join(dir, "ledger-*.wal"))
+	if err != nil {
+		return nil, err
+	}
+	var gens []uint64
+	for _, n := range names {
+		var g uint64
+		if _, err := fmt.Sscanf(filepath.Base(n), "ledger-%016x.wal", &g); err == nil {
+			gens = append(gens, g)
+		}
+	}
+	slices.Sort(gens)
+	return gens, nil
+}
+
+// replay moves every WAL record left by the last run into bbolt, deletes
+// the WAL files and returns the newest generation seen.
+func (j *journal) replay() (uint64, error) {
+	gens, err := walFiles(j.dir)
+	if err != nil || len(gens) == 0 {
+		return 0, err
+	}
+	es, cs := map[uint64][]byte{}, map[uint64][]byte{}
+	for _, g := range gens {
+		b, err := os.ReadFile(walName(j.dir, g))
+		if err != nil {
+			return 0, fmt.Errorf("ledger: reading write-ahead log: %w", err)
+		}
+		for len(b) >= walHeader {
+			n := binary.BigEndian.Uint32(b)
+			if n < 9 || uint64(len(b)-walHeader) < uint64(n) || crc32.Checksum(b[walHeader:walHeader+n], castagnoli) != binary.BigEndian.Uint32(b[4:]) {
+				break // a torn tail: written, never acknowledged
+			}
+			rec := b[walHeader : walHeader+n]
+			key := binary.BigEndian.Uint64(rec[1:])
+			switch rec[0] {
+			case walEntry:
+				es[key] = rec[9:]
+			case walCheckpoint:
+				cs[key] = rec[9:]
+			}
+			b = b[walHeader+n:]
+		}
+	}
+	if err := j.put(es, cs); err != nil {
+		return 0, fmt.Errorf("ledger: replaying write-ahead log into the journal: %w", err)
+	}
+	for _, g := range gens {
+		if err := os.Remove(walName(j.dir, g)); err != nil {
+			return 0, fmt.Errorf("ledger: removing replayed write-ahead log: %w", err)
+		}
+	}
+	return gens[len(gens)-1], nil
+}
+
+// put writes entries and checkpoints to bbolt in one fsync'd transaction.
+func (j *journal) put(es, cs map[uint64][]byte) error {
+	if len(es) == 0 && len(cs) == 0 {
+		return nil
+	}
 	return j.db.Update(func(tx *bolt.Tx) error {
-		if cp != nil {
-			if err := tx.Bucket(bucketCheckpoints).Put(u64key(first+uint64(len(data))), cp); err != nil {
-				return fmt.Errorf("ledger: journaling checkpoint at size %d: %w", first+uint64(len(data)), err)
+		eb, cb := tx.Bucket(bucketEntries), tx.Bucket(bucketCheckpoints)
+		eb.FillPercent = 1.0 // keys only ever grow: pack pages full
+		keys := make([]uint64, 0, len(es))
+		for k := range es {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if err := eb.Put(u64key(k), es[k]); err != nil {
+				return fmt.Errorf("journaling entry %d: %w", k, err)
 			}
 		}
-		b := tx.Bucket(bucketEntries)
-		b.FillPercent = 1.0 // keys only ever grow: pack pages full
-		var key [8]byte
-		for i, d := range data {
-			binary.BigEndian.PutUint64(key[:], first+uint64(i))
-			if err := b.Put(key[:], d); err != nil {
-				return fmt.Errorf("ledger: journaling entry %d: %w", first+uint64(i), err)
+		for k, v := range cs {
+			if err := cb.Put(u64key(k), v); err != nil {
+				return fmt.Errorf("journaling checkpoint at size %d: %w", k, err)
 			}
 		}
 		return nil
 	})
 }
 
+// applier moves WAL records into bbolt every applyEvery (sooner when many
+// are pending), and once more on close.
+func (j *journal) applier() {
+	defer close(j.done)
+	t := time.NewTicker(applyEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-j.stop:
+			j.apply()
+			return
+		case <-t.C:
+		case <-j.kick:
+		}
+		j.apply()
+	}
+}
+
+// apply switches the WAL to a new file, writes what the old files hold to
+// bbolt, then deletes them. On a bbolt error the records stay pending and
+// their files stay on disk; the next round retries.
+func (j *journal) apply() {
+	j.walMu.Lock()
+	j.pendMu.RLock()
+	n := len(j.pendE) + len(j.pendC)
+	es, cs := maps.Clone(j.pendE), maps.Clone(j.pendC)
+	j.pendMu.RUnlock()
+	if n == 0 || j.walErr != nil {
+		j.walMu.Unlock()
+		return
+	}
+	old, gen := j.wal, j.walGen
+	nf, err := createWAL(j.dir, gen+1)
+	if err != nil {
+		j.walMu.Unlock()
+		return // keep appending to the current file; retry next round
+	}
+	j.wal, j.walGen = nf, gen+1
+	j.walMu.Unlock()
+	old.Close()
+	if err := j.put(es, cs); err != nil {
+		return
+	}
+	gens, _ := walFiles(j.dir)
+	for _, g := range gens {
+		if g <= gen {
+			os.Remove(walName(j.dir, g))
+		}
+	}
+	j.pendMu.Lock()
+	for k := range es {
+		delete(j.pendE, k)
+	}
+	for k := range cs {
+		delete(j.pendC, k)
+	}
+	j.pendMu.Unlock()
+}
+
+// close applies what is pending, then closes the WAL and bbolt.
+func (j *journal) close() error {
+	close(j.stop)
+	<-j.done
+	j.walMu.Lock()
+	defer j.walMu.Unlock()
+	j.wal.Close()
+	j.pendMu.RLock()
+	left := len(j.pendE) + len(j.pendC)
+	j.pendMu.RUnlock()
+	if left == 0 {
+		// Everything is in bbolt: the last file holds nothing new.
+		os.Remove(walName(j.dir, j.walGen))
+	}
+	return j.db.Close()
+}
+
+func u64key(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// appendEntries makes one batch, and the checkpoint over it if cp is not
+// nil, durable: one WAL write and one fdatasync.
+func (j *journal) appendEntries(first uint64, data [][]byte, cp []byte) error {
+	j.walMu.Lock()
+	defer j.walMu.Unlock()
+	if j.walErr != nil {
+		return j.walErr
+	}
+	b := j.walBuf[:0]
+	for i, d := range data {
+		b = appendWAL(b, walEntry, first+uint64(i), d)
+	}
+	size := first + uint64(len(data))
+	if cp != nil {
+		b = appendWAL(b, walCheckpoint, size, cp)
+	}
+	j.walBuf = b
+	_, err := j.wal.Write(b)
+	if err == nil {
+		err = syscall.Fdatasync(int(j.wal.Fd()))
+	}
+	if err != nil {
+		// The file's tail is unknown now: stop, as bbolt would.
+		j.walErr = fmt.Errorf("ledger: writing write-ahead log: %w", err)
+		return j.walErr
+	}
+	j.pendMu.Lock()
+	for i, d := range data {
+		j.pendE[first+uint64(i)] = d
+	}
+	if cp != nil {
+		j.pendC[size] = cp
+	}
+	n := len(j.pendE)
+	j.pendMu.Unlock()
+	if n > applyAbove {
+		select {
+		case j.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func appendWAL(b []byte, typ byte, key uint64, v []byte) []byte {
+	off := len(b)
+	b = append(b, make([]byte, walHeader)...)
+	b = append(b, typ)
+	b = binary.BigEndian.AppendUint64(b, key)
+	b = append(b, v...)
+	binary.BigEndian.PutUint32(b[off:], uint32(len(b)-off-walHeader))
+	binary.BigEndian.PutUint32(b[off+4:], crc32.Checksum(b[off+walHeader:], castagnoli))
+	return b
+}
+
 func (j *journal) entry(seq uint64) (*Entry, error) {
 	var e Entry
+	j.pendMu.RLock()
+	d, ok := j.pendE[seq]
+	j.pendMu.RUnlock()
+	if ok {
+		return &e, e.UnmarshalBinary(d)
+	}
 	err := j.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketEntries).Get(u64key(seq))
 		if v == nil {

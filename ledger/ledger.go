@@ -145,7 +145,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		seqDone: make(chan struct{}),
 	}
 	if err := l.load(); err != nil {
-		j.db.Close()
+		j.close()
 		return nil, err
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -604,7 +604,7 @@ func (l *Ledger) Close() error {
 		<-l.seqDone
 		l.cancel()
 		l.wg.Wait()
-		err = l.j.db.Close()
+		err = l.j.close()
 	})
 	return err
 }
