@@ -65,8 +65,8 @@ const (
 	walEntry      = 1
 	walCheckpoint = 2
 	walHeader     = 8
-	applyEvery    = 100 * time.Millisecond
-	applyAbove    = 16384 // pending records that trigger an early apply
+	applyEvery    = time.Second // rarely: each apply's bbolt fsyncs slow the WAL's
+	applyAbove    = 32768       // pending records that trigger an early apply
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -247,21 +247,31 @@ func (j *journal) applier() {
 // bbolt, then deletes them. On a bbolt error the records stay pending and
 // their files stay on disk; the next round retries.
 func (j *journal) apply() {
-	j.walMu.Lock()
 	j.pendMu.RLock()
 	n := len(j.pendE) + len(j.pendC)
-	es, cs := maps.Clone(j.pendE), maps.Clone(j.pendC)
 	j.pendMu.RUnlock()
-	if n == 0 || j.walErr != nil {
-		j.walMu.Unlock()
+	if n == 0 {
 		return
 	}
-	old, gen := j.wal, j.walGen
+	// The next file is made (and its directory entry synced) before
+	// taking the lock, so that appends wait only for the switch.
+	j.walMu.Lock()
+	gen := j.walGen
+	j.walMu.Unlock()
 	nf, err := createWAL(j.dir, gen+1)
 	if err != nil {
-		j.walMu.Unlock()
 		return // keep appending to the current file; retry next round
 	}
+	j.walMu.Lock()
+	if j.walErr != nil {
+		j.walMu.Unlock()
+		nf.Close()
+		return
+	}
+	j.pendMu.RLock()
+	es, cs := maps.Clone(j.pendE), maps.Clone(j.pendC)
+	j.pendMu.RUnlock()
+	old := j.wal
 	j.wal, j.walGen = nf, gen+1
 	j.walMu.Unlock()
 	old.Close()

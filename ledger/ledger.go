@@ -35,10 +35,12 @@ type Config struct {
 	// MaxBatch bounds one group commit (default 8192 entries).
 	MaxBatch int
 
-	// CheckpointEachCommit signs a checkpoint over every group commit and
-	// journals it in the same transaction, so an entry has a checkpoint
-	// to prove inclusion in the moment Append returns, at no extra fsync.
-	// A relay that answers each record with a receipt wants this.
+	// CheckpointEachCommit signs a checkpoint over every group commit that
+	// holds a KindSent entry and journals it in the same write, so a sent
+	// record has a checkpoint to prove inclusion in the moment Append
+	// returns, at no extra fsync. A relay that answers each record with a
+	// receipt wants this. (Received entries' receipts are asked for later;
+	// they wait for the next checkpoint.)
 	CheckpointEachCommit bool
 
 	Logger *slog.Logger
@@ -372,7 +374,7 @@ func (l *Ledger) committer() {
 		l.mu.Unlock()
 		var cp *Checkpoint
 		var cpJSON []byte
-		if failed == nil && l.cfg.CheckpointEachCommit {
+		if failed == nil && l.cfg.CheckpointEachCommit && hasSent(b) {
 			var err error
 			if cp, cpJSON, err = l.commitCheckpoint(b); err != nil {
 				l.log.Error("checkpoint with commit failed; committing without it", "err", err)
@@ -481,6 +483,15 @@ func (l *Ledger) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	l.log.Debug("checkpoint", "size", size, "root", root)
 	kick(l.anKick)
 	return c, nil
+}
+
+func hasSent(b *batch) bool {
+	for _, r := range b.reqs {
+		if r.e.Kind == KindSent {
+			return true
+		}
+	}
+	return false
 }
 
 // commitCheckpoint signs the checkpoint the log will have once b is
