@@ -56,8 +56,13 @@ bench: deps geth
 bench-tunnel: deps build
 	$(GO) test -run '^$$' -bench BenchmarkTunnelIperf -benchtime 1x -v ./integration/ 
 
+# bench-records: the record path in one process (each part's CPU from a
+# labelled profile, against the plain tunnel), then as deployed: two
+# wardgated processes, userspace on loopback and (as root) kernel TUN in
+# network namespaces, each box's CPU read from /proc.
 bench-records: deps build
-	$(GO) test -run '^$$' -bench BenchmarkRecords -benchtime 1x -v ./integration/
+	$(GO) test -run '^$$' -bench 'BenchmarkRecords$$' -benchtime 1x -v ./integration/
+	$(GO) test -run '^$$' -bench 'BenchmarkRecordsDaemons' -benchtime 1x -v ./integration/
 
 # demo runs three hospitals on loopback (userspace tunnels, simulated TPMs,
 # the embedded dev chain), shows the main job, then stops them. No root.

@@ -591,3 +591,28 @@ func (b *Box) command(ctx context.Context, name string, args ...string) *exec.Cm
 func (b *Box) Exec(ctx context.Context, name string, args ...string) ([]byte, error) {
 	return b.command(ctx, name, args...).CombinedOutput()
 }
+
+// CPU is the CPU time (user + system) b's wardgated has used so far, read
+// from /proc: the benchmarks' measure of what one box costs.
+func (b *Box) CPU() (time.Duration, error) {
+	if b.cmd == nil || b.cmd.Process == nil {
+		return 0, fmt.Errorf("cluster: %s is not running", b.Name)
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", b.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("cluster: %s: %w", b.Name, err)
+	}
+	// The command name (field 2) may hold spaces; the fields after it don't.
+	s := string(raw)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("cluster: %s: short /proc stat", b.Name)
+	}
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("cluster: %s: unreadable /proc stat", b.Name)
+	}
+	// USER_HZ is 100 on Linux.
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+}

@@ -1,0 +1,174 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wardgate/wardgate/integration/cluster"
+	"github.com/wardgate/wardgate/tunnel/relay"
+)
+
+// BenchmarkRecordsDaemons runs the record path as it is deployed: boxes a
+// and b are wardgated processes (simulated TPMs, attested tunnel, the
+// embedded dev chain in a, anchoring on), and this process plays the
+// hospitals: a's EHR hands 1 KiB FHIR resources to a's LAN API, and b's
+// EHR (the cluster's sink) takes the deliveries. It reports the wall-clock
+// rate on this machine, where both boxes and the hospitals share the two
+// cores, and each box's own CPU per record (from /proc), which gives the
+// rate one box sustains on two cores of its own. userspace runs netstack
+// tunnels on loopback; tun (root) runs kernel TUN devices in network
+// namespaces.
+//
+//	go test -run '^$' -bench RecordsDaemons -benchtime 1x -v ./integration/
+//	RECBENCH_RECORDS=60000 go test -run '^$' -bench 'RecordsDaemons/tun' -benchtime 1x -v ./integration/
+func BenchmarkRecordsDaemons(b *testing.B) {
+	for _, mode := range []cluster.Mode{cluster.Userspace, cluster.Tun} {
+		b.Run(string(mode), func(b *testing.B) {
+			if mode == cluster.Tun {
+				requireRoot(b)
+			}
+			benchDaemons(b, mode)
+		})
+	}
+}
+
+func benchDaemons(b *testing.B, mode cluster.Mode) {
+	records := recBenchEnv("RECBENCH_RECORDS", 20000)
+	conc := recBenchEnv("RECBENCH_CONC", 512)
+	bulk := recBenchEnv("RECBENCH_BULK", 256)
+	bulkConc := recBenchEnv("RECBENCH_BULK_CONC", 8)
+	c := newCluster(b, mode, []string{"a", "b"})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	A, B := c.Box("a"), c.Box("b")
+	startPair(ctx, b, A, B)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxIdleConns: 1024, DisableCompression: true}}
+	defer client.CloseIdleConnections()
+	var seq atomic.Int64
+	mk := func(n int) [][]byte {
+		recs := make([][]byte, n)
+		for i := range recs {
+			rec := fmt.Appendf(make([]byte, 0, 1024), `{"resourceType":"Observation","id":"d%d-%d","status":"final","note":"`, time.Now().UnixNano(), seq.Add(1))
+			for len(rec) < 1022 {
+				rec = append(rec, 'a'+byte(len(rec)%26))
+			}
+			recs[i] = append(rec, '"', '}')
+		}
+		return recs
+	}
+	post := func(recs [][]byte) error {
+		url, ct, body := A.LAN()+"/v1/records", "application/fhir+json", recs[0]
+		if len(recs) > 1 {
+			url, ct, body = A.LAN()+"/v1/records/bulk", relay.BulkContentType, ndjson(recs)
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		req.Header.Set("To", "b")
+		req.Header.Set("Content-Type", ct)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		out, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK || bytes.Count(out, []byte(`"countersign":{`)) != len(recs) {
+			return fmt.Errorf("POST %s: %s: %.300s", url, resp.Status, out)
+		}
+		return nil
+	}
+	type result struct {
+		rate       float64
+		p50, p99   time.Duration
+		cpuA, cpuB time.Duration // per record
+	}
+	run := func(n, conc, group int) result {
+		recs := mk(n)
+		groups := (n + group - 1) / group
+		lat := make([]time.Duration, groups)
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		var firstErr atomic.Value
+		a0, err := A.CPU()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b0, _ := B.CPU()
+		t0 := time.Now()
+		for w := 0; w < conc; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					g := int(next.Add(1)) - 1
+					if g >= groups {
+						return
+					}
+					s := time.Now()
+					if err := post(recs[g*group : min((g+1)*group, n)]); err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+					lat[g] = time.Since(s)
+				}
+			}()
+		}
+		wg.Wait()
+		el := time.Since(t0)
+		if err, _ := firstErr.Load().(error); err != nil {
+			b.Fatalf("record failed: %v", err)
+		}
+		a1, _ := A.CPU()
+		b1, _ := B.CPU()
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		return result{rate: float64(n) / el.Seconds(), p50: lat[groups/2].Round(10 * time.Microsecond), p99: lat[groups*99/100].Round(10 * time.Microsecond),
+			cpuA: (a1 - a0) / time.Duration(n), cpuB: (b1 - b0) / time.Duration(n)}
+	}
+	// The first record also waits out the tunnel's first WireGuard
+	// handshake; retry it until the path is up, as a hospital system would.
+	for try := 0; ; try++ {
+		err := post(mk(1))
+		if err == nil {
+			break
+		}
+		if try == 20 {
+			b.Fatalf("no record gets through: %v", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	before := len(c.Sink.Deliveries("b"))
+	run(2*conc, conc, 1) // warm: connections, the first batches
+	b.ResetTimer()
+	per := run(records, conc, 1)
+	bul := run(records, bulkConc, bulk)
+	lat1 := run(2000, 1, 1)
+	b.StopTimer()
+	if got := len(c.Sink.Deliveries("b")) - before; got != 2*conc+2*records+2000 {
+		b.Fatalf("b's EHR received %d records, want %d", got, 2*conc+2*records+2000)
+	}
+	capacity := func(d time.Duration) float64 { return 2 * float64(time.Second) / float64(d) }
+	b.Logf("%s mode, 1 KiB FHIR records, %d per run; CPU per record is each wardgated's own (/proc)", mode, records)
+	b.Logf("%-40s %10s %9s %9s %10s %10s", "intake", "records/s", "p50", "p99", "a CPU/rec", "b CPU/rec")
+	for _, r := range []struct {
+		name string
+		res  result
+	}{{fmt.Sprintf("POST per record, %d senders", conc), per}, {fmt.Sprintf("bulk %d/request, %d senders", bulk, bulkConc), bul}, {"POST per record, 1 sender", lat1}} {
+		b.Logf("%-40s %10.0f %9s %9s %10s %10s", r.name, r.res.rate, r.res.p50, r.res.p99, r.res.cpuA, r.res.cpuB)
+	}
+	b.Logf("one box on 2 cores of its own: per record %0.f sending / %.0f receiving records/s; bulk %.0f sending / %.0f receiving records/s",
+		capacity(per.cpuA), capacity(per.cpuB), capacity(bul.cpuA), capacity(bul.cpuB))
+	b.ReportMetric(per.rate, "records/s")
+	b.ReportMetric(bul.rate, "bulk-records/s")
+	b.ReportMetric(capacity(bul.cpuA), "bulk-sender-capacity-records/s")
+	b.ReportMetric(capacity(bul.cpuB), "bulk-receiver-capacity-records/s")
+	b.ReportMetric(float64(lat1.p99)/1e6, "p99-ms-1-sender")
+}
