@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/wardgate/wardgate/ledger"
@@ -356,7 +357,9 @@ func (r *Relay) handleBatch(w http.ResponseWriter, req *http.Request) {
 		out = binary.BigEndian.AppendUint16(out, uint16(len(pe)))
 		out = append(out, pe...)
 	}
-	w.Header().Set("Content-Type", batchType)
+	h := w.Header()
+	h["Content-Type"] = []string{batchType}
+	h["Content-Length"] = []string{strconv.Itoa(len(out))}
 	w.Write(out)
 }
 

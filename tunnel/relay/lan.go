@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/wardgate/wardgate/ledger"
@@ -61,9 +62,19 @@ func (r *Relay) handleRecord(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, rc)
 }
 
+// writeJSON answers v with a Content-Length: a receipt is larger than what
+// net/http buffers before it falls back to chunked encoding.
 func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, fmt.Errorf("relay: encoding answer: %w", err))
+		return
+	}
+	b = append(b, '\n')
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.Write(b)
 }
 
 // ErrNoReceipt is returned for a digest this box has no entry for.
