@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -106,6 +107,20 @@ func runConsortium(t *testing.T, mode cluster.Mode) {
 	}
 	if _, err := c.Sink.WaitFor(ctx, "b", "MRNMSG0001"); err != nil {
 		t.Fatal(err)
+	}
+	// A bulk export: three resources in one request, three receipts, three deliveries.
+	var res [][]byte
+	for i := 0; i < 3; i++ {
+		res = append(res, fmt.Appendf(nil, `{"resourceType":"Observation","id":"bulk-%d-%s","status":"final"}`, i, mode))
+	}
+	code, body, err = A.PostBulk(ctx, "b", res)
+	if err != nil || code != http.StatusOK || bytes.Count(body, []byte(`"countersign":{`)) != 3 {
+		t.Fatalf("bulk POST A->B: %d %s %v", code, body, err)
+	}
+	for i := range res {
+		if _, err := c.Sink.WaitFor(ctx, "b", fmt.Sprintf(`"id":"bulk-%d-%s"`, i, mode)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// b's EHR is down: a learns it (502, lan_endpoint_down) and retries
 	// the same record once it is back; b delivers it exactly once.

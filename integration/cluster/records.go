@@ -81,3 +81,23 @@ func (b *Box) AnchoredReceipt(ctx context.Context, digest string) ([]byte, error
 		}
 	}
 }
+
+// PostBulk hands b's LAN API many FHIR resources at once (NDJSON, one a
+// line) for peer, and returns the HTTP status and the answer (one receipt
+// or refusal a line).
+func (b *Box) PostBulk(ctx context.Context, peer string, resources [][]byte) (int, []byte, error) {
+	body := append(bytes.Join(resources, []byte{'\n'}), '\n')
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.LAN()+"/v1/records/bulk", bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("To", peer)
+	req.Header.Set("Content-Type", relay.BulkContentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	return resp.StatusCode, out, err
+}
