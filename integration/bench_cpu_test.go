@@ -29,7 +29,7 @@ type cpuSplit map[string]time.Duration
 
 // profileParts runs f under the CPU profiler and returns its CPU time by
 // part. It returns nil if a profile is already running (go test -cpuprofile).
-func profileParts(f func()) (cpuSplit, error) {
+func profileParts(name string, f func()) (cpuSplit, error) {
 	var buf bytes.Buffer
 	if err := pprof.StartCPUProfile(&buf); err != nil {
 		f()
@@ -37,10 +37,10 @@ func profileParts(f func()) (cpuSplit, error) {
 	}
 	f()
 	pprof.StopCPUProfile()
-	// RECBENCH_CPUPROFILE=FILE keeps the last profiled run, to study one
-	// part: go tool pprof -tagfocus part=city-general FILE
+	// RECBENCH_CPUPROFILE=PREFIX keeps each profiled run as PREFIX.NAME,
+	// to study one part: go tool pprof -tagfocus part=city-general FILE
 	if path := os.Getenv("RECBENCH_CPUPROFILE"); path != "" {
-		os.WriteFile(path, buf.Bytes(), 0o644)
+		os.WriteFile(path+"."+name, buf.Bytes(), 0o644)
 	}
 	p, err := profile.Parse(&buf)
 	if err != nil {

@@ -77,12 +77,12 @@ func BenchmarkRecords(b *testing.B) {
 		}
 		base := env.run(b, env.baselinePost, records, conc, 1)
 		var ward, wardBulk recBenchResult
-		wardSplit, err := profileParts(func() { ward = env.run(b, env.wardgatePost, records, conc, 1) })
+		wardSplit, err := profileParts("record", func() { ward = env.run(b, env.wardgatePost, records, conc, 1) })
 		if err != nil {
 			b.Fatal(err)
 		}
 		baseBulk := env.run(b, env.baselineBulk, records, bulkConc, bulk)
-		bulkSplit, err := profileParts(func() { wardBulk = env.run(b, env.wardgateBulk, records, bulkConc, bulk) })
+		bulkSplit, err := profileParts("bulk", func() { wardBulk = env.run(b, env.wardgateBulk, records, bulkConc, bulk) })
 		if err != nil {
 			b.Fatal(err)
 		}
