@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,12 +45,15 @@ var (
 type journal struct {
 	db  *bolt.DB
 	dir string
+	log *slog.Logger
 
 	walMu  sync.Mutex // held while writing the WAL and while switching files
 	wal    *os.File
 	walGen uint64
 	walBuf []byte
 	walErr error // sticky: a WAL write failed
+
+	applyErr atomic.Pointer[error] // the last apply's failure, nil once one succeeds
 
 	pendMu sync.RWMutex
 	pendE  map[uint64][]byte // seq -> entry, in the WAL, not yet in bbolt
@@ -67,6 +72,9 @@ const (
 	walHeader     = 8
 	applyEvery    = time.Second // rarely: each apply's bbolt fsyncs slow the WAL's
 	applyAbove    = 32768       // pending records that trigger an early apply
+	// maxPending bounds what waits in memory while applies fail (a full
+	// or failing disk): past it appends are refused, not buffered.
+	maxPending = 1 << 20
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -75,7 +83,7 @@ func walName(dir string, gen uint64) string {
 	return filepath.Join(dir, fmt.Sprintf("ledger-%016x.wal", gen))
 }
 
-func openJournal(dir string) (*journal, error) {
+func openJournal(dir string, log *slog.Logger) (*journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("ledger: creating state dir %s: %w", dir, err)
 	}
@@ -100,7 +108,7 @@ func openJournal(dir string) (*journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("ledger: initialising journal %s: %w", path, err)
 	}
-	j := &journal{db: db, dir: dir, pendE: map[uint64][]byte{}, pendC: map[uint64][]byte{},
+	j := &journal{db: db, dir: dir, log: log, pendE: map[uint64][]byte{}, pendC: map[uint64][]byte{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	last, err := j.replay()
 	if err != nil {
@@ -276,7 +284,14 @@ func (j *journal) apply() {
 	j.walMu.Unlock()
 	old.Close()
 	if err := j.put(es, cs); err != nil {
+		err = fmt.Errorf("ledger: applying the write-ahead log to %s (entries stay in the log and are retried): %w", filepath.Join(j.dir, "ledger.db"), err)
+		if j.applyErr.Swap(&err) == nil {
+			j.log.Error("journal apply failed; retrying every second", "err", err)
+		}
 		return
+	}
+	if j.applyErr.Swap(nil) != nil {
+		j.log.Info("journal apply recovered")
 	}
 	gens, _ := walFiles(j.dir)
 	for _, g := range gens {
@@ -292,6 +307,14 @@ func (j *journal) apply() {
 		delete(j.pendC, k)
 	}
 	j.pendMu.Unlock()
+}
+
+// err is the last apply's failure, if the most recent one failed.
+func (j *journal) err() error {
+	if e := j.applyErr.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // close applies what is pending, then closes the WAL and bbolt.
@@ -320,6 +343,14 @@ func (j *journal) appendEntries(first uint64, data [][]byte, cp []byte) error {
 	defer j.walMu.Unlock()
 	if j.walErr != nil {
 		return j.walErr
+	}
+	if err := j.applyErr.Load(); err != nil {
+		j.pendMu.RLock()
+		n := len(j.pendE)
+		j.pendMu.RUnlock()
+		if n > maxPending {
+			return fmt.Errorf("ledger: %d entries wait for the journal, which keeps failing: %w", n, *err)
+		}
 	}
 	b := j.walBuf[:0]
 	for i, d := range data {

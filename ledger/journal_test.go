@@ -31,7 +31,7 @@ func copyDir(t *testing.T, src string) string {
 // never acknowledged) is dropped without losing the ones before it.
 func TestWALReplayAfterCrash(t *testing.T) {
 	dir := t.TempDir()
-	j, err := openJournal(dir)
+	j, err := openJournal(dir, quietLog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestWALReplayAfterCrash(t *testing.T) {
 	f.Write([]byte{0, 0, 1, 0, 0xde, 0xad, 0xbe, 0xef, walEntry, 0, 0}) // a torn record
 	f.Close()
 
-	r, err := openJournal(crashed)
+	r, err := openJournal(crashed, quietLog)
 	if err != nil {
 		t.Fatalf("reopen after crash: %v", err)
 	}

@@ -128,7 +128,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	j, err := openJournal(cfg.StateDir)
+	j, err := openJournal(cfg.StateDir, cfg.Logger.With("component", "ledger-journal", "box", cfg.Box))
 	if err != nil {
 		return nil, err
 	}
@@ -569,6 +569,8 @@ func (l *Ledger) Status(ctx context.Context) Status {
 	}
 	if l.failed != nil {
 		s.JournalError = l.failed.Error()
+	} else if err := l.j.err(); err != nil {
+		s.JournalError = err.Error()
 	}
 	return s
 }
