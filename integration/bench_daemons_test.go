@@ -1,19 +1,14 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"sort"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wardgate/wardgate/integration/cluster"
-	"github.com/wardgate/wardgate/tunnel/relay"
 )
 
 // BenchmarkRecordsDaemons runs the record path as it is deployed: boxes a
@@ -65,26 +60,8 @@ func benchDaemons(b *testing.B, mode cluster.Mode) {
 		return recs
 	}
 	post := func(recs [][]byte) error {
-		url, ct, body := A.LAN()+"/v1/records", "application/fhir+json", recs[0]
-		if len(recs) > 1 {
-			url, ct, body = A.LAN()+"/v1/records/bulk", relay.BulkContentType, ndjson(recs)
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		req.Header.Set("To", "b")
-		req.Header.Set("Content-Type", ct)
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		out, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK || bytes.Count(out, []byte(`"countersign":{`)) != len(recs) {
-			return fmt.Errorf("POST %s: %s: %.300s", url, resp.Status, out)
-		}
-		return nil
+		_, err := lanPost(ctx, client, A.LAN(), "b", recs)
+		return err
 	}
 	type result struct {
 		rate       float64
@@ -92,46 +69,18 @@ func benchDaemons(b *testing.B, mode cluster.Mode) {
 		cpuA, cpuB time.Duration // per record
 	}
 	run := func(n, conc, group int) result {
-		recs := mk(n)
-		groups := (n + group - 1) / group
-		lat := make([]time.Duration, groups)
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		var firstErr atomic.Value
 		a0, err := A.CPU()
 		if err != nil {
 			b.Fatal(err)
 		}
 		b0, _ := B.CPU()
-		t0 := time.Now()
-		for w := 0; w < conc; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					g := int(next.Add(1)) - 1
-					if g >= groups {
-						return
-					}
-					s := time.Now()
-					if err := post(recs[g*group : min((g+1)*group, n)]); err != nil {
-						firstErr.CompareAndSwap(nil, err)
-						return
-					}
-					lat[g] = time.Since(s)
-				}
-			}()
-		}
-		wg.Wait()
-		el := time.Since(t0)
-		if err, _ := firstErr.Load().(error); err != nil {
-			b.Fatalf("record failed: %v", err)
+		l := runLoad(mk(n), conc, group, post)
+		if l.err != nil {
+			b.Fatalf("record failed: %v", l.err)
 		}
 		a1, _ := A.CPU()
 		b1, _ := B.CPU()
-		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		return result{rate: float64(n) / el.Seconds(), p50: lat[groups/2].Round(10 * time.Microsecond), p99: lat[groups*99/100].Round(10 * time.Microsecond),
-			cpuA: (a1 - a0) / time.Duration(n), cpuB: (b1 - b0) / time.Duration(n)}
+		return result{rate: l.rate, p50: l.p50, p99: l.p99, cpuA: (a1 - a0) / time.Duration(n), cpuB: (b1 - b0) / time.Duration(n)}
 	}
 	// The first record also waits out the tunnel's first WireGuard
 	// handshake; retry it until the path is up, as a hospital system would.

@@ -76,26 +76,13 @@ func splitBulk(body []byte) ([][]byte, []int, error) {
 }
 
 func (r *Relay) handleBulk(w http.ResponseWriter, req *http.Request) {
-	peer := req.Header.Get("To")
-	if peer == "" {
-		writeError(w, fmt.Errorf("%w: missing To: header naming the receiving peer", ErrBadRequest))
-		return
-	}
-	if err := checkName("peer (To:)", peer); err != nil {
-		writeError(w, err)
-		return
-	}
-	if ct := req.Header.Get("Content-Type"); ct != BulkContentType && ct != "application/x-ndjson" {
-		writeError(w, fmt.Errorf("%w: Content-Type %q; a bulk request is %s, one FHIR resource per line (POST single records to /v1/records)", ErrBadRequest, ct, BulkContentType))
-		return
-	}
-	if _, err := r.admitted(peer); err != nil {
-		writeError(w, err)
-		return
-	}
-	body, err := readBody(w, req, r.cfg.MaxBody)
-	if err != nil {
-		writeError(w, err)
+	peer, body, ok := r.intake(w, req, func(ct string) error {
+		if ct != BulkContentType && ct != "application/x-ndjson" {
+			return fmt.Errorf("%w: Content-Type %q; a bulk request is %s, one FHIR resource per line (POST single records to /v1/records)", ErrBadRequest, ct, BulkContentType)
+		}
+		return nil
+	})
+	if !ok {
 		return
 	}
 	recs, nums, err := splitBulk(body)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,18 +14,7 @@ import (
 
 func postBulk(t *testing.T, b *recBox, to, ctype string, body []byte) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, b.lanURL+bulkPath, bytes.NewReader(body))
-	if to != "" {
-		req.Header.Set("To", to)
-	}
-	req.Header.Set("Content-Type", ctype)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
+	return postTo(t, b, bulkPath, to, ctype, body)
 }
 
 // A bulk NDJSON request: every resource line becomes its own record with a

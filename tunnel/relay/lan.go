@@ -33,24 +33,34 @@ func (r *Relay) LANHandler() http.Handler {
 	return mux
 }
 
-func (r *Relay) handleRecord(w http.ResponseWriter, req *http.Request) {
-	peer := req.Header.Get("To")
+// intake checks a LAN request's To: peer (named, admitted now) before it
+// reads the body, then reads the body within max_body. want, if not nil,
+// checks the Content-Type first.
+func (r *Relay) intake(w http.ResponseWriter, req *http.Request, want func(ct string) error) (peer string, body []byte, ok bool) {
+	peer = req.Header.Get("To")
+	err := checkName("peer (To:)", peer)
 	if peer == "" {
-		writeError(w, fmt.Errorf("%w: missing To: header naming the receiving peer", ErrBadRequest))
-		return
+		err = fmt.Errorf("%w: missing To: header naming the receiving peer", ErrBadRequest)
 	}
-	// Check the peer before reading a large body.
-	if err := checkName("peer (To:)", peer); err != nil {
-		writeError(w, err)
-		return
+	if err == nil && want != nil {
+		err = want(req.Header.Get("Content-Type"))
 	}
-	if _, err := r.admitted(peer); err != nil {
-		writeError(w, err)
-		return
+	if err == nil {
+		_, err = r.admitted(peer)
 	}
-	body, err := readBody(w, req, r.cfg.MaxBody)
+	if err == nil {
+		body, err = readBody(w, req, r.cfg.MaxBody)
+	}
 	if err != nil {
 		writeError(w, err)
+		return "", nil, false
+	}
+	return peer, body, true
+}
+
+func (r *Relay) handleRecord(w http.ResponseWriter, req *http.Request) {
+	peer, body, ok := r.intake(w, req, nil)
+	if !ok {
 		return
 	}
 	rc, err := r.Send(req.Context(), peer, req.Header.Get("Content-Type"), body)

@@ -210,7 +210,12 @@ func newRecPair(t testing.TB) *recPair {
 // post sends a record to box's LAN API and returns status and body.
 func post(t testing.TB, b *recBox, to, ctype string, body []byte) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, b.lanURL+"/v1/records", bytes.NewReader(body))
+	return postTo(t, b, "/v1/records", to, ctype, body)
+}
+
+func postTo(t testing.TB, b *recBox, path, to, ctype string, body []byte) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.lanURL+path, bytes.NewReader(body))
 	if to != "" {
 		req.Header.Set("To", to)
 	}
