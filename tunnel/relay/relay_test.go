@@ -888,3 +888,55 @@ func TestBatchRecordsStandOnTheirOwn(t *testing.T) {
 		t.Fatalf("junk batch: %s", resp.Status)
 	}
 }
+
+// Many records at once travel in shared batches (one signature per signing
+// batch, cached verification), yet each comes back with its own receipt
+// that verifies alone, and each reaches the EHR exactly once, even when the
+// same record is sent twice at the same moment.
+func TestConcurrentRecordsShareBatches(t *testing.T) {
+	p := newRecPair(t)
+	const n = 300
+	bodies := make([][]byte, n)
+	for i := range bodies {
+		bodies[i] = fhirBundle(fmt.Sprintf("%s-%d", randMarker(t), i))
+	}
+	type res struct {
+		st  int
+		out []byte
+	}
+	got := make([]res, 2*n)
+	var wg sync.WaitGroup
+	for i := 0; i < 2*n; i++ { // every record twice, concurrently
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, out := post(t, p.a, "city-general", "application/fhir+json", bodies[i%n])
+			got[i] = res{st, out}
+		}()
+	}
+	wg.Wait()
+	shared := map[string]int{}
+	for i, g := range got {
+		if g.st != http.StatusOK {
+			t.Fatalf("record %d: %d %s", i, g.st, g.out)
+		}
+		rc := parseReceipt(t, g.out)
+		if _, err := VerifyReceipt(context.Background(), rc, p.a.signer.Public(), p.b.signer.Public(),
+			ledger.VerifyOptions{Record: bodies[i%n]}); err != nil {
+			t.Fatalf("receipt %d: %v", i, err)
+		}
+		shared[string(rc.Countersign.Signature)]++
+	}
+	if len(shared) >= n {
+		t.Fatalf("%d countersignature batches for %d records: nothing was batched", len(shared), n)
+	}
+	if c := p.ep.count(); c != n {
+		t.Fatalf("EHR received %d deliveries for %d records", c, n)
+	}
+	for _, b := range bodies {
+		if k := len(p.b.l.Lookup(sha256.Sum256(b))); k != 1 {
+			t.Fatalf("receiver journaled a record %d times", k)
+		}
+	}
+	t.Logf("%d records in %d countersignature batches", n, len(shared))
+}
