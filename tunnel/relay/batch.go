@@ -257,6 +257,7 @@ type inbound struct {
 	raw  []byte // sender's signed entry
 	e    *ledger.Entry
 	body []byte
+	err  error // refused while parsing (a body over this box's max_body)
 }
 
 // parseBatch decodes a peer batch: its shape only (the caller checks
@@ -284,13 +285,15 @@ func parseBatch(b []byte, maxBody int64) ([]inbound, error) {
 		b = b[2+el:]
 		bl := int64(binary.BigEndian.Uint32(b))
 		b = b[4:]
-		if bl > maxBody {
-			return nil, fmt.Errorf("%w: record %d is %d bytes, limit %d (max_body)", ErrTooLarge, i, bl, maxBody)
-		}
 		if int64(len(b)) < bl {
 			return nil, fmt.Errorf("%w: record %d: body of %d bytes is truncated", ErrBadBatch, i, bl)
 		}
-		out[i].body = b[:bl:bl]
+		if bl > maxBody {
+			// This box takes smaller records than its peer: refuse this one, not the batch.
+			out[i].err = fmt.Errorf("%w: record of %d bytes, this box's limit is %d (max_body)", ErrTooLarge, bl, maxBody)
+		} else {
+			out[i].body = b[:bl:bl]
+		}
 		b = b[bl:]
 	}
 	if len(b) != 0 {
@@ -299,10 +302,11 @@ func parseBatch(b []byte, maxBody int64) ([]inbound, error) {
 	return out, nil
 }
 
-// maxBatchBody bounds a batch request: the largest record, a full batch of
-// small ones, and framing.
+// maxBatchBody bounds a batch request: the largest record a peer may send
+// (its max_body may exceed this box's: such a record is refused alone), a
+// full batch of small ones, and framing.
 func (r *Relay) maxBatchBody() int64 {
-	return r.cfg.MaxBody + maxBatchBytes + maxBatchRecords*(6+maxEntryRaw) + 8
+	return max(r.cfg.MaxBody, DefaultMaxBody) + maxBatchBytes + maxBatchRecords*(6+maxEntryRaw) + 8
 }
 
 func (r *Relay) handleBatch(w http.ResponseWriter, req *http.Request) {
@@ -373,6 +377,10 @@ func (r *Relay) receiveBatch(ctx context.Context, items []inbound) ([]*ledger.En
 	sem := make(chan struct{}, deliverParallel)
 	for i := range items {
 		it := &items[i]
+		if it.err != nil {
+			errs[i] = it.err
+			continue
+		}
 		e, err := r.checkInbound(it)
 		if err != nil {
 			errs[i] = err

@@ -174,6 +174,15 @@ func FuzzParseBatch(f *testing.F) {
 			if len(it.body) > 64<<10 {
 				t.Fatalf("record %d over the limit", i)
 			}
+			if it.err != nil {
+				if it.body != nil {
+					t.Fatalf("refused record %d keeps its body", i)
+				}
+				if !errors.Is(it.err, ErrTooLarge) {
+					t.Fatalf("record %d refused with %v", i, it.err)
+				}
+				return // its body is not kept: the batch does not re-encode
+			}
 			// Whatever parses as a batch, its entries go through the same
 			// checks as a single entry: only well-formed sent entries pass.
 			if e, err := parseEntry("city-general", it.raw); err == nil && (e.Kind != ledger.KindSent || e.Receiver != "city-general") {

@@ -821,9 +821,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	r.Close()
 }
 
-// One batch from a peer carries a good record, a forged one and one whose
-// body does not match its digest: only the good one is delivered, journaled
-// and countersigned; the others are refused by name, in place.
+// One batch from a peer carries a good record, a forged one, one with a
+// truncated entry and one over the receiver's max_body: only the good one
+// is delivered, journaled and countersigned; the others are refused by
+// name, in place.
 func TestBatchRecordsStandOnTheirOwn(t *testing.T) {
 	p := newRecPair(t)
 	mk := func(body []byte, key ed25519.PrivateKey) []byte {
@@ -847,8 +848,9 @@ func TestBatchRecordsStandOnTheirOwn(t *testing.T) {
 	_, forger, _ := ed25519.GenerateKey(nil)
 	forged := fhirBundle(randMarker(t))
 	other := fhirBundle(randMarker(t))
-	batch := encodeBatch([][]byte{mk(forged, forger), goodRaw, goodRaw[:len(goodRaw)-1]},
-		[][]byte{forged, good, other})
+	big := make([]byte, 70<<10) // over b's max_body (64 KiB), within a's
+	batch := encodeBatch([][]byte{mk(forged, forger), goodRaw, goodRaw[:len(goodRaw)-1], mk(big, forger)},
+		[][]byte{forged, good, other, big})
 	// A truncated entry spoils only its own record too.
 	resp, err := http.Post("http://"+p.n.addrs["city-general"]+batchPath, batchType, bytes.NewReader(batch))
 	if err != nil {
@@ -859,9 +861,12 @@ func TestBatchRecordsStandOnTheirOwn(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("batch: %s: %s", resp.Status, reply)
 	}
-	res, err := parseResults(reply, 3)
+	res, err := parseResults(reply, 4)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !errors.Is(res[3].err, ErrTooLarge) || !strings.Contains(res[3].err.Error(), "max_body") {
+		t.Fatalf("record over the receiver's max_body: %v", res[3].err)
 	}
 	if !errors.Is(res[0].err, ErrPeerRefused) || !strings.Contains(res[0].err.Error(), codeBadSignature) {
 		t.Fatalf("forged record: %v", res[0].err)
