@@ -165,6 +165,16 @@ func runConsortium(t *testing.T, mode cluster.Mode) {
 	if v := metricSum(mfs, "wardgate_log_size"); v < 2 {
 		t.Errorf("a's wardgate_log_size = %v after two records", v)
 	}
+	// FHIR, HL7, three in bulk, the retried one: at least 6 sent, in batches.
+	if v := metricSum(mfs, "wardgate_records_total", "event", "sent"); v < 6 {
+		t.Errorf("a's wardgate_records_total{event=sent} = %v, want >= 6", v)
+	}
+	if v := metricSum(mfs, "wardgate_records_total", "event", "refused"); v < 1 {
+		t.Errorf("a's wardgate_records_total{event=refused} = %v after the refusal while b's EHR was down", v)
+	}
+	if b, r := metricSum(mfs, "wardgate_peer_batches_total"), metricSum(mfs, "wardgate_peer_batch_records_total"); b < 1 || r < b {
+		t.Errorf("a's peer batches: %v batches carrying %v records", b, r)
+	}
 
 	// With b's record key, b's countersignature is checked too; a forged
 	// countersignature is refused by name.

@@ -210,6 +210,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon
 		return nil
 	})
 	d.metrics = api.NewMetrics(d, log)
+	if d.relay != nil {
+		d.metrics.Registry().MustRegister(relayCollector{d.relay})
+	}
 	addCtx := func(name string, serveCtx func(context.Context) error, ln net.Listener) {
 		d.servers = append(d.servers, ln.Close)
 		serve = append(serve, func() {

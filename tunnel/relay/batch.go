@@ -147,6 +147,8 @@ func (r *Relay) pump(po *peerOut) {
 				break fill
 			}
 		}
+		r.stats.batches.Add(1)
+		r.stats.batchRecords.Add(uint64(len(batch)))
 		go func() {
 			defer func() { <-slots }()
 			r.sendBatch(po.peer, batch)

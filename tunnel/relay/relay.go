@@ -156,6 +156,7 @@ type Relay struct {
 
 	stats struct {
 		sent, received, refused, deliveryFailed, bytesSent, bytesReceived atomic.Uint64
+		batches, batchRecords                                             atomic.Uint64
 	}
 }
 
@@ -167,13 +168,16 @@ type Stats struct {
 	DeliveryFailed uint64 `json:"delivery_failed"` // records from peers this box's LAN endpoint did not take
 	BytesSent      uint64 `json:"bytes_sent"`
 	BytesReceived  uint64 `json:"bytes_received"`
+	Batches        uint64 `json:"batches"`       // peer batches sent
+	BatchRecords   uint64 `json:"batch_records"` // records those batches carried
 }
 
 // Stats returns the counters.
 func (r *Relay) Stats() Stats {
 	s := &r.stats
 	return Stats{Sent: s.sent.Load(), Received: s.received.Load(), Refused: s.refused.Load(),
-		DeliveryFailed: s.deliveryFailed.Load(), BytesSent: s.bytesSent.Load(), BytesReceived: s.bytesReceived.Load()}
+		DeliveryFailed: s.deliveryFailed.Load(), BytesSent: s.bytesSent.Load(), BytesReceived: s.bytesReceived.Load(),
+		Batches: s.batches.Load(), BatchRecords: s.batchRecords.Load()}
 }
 
 type flightKey struct {
