@@ -116,6 +116,11 @@ func (r *Relay) pump(po *peerOut) {
 	defer r.wg.Done()
 	slots := make(chan struct{}, maxInflightBatches)
 	var carry *outbound
+	defer func() {
+		if carry != nil {
+			carry.done <- outResult{err: fmt.Errorf("%w: %q: relay is closing; retry with the same record", ErrPeerUnreachable, po.peer)}
+		}
+	}()
 	for {
 		select {
 		case slots <- struct{}{}:
@@ -149,7 +154,9 @@ func (r *Relay) pump(po *peerOut) {
 		}
 		r.stats.batches.Add(1)
 		r.stats.batchRecords.Add(uint64(len(batch)))
+		r.wg.Add(1) // Close waits for batches in flight (each bounded by ForwardTimeout)
 		go func() {
+			defer r.wg.Done()
 			defer func() { <-slots }()
 			r.sendBatch(po.peer, batch)
 		}()
