@@ -70,9 +70,19 @@ func BenchmarkRecords(b *testing.B) {
 		env.run(b, env.baselinePost, 2*conc, conc, 1)
 		env.run(b, env.wardgatePost, 2*conc, conc, 1)
 
-		if os.Getenv("RECBENCH_ONLY") == "bulk" { // for profiling the wardgate bulk path alone
-			r := env.run(b, env.wardgateBulk, records, bulkConc, bulk)
-			b.Logf("wardgate bulk: %.0f records/s, %s CPU/record", r.rate, r.cpu)
+		// RECBENCH_ONLY=bulk or =record runs that wardgate path alone (for profiling and tuning).
+		if only := os.Getenv("RECBENCH_ONLY"); only == "bulk" || only == "record" {
+			post, c, g := env.wardgateBulk, bulkConc, bulk
+			if only == "record" {
+				post, c, g = env.wardgatePost, conc, 1
+			}
+			var r recBenchResult
+			split, err := profileParts(only, func() { r = env.run(b, post, records, c, g) })
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("wardgate %s: %.0f records/s, %s CPU/record", only, r.rate, r.cpu)
+			env.logSplit(b, only, split, records)
 			continue
 		}
 		base := env.run(b, env.baselinePost, records, conc, 1)

@@ -43,7 +43,7 @@ const (
 
 	maxBatchRecords    = 1024
 	maxBatchBytes      = 1 << 20 // bodies per batch; a larger record goes alone
-	maxInflightBatches = 8       // per peer
+	maxInflightBatches = 2       // per peer: more made batches smaller and dearer per record (bench-records)
 	deliverParallel    = 64      // LAN deliveries at once, per batch
 	maxEntryRaw        = 2048    // a signed entry on the wire
 	resultOK           = 0x00
