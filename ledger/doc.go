@@ -5,10 +5,13 @@
 // A box opens one Ledger on its state dir with its record-signing key and,
 // optionally, a Chain (StartEmbedded for the in-process dev chain, DialRPC
 // for an external endpoint, NewChain for any Backend). Append signs an
-// entry, journals it in bbolt with group commit and returns once it is
-// fsync'd. A checkpoint (size, root, time) is signed every few seconds or
-// every N entries and the newest one is anchored on the Anchor contract
-// (ledger/contracts): one transaction per checkpoint, never per record.
+// entry (one Ed25519 signature per signing batch, see BatchProof), journals
+// it with group commit in a write-ahead log in front of bbolt, and returns
+// once it is fdatasync'd. A checkpoint (size, root, time) is signed every
+// few seconds or every N entries (or with every commit that holds a sent
+// record, with CheckpointEachCommit) and the newest one is anchored on the
+// Anchor contract (ledger/contracts): one transaction per checkpoint, never
+// per record.
 // Receipt returns an inclusion proof to an anchored checkpoint, or a pending
 // receipt that Upgrade later anchors. Verify checks a receipt offline
 // (signatures, proof, record digest) and online (the root is in an Anchored

@@ -364,7 +364,7 @@ func (l *Ledger) failBatch(reqs []*request, err error) {
 	}
 }
 
-// committer writes each batch in one fsync'd transaction, then publishes it
+// committer makes each batch durable in one WAL write, then publishes it
 // to the tree and acknowledges it.
 func (l *Ledger) committer() {
 	defer l.wg.Done()
