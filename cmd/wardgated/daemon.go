@@ -513,7 +513,7 @@ func (d *daemon) startRelay(ctx context.Context, add func(string, *http.Server, 
 			}
 			return d.dev.DialContext(ctx, "tcp", ap.String())
 		},
-		Deliver:    relay.Delivery{HTTPURL: c.Records.DeliverURL, MLLPAddr: c.Records.DeliverMLLP},
+		Deliver:    relay.Delivery{HTTPURL: c.Records.DeliverURL, MLLPAddr: c.Records.DeliverMLLP, FHIRBatch: c.Records.DeliverFHIRBatch},
 		MLLPRoutes: c.Records.MLLPRoutes, MLLPPeer: c.Records.MLLPPeer,
 		MaxBody: c.Records.MaxBody, Logger: d.log,
 	})

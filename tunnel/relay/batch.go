@@ -384,6 +384,8 @@ func (r *Relay) receiveBatch(ctx context.Context, items []inbound) ([]*ledger.En
 	errs := make([]error, len(items))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, deliverParallel)
+	var fhir []int // FHIR records, for one batch Bundle (Delivery.FHIRBatch)
+	var types []string
 	for i := range items {
 		it := &items[i]
 		if it.err != nil {
@@ -396,6 +398,12 @@ func (r *Relay) receiveBatch(ctx context.Context, items []inbound) ([]*ledger.En
 			continue
 		}
 		it.e = e
+		if r.cfg.Deliver.FHIRBatch && e.ContentType == fhirJSON {
+			if t := fhirType(it.body); t != "" {
+				fhir, types = append(fhir, i), append(types, t)
+				continue
+			}
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -403,6 +411,9 @@ func (r *Relay) receiveBatch(ctx context.Context, items []inbound) ([]*ledger.En
 			defer func() { <-sem }()
 			recvs[i], errs[i] = r.receive(ctx, it.e, it.body)
 		}()
+	}
+	if len(fhir) > 0 {
+		r.receiveFHIRBatch(ctx, items, fhir, types, recvs, errs)
 	}
 	wg.Wait()
 	return recvs, errs

@@ -219,26 +219,46 @@ func (r *Relay) fetchCountersign(ctx context.Context, peer string, raw []byte) (
 // concurrent or later copy of the same (sender, digest) gets the journaled
 // entry without a second delivery. It returns this box's KindReceived entry.
 func (r *Relay) receive(ctx context.Context, e *ledger.Entry, body []byte) (*ledger.Entry, error) {
+	f, mine := r.claim(e)
+	if !mine {
+		return f.wait(ctx)
+	}
+	recv, err := r.receiveOnce(ctx, e, body)
+	r.release(e, f, recv, err)
+	return recv, err
+}
+
+// claim takes the delivery of (sender, digest) for this caller (mine), or
+// returns the flight of the caller that already has it.
+func (r *Relay) claim(e *ledger.Entry) (f *flight, mine bool) {
 	key := flightKey{peer: e.Sender, digest: e.Digest, recv: true}
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if f, ok := r.inflight[key]; ok {
-		r.mu.Unlock()
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		return f.recv, f.err
+		return f, false
 	}
-	f := &flight{done: make(chan struct{})}
+	f = &flight{done: make(chan struct{})}
 	r.inflight[key] = f
-	r.mu.Unlock()
-	f.recv, f.err = r.receiveOnce(ctx, e, body)
+	return f, true
+}
+
+// release ends a claimed flight with its outcome.
+func (r *Relay) release(e *ledger.Entry, f *flight, recv *ledger.Entry, err error) {
+	f.recv, f.err = recv, err
 	r.mu.Lock()
-	delete(r.inflight, key)
+	delete(r.inflight, flightKey{peer: e.Sender, digest: e.Digest, recv: true})
 	r.mu.Unlock()
 	close(f.done)
-	return f.recv, f.err
+}
+
+// wait returns a receive flight's outcome.
+func (f *flight) wait(ctx context.Context) (*ledger.Entry, error) {
+	select {
+	case <-f.done:
+		return f.recv, f.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (r *Relay) receiveOnce(ctx context.Context, e *ledger.Entry, body []byte) (*ledger.Entry, error) {
@@ -255,6 +275,11 @@ func (r *Relay) receiveOnce(ctx context.Context, e *ledger.Entry, body []byte) (
 		r.stats.deliveryFailed.Add(1)
 		return nil, err
 	}
+	return r.journalReceived(ctx, e, body)
+}
+
+// journalReceived journals the KindReceived entry of a delivered record.
+func (r *Relay) journalReceived(ctx context.Context, e *ledger.Entry, body []byte) (*ledger.Entry, error) {
 	a, err := r.cfg.Ledger.Append(ctx, ledger.Entry{Kind: ledger.KindReceived, Digest: e.Digest, Sender: e.Sender, Receiver: r.cfg.Box, ContentType: e.ContentType})
 	if err != nil {
 		return nil, fmt.Errorf("relay: journaling received entry: %w", err)

@@ -82,6 +82,10 @@ type Journal interface {
 type Delivery struct {
 	HTTPURL  string // records are POSTed here with their Content-Type
 	MLLPAddr string // host:port of an HL7 engine; an AA ACK is expected
+	// FHIRBatch delivers the FHIR JSON records of each peer batch to
+	// HTTPURL (a FHIR server's base URL) as one FHIR batch Bundle, and
+	// takes each record's outcome from the batch-response (fhirbatch.go).
+	FHIRBatch bool
 }
 
 // Config configures a Relay.
@@ -212,6 +216,9 @@ func New(cfg Config) (*Relay, error) {
 	}
 	if cfg.Deliver.HTTPURL != "" && cfg.Deliver.MLLPAddr != "" {
 		return nil, errors.New("relay: config deliver sets both http_url and mllp_addr; choose one")
+	}
+	if cfg.Deliver.FHIRBatch && cfg.Deliver.HTTPURL == "" {
+		return nil, errors.New("relay: config deliver fhir_batch needs http_url (the FHIR server's base URL)")
 	}
 	if u := cfg.Deliver.HTTPURL; u != "" {
 		pu, err := url.Parse(u)

@@ -240,6 +240,10 @@ type Records struct {
 	// the HL7 engine's MLLP host:port.
 	DeliverURL  string `yaml:"deliver_url,omitempty"`
 	DeliverMLLP string `yaml:"deliver_mllp,omitempty"`
+	// DeliverFHIRBatch hands the FHIR records of each peer batch to
+	// deliver_url as one FHIR batch Bundle (deliver_url is then the FHIR
+	// server's base URL); other records are still POSTed one by one.
+	DeliverFHIRBatch bool `yaml:"deliver_fhir_batch,omitempty"`
 	// MLLPRoutes maps an HL7 receiving facility (MSH-6) to a peer;
 	// MLLPPeer takes HL7 messages no route matches.
 	MLLPRoutes map[string]string `yaml:"mllp_routes,omitempty"`

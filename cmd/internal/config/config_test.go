@@ -136,6 +136,8 @@ func TestParseBad(t *testing.T) {
 			[]string{`peers[0].wireguard_endpoint: "hostb:51821" is not ip:port`}},
 		{"rpc missing fields", edit(t, "mode: embedded\n  embedded: {serve: true, port: 8545}", "mode: rpc"),
 			[]string{`chain.rpc.url: is required`, `chain.rpc.chain_id: is required`, `chain.rpc.contract: "" is not a contract address`, `chain.rpc.keystore: is required`}},
+		{"fhir batch without deliver_url", edit(t, "  deliver_url: http://127.0.0.1:8080/records", "  deliver_fhir_batch: true"),
+			[]string{`records.deliver_fhir_batch: needs records.deliver_url`}},
 		{"bad port", edit(t, "listen_port: 51820", "listen_port: 70000"),
 			[]string{`tunnel.listen_port: 70000 is not a port`}},
 		{"component without digest", edit(t, `file: image/bootloader.bin, `, ""),

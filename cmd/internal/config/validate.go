@@ -481,6 +481,9 @@ func (c *Config) validate() Errors {
 	if r.MLLPListen != "" {
 		k.hostPort("records.mllp_listen", r.MLLPListen, "192.168.10.2:2575")
 	}
+	if r.DeliverFHIRBatch && r.DeliverURL == "" {
+		k.add("records.deliver_fhir_batch", "needs records.deliver_url (the FHIR server's base URL, which takes batch Bundles)")
+	}
 	if r.DeliverURL != "" {
 		if u, err := url.Parse(r.DeliverURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			k.add("records.deliver_url", "%q is not an http(s) URL; write e.g. http://192.168.10.20:8080/records", r.DeliverURL)
