@@ -26,16 +26,24 @@ import (
 //	RECBENCH_RECORDS=60000 go test -run '^$' -bench 'RecordsDaemons/tun' -benchtime 1x -v ./integration/
 func BenchmarkRecordsDaemons(b *testing.B) {
 	for _, mode := range []cluster.Mode{cluster.Userspace, cluster.Tun} {
-		b.Run(string(mode), func(b *testing.B) {
-			if mode == cluster.Tun {
-				requireRoot(b)
+		for _, fhirBatch := range []bool{false, true} {
+			name := string(mode)
+			if fhirBatch {
+				name += "-fhir-batch"
 			}
-			benchDaemons(b, mode)
-		})
+			b.Run(name, func(b *testing.B) {
+				if mode == cluster.Tun {
+					requireRoot(b)
+				}
+				benchDaemons(b, mode, fhirBatch)
+			})
+		}
 	}
 }
 
-func benchDaemons(b *testing.B, mode cluster.Mode) {
+// benchDaemons runs one configuration; with fhirBatch, b delivers FHIR
+// records to its EHR in batch Bundles (records.deliver_fhir_batch).
+func benchDaemons(b *testing.B, mode cluster.Mode, fhirBatch bool) {
 	records := recBenchEnv("RECBENCH_RECORDS", 20000)
 	conc := recBenchEnv("RECBENCH_CONC", 512)
 	bulk := recBenchEnv("RECBENCH_BULK", 256)
@@ -44,6 +52,11 @@ func benchDaemons(b *testing.B, mode cluster.Mode) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	A, B := c.Box("a"), c.Box("b")
+	if fhirBatch {
+		if err := B.SetConfig("records.deliver_fhir_batch", true); err != nil {
+			b.Fatal(err)
+		}
+	}
 	startPair(ctx, b, A, B)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxIdleConns: 1024, DisableCompression: true}}
 	defer client.CloseIdleConnections()
@@ -105,7 +118,7 @@ func benchDaemons(b *testing.B, mode cluster.Mode) {
 		b.Fatalf("b's EHR received %d records, want %d", got, 2*conc+2*records+2000)
 	}
 	capacity := func(d time.Duration) float64 { return 2 * float64(time.Second) / float64(d) }
-	b.Logf("%s mode, 1 KiB FHIR records, %d per run; CPU per record is each wardgated's own (/proc)", mode, records)
+	b.Logf("%s mode (b delivers in FHIR batch Bundles: %v), 1 KiB FHIR records, %d per run; CPU per record is each wardgated's own (/proc)", mode, fhirBatch, records)
 	b.Logf("%-40s %10s %9s %9s %10s %10s", "intake", "records/s", "p50", "p99", "a CPU/rec", "b CPU/rec")
 	for _, r := range []struct {
 		name string

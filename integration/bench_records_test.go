@@ -96,6 +96,14 @@ func BenchmarkRecords(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		// The same bulk with B delivering FHIR batch Bundles (deliver_fhir_batch).
+		var wardFHIR recBenchResult
+		env.b.cur.Store(env.bBatch.PeerHandler())
+		fhirSplit, err := profileParts("bulk-fhir-batch", func() { wardFHIR = env.run(b, env.wardgateBulk, records, bulkConc, bulk) })
+		env.b.cur.Store(env.b.r.PeerHandler())
+		if err != nil {
+			b.Fatal(err)
+		}
 		baseLat := env.run(b, env.baselinePost, latRecords, latConc, 1)
 		wardLat := env.run(b, env.wardgatePost, latRecords, latConc, 1)
 		baseLat1 := env.run(b, env.baselinePost, latRecords, 1, 1)
@@ -109,6 +117,7 @@ func BenchmarkRecords(b *testing.B) {
 		row(fmt.Sprintf("wardgate, POST per record, %d senders", conc), ward)
 		row(fmt.Sprintf("baseline, bulk %d/request, %d senders", bulk, bulkConc), baseBulk)
 		row(fmt.Sprintf("wardgate, bulk %d/request, %d senders", bulk, bulkConc), wardBulk)
+		row("  ... b delivering FHIR batch Bundles", wardFHIR)
 		row(fmt.Sprintf("baseline, POST per record, %d senders", latConc), baseLat)
 		row(fmt.Sprintf("wardgate, POST per record, %d senders", latConc), wardLat)
 		row("baseline, POST per record, 1 sender", baseLat1)
@@ -119,8 +128,10 @@ func BenchmarkRecords(b *testing.B) {
 		b.Logf("targets: >= 20000 records/s; p99 added < 5ms")
 		env.logSplit(b, "POST per record", wardSplit, records)
 		env.logSplit(b, "bulk", bulkSplit, records)
+		env.logSplit(b, "bulk with FHIR batch delivery", fhirSplit, records)
 		b.ReportMetric(ward.rate, "records/s")
 		b.ReportMetric(wardBulk.rate, "bulk-records/s")
+		b.ReportMetric(wardFHIR.rate, "bulk-fhir-batch-records/s")
 		b.ReportMetric(base.rate, "baseline-records/s")
 		b.ReportMetric(baseBulk.rate, "baseline-bulk-records/s")
 		b.ReportMetric(float64(ward.cpu)/1e3, "cpu-us/record")
@@ -162,6 +173,7 @@ func (e *recBenchEnvT) logSplit(b *testing.B, name string, s cpuSplit, n int) {
 	b.Logf("%s, one box on %d cores of its own: %.0f records/s sending, %.0f records/s receiving", name, recBenchProcs(),
 		float64(recBenchProcs())*1e6/a, float64(recBenchProcs())*1e6/bb)
 	b.ReportMetric(float64(recBenchProcs())*1e6/a, strings.ReplaceAll(name, " ", "-")+"-sender-capacity-records/s")
+	b.ReportMetric(float64(recBenchProcs())*1e6/bb, strings.ReplaceAll(name, " ", "-")+"-receiver-capacity-records/s")
 }
 
 func recBenchProcs() int { return runtime.GOMAXPROCS(0) }
@@ -181,6 +193,7 @@ type recBenchBox struct {
 	signer *ledger.KeySigner
 	l      *ledger.Ledger
 	r      *relay.Relay
+	cur    atomic.Value // http.Handler: the peer handler of the relay its tunnel listener serves
 	peers  *recBenchVerdicts
 }
 
@@ -197,8 +210,9 @@ func (v *recBenchVerdicts) Verdict(peer string) *attest.Verdict {
 
 type recBenchEnvT struct {
 	a, b      *recBenchBox
-	lanA      string // A's LAN API (loopback), http://host:port
-	endpoint  string // B's hospital endpoint through the tunnel (baseline)
+	lanA      string       // A's LAN API (loopback), http://host:port
+	bBatch    *relay.Relay // B delivering in FHIR batch Bundles
+	endpoint  string       // B's hospital endpoint through the tunnel (baseline)
 	delivered atomic.Int64
 	lanClient *http.Client // hospital system -> A, over loopback
 	tunClient *http.Client // baseline: hospital system -> tunnel -> B's endpoint
@@ -285,6 +299,27 @@ func newRecBenchEnv(b *testing.B) *recBenchEnvT {
 	// B's hospital endpoint: reachable from B on loopback (wardgate delivery)
 	// and, for the baseline only, on B's tunnel address.
 	endpoint := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Wardgate-Digest") == "" && r.Header.Get("Wardgate-Sender") != "" {
+			// A FHIR batch Bundle from B (deliver_fhir_batch): the EHR
+			// parses it and answers one status an entry.
+			var bundle struct {
+				Entry []json.RawMessage `json:"entry"`
+			}
+			if err := json.NewDecoder(r.Body).Decode(&bundle); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			out := []byte(`{"resourceType":"Bundle","type":"batch-response","entry":[`)
+			for i := range bundle.Entry {
+				if i > 0 {
+					out = append(out, ',')
+				}
+				out = append(out, `{"response":{"status":"201 Created"}}`...)
+			}
+			e.delivered.Add(int64(len(bundle.Entry)))
+			w.Write(append(out, "]}"...))
+			return
+		}
 		io.Copy(io.Discard, r.Body)
 		e.delivered.Add(1)
 		w.WriteHeader(http.StatusOK)
@@ -301,7 +336,7 @@ func newRecBenchEnv(b *testing.B) *recBenchEnvT {
 	recBenchServe(b, "hospital", tunLn, endpoint)
 	e.endpoint = fmt.Sprintf("http://%s:%d/in", e.b.addr, recBenchEndpointPort)
 
-	mk := func(x *recBenchBox, peer *recBenchBox, deliver relay.Delivery) {
+	mk := func(x *recBenchBox, peer *recBenchBox, deliver relay.Delivery) *relay.Relay {
 		peerAddr := fmt.Sprintf("%s:%d", peer.addr, recBenchRelayPort)
 		r, err := relay.New(relay.Config{Box: x.name, Ledger: x.l, RecordKey: x.signer, Verdicts: x.peers, Deliver: deliver,
 			Dial: func(ctx context.Context, p string) (net.Conn, error) {
@@ -315,15 +350,26 @@ func newRecBenchEnv(b *testing.B) *recBenchEnvT {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { r.Close() })
-		x.r = r
+		return r
+	}
+	// B's tunnel listener serves whichever of B's two relays is current:
+	// one delivering record by record, one in FHIR batch Bundles.
+	serveRelay := func(x *recBenchBox) {
 		ln, err := x.dev.Listen("tcp", fmt.Sprintf(":%d", recBenchRelayPort))
 		if err != nil {
 			b.Fatal(err)
 		}
-		recBenchServe(b, x.name, ln, r.PeerHandler())
+		recBenchServe(b, x.name, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			x.cur.Load().(http.Handler).ServeHTTP(w, r)
+		}))
 	}
-	mk(e.a, e.b, relay.Delivery{})
-	mk(e.b, e.a, relay.Delivery{HTTPURL: "http://" + lanLn.Addr().String() + "/in"})
+	e.a.r = mk(e.a, e.b, relay.Delivery{})
+	e.a.cur.Store(e.a.r.PeerHandler())
+	serveRelay(e.a)
+	e.b.r = mk(e.b, e.a, relay.Delivery{HTTPURL: "http://" + lanLn.Addr().String() + "/in"})
+	e.bBatch = mk(e.b, e.a, relay.Delivery{HTTPURL: "http://" + lanLn.Addr().String() + "/fhir", FHIRBatch: true})
+	e.b.cur.Store(e.b.r.PeerHandler())
+	serveRelay(e.b)
 
 	aLan, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

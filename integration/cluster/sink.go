@@ -3,6 +3,9 @@ package cluster
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -60,6 +63,15 @@ func StartSink(host string) (*Sink, error) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		// A box with deliver_fhir_batch sends FHIR batch Bundles (and no
+		// per-record digest header): the EHR stores each entry.
+		if r.Header.Get("Wardgate-Digest") == "" {
+			if out, ok := s.takeBatch(box, r.Header.Get("Wardgate-Sender"), body); ok {
+				w.Header().Set("Content-Type", "application/fhir+json")
+				w.Write(out)
+				return
+			}
+		}
 		s.add(Delivery{Box: box, Via: "http", Sender: r.Header.Get("Wardgate-Sender"),
 			ContentType: r.Header.Get("Content-Type"), Digest: r.Header.Get("Wardgate-Digest"), Body: body})
 		w.WriteHeader(http.StatusNoContent)
@@ -67,6 +79,32 @@ func StartSink(host string) (*Sink, error) {
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go s.http.Serve(ln)
 	return s, nil
+}
+
+// takeBatch stores the entries of a FHIR batch Bundle as deliveries and
+// returns the batch-response (201 for each), or false if body is not one.
+func (s *Sink) takeBatch(box, sender string, body []byte) ([]byte, bool) {
+	var b struct {
+		ResourceType string `json:"resourceType"`
+		Type         string `json:"type"`
+		Entry        []struct {
+			Resource json.RawMessage `json:"resource"`
+		} `json:"entry"`
+	}
+	if json.Unmarshal(body, &b) != nil || b.ResourceType != "Bundle" || b.Type != "batch" {
+		return nil, false
+	}
+	out := []byte(`{"resourceType":"Bundle","type":"batch-response","entry":[`)
+	for i, e := range b.Entry {
+		d := sha256.Sum256(e.Resource)
+		s.add(Delivery{Box: box, Via: "http-fhir-batch", Sender: sender, ContentType: "application/fhir+json",
+			Digest: hex.EncodeToString(d[:]), Body: e.Resource})
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, `{"response":{"status":"201 Created"}}`...)
+	}
+	return append(out, "]}"...), true
 }
 
 // URL is where box delivers records over HTTP.
