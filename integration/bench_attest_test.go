@@ -34,7 +34,7 @@ func BenchmarkStartToTunnel(b *testing.B) {
 
 // startPair starts A and B together and returns how long until each has
 // admitted the other.
-func startPair(ctx context.Context, b *testing.B, A, B *cluster.Box) time.Duration {
+func startPair(ctx context.Context, b testing.TB, A, B *cluster.Box) time.Duration {
 	t0 := time.Now()
 	if err := A.Start(ctx); err != nil {
 		b.Fatal(err)
