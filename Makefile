@@ -6,7 +6,10 @@
 GO        ?= go
 BIN       := $(CURDIR)/bin
 CACHE     := $(HOME)/.cache/wardgate
-GETH      := $(CACHE)/geth
+# The cached geth is named for the pinned go-ethereum version, so a fresh
+# clone (new file times) reuses it and a version bump builds a new one.
+GETH_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/ethereum/go-ethereum 2>/dev/null)
+GETH      := $(CACHE)/geth-$(or $(GETH_VERSION),unknown)
 export CGO_ENABLED := 1
 # Tests that need the geth binary find it here; it is built once per machine.
 export WARDGATE_GETH := $(GETH)
@@ -36,7 +39,7 @@ build:
 # geth is built once from the pinned go-ethereum module and cached outside the
 # work tree, so a fresh clone on a warm machine does not rebuild it.
 geth: $(GETH)
-$(GETH): go.mod go.sum
+$(GETH):
 	@mkdir -p $(CACHE)
 	$(GO) build -o $(GETH) github.com/ethereum/go-ethereum/cmd/geth
 
