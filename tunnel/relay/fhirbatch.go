@@ -33,6 +33,12 @@ const fhirJSON = "application/fhir+json"
 // maxBatchResponse bounds the FHIR server's answer.
 const maxBatchResponse = 64 << 20
 
+// maxBundleEntries bounds one batch Bundle: a peer batch of up to
+// maxBatchRecords is split into Bundles of this many, delivered
+// concurrently. FHIR servers cap batch size (HAPI's default is a few
+// hundred); 256 keeps the request count low without testing that cap.
+const maxBundleEntries = 256
+
 // fhirType returns the resourceType of a FHIR JSON record, or "" if it is
 // not one (then it is delivered alone).
 func fhirType(body []byte) string {
@@ -80,7 +86,17 @@ func (r *Relay) receiveFHIRBatch(ctx context.Context, items []inbound, idx []int
 		todo, todoTypes = append(todo, i), append(todoTypes, types[k])
 	}
 	if len(todo) > 0 {
-		out := r.deliverFHIRBatch(ctx, items, todo, todoTypes)
+		out := make([]error, len(todo))
+		var dwg sync.WaitGroup
+		for lo := 0; lo < len(todo); lo += maxBundleEntries {
+			hi := min(lo+maxBundleEntries, len(todo))
+			dwg.Add(1)
+			go func() {
+				defer dwg.Done()
+				copy(out[lo:hi], r.deliverFHIRBatch(ctx, items, todo[lo:hi], todoTypes[lo:hi]))
+			}()
+		}
+		dwg.Wait()
 		var wg sync.WaitGroup
 		for k, i := range todo {
 			it := &items[i]
@@ -153,7 +169,8 @@ func (r *Relay) deliverFHIRBatch(ctx context.Context, items []inbound, idx []int
 		Type         string `json:"type"`
 		Entry        []struct {
 			Response struct {
-				Status string `json:"status"`
+				Status  string       `json:"status"`
+				Outcome *fhirOutcome `json:"outcome"`
 			} `json:"response"`
 		} `json:"entry"`
 	}
@@ -165,8 +182,30 @@ func (r *Relay) deliverFHIRBatch(ctx context.Context, items []inbound, idx []int
 	}
 	for k, e := range br.Entry {
 		if !strings.HasPrefix(strings.TrimSpace(e.Response.Status), "2") {
-			out[k] = fmt.Errorf("%w: %s (FHIR batch entry %d) answered %q", ErrDeliveryFailed, r.cfg.Deliver.HTTPURL, k, e.Response.Status)
+			out[k] = fmt.Errorf("%w: %s (FHIR batch entry %d) answered %q%s", ErrDeliveryFailed, r.cfg.Deliver.HTTPURL, k, e.Response.Status, e.Response.Outcome.text())
 		}
 	}
 	return out
+}
+
+// fhirOutcome is the part of an OperationOutcome a refusal quotes.
+type fhirOutcome struct {
+	Issue []struct {
+		Code        string `json:"code"`
+		Diagnostics string `json:"diagnostics"`
+	} `json:"issue"`
+}
+
+// text is the outcome's first issue for the refusal the sender sees (""
+// when none is given), bounded so a chatty server cannot bloat the error.
+func (o *fhirOutcome) text() string {
+	if o == nil || len(o.Issue) == 0 {
+		return ""
+	}
+	is := o.Issue[0]
+	t := strings.TrimSuffix(strings.TrimSpace(is.Code+": "+is.Diagnostics), ":")
+	if len(t) > 200 {
+		t = t[:200] + "..."
+	}
+	return " (" + t + ")"
 }

@@ -22,6 +22,7 @@ type fhirServer struct {
 	mu      sync.Mutex
 	got     map[string]int // resource -> times stored
 	batches atomic.Int64   // batch Bundles taken
+	largest atomic.Int64   // most entries in one Bundle
 	singles atomic.Int64   // records POSTed alone
 	reject  atomic.Bool
 }
@@ -43,6 +44,11 @@ func (s *fhirServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.batches.Add(1)
+	for n := int64(len(bundle.Entry)); ; {
+		if m := s.largest.Load(); n <= m || s.largest.CompareAndSwap(m, n) {
+			break
+		}
+	}
 	var out bytes.Buffer
 	out.WriteString(`{"resourceType":"Bundle","type":"batch-response","entry":[`)
 	for i, e := range bundle.Entry {
@@ -51,15 +57,16 @@ func (s *fhirServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		var rt struct{ ResourceType string }
 		json.Unmarshal(e.Resource, &rt)
-		status := "201 Created"
+		status, outcome := "201 Created", ""
 		if s.reject.Load() && bytes.Contains(e.Resource, []byte("REJECT")) {
 			status = "400 Bad Request"
+			outcome = `,"outcome":{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"business-rule","diagnostics":"note says REJECT"}]}`
 		} else if e.Request.Method != "POST" || e.Request.URL != rt.ResourceType {
 			status = "400 Bad Request"
 		} else {
 			s.store(e.Resource)
 		}
-		fmt.Fprintf(&out, `{"response":{"status":%q}}`, status)
+		fmt.Fprintf(&out, `{"response":{"status":%q%s}}`, status, outcome)
 	}
 	out.WriteString("]}")
 	w.Header().Set("Content-Type", "application/fhir+json")
@@ -125,7 +132,7 @@ func TestFHIRBatchDelivery(t *testing.T) {
 	wg.Wait()
 	for i, r := range results {
 		if i == len(recs)-1 { // the refused one
-			wantRefusal(t, r.st, r.out, http.StatusBadGateway, codeDelivery, "400 Bad Request")
+			wantRefusal(t, r.st, r.out, http.StatusBadGateway, codeDelivery, `"400 Bad Request" (business-rule: note says REJECT)`)
 			continue
 		}
 		if r.st != http.StatusOK {
@@ -163,4 +170,46 @@ func TestFHIRBatchDelivery(t *testing.T) {
 		t.Fatalf("resent record stored %d times", srv.times(reject))
 	}
 	t.Logf("%d FHIR records in %d batch Bundles", len(recs), srv.batches.Load())
+}
+
+// A peer batch larger than maxBundleEntries reaches the FHIR server as
+// several Bundles of at most that many entries, and every record is stored
+// once with a receipt.
+func TestFHIRBatchBundleBound(t *testing.T) {
+	f := fixture(t)
+	n := &recNet{addrs: map[string]string{}}
+	srv := &fhirServer{got: map[string]int{}}
+	base := "http://" + serveHTTP(t, srv) + "/fhir"
+	a := newRecBox(t, n, "st-mary", Delivery{}, func(c *Config) { c.MaxBody = 1 << 20 }) // the bulk body
+	b := newRecBox(t, n, "city-general", Delivery{HTTPURL: base, FHIRBatch: true}, nil)
+	admit(t, f, a, b)
+
+	m := randMarker(t)
+	const total = 6000
+	var recs [][]byte
+	var body bytes.Buffer
+	for i := 0; i < total; i++ {
+		recs = append(recs, fmt.Appendf(nil, `{"resourceType":"Basic","id":"%s-%d"}`, m, i))
+		body.Write(recs[i])
+		body.WriteByte('\n')
+	}
+	st, out := postTo(t, a, bulkPath, "city-general", BulkContentType, body.Bytes())
+	if st != http.StatusOK || bytes.Count(out, []byte(`"receipt"`)) != total {
+		t.Fatalf("bulk: %d, %d receipts", st, bytes.Count(out, []byte(`"receipt"`)))
+	}
+	for i, r := range recs {
+		if srv.times(r) != 1 {
+			t.Fatalf("record %d stored %d times", i, srv.times(r))
+		}
+	}
+	stats := a.r.Stats()
+	// Each peer batch is ceil(n/maxBundleEntries) Bundles: more Bundles than
+	// peer batches means one was split.
+	if srv.batches.Load() <= int64(stats.Batches) {
+		t.Fatalf("%d records: %d peer batches, %d Bundles: none was over %d, so the bound was not exercised", stats.BatchRecords, stats.Batches, srv.batches.Load(), maxBundleEntries)
+	}
+	if got := srv.largest.Load(); got > maxBundleEntries {
+		t.Fatalf("a Bundle held %d entries, over the bound of %d", got, maxBundleEntries)
+	}
+	t.Logf("%d records: %d peer batches, %d Bundles, largest %d", total, stats.Batches, srv.batches.Load(), srv.largest.Load())
 }
