@@ -118,8 +118,11 @@ type Config struct {
 	Logger         *slog.Logger
 }
 
-// dialTimeout bounds connecting to a peer through the tunnel.
-const dialTimeout = 5 * time.Second
+// dialTimeout bounds connecting to a peer through the tunnel. WireGuard
+// resends a lost handshake initiation after 5 s (plus up to 334 ms of
+// jitter), so a dial must outlast two attempts: at 5 s, a cold tunnel whose
+// first initiation was dropped failed just as the retry would have worked.
+const dialTimeout = 11 * time.Second
 
 // DefaultMaxBody is the record size limit when Config.MaxBody is zero.
 const DefaultMaxBody = 16 << 20
