@@ -3,7 +3,6 @@ package relay
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
@@ -112,9 +111,10 @@ func (r *Relay) handleBulk(w http.ResponseWriter, req *http.Request) {
 	wg.Wait()
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
+	line := make([]byte, 0, 4<<10)
 	for i := range out {
-		enc.Encode(&out[i])
+		line = append(out[i].appendJSON(line[:0]), '\n')
+		bw.Write(line)
 	}
 	bw.Flush()
 }

@@ -75,10 +75,15 @@ func (r *Relay) handleRecord(w http.ResponseWriter, req *http.Request) {
 // writeJSON answers v with a Content-Length: a receipt is larger than what
 // net/http buffers before it falls back to chunked encoding.
 func writeJSON(w http.ResponseWriter, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		writeError(w, fmt.Errorf("relay: encoding answer: %w", err))
-		return
+	var b []byte
+	if a, ok := v.(interface{ AppendJSON([]byte) []byte }); ok {
+		b = a.AppendJSON(make([]byte, 0, 4<<10))
+	} else {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			writeError(w, fmt.Errorf("relay: encoding answer: %w", err))
+			return
+		}
 	}
 	b = append(b, '\n')
 	h := w.Header()
