@@ -419,10 +419,11 @@ func lanPost(ctx context.Context, c *http.Client, base, peer string, recs [][]by
 		return nil, err
 	}
 	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
+	buf := bytes.NewBuffer(make([]byte, 0, 4<<10*len(recs))) // a receipt is about 3 KiB
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
 		return nil, err
 	}
+	out := buf.Bytes()
 	if resp.StatusCode != http.StatusOK || bytes.Count(out, []byte(`"countersign":{`)) != len(recs) {
 		return nil, fmt.Errorf("POST %s (%d records): %s: %.300s", url, len(recs), resp.Status, out)
 	}

@@ -89,10 +89,14 @@ func readBody(w http.ResponseWriter, req *http.Request, max int64) ([]byte, erro
 	if req.ContentLength > max {
 		return nil, fmt.Errorf("%w: Content-Length %d exceeds the limit of %d bytes (max_body)", ErrTooLarge, req.ContentLength, max)
 	}
+	// Size the buffer from Content-Length (bulk requests and peer batches
+	// run to a MiB; growing to it copies it several times), but not past
+	// 1 MiB on the word of a header alone.
 	n := req.ContentLength
-	if n < 0 || n > 64<<10 {
+	if n < 0 {
 		n = 64 << 10
 	}
+	n = min(n, 1<<20)
 	buf := bytes.NewBuffer(make([]byte, 0, n+1))
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, req.Body, max))
 	if err != nil {
