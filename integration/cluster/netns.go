@@ -33,7 +33,8 @@ func newNetnsNet(ctx context.Context, boxes []string) (n *netnsNet, err error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("cluster: tun mode needs root (network namespaces, TUN devices)")
 	}
-	tag := strconv.Itoa(os.Getpid() % 100000)
+	clearStale(ctx)
+	tag := strconv.Itoa(os.Getpid()) // at most 7 digits: link names stay within 15 bytes
 	n = &netnsNet{tag: tag, bridge: "wgbr" + tag}
 	defer func() {
 		if err != nil {
@@ -75,6 +76,42 @@ func newNetnsNet(ctx context.Context, boxes []string) (n *netnsNet, err error) {
 		}
 	}
 	return n, nil
+}
+
+// clearStale removes the namespaces and bridges of runs whose process is
+// gone (a test binary killed on a timeout never runs its cleanup). Their
+// bridges hold the same underlay subnet, and left in place they make the
+// boxes of the next run unreachable.
+func clearStale(ctx context.Context) {
+	alive := func(tag string) bool {
+		pid, err := strconv.Atoi(tag)
+		if err != nil {
+			return true // not ours
+		}
+		_, err = os.Stat("/proc/" + strconv.Itoa(pid))
+		return err == nil
+	}
+	if out, err := exec.CommandContext(ctx, "ip", "netns", "list").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+			tag, _, ok := strings.Cut(strings.TrimPrefix(name, "wg"), "-")
+			if ok && strings.HasPrefix(name, "wg") && !alive(tag) {
+				ipCmd(ctx, "netns", "del", name)
+			}
+		}
+	}
+	if out, err := exec.CommandContext(ctx, "ip", "-o", "link", "show", "type", "bridge").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			name := strings.TrimSuffix(f[1], ":")
+			if tag, ok := strings.CutPrefix(name, "wgbr"); ok && !alive(tag) {
+				ipCmd(ctx, "link", "del", name) // its veths go with their namespaces
+			}
+		}
+	}
 }
 
 func (n *netnsNet) close() {
