@@ -226,6 +226,16 @@ func (l *Ledger) anchorer(ctx context.Context) {
 			backoff = min(backoff*2, 10*time.Second)
 		} else {
 			backoff = 500 * time.Millisecond
+			// Space anchors out; kicks meanwhile wait in anKick.
+			if d := l.cfg.AnchorInterval; d > 0 {
+				t := time.NewTimer(d)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
 		}
 		t := time.NewTimer(wait)
 		select {

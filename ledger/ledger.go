@@ -31,6 +31,12 @@ type Config struct {
 	// Chain anchors checkpoints. Nil keeps a journal-only ledger whose
 	// receipts stay pending.
 	Chain *Chain
+	// AnchorInterval spaces anchoring transactions: at most one per
+	// interval, each anchoring the newest checkpoint (0: as fast as the
+	// chain confirms). With CheckpointEachCommit a checkpoint comes with
+	// every commit, and anchoring each as it came cost a transaction and a
+	// block every ~100 ms, whose disk writes stalled the journal's fsyncs.
+	AnchorInterval time.Duration
 
 	// MaxBatch bounds one group commit (default 8192 entries).
 	MaxBatch int

@@ -135,7 +135,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon
 	}
 	d.ledger, err = ledger.Open(ctx, ledger.Config{
 		Box: cfg.Box, StateDir: d.dataDir, Signer: signer, Chain: lchain,
-		CheckpointInterval: cfg.CheckpointInterval(), Logger: log,
+		CheckpointInterval: cfg.CheckpointInterval(), AnchorInterval: cfg.CheckpointInterval(), Logger: log,
 		// Receipts answer each record at once: sign the checkpoint with
 		// the commit rather than in a second fsync'd write.
 		CheckpointEachCommit: true,
