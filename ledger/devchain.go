@@ -315,6 +315,11 @@ func startDevNode(cfg EmbeddedConfig) (*node.Node, error) {
 	// it and drop anchors that receipts already point at.
 	ec.StateScheme = rawdb.HashScheme
 	ec.NoPruning = true
+	// No log search index: rendering it took a tenth of the serving box's
+	// CPU under record load, in bursts that delayed the relay. The box
+	// reads anchors by block hash, and the rare range search (an anchor
+	// sent but not journaled before a crash) scans blocks unindexed.
+	ec.LogNoHistory = true
 	ec.Miner.PendingFeeRecipient = crypto.PubkeyToAddress(DevAdminKey().PublicKey)
 	ec.Miner.GasPrice = big.NewInt(1)
 	backend, err := eth.New(stack, &ec)
