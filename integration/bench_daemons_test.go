@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -48,7 +49,15 @@ func benchDaemons(b *testing.B, mode cluster.Mode, fhirBatch bool) {
 	conc := recBenchEnv("RECBENCH_CONC", 512)
 	bulk := recBenchEnv("RECBENCH_BULK", 256)
 	bulkConc := recBenchEnv("RECBENCH_BULK_CONC", 8)
-	c := newCluster(b, mode, []string{"a", "b"})
+	interval := 2 * time.Second
+	if v := os.Getenv("RECBENCH_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("RECBENCH_INTERVAL: %v", err)
+		}
+		interval = d
+	}
+	c := newClusterEvery(b, interval, mode, []string{"a", "b"})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	A, B := c.Box("a"), c.Box("b")
@@ -77,8 +86,7 @@ func benchDaemons(b *testing.B, mode cluster.Mode, fhirBatch bool) {
 		return err
 	}
 	type result struct {
-		rate       float64
-		p50, p99   time.Duration
+		loadResult
 		cpuA, cpuB time.Duration // per record
 	}
 	run := func(n, conc, group int) result {
@@ -93,7 +101,7 @@ func benchDaemons(b *testing.B, mode cluster.Mode, fhirBatch bool) {
 		}
 		a1, _ := A.CPU()
 		b1, _ := B.CPU()
-		return result{rate: l.rate, p50: l.p50, p99: l.p99, cpuA: (a1 - a0) / time.Duration(n), cpuB: (b1 - b0) / time.Duration(n)}
+		return result{loadResult: l, cpuA: (a1 - a0) / time.Duration(n), cpuB: (b1 - b0) / time.Duration(n)}
 	}
 	// The first record also waits out the tunnel's first WireGuard
 	// handshake; retry it until the path is up, as a hospital system would.
@@ -107,15 +115,28 @@ func benchDaemons(b *testing.B, mode cluster.Mode, fhirBatch bool) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	// What the boxes burn with no records (a serves the dev chain; both
+	// re-attest and checkpoint): at a low record rate it is much of their
+	// CPU per record.
+	idleA0, _ := A.CPU()
+	idleB0, _ := B.CPU()
+	time.Sleep(3 * time.Second)
+	idleA1, _ := A.CPU()
+	idleB1, _ := B.CPU()
+	b.Logf("idle: a %.0f%% of a core, b %.0f%%", float64(idleA1-idleA0)/float64(30*time.Millisecond), float64(idleB1-idleB0)/float64(30*time.Millisecond))
 	before := len(c.Sink.Deliveries("b"))
 	run(2*conc, conc, 1) // warm: connections, the first batches
 	b.ResetTimer()
 	per := run(records, conc, 1)
 	bul := run(records, bulkConc, bulk)
+	lat4 := run(2000, 4, 1)
 	lat1 := run(2000, 1, 1)
 	b.StopTimer()
-	if got := len(c.Sink.Deliveries("b")) - before; got != 2*conc+2*records+2000 {
-		b.Fatalf("b's EHR received %d records, want %d", got, 2*conc+2*records+2000)
+	if got, want := len(c.Sink.Deliveries("b"))-before, 2*conc+2*records+4000; got != want {
+		b.Fatalf("b's EHR received %d records, want %d", got, want)
+	}
+	if mode == cluster.Tun {
+		defer benchTunnelBaseline(ctx, b, A, B, mk, records, conc, per.loadResult, lat4.loadResult, lat1.loadResult)
 	}
 	capacity := func(d time.Duration) float64 { return 2 * float64(time.Second) / float64(d) }
 	b.Logf("%s mode (b delivers in FHIR batch Bundles: %v), 1 KiB FHIR records, %d per run; CPU per record is each wardgated's own (/proc)", mode, fhirBatch, records)
@@ -123,7 +144,8 @@ func benchDaemons(b *testing.B, mode cluster.Mode, fhirBatch bool) {
 	for _, r := range []struct {
 		name string
 		res  result
-	}{{fmt.Sprintf("POST per record, %d senders", conc), per}, {fmt.Sprintf("bulk %d/request, %d senders", bulk, bulkConc), bul}, {"POST per record, 1 sender", lat1}} {
+	}{{fmt.Sprintf("POST per record, %d senders", conc), per}, {fmt.Sprintf("bulk %d/request, %d senders", bulk, bulkConc), bul},
+		{"POST per record, 4 senders", lat4}, {"POST per record, 1 sender", lat1}} {
 		b.Logf("%-40s %10.0f %9s %9s %10s %10s", r.name, r.res.rate, r.res.p50, r.res.p99, r.res.cpuA, r.res.cpuB)
 	}
 	b.Logf("one box on 2 cores of its own: per record %0.f sending / %.0f receiving records/s; bulk %.0f sending / %.0f receiving records/s",
@@ -133,4 +155,42 @@ func benchDaemons(b *testing.B, mode cluster.Mode, fhirBatch bool) {
 	b.ReportMetric(capacity(bul.cpuA), "bulk-sender-capacity-records/s")
 	b.ReportMetric(capacity(bul.cpuB), "bulk-receiver-capacity-records/s")
 	b.ReportMetric(float64(lat1.p99)/1e6, "p99-ms-1-sender")
+	b.ReportMetric(float64(lat4.p99)/1e6, "p99-ms-4-senders")
+}
+
+// benchTunnelBaseline measures, in tun mode, the same POSTs sent straight
+// through the same tunnel (tunnelBaseline), and reports what wardgate adds
+// over it. The baseline's bytes must show in a's WireGuard counters for b,
+// or it did not cross the tunnel.
+func benchTunnelBaseline(ctx context.Context, b *testing.B, A, B *cluster.Box, mk func(int) [][]byte, records, conc int, per, lat4, lat1 loadResult) {
+	base := newTunnelBaseline(b, A, B)
+	post := func(recs [][]byte) error { return base.post(ctx, recs) }
+	p0, err := A.Peers(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runLoad(mk(2*conc), conc, 1, post) // warm
+	var res [3]loadResult
+	for i, r := range []struct{ n, conc int }{{records, conc}, {2000, 4}, {2000, 1}} {
+		if res[i] = runLoad(mk(r.n), r.conc, 1, post); res[i].err != nil {
+			b.Fatalf("baseline: %v", res[i].err)
+		}
+	}
+	p1, err := A.Peers(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if sent := p1["b"].TxBytes - p0["b"].TxBytes; sent < uint64(records+4000)*1024 {
+		b.Fatalf("a's tunnel to b carried %d bytes during the baseline, less than its %d records", sent, records+4000)
+	}
+	b.Logf("plain tunnel (same TUN devices and WireGuard, no relay), POST per record:")
+	b.Logf("%-40s %10s %9s %9s", "senders", "records/s", "p50", "p99")
+	for i, name := range []string{fmt.Sprint(conc), "4", "1"} {
+		b.Logf("%-40s %10.0f %9s %9s", name, res[i].rate, res[i].p50, res[i].p99)
+	}
+	b.Logf("wardgate/plain tunnel, POST per record at %d senders: %.2f", conc, per.rate/res[0].rate)
+	b.Logf("added by wardgate: p99 %s at 4 senders, %s at 1 sender (p50 %s and %s); target p99 added < 5ms",
+		lat4.p99-res[1].p99, lat1.p99-res[2].p99, lat4.p50-res[1].p50, lat1.p50-res[2].p50)
+	b.ReportMetric(float64(lat4.p99-res[1].p99)/1e6, "p99-added-ms-4-senders")
+	b.ReportMetric(float64(lat1.p99-res[2].p99)/1e6, "p99-added-ms-1-sender")
 }

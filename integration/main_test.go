@@ -64,11 +64,18 @@ func requireRoot(tb testing.TB) {
 // when the test ends. On failure the boxes' logs are printed.
 func newCluster(tb testing.TB, mode cluster.Mode, boxes []string, tampered ...string) *cluster.Cluster {
 	tb.Helper()
+	return newClusterEvery(tb, 2*time.Second, mode, boxes, tampered...)
+}
+
+// newClusterEvery is newCluster with re-attestation every interval
+// (verdicts live twice that); the tests use 2 s to see revocations soon.
+func newClusterEvery(tb testing.TB, interval time.Duration, mode cluster.Mode, boxes []string, tampered ...string) *cluster.Cluster {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c, err := cluster.New(ctx, cluster.Spec{
 		Dir: tb.TempDir(), Bin: binaries(tb), Mode: mode, Boxes: boxes, Tampered: tampered,
-		Interval: 2 * time.Second, Lifetime: 4 * time.Second,
+		Interval: interval, Lifetime: 2 * interval,
 		Logger: slog.New(slog.NewTextHandler(testWriter{tb}, nil)),
 	})
 	if err != nil {
