@@ -9,6 +9,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -183,14 +184,22 @@ func digest(b []byte) string {
 }
 
 func postRecord(ctx context.Context, b *cluster.Box, to, ct string, body []byte) error {
-	code, out, err := b.PostRecord(ctx, to, ct, body)
-	if err != nil {
-		return err
+	// A box answers 502 peer_unreachable while the tunnel's first
+	// handshake is still outstanding; like a hospital system, resend the
+	// same record (it is delivered once).
+	for try := 1; ; try++ {
+		code, out, err := b.PostRecord(ctx, to, ct, body)
+		if err != nil {
+			return err
+		}
+		if code == http.StatusOK {
+			return nil
+		}
+		if code != http.StatusBadGateway || !bytes.Contains(out, []byte(`"peer_unreachable"`)) || try == 3 {
+			return fmt.Errorf("POST /v1/records to %s: %d: %s", to, code, out)
+		}
+		fmt.Printf("  (%s's tunnel to %s is not up yet; sending the same record again)\n", b.Name, to)
 	}
-	if code != http.StatusOK {
-		return fmt.Errorf("POST /v1/records to %s: %d: %s", to, code, out)
-	}
-	return nil
 }
 
 func sendHL7(ctx context.Context, b *cluster.Box, msg string) (*relay.Ack, error) {
