@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -202,14 +203,28 @@ func (d *Device) Admit(v *attest.Verdict, p PeerConfig) error {
 	}
 	fresh := cur == nil || cur.state != StateAdmitted || cur.cfg.PublicKey != p.PublicKey
 	keepalive := int(d.cfg.Keepalive / time.Second)
-	if fresh && keepalive == 0 {
+	// Two boxes admit each other in the same instant (mutual attestation
+	// ends together). If both start a handshake, the initiations cross:
+	// wireguard-go drops the response to an initiation it has replaced, so
+	// each side is left a responder waiting for the other and nothing
+	// passes until a retry 5 s later, or longer when both retry together.
+	// So on a fresh admission only the side with the lower key initiates.
+	// The other is configured without the peer's endpoint, so that neither
+	// a keepalive nor its first packet can start a second handshake; it
+	// learns the endpoint from the initiation, and is given it (and starts
+	// the handshake itself) after handshakeNudge if none has come, for
+	// when its peer's initiation came before this admission and was dropped.
+	set, nudge := p, false
+	if fresh && bytes.Compare(d.pub[:], p.PublicKey[:]) > 0 {
+		set.Endpoint, nudge = netip.AddrPort{}, true
+	} else if fresh && keepalive == 0 {
 		// wireguard-go sends a keepalive, and so starts the handshake, when
 		// a peer's persistent keepalive is switched on; switch it on and
 		// off again so that the tunnel comes up at admission rather than
 		// at the first packet, without keepalives afterwards.
 		keepalive = 25
 	}
-	if err := d.wg.IpcSet(peerSetUAPI(p, keepalive)); err != nil {
+	if err := d.wg.IpcSet(peerSetUAPI(set, keepalive)); err != nil {
 		return failed(fmt.Errorf("configure: %w", err))
 	}
 	if keepalive != int(d.cfg.Keepalive/time.Second) {
@@ -241,11 +256,55 @@ func (d *Device) Admit(v *attest.Verdict, p PeerConfig) error {
 	gen, name := cur.gen, p.Name
 	cur.timer = time.AfterFunc(time.Until(v.Expiry()), func() { d.expire(name, gen) })
 	st := cur.status()
+	if nudge {
+		key, ep := p.PublicKey, p.Endpoint
+		time.AfterFunc(handshakeNudge, func() { d.nudge(name, key, ep) })
+	}
 	d.mu.Unlock()
 
 	d.log.Info("peer admitted", "peer", p.Name, "renewed", renewed, "expiry", v.Expiry(), "report", v.ReportID(), "allowed_ips", p.AllowedIPs)
 	d.notify(st)
 	return nil
+}
+
+// handshakeNudge is how long the higher-keyed side of a fresh admission
+// waits for its peer's handshake before starting one itself.
+const handshakeNudge = 150 * time.Millisecond
+
+// nudge gives a peer admitted with key its configured endpoint and, unless
+// a handshake has happened, starts one (see Admit). It does nothing if the
+// peer has since gone or changed keys.
+func (d *Device) nudge(name string, key [32]byte, ep netip.AddrPort) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cur := d.peers[name]
+	if d.closed || cur == nil || cur.state != StateAdmitted || cur.cfg.PublicKey != key {
+		return
+	}
+	keep := int(d.cfg.Keepalive / time.Second)
+	if st, err := d.ipcState(); err == nil {
+		if wp := st.peers[key]; wp != nil && !wp.lastHandshake.IsZero() {
+			if err := d.wg.IpcSet(endpointUAPI(key, ep, keep)); err != nil {
+				d.log.Warn("setting the peer's endpoint failed", "peer", name, "err", err)
+			}
+			return
+		}
+	}
+	// No handshake yet. A first packet may already have tried one without
+	// an endpoint, and wireguard-go then holds off new initiations for 5 s;
+	// configuring the peer afresh clears that, and the keepalive switched
+	// on and off starts the handshake now.
+	p := cur.cfg
+	p.Endpoint = ep
+	if err := d.wg.IpcSet(peerRemoveUAPI(key) + peerSetUAPI(p, max(keep, 25))); err != nil {
+		d.log.Warn("starting the handshake failed", "peer", name, "err", err)
+		return
+	}
+	if keep == 0 {
+		if err := d.wg.IpcSet(keepaliveUAPI(key, keep)); err != nil {
+			d.log.Warn("resetting persistent keepalive failed", "peer", name, "err", err)
+		}
+	}
 }
 
 // conflictLocked refuses allowed IPs that overlap another admitted peer

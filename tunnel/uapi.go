@@ -30,6 +30,14 @@ func keepaliveUAPI(key [32]byte, secs int) string {
 	return fmt.Sprintf("public_key=%s\nupdate_only=true\npersistent_keepalive_interval=%d\n", hex.EncodeToString(key[:]), secs)
 }
 
+func endpointUAPI(key [32]byte, ep netip.AddrPort, keepalive int) string {
+	s := fmt.Sprintf("public_key=%s\nupdate_only=true\n", hex.EncodeToString(key[:]))
+	if ep.IsValid() {
+		s += fmt.Sprintf("endpoint=%s\n", ep)
+	}
+	return s + fmt.Sprintf("persistent_keepalive_interval=%d\n", keepalive)
+}
+
 func peerRemoveUAPI(key [32]byte) string {
 	return fmt.Sprintf("public_key=%s\nremove=true\n", hex.EncodeToString(key[:]))
 }

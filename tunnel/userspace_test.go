@@ -251,3 +251,39 @@ func TestAdmitRefusals(t *testing.T) {
 		t.Fatalf("status after failing verdict: %+v", st)
 	}
 }
+
+// Two boxes that admit each other in the same instant (as mutual
+// attestation makes them) carry traffic at once. With both starting a
+// handshake, the two initiations crossed, each side was left a responder
+// waiting for the other, and nothing passed until a retry 5 s later: about
+// one start in twelve.
+func TestSimultaneousAdmission(t *testing.T) {
+	f := attesttest.New(t)
+	for round := range 30 {
+		a := newUserspaceBox(t, f, "hosp-a", netip.MustParseAddr("10.66.0.1"))
+		b := newUserspaceBox(t, f, "hosp-b", netip.MustParseAddr("10.66.0.2"))
+		ln, err := b.dev.Listen("tcp", ":7000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		serveEcho(t, ln)
+		vA := f.Pass(t, a.name, a.dev.PublicKey(), recordKey(t), time.Minute)
+		vB := f.Pass(t, b.name, b.dev.PublicKey(), recordKey(t), time.Minute)
+		start := make(chan struct{})
+		errs := make(chan error, 2)
+		go func() { <-start; errs <- a.dev.Admit(vB, b.cfg) }()
+		go func() { <-start; errs <- b.dev.Admit(vA, a.cfg) }()
+		close(start)
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		t0 := time.Now()
+		if err := roundTrip(a.dev, netip.AddrPortFrom(b.addr, 7000).String(), 3*time.Second); err != nil {
+			t.Fatalf("round %d: no traffic %v after both admitted at once: %v", round, time.Since(t0).Round(time.Millisecond), err)
+		}
+		a.dev.Close()
+		b.dev.Close()
+	}
+}
