@@ -13,16 +13,23 @@ import (
 // TestUserspaceTrafficFollowsVerdicts runs two netstack devices over loopback
 // UDP: bytes pass only once both sides admitted the other from a passing
 // verdict, and stop after a revoke and after an unrenewed verdict expires.
-func TestUserspaceTrafficFollowsVerdicts(t *testing.T) {
-	f := attesttest.New(t)
-	a := newUserspaceBox(t, f, "hosp-a", netip.MustParseAddr("10.66.0.1"))
-	b := newUserspaceBox(t, f, "hosp-b", netip.MustParseAddr("10.66.0.2"))
+// echoPair is two userspace boxes, neither admitting the other yet, with an
+// echo server on b's tunnel address; toB is its address.
+func echoPair(t *testing.T, f *attesttest.Fixture) (a, b *box, toB string) {
+	t.Helper()
+	a = newUserspaceBox(t, f, "hosp-a", netip.MustParseAddr("10.66.0.1"))
+	b = newUserspaceBox(t, f, "hosp-b", netip.MustParseAddr("10.66.0.2"))
 	ln, err := b.dev.Listen("tcp", ":7000")
 	if err != nil {
 		t.Fatal(err)
 	}
 	serveEcho(t, ln)
-	toB := netip.AddrPortFrom(b.addr, 7000).String()
+	return a, b, netip.AddrPortFrom(b.addr, 7000).String()
+}
+
+func TestUserspaceTrafficFollowsVerdicts(t *testing.T) {
+	f := attesttest.New(t)
+	a, b, toB := echoPair(t, f)
 	const probe = 1500 * time.Millisecond
 
 	if err := roundTrip(a.dev, toB, probe); err == nil {
@@ -260,13 +267,7 @@ func TestAdmitRefusals(t *testing.T) {
 func TestSimultaneousAdmission(t *testing.T) {
 	f := attesttest.New(t)
 	for round := range 30 {
-		a := newUserspaceBox(t, f, "hosp-a", netip.MustParseAddr("10.66.0.1"))
-		b := newUserspaceBox(t, f, "hosp-b", netip.MustParseAddr("10.66.0.2"))
-		ln, err := b.dev.Listen("tcp", ":7000")
-		if err != nil {
-			t.Fatal(err)
-		}
-		serveEcho(t, ln)
+		a, b, toB := echoPair(t, f)
 		vA := f.Pass(t, a.name, a.dev.PublicKey(), recordKey(t), time.Minute)
 		vB := f.Pass(t, b.name, b.dev.PublicKey(), recordKey(t), time.Minute)
 		start := make(chan struct{})
@@ -280,7 +281,7 @@ func TestSimultaneousAdmission(t *testing.T) {
 			}
 		}
 		t0 := time.Now()
-		if err := roundTrip(a.dev, netip.AddrPortFrom(b.addr, 7000).String(), 3*time.Second); err != nil {
+		if err := roundTrip(a.dev, toB, 3*time.Second); err != nil {
 			t.Fatalf("round %d: no traffic %v after both admitted at once: %v", round, time.Since(t0).Round(time.Millisecond), err)
 		}
 		a.dev.Close()
