@@ -227,26 +227,30 @@ func (l *Ledger) anchorer(ctx context.Context) {
 		} else {
 			backoff = 500 * time.Millisecond
 			// Space anchors out; kicks meanwhile wait in anKick.
-			if d := l.cfg.AnchorInterval; d > 0 {
-				t := time.NewTimer(d)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return
-				case <-t.C:
-				}
+			if !pause(ctx, l.cfg.AnchorInterval, nil) {
+				return
 			}
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !pause(ctx, wait, l.anKick) {
 			return
-		case <-l.anKick:
-		case <-t.C:
 		}
-		t.Stop()
 	}
+}
+
+// pause waits d, or until kick fires; false if ctx ended first.
+func pause(ctx context.Context, d time.Duration, kick <-chan struct{}) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-kick:
+	case <-t.C:
+	}
+	return true
 }
 
 // anchorLatest anchors the newest checkpoint, if not yet anchored. Older
