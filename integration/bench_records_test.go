@@ -27,8 +27,10 @@ import (
 	"github.com/wardgate/wardgate/attest"
 	"github.com/wardgate/wardgate/attest/attesttest"
 	"github.com/wardgate/wardgate/ledger"
+	"github.com/wardgate/wardgate/ledger/proof"
+	"github.com/wardgate/wardgate/records"
+	"github.com/wardgate/wardgate/records/receipt"
 	"github.com/wardgate/wardgate/tunnel"
-	"github.com/wardgate/wardgate/tunnel/relay"
 )
 
 // BenchmarkRecords measures the record path end to end on one machine: a
@@ -190,9 +192,9 @@ type recBenchBox struct {
 	name   string
 	addr   netip.Addr
 	dev    *tunnel.Device
-	signer *ledger.KeySigner
+	signer *proof.KeySigner
 	l      *ledger.Ledger
-	r      *relay.Relay
+	r      *records.Relay
 	cur    atomic.Value // http.Handler: the peer handler of the relay its tunnel listener serves
 	peers  *recBenchVerdicts
 }
@@ -210,9 +212,9 @@ func (v *recBenchVerdicts) Verdict(peer string) *attest.Verdict {
 
 type recBenchEnvT struct {
 	a, b      *recBenchBox
-	lanA      string       // A's LAN API (loopback), http://host:port
-	bBatch    *relay.Relay // B delivering in FHIR batch Bundles
-	endpoint  string       // B's hospital endpoint through the tunnel (baseline)
+	lanA      string         // A's LAN API (loopback), http://host:port
+	bBatch    *records.Relay // B delivering in FHIR batch Bundles
+	endpoint  string         // B's hospital endpoint through the tunnel (baseline)
 	delivered atomic.Int64
 	lanClient *http.Client // hospital system -> A, over loopback
 	tunClient *http.Client // baseline: hospital system -> tunnel -> B's endpoint
@@ -250,7 +252,7 @@ func openRecBenchBox(b *testing.B, f *attesttest.Fixture, name string, addr neti
 	}
 	b.Cleanup(func() { dev.Close() })
 	_, priv, _ := ed25519.GenerateKey(nil)
-	signer, err := ledger.NewKeySigner(priv)
+	signer, err := proof.NewKeySigner(priv)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -336,9 +338,9 @@ func newRecBenchEnv(b *testing.B) *recBenchEnvT {
 	recBenchServe(b, "hospital", tunLn, endpoint)
 	e.endpoint = fmt.Sprintf("http://%s:%d/in", e.b.addr, recBenchEndpointPort)
 
-	mk := func(x *recBenchBox, peer *recBenchBox, deliver relay.Delivery) *relay.Relay {
+	mk := func(x *recBenchBox, peer *recBenchBox, deliver records.Delivery) *records.Relay {
 		peerAddr := fmt.Sprintf("%s:%d", peer.addr, recBenchRelayPort)
-		r, err := relay.New(relay.Config{Box: x.name, Ledger: x.l, RecordKey: x.signer, Verdicts: x.peers, Deliver: deliver,
+		r, err := records.New(records.Config{Box: x.name, Ledger: x.l, RecordKey: x.signer, Verdicts: x.peers, Deliver: deliver,
 			Dial: func(ctx context.Context, p string) (net.Conn, error) {
 				if p != peer.name {
 					return nil, fmt.Errorf("no tunnel route to %q", p)
@@ -363,11 +365,11 @@ func newRecBenchEnv(b *testing.B) *recBenchEnvT {
 			x.cur.Load().(http.Handler).ServeHTTP(w, r)
 		}))
 	}
-	e.a.r = mk(e.a, e.b, relay.Delivery{})
+	e.a.r = mk(e.a, e.b, records.Delivery{})
 	e.a.cur.Store(e.a.r.PeerHandler())
 	serveRelay(e.a)
-	e.b.r = mk(e.b, e.a, relay.Delivery{HTTPURL: "http://" + lanLn.Addr().String() + "/in"})
-	e.bBatch = mk(e.b, e.a, relay.Delivery{HTTPURL: "http://" + lanLn.Addr().String() + "/fhir", FHIRBatch: true})
+	e.b.r = mk(e.b, e.a, records.Delivery{HTTPURL: "http://" + lanLn.Addr().String() + "/in"})
+	e.bBatch = mk(e.b, e.a, records.Delivery{HTTPURL: "http://" + lanLn.Addr().String() + "/fhir", FHIRBatch: true})
 	e.b.cur.Store(e.b.r.PeerHandler())
 	serveRelay(e.b)
 
@@ -409,7 +411,7 @@ func ndjson(recs [][]byte) []byte {
 func lanPost(ctx context.Context, c *http.Client, base, peer string, recs [][]byte) ([]byte, error) {
 	url, ct, body := base+"/v1/records", "application/fhir+json", recs[0]
 	if len(recs) > 1 {
-		url, ct, body = base+"/v1/records/bulk", relay.BulkContentType, ndjson(recs)
+		url, ct, body = base+"/v1/records/bulk", records.BulkContentType, ndjson(recs)
 	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	req.Header.Set("To", peer)
@@ -462,7 +464,7 @@ func (e *recBenchEnvT) baselinePost(recs [][]byte) error {
 }
 
 func (e *recBenchEnvT) baselineBulk(recs [][]byte) error {
-	return e.baselineSend(ndjson(recs), relay.BulkContentType)
+	return e.baselineSend(ndjson(recs), records.BulkContentType)
 }
 
 func (e *recBenchEnvT) baselineSend(body []byte, ctype string) error {
@@ -560,12 +562,12 @@ func runLoad(recs [][]byte, conc, group int, post func([][]byte) error) loadResu
 func (e *recBenchEnvT) check(b *testing.B) {
 	e.sample.mu.Lock()
 	defer e.sample.mu.Unlock()
-	var rc relay.Receipt
+	var rc receipt.Receipt
 	if err := json.Unmarshal(e.sample.rc, &rc); err != nil {
 		b.Fatalf("receipt: %v", err)
 	}
-	if _, err := relay.VerifyReceipt(context.Background(), &rc, e.a.signer.Public(), e.b.signer.Public(),
-		ledger.VerifyOptions{Record: e.sample.body}); err != nil {
+	if _, err := receipt.VerifyReceipt(context.Background(), &rc, e.a.signer.Public(), e.b.signer.Public(),
+		proof.VerifyOptions{Record: e.sample.body}); err != nil {
 		b.Fatalf("receipt does not verify: %v", err)
 	}
 	sent, recv := e.a.l.Status(context.Background()).Size, e.b.l.Status(context.Background()).Size

@@ -89,7 +89,7 @@ func runConsortium(t *testing.T, mode cluster.Mode) {
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("POST record A->B: %d %s %v", code, body, err)
 	}
-	var rc receipt
+	var rc receiptView
 	if err := json.Unmarshal(body, &rc); err != nil {
 		t.Fatalf("receipt: %v: %s", err, body)
 	}

@@ -101,8 +101,8 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func admitted(p cluster.Peer) bool { return p.State == "admitted" }
 
-// receipt is the part of the relay's receipt the tests look at.
-type receipt struct {
+// receiptView is the part of the relay's receipt the tests look at.
+type receiptView struct {
 	Digest      string          `json:"digest"`
 	Sender      string          `json:"sender"`
 	Receiver    string          `json:"receiver"`
@@ -113,22 +113,22 @@ type receipt struct {
 }
 
 // anchoredReceipt waits until box's receipt for body is anchored on chain.
-func anchoredReceipt(ctx context.Context, tb testing.TB, b *cluster.Box, body []byte) receipt {
+func anchoredReceipt(ctx context.Context, tb testing.TB, b *cluster.Box, body []byte) receiptView {
 	tb.Helper()
 	d := sha256.Sum256(body)
 	return waitAnchored(ctx, tb, b, hex.EncodeToString(d[:]))
 }
 
 // waitAnchored waits until box's receipt for digest d is anchored.
-func waitAnchored(ctx context.Context, tb testing.TB, box *cluster.Box, d string) receipt {
+func waitAnchored(ctx context.Context, tb testing.TB, box *cluster.Box, d string) receiptView {
 	tb.Helper()
 	data, err := box.AnchoredReceipt(ctx, d)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var rc receipt
+	var rc receiptView
 	if err := json.Unmarshal(data, &rc); err != nil {
-		tb.Fatalf("%s's receipt for %.12s: %v", box.Name, d, err)
+		tb.Fatalf("%s's receiptView for %.12s: %v", box.Name, d, err)
 	}
 	rc.raw = data
 	return rc
@@ -136,7 +136,7 @@ func waitAnchored(ctx context.Context, tb testing.TB, box *cluster.Box, d string
 
 // verifyReceipt runs `wardgate verify` on rc as the box returned it,
 // with the record, online against the chain.
-func verifyReceipt(ctx context.Context, b *cluster.Box, c *cluster.Cluster, rc receipt, record []byte, dir string, extra ...string) ([]byte, error) {
+func verifyReceipt(ctx context.Context, b *cluster.Box, c *cluster.Cluster, rc receiptView, record []byte, dir string, extra ...string) ([]byte, error) {
 	rf := filepath.Join(dir, "receipt-"+rc.Digest[:12]+".json")
 	if err := os.WriteFile(rf, rc.raw, 0o644); err != nil {
 		return nil, err

@@ -15,7 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/wardgate/wardgate/integration/cluster"
-	"github.com/wardgate/wardgate/ledger"
+	"github.com/wardgate/wardgate/ledger/proof"
 )
 
 // TestRestartMidStreamLosesNoRecord sends records a->b without pause, kills
@@ -126,20 +126,20 @@ func TestRestartMidStreamLosesNoRecord(t *testing.T) {
 	for d, rec := range acked {
 		for _, x := range []*cluster.Box{a, b} {
 			rc := waitAnchored(ctx, t, x, d)
-			r, err := ledger.ParseReceipt(rc.Ledger)
+			r, err := proof.ParseReceipt(rc.Ledger)
 			if err != nil {
 				t.Fatalf("%s's receipt for %s: %v", x.Name, d[:12], err)
 			}
-			res, err := ledger.Verify(ctx, r, ledger.VerifyOptions{
+			res, err := proof.Verify(ctx, r, proof.VerifyOptions{
 				RecordKey: keys[x.Name], Record: rec, Backend: eth,
 				ChainID: st.ChainID, Contract: commonAddress(t, st.Contract), MinDepth: 1,
 			})
 			if err != nil {
 				t.Fatalf("%s's receipt for acknowledged record %s does not verify after the restarts: %v", x.Name, d[:12], err)
 			}
-			want := ledger.KindSent
+			want := proof.KindSent
 			if x == b {
-				want = ledger.KindReceived
+				want = proof.KindReceived
 			}
 			if res.Entry.Kind != want || res.Entry.Sender != "a" || res.Entry.Receiver != "b" {
 				t.Fatalf("%s's entry for %s: %v %s->%s", x.Name, d[:12], res.Entry.Kind, res.Entry.Sender, res.Entry.Receiver)

@@ -15,10 +15,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/wardgate/wardgate/ledger/contracts"
+	"github.com/wardgate/wardgate/ledger/proof"
 )
 
 // anchoredEvents counts the Anchored events of gateway at each size.
-func anchoredEvents(t testing.TB, b Backend, contract, gateway common.Address) map[uint64]int {
+func anchoredEvents(t testing.TB, b proof.Backend, contract, gateway common.Address) map[uint64]int {
 	t.Helper()
 	abi := contracts.NewAnchor()
 	logs, err := b.FilterLogs(context.Background(), ethereum.FilterQuery{
@@ -70,46 +71,46 @@ func TestAnchorReceiptVerify(t *testing.T) {
 	appendN(t, l, 10, 10)
 	waitAnchored(t, l, 20)
 
-	online := VerifyOptions{RecordKey: pub, Backend: b, ChainID: DevChainID, Contract: chain.Contract(), Gateway: chain.Gateway(), MinDepth: 1}
+	online := proof.VerifyOptions{RecordKey: pub, Backend: b, ChainID: DevChainID, Contract: chain.Contract(), Gateway: chain.Gateway(), MinDepth: 1}
 	rec := []byte{3, 0, 0}
 	r, err := l.Receipt(ctx, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != StatusAnchored || r.Checkpoint.Size != 10 {
+	if r.Status != proof.StatusAnchored || r.Checkpoint.Size != 10 {
 		t.Fatalf("receipt of entry 3: status %s at size %d, want anchored at 10", r.Status, r.Checkpoint.Size)
 	}
 	o := online
 	o.Record = rec
-	res, err := Verify(ctx, r, o)
+	res, err := proof.Verify(ctx, r, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Anchored || res.Depth < 1 || res.Entry.Digest != Digest(rec) {
+	if !res.Anchored || res.Depth < 1 || res.Entry.Digest != proof.Digest(rec) {
 		t.Fatalf("verify result %+v", res)
 	}
 
 	// The file round-trips through the parser.
 	js, _ := r.Marshal()
-	r2, err := ParseReceipt(js)
+	r2, err := proof.ParseReceipt(js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Verify(ctx, r2, online); err != nil {
+	if _, err := proof.Verify(ctx, r2, online); err != nil {
 		t.Fatal(err)
 	}
 
 	t.Run("flipped proof byte", func(t *testing.T) {
-		bad, _ := ParseReceipt(js)
+		bad, _ := proof.ParseReceipt(js)
 		bad.InclusionProof[0][5] ^= 1
-		if _, err := Verify(ctx, bad, VerifyOptions{RecordKey: pub}); !errors.Is(err, ErrBadProof) {
+		if _, err := proof.Verify(ctx, bad, proof.VerifyOptions{RecordKey: pub}); !errors.Is(err, proof.ErrBadProof) {
 			t.Fatalf("got %v, want ErrBadProof", err)
 		}
 	})
 	t.Run("wrong root in checkpoint", func(t *testing.T) {
-		bad, _ := ParseReceipt(js)
+		bad, _ := proof.ParseReceipt(js)
 		bad.Checkpoint.Root[0] ^= 1
-		if _, err := Verify(ctx, bad, VerifyOptions{RecordKey: pub}); !errors.Is(err, ErrBadSignature) {
+		if _, err := proof.Verify(ctx, bad, proof.VerifyOptions{RecordKey: pub}); !errors.Is(err, proof.ErrBadSignature) {
 			t.Fatalf("got %v, want ErrBadSignature", err)
 		}
 	})
@@ -120,30 +121,30 @@ func TestAnchorReceiptVerify(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bad, _ := ParseReceipt(js)
+		bad, _ := proof.ParseReceipt(js)
 		a := *other.Anchor
 		a.Size, a.Root = bad.Checkpoint.Size, bad.Checkpoint.Root
 		bad.Anchor = &a
-		if _, err := Verify(ctx, bad, online); !errors.Is(err, ErrRootNotOnChain) {
+		if _, err := proof.Verify(ctx, bad, online); !errors.Is(err, proof.ErrRootNotOnChain) {
 			t.Fatalf("got %v, want ErrRootNotOnChain", err)
 		}
 	})
 	t.Run("record not matching digest", func(t *testing.T) {
 		o := online
 		o.Record = []byte("not the record")
-		if _, err := Verify(ctx, r, o); !errors.Is(err, ErrDigestMismatch) {
+		if _, err := proof.Verify(ctx, r, o); !errors.Is(err, proof.ErrDigestMismatch) {
 			t.Fatalf("got %v, want ErrDigestMismatch", err)
 		}
 	})
 	t.Run("truncated receipt file", func(t *testing.T) {
 		for _, n := range []int{0, 1, len(js) / 3, len(js) / 2, len(js) - 2} {
-			if _, err := ReadReceipt(bytes.NewReader(js[:n])); !errors.Is(err, ErrMalformedReceipt) {
+			if _, err := proof.ReadReceipt(bytes.NewReader(js[:n])); !errors.Is(err, proof.ErrMalformedReceipt) {
 				t.Fatalf("truncated to %d bytes: got %v, want ErrMalformedReceipt", n, err)
 			}
 		}
 	})
 	t.Run("wrong record key", func(t *testing.T) {
-		if _, err := Verify(ctx, r, VerifyOptions{RecordKey: testSigner(t, 9).Public()}); !errors.Is(err, ErrWrongKey) {
+		if _, err := proof.Verify(ctx, r, proof.VerifyOptions{RecordKey: testSigner(t, 9).Public()}); !errors.Is(err, proof.ErrWrongKey) {
 			t.Fatalf("got %v, want ErrWrongKey", err)
 		}
 	})
@@ -153,11 +154,11 @@ func TestAnchorReceiptVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := VerifyConsistency(ctx, cp, online); err != nil {
+	if err := proof.VerifyConsistency(ctx, cp, online); err != nil {
 		t.Fatal(err)
 	}
 	cp.Proof[0][0] ^= 1
-	if err := VerifyConsistency(ctx, cp, online); !errors.Is(err, ErrBadProof) {
+	if err := proof.VerifyConsistency(ctx, cp, online); !errors.Is(err, proof.ErrBadProof) {
 		t.Fatalf("flipped consistency proof: got %v, want ErrBadProof", err)
 	}
 
@@ -179,7 +180,7 @@ func TestAnchorReceiptVerify(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, "removal mined", func() bool { rc, err := b.TransactionReceipt(ctx, tx.Hash()); return err == nil && rc.Status == 1 })
-		if _, err := Verify(ctx, r, online); !errors.Is(err, ErrUnregisteredGateway) {
+		if _, err := proof.Verify(ctx, r, online); !errors.Is(err, proof.ErrUnregisteredGateway) {
 			t.Fatalf("got %v, want ErrUnregisteredGateway", err)
 		}
 	})
@@ -199,14 +200,14 @@ func TestPendingReceiptUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != StatusPending {
+	if r.Status != proof.StatusPending {
 		t.Fatalf("status %s, want pending", r.Status)
 	}
-	if _, err := Verify(ctx, r, VerifyOptions{RecordKey: pub}); err != nil {
+	if _, err := proof.Verify(ctx, r, proof.VerifyOptions{RecordKey: pub}); err != nil {
 		t.Fatal(err)
 	}
-	online := VerifyOptions{RecordKey: pub, Backend: sc.sim.Client(), ChainID: DevChainID, Contract: chain.Contract()}
-	if _, err := Verify(ctx, r, online); !errors.Is(err, ErrPending) {
+	online := proof.VerifyOptions{RecordKey: pub, Backend: sc.sim.Client(), ChainID: DevChainID, Contract: chain.Contract()}
+	if _, err := proof.Verify(ctx, r, online); !errors.Is(err, proof.ErrPending) {
 		t.Fatalf("got %v, want ErrPending", err)
 	}
 	appendN(t, l, 5, 3)
@@ -223,10 +224,10 @@ func TestPendingReceiptUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if up.Status != StatusAnchored || up.Checkpoint.Size != 8 {
+	if up.Status != proof.StatusAnchored || up.Checkpoint.Size != 8 {
 		t.Fatalf("upgraded receipt: %s at %d", up.Status, up.Checkpoint.Size)
 	}
-	if _, err := Verify(ctx, up, online); err != nil {
+	if _, err := proof.Verify(ctx, up, online); err != nil {
 		t.Fatal(err)
 	}
 	if ev := anchoredEvents(t, sc.sim.Client(), chain.Contract(), chain.Gateway()); len(ev) != 1 || ev[8] != 1 {

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"github.com/wardgate/wardgate/ledger/proof"
 	"testing"
 )
 
@@ -17,41 +18,41 @@ func TestBatchSignature(t *testing.T) {
 		leaves := make([][32]byte, n)
 		for i := range msgs {
 			msgs[i] = fmt.Appendf(nil, "message %d of %d", i, n)
-			leaves[i] = BatchLeaf(msgs[i])
+			leaves[i] = proof.BatchLeaf(msgs[i])
 		}
-		sig, proofs, err := SignBatch(s, "test", leaves)
+		sig, proofs, err := proof.SignBatch(s, "test", leaves)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cache := NewSigCache(16)
+		cache := proof.NewSigCache(16)
 		for i := range msgs {
-			if err := VerifyBatch(s.Public(), "test", msgs[i], proofs[i], sig, cache); err != nil {
+			if err := proof.VerifyBatch(s.Public(), "test", msgs[i], proofs[i], sig, cache); err != nil {
 				t.Fatalf("n=%d i=%d: %v", n, i, err)
 			}
-			if err := VerifyBatch(s.Public(), "test", msgs[i], proofs[i], sig, nil); err != nil {
+			if err := proof.VerifyBatch(s.Public(), "test", msgs[i], proofs[i], sig, nil); err != nil {
 				t.Fatalf("n=%d i=%d uncached: %v", n, i, err)
 			}
 			bad := [][]byte{append([]byte("x"), msgs[i]...)}
 			for _, m := range bad {
-				if err := VerifyBatch(s.Public(), "test", m, proofs[i], sig, cache); !errors.Is(err, ErrBadSignature) {
+				if err := proof.VerifyBatch(s.Public(), "test", m, proofs[i], sig, cache); !errors.Is(err, proof.ErrBadSignature) {
 					t.Fatalf("n=%d i=%d: changed message: %v", n, i, err)
 				}
 			}
-			if err := VerifyBatch(s.Public(), "other-domain", msgs[i], proofs[i], sig, cache); !errors.Is(err, ErrBadSignature) {
+			if err := proof.VerifyBatch(s.Public(), "other-domain", msgs[i], proofs[i], sig, cache); !errors.Is(err, proof.ErrBadSignature) {
 				t.Fatalf("n=%d i=%d: other domain: %v", n, i, err)
 			}
-			if err := VerifyBatch(other, "test", msgs[i], proofs[i], sig, cache); !errors.Is(err, ErrBadSignature) {
+			if err := proof.VerifyBatch(other, "test", msgs[i], proofs[i], sig, cache); !errors.Is(err, proof.ErrBadSignature) {
 				t.Fatalf("n=%d i=%d: other key: %v", n, i, err)
 			}
 			if n > 1 {
 				p := proofs[i]
 				p.Index = (p.Index + 1) % p.Size
-				if err := VerifyBatch(s.Public(), "test", msgs[i], p, sig, cache); !errors.Is(err, ErrBadSignature) {
+				if err := proof.VerifyBatch(s.Public(), "test", msgs[i], p, sig, cache); !errors.Is(err, proof.ErrBadSignature) {
 					t.Fatalf("n=%d i=%d: moved index: %v", n, i, err)
 				}
 				p = proofs[i]
 				p.Path = p.Path[:len(p.Path)-1]
-				if err := VerifyBatch(s.Public(), "test", msgs[i], p, sig, cache); !errors.Is(err, ErrBadSignature) {
+				if err := proof.VerifyBatch(s.Public(), "test", msgs[i], p, sig, cache); !errors.Is(err, proof.ErrBadSignature) {
 					t.Fatalf("n=%d i=%d: cut path: %v", n, i, err)
 				}
 			}
@@ -59,7 +60,7 @@ func TestBatchSignature(t *testing.T) {
 	}
 	// Unbatched form: a plain signature over the message.
 	m := []byte("single")
-	if err := VerifyBatch(s.Public(), "test", m, BatchProof{}, ed25519.Sign(ed25519.NewKeyFromSeed(make32(3)), m), nil); err != nil {
+	if err := proof.VerifyBatch(s.Public(), "test", m, proof.BatchProof{}, ed25519.Sign(ed25519.NewKeyFromSeed(make32(3)), m), nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -68,11 +69,11 @@ func TestBatchSignature(t *testing.T) {
 // and survives its stored form.
 func TestSignEntriesBatch(t *testing.T) {
 	s := testSigner(t, 5)
-	es := make([]*Entry, 300)
+	es := make([]*proof.Entry, 300)
 	for i := range es {
-		es[i] = &Entry{Kind: KindSent, Digest: Digest([]byte{byte(i)}), Sender: "a", Receiver: "b", ContentType: "x", Log: "a", Seq: uint64(i)}
+		es[i] = &proof.Entry{Kind: proof.KindSent, Digest: proof.Digest([]byte{byte(i)}), Sender: "a", Receiver: "b", ContentType: "x", Log: "a", Seq: uint64(i)}
 	}
-	data, err := SignEntries(s, es)
+	data, err := proof.SignEntries(s, es)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func TestSignEntriesBatch(t *testing.T) {
 		t.Fatal("want one signature per 256 entries")
 	}
 	for i, d := range data {
-		var e Entry
+		var e proof.Entry
 		if err := e.UnmarshalBinary(d); err != nil {
 			t.Fatalf("entry %d: %v", i, err)
 		}
@@ -88,7 +89,7 @@ func TestSignEntriesBatch(t *testing.T) {
 			t.Fatalf("entry %d: %v", i, err)
 		}
 		e.Digest[0] ^= 1
-		if err := e.VerifySignature(s.Public()); !errors.Is(err, ErrBadSignature) {
+		if err := e.VerifySignature(s.Public()); !errors.Is(err, proof.ErrBadSignature) {
 			t.Fatalf("entry %d tampered: %v", i, err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/wardgate/wardgate/ledger/proof"
 )
 
 // BenchmarkAppend1KiB: hash a 1 KiB record, sign its entry and journal it
@@ -32,7 +33,7 @@ func BenchmarkAppend1KiB(b *testing.B) {
 		for pb.Next() {
 			r[0], r[1] = byte(i), byte(i>>8)
 			i++
-			e := Entry{Kind: KindSent, Digest: Digest(r), Sender: "st-mary", Receiver: "city-general", ContentType: "application/hl7-v2"}
+			e := proof.Entry{Kind: proof.KindSent, Digest: proof.Digest(r), Sender: "st-mary", Receiver: "city-general", ContentType: "application/hl7-v2"}
 			if _, err := l.Append(ctx, e); err != nil {
 				b.Error(err)
 				return
@@ -59,13 +60,13 @@ func BenchmarkInclusionVerify(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := &Receipt{LeafIndex: idx, Checkpoint: Checkpoint{Size: n, Root: root}}
+	r := &proof.Receipt{LeafIndex: idx, Checkpoint: proof.Checkpoint{Size: n, Root: root}}
 	for _, h := range p {
-		r.InclusionProof = append(r.InclusionProof, Hash(h))
+		r.InclusionProof = append(r.InclusionProof, proof.Hash(h))
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := verifyInclusion(r, leaves[idx]); err != nil {
+		if err := proof.VerifyInclusion(r, leaves[idx]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -82,10 +83,10 @@ func BenchmarkVerifyReceiptOffline(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	o := VerifyOptions{RecordKey: testSigner(b, 7).Public(), Record: []byte{5, 2, 0}}
+	o := proof.VerifyOptions{RecordKey: testSigner(b, 7).Public(), Record: []byte{5, 2, 0}}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := Verify(ctx, r, o); err != nil {
+		if _, err := proof.Verify(ctx, r, o); err != nil {
 			b.Fatal(err)
 		}
 	}

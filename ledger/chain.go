@@ -19,34 +19,12 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/wardgate/wardgate/ledger/contracts"
+	"github.com/wardgate/wardgate/ledger/proof"
 )
-
-// Backend is the slice of an Ethereum client the ledger uses. Both
-// *ethclient.Client and the simulated backend's client satisfy it.
-type Backend interface {
-	bind.ContractBackend
-	ethereum.TransactionReader
-	ethereum.ChainIDReader
-	ethereum.BlockNumberReader
-	ethereum.ChainStateReader
-}
-
-// Anchor says where a checkpoint was anchored.
-type Anchor struct {
-	Size     uint64         `json:"size"`
-	Root     Hash           `json:"root"`
-	ChainID  uint64         `json:"chain_id"`
-	Contract common.Address `json:"contract"`
-	Gateway  common.Address `json:"gateway"`
-	TxHash   common.Hash    `json:"tx_hash"`
-	Block    uint64         `json:"block"`
-	// BlockHash pins the block, so a reorg is visible to a verifier.
-	BlockHash common.Hash `json:"block_hash"`
-}
 
 // Chain is a gateway account on a chain holding the anchor contract.
 type Chain struct {
-	backend       Backend
+	backend       proof.Backend
 	key           *ecdsa.PrivateKey
 	gateway       common.Address
 	chainID       *big.Int
@@ -70,7 +48,7 @@ type ChainOptions struct {
 // NewChain wraps a backend. It does not talk to the chain; the anchorer
 // checks the chain id and the contract on first use, so a box can start
 // while the chain is down.
-func NewChain(b Backend, o ChainOptions) (*Chain, error) {
+func NewChain(b proof.Backend, o ChainOptions) (*Chain, error) {
 	if o.Key == nil {
 		return nil, errors.New("ledger: chain gateway key is nil")
 	}
@@ -88,6 +66,10 @@ func NewChain(b Backend, o ChainOptions) (*Chain, error) {
 	c.bound = c.abi.Instance(b, o.Contract)
 	return c, nil
 }
+
+// OnClose adds a function that Close calls, after the ones added before it;
+// the embedded dev chain stops its node this way.
+func (c *Chain) OnClose(f func() error) { c.closers = append(c.closers, f) }
 
 // RPCConfig is the "rpc" chain mode: an external JSON-RPC endpoint.
 type RPCConfig struct {
@@ -132,7 +114,7 @@ func (c *Chain) Contract() common.Address { return c.contract }
 func (c *Chain) ChainID() uint64 { return c.chainID.Uint64() }
 
 // Backend is the client the chain talks through.
-func (c *Chain) Backend() Backend { return c.backend }
+func (c *Chain) Backend() proof.Backend { return c.backend }
 
 // Close releases the client (and an embedded node).
 func (c *Chain) Close() error {
@@ -168,7 +150,7 @@ func (c *Chain) checkChain(ctx context.Context) error {
 }
 
 // findAnchor looks up the Anchored event of this gateway at size.
-func (c *Chain) findAnchor(ctx context.Context, gateway common.Address, size uint64) (*Anchor, error) {
+func (c *Chain) findAnchor(ctx context.Context, gateway common.Address, size uint64) (*proof.Anchor, error) {
 	q := ethereum.FilterQuery{
 		Addresses: []common.Address{c.contract},
 		Topics: [][]common.Hash{
@@ -189,7 +171,7 @@ func (c *Chain) findAnchor(ctx context.Context, gateway common.Address, size uin
 		if err != nil {
 			continue
 		}
-		return &Anchor{Size: ev.Size, Root: ev.Root, ChainID: c.chainID.Uint64(), Contract: c.contract, Gateway: ev.Gateway,
+		return &proof.Anchor{Size: ev.Size, Root: ev.Root, ChainID: c.chainID.Uint64(), Contract: c.contract, Gateway: ev.Gateway,
 			TxHash: logs[i].TxHash, Block: logs[i].BlockNumber, BlockHash: logs[i].BlockHash}, nil
 	}
 	return nil, nil
@@ -199,10 +181,10 @@ func (c *Chain) findAnchor(ctx context.Context, gateway common.Address, size uin
 // journaled before sending so that a restart resends the same bytes instead
 // of a second transaction.
 type inflight struct {
-	Size  uint64 `json:"size"`
-	Root  Hash   `json:"root"`
-	Nonce uint64 `json:"nonce"`
-	Raw   []byte `json:"raw"`
+	Size  uint64     `json:"size"`
+	Root  proof.Hash `json:"root"`
+	Nonce uint64     `json:"nonce"`
+	Raw   []byte     `json:"raw"`
 	Hash  common.Hash
 }
 
@@ -259,7 +241,7 @@ func pause(ctx context.Context, d time.Duration, kick <-chan struct{}) bool {
 func (l *Ledger) anchorLatest(ctx context.Context) error {
 	c := l.cfg.Chain
 	l.mu.Lock()
-	var cp Checkpoint
+	var cp proof.Checkpoint
 	if n := len(l.checkpoints); n > 0 {
 		cp = l.checkpoints[n-1]
 	}
@@ -389,7 +371,7 @@ func (l *Ledger) adoptAnchor(ctx context.Context, size uint64) error {
 	return nil
 }
 
-func (l *Ledger) buildAnchorTx(ctx context.Context, cp Checkpoint, nonce uint64, floor *types.Transaction) (*types.Transaction, error) {
+func (l *Ledger) buildAnchorTx(ctx context.Context, cp proof.Checkpoint, nonce uint64, floor *types.Transaction) (*types.Transaction, error) {
 	c := l.cfg.Chain
 	data := c.abi.PackAnchor(cp.Size, cp.Root)
 	gas, err := c.backend.EstimateGas(ctx, ethereum.CallMsg{From: c.gateway, To: &c.contract, Data: data})

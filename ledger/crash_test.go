@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/wardgate/wardgate/ledger/proof"
 )
 
 // crashChildEnv makes the test binary run crashChild instead of the tests:
@@ -48,7 +49,7 @@ func crashChild(js string) int {
 		return 2
 	}
 	chain.poll = 20 * time.Millisecond
-	s, _ := NewKeySigner(ed25519Key(7))
+	s, _ := proof.NewKeySigner(ed25519Key(7))
 	l, err := Open(ctx, Config{Box: "st-mary", StateDir: cfg.Dir, Signer: s, Chain: chain, CheckpointEntries: 500, CheckpointInterval: 200 * time.Millisecond})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

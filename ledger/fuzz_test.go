@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"github.com/wardgate/wardgate/ledger/proof"
 	"testing"
 )
 
@@ -23,16 +24,16 @@ func FuzzParseReceipt(f *testing.F) {
 	f.Add([]byte(`{"version":1}`))
 	f.Add([]byte(`{`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := ParseReceipt(b)
+		r, err := proof.ParseReceipt(b)
 		if err != nil {
 			return
 		}
-		_, _ = Verify(context.Background(), r, VerifyOptions{})
+		_, _ = proof.Verify(context.Background(), r, proof.VerifyOptions{})
 		js, err := r.Marshal()
 		if err != nil {
 			t.Fatalf("accepted receipt does not re-encode: %v", err)
 		}
-		if _, err := ParseReceipt(js); err != nil && len(js) <= MaxReceiptSize {
+		if _, err := proof.ParseReceipt(js); err != nil && len(js) <= proof.MaxReceiptSize {
 			t.Fatalf("re-encoded receipt rejected: %v", err)
 		}
 	})
@@ -45,7 +46,7 @@ func FuzzEntryUnmarshal(f *testing.F) {
 	b, _ := e.MarshalBinary()
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var e Entry
+		var e proof.Entry
 		if e.UnmarshalBinary(b) != nil {
 			return
 		}

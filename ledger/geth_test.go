@@ -19,6 +19,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/google/uuid"
+	"github.com/wardgate/wardgate/ledger/proof"
 )
 
 var (
@@ -222,7 +223,7 @@ func TestGethChainDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != StatusPending {
+	if r.Status != proof.StatusPending {
 		t.Fatalf("receipt while chain down: %s, want pending", r.Status)
 	}
 
@@ -241,7 +242,7 @@ func TestGethChainDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Verify(ctx, up, VerifyOptions{RecordKey: pub, Record: []byte{12, 0, 0}, Backend: cl, ChainID: DevChainID, Contract: rc.Contract, Gateway: chain.Gateway(), MinDepth: 1})
+	res, err := proof.Verify(ctx, up, proof.VerifyOptions{RecordKey: pub, Record: []byte{12, 0, 0}, Backend: cl, ChainID: DevChainID, Contract: rc.Contract, Gateway: chain.Gateway(), MinDepth: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +253,7 @@ func TestGethChainDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := VerifyConsistency(ctx, p, VerifyOptions{RecordKey: pub, Backend: cl, ChainID: DevChainID, Contract: rc.Contract}); err != nil {
+	if err := proof.VerifyConsistency(ctx, p, proof.VerifyOptions{RecordKey: pub, Backend: cl, ChainID: DevChainID, Contract: rc.Contract}); err != nil {
 		t.Fatal(err)
 	}
 	if s := l.Status(ctx); s.Backlog != 0 || !s.ChainConnected {

@@ -13,11 +13,12 @@ import (
 	"github.com/ethereum/go-ethereum/eth/ethconfig"
 	"github.com/ethereum/go-ethereum/ethclient/simulated"
 	"github.com/ethereum/go-ethereum/node"
+	"github.com/wardgate/wardgate/ledger/proof"
 )
 
-func testSigner(t testing.TB, seed byte) *KeySigner {
+func testSigner(t testing.TB, seed byte) *proof.KeySigner {
 	t.Helper()
-	s, err := NewKeySigner(ed25519.NewKeyFromSeed(make32(seed)))
+	s, err := proof.NewKeySigner(ed25519.NewKeyFromSeed(make32(seed)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,9 +37,9 @@ func make32(b byte) []byte {
 	return s
 }
 
-func testEntry(i int) Entry {
+func testEntry(i int) proof.Entry {
 	rec := []byte{byte(i), byte(i >> 8), byte(i >> 16)}
-	return Entry{Kind: KindSent, Digest: Digest(rec), Sender: "st-mary", Receiver: "city-general", ContentType: "application/hl7-v2"}
+	return proof.Entry{Kind: proof.KindSent, Digest: proof.Digest(rec), Sender: "st-mary", Receiver: "city-general", ContentType: "application/hl7-v2"}
 }
 
 // simChain is the simulated backend on wardgate's pinned dev genesis,

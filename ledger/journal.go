@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wardgate/wardgate/ledger/proof"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -399,8 +400,8 @@ func appendWAL(b []byte, typ byte, key uint64, v []byte) []byte {
 	return b
 }
 
-func (j *journal) entry(seq uint64) (*Entry, error) {
-	var e Entry
+func (j *journal) entry(seq uint64) (*proof.Entry, error) {
+	var e proof.Entry
 	j.pendMu.RLock()
 	d, ok := j.pendE[seq]
 	j.pendMu.RUnlock()

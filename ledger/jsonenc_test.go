@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/wardgate/wardgate/ledger/proof"
 )
 
 // wantSameJSON fails unless AppendJSON writes what json.Marshal writes.
-func wantSameJSON(t *testing.T, what string, r *Receipt) {
+func wantSameJSON(t *testing.T, what string, r *proof.Receipt) {
 	t.Helper()
 	want, err := json.Marshal(r)
 	if err != nil {
@@ -50,7 +51,7 @@ func TestReceiptJSONMatches(t *testing.T) {
 	odd.Checkpoint.Log = "St. Mary's <east> & \"west\" \\ \t\u2028 é \xff"
 	odd.Status = ""
 	odd.Entry, odd.RecordKey, odd.Checkpoint.Signature = nil, []byte{}, nil
-	odd.InclusionProof = []Hash{}
+	odd.InclusionProof = []proof.Hash{}
 	odd.Checkpoint.Time = time.Date(2026, 12, 1, 8, 30, 0, 123456789, time.FixedZone("x", -(3*3600+1800)))
 	wantSameJSON(t, "odd values", &odd)
 	odd.InclusionProof, odd.Anchor = nil, nil
@@ -62,17 +63,17 @@ func FuzzReceiptJSON(f *testing.F) {
 	f.Add("st-mary", "pending", []byte{1, 2, 3}, uint64(7), int64(1764577800123456789), 0, uint8(3), true)
 	f.Add("<&>\"\\\x00é", "", []byte(nil), uint64(0), int64(-62135596800), -34200, uint8(0), false)
 	f.Fuzz(func(t *testing.T, log, status string, entry []byte, size uint64, nanos int64, zone int, nproof uint8, anchored bool) {
-		r := &Receipt{Version: int(nproof) - 100, Status: status, Entry: entry, RecordKey: entry, LeafIndex: size / 3,
-			Checkpoint: Checkpoint{Log: log, Size: size, Time: time.Unix(0, nanos).In(time.FixedZone("z", zone%86400)), Signature: entry}}
+		r := &proof.Receipt{Version: int(nproof) - 100, Status: status, Entry: entry, RecordKey: entry, LeafIndex: size / 3,
+			Checkpoint: proof.Checkpoint{Log: log, Size: size, Time: time.Unix(0, nanos).In(time.FixedZone("z", zone%86400)), Signature: entry}}
 		r.Checkpoint.Root[0] = nproof
 		if nproof != 0 {
-			r.InclusionProof = make([]Hash, nproof%70)
+			r.InclusionProof = make([]proof.Hash, nproof%70)
 			for i := range r.InclusionProof {
 				r.InclusionProof[i][31] = byte(i)
 			}
 		}
 		if anchored {
-			r.Anchor = &Anchor{Size: size, ChainID: size ^ 0xffff, Contract: common.BytesToAddress(entry), Block: size >> 1,
+			r.Anchor = &proof.Anchor{Size: size, ChainID: size ^ 0xffff, Contract: common.BytesToAddress(entry), Block: size >> 1,
 				TxHash: common.BytesToHash([]byte(log)), BlockHash: common.Hash{31: nproof}}
 		}
 		wantSameJSON(t, "fuzzed receipt", r)

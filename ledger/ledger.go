@@ -14,14 +14,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wardgate/wardgate/ledger/proof"
 	bolt "go.etcd.io/bbolt"
 )
 
 // Config opens a ledger for one box.
 type Config struct {
-	Box      string // this box's name; every entry and checkpoint carries it
-	StateDir string // the journal lives here (ledger.db)
-	Signer   Signer // the record-signing key bound by attestation
+	Box      string       // this box's name; every entry and checkpoint carries it
+	StateDir string       // the journal lives here (ledger.db)
+	Signer   proof.Signer // the record-signing key bound by attestation
 
 	// A checkpoint is signed every CheckpointInterval (default 5s) or after
 	// CheckpointEntries new entries (default 1024), whichever comes first.
@@ -56,8 +57,8 @@ type Config struct {
 type Appended struct {
 	Seq       uint64 // per-box sequence number
 	LeafIndex uint64 // position in the Merkle log (equal to Seq)
-	LeafHash  Hash
-	Entry     Entry // the entry as signed and journaled
+	LeafHash  proof.Hash
+	Entry     proof.Entry // the entry as signed and journaled
 }
 
 // Ledger is one box's signed, journaled, checkpointed and anchored log.
@@ -74,16 +75,16 @@ type Ledger struct {
 	anKick chan struct{}
 
 	mu          sync.Mutex
-	cpMu        sync.Mutex         // serialises Checkpoint; taken before mu
-	failed      error              // sticky: a journal write failed
-	digests     map[Hash][]uint64  // digest -> seqs, rebuilt on open
-	checkpoints []Checkpoint       // ascending by size
-	anchors     map[uint64]*Anchor // checkpoint size -> anchor
-	anchorSizes []uint64           // ascending
-	chainErr    error              // last anchoring error, nil when connected
-	cpWaiters   []chan struct{}    // woken after each checkpoint attempt
-	nextSeq     uint64             // owned by the sequencer goroutine
-	lastCPSize  uint64             // size at the last checkpoint
+	cpMu        sync.Mutex               // serialises Checkpoint; taken before mu
+	failed      error                    // sticky: a journal write failed
+	digests     map[proof.Hash][]uint64  // digest -> seqs, rebuilt on open
+	checkpoints []proof.Checkpoint       // ascending by size
+	anchors     map[uint64]*proof.Anchor // checkpoint size -> anchor
+	anchorSizes []uint64                 // ascending
+	chainErr    error                    // last anchoring error, nil when connected
+	cpWaiters   []chan struct{}          // woken after each checkpoint attempt
+	nextSeq     uint64                   // owned by the sequencer goroutine
+	lastCPSize  uint64                   // size at the last checkpoint
 	closeOnce   sync.Once
 	closeMu     sync.RWMutex
 	closed      bool
@@ -93,7 +94,7 @@ type Ledger struct {
 }
 
 type request struct {
-	e    Entry
+	e    proof.Entry
 	done chan result
 }
 
@@ -113,8 +114,8 @@ type batch struct {
 // into the Merkle tree and starts the committer, the checkpointer and, with a
 // chain, the anchorer.
 func Open(ctx context.Context, cfg Config) (*Ledger, error) {
-	if cfg.Box == "" || len(cfg.Box) > maxName {
-		return nil, fmt.Errorf("ledger: config box name %q must be 1..%d bytes", cfg.Box, maxName)
+	if cfg.Box == "" || len(cfg.Box) > proof.MaxNameLen {
+		return nil, fmt.Errorf("ledger: config box name %q must be 1..%d bytes", cfg.Box, proof.MaxNameLen)
 	}
 	if cfg.Signer == nil {
 		return nil, errors.New("ledger: config signer is nil; pass the box's record-signing key")
@@ -148,8 +149,8 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		commit:  make(chan *batch, 1),
 		cpKick:  make(chan struct{}, 1),
 		anKick:  make(chan struct{}, 1),
-		digests: make(map[Hash][]uint64),
-		anchors: make(map[uint64]*Anchor),
+		digests: make(map[proof.Hash][]uint64),
+		anchors: make(map[uint64]*proof.Anchor),
 		seqDone: make(chan struct{}),
 	}
 	if err := l.load(); err != nil {
@@ -188,19 +189,19 @@ func (l *Ledger) load() error {
 			return err
 		}
 		var leaves [][32]byte
-		digOff := len(entryDomain) + 1
+		digOff := len(proof.EntryDomain) + 1
 		err := tx.Bucket(bucketEntries).ForEach(func(k, v []byte) error {
 			seq := binary.BigEndian.Uint64(k)
 			if seq != uint64(len(leaves)) {
 				return fmt.Errorf("ledger: journal has a gap at seq %d (next expected %d)", seq, len(leaves))
 			}
 			if len(v) < digOff+32 {
-				return fmt.Errorf("%w: journal entry %d is %d bytes", ErrBadEntry, seq, len(v))
+				return fmt.Errorf("%w: journal entry %d is %d bytes", proof.ErrBadEntry, seq, len(v))
 			}
-			var d Hash
+			var d proof.Hash
 			copy(d[:], v[digOff:])
 			l.digests[d] = append(l.digests[d], seq)
-			leaves = append(leaves, leafHash(v))
+			leaves = append(leaves, proof.HashLeaf(v))
 			return nil
 		})
 		if err != nil {
@@ -209,7 +210,7 @@ func (l *Ledger) load() error {
 		l.tree.append(leaves)
 		l.nextSeq = uint64(len(leaves))
 		err = tx.Bucket(bucketCheckpoints).ForEach(func(k, v []byte) error {
-			var c Checkpoint
+			var c proof.Checkpoint
 			if err := jsonUnmarshal(v, &c); err != nil {
 				return fmt.Errorf("ledger: journal checkpoint %x: %w", k, err)
 			}
@@ -223,7 +224,7 @@ func (l *Ledger) load() error {
 			l.lastCPSize = l.checkpoints[n-1].Size
 		}
 		return tx.Bucket(bucketAnchors).ForEach(func(k, v []byte) error {
-			a := new(Anchor)
+			a := new(proof.Anchor)
 			if err := jsonUnmarshal(v, a); err != nil {
 				return fmt.Errorf("ledger: journal anchor %x: %w", k, err)
 			}
@@ -237,8 +238,8 @@ func (l *Ledger) load() error {
 // Append signs the entry, journals it and adds it to the Merkle log. It
 // returns only after the entry is fsync'd. Concurrent appends share one
 // commit, so throughput grows with the number of callers.
-func (l *Ledger) Append(ctx context.Context, e Entry) (Appended, error) {
-	if err := e.check(); err != nil {
+func (l *Ledger) Append(ctx context.Context, e proof.Entry) (Appended, error) {
+	if err := e.Check(); err != nil {
 		return Appended{}, err
 	}
 	r := &request{e: e, done: make(chan result, 1)}
@@ -307,7 +308,7 @@ func (l *Ledger) sequencer() {
 			continue
 		}
 		b := &batch{reqs: reqs, first: l.nextSeq, data: make([][]byte, len(reqs)), leaves: make([][32]byte, len(reqs))}
-		salts := make([]byte, SaltSize*len(reqs))
+		salts := make([]byte, proof.SaltSize*len(reqs))
 		if _, err := rand.Read(salts); err != nil {
 			l.failBatch(reqs, fmt.Errorf("ledger: reading salt: %w", err))
 			continue
@@ -320,14 +321,14 @@ func (l *Ledger) sequencer() {
 				r.e.Time = now
 			}
 			r.e.Time = time.Unix(0, r.e.Time.UnixNano()).UTC() // as encoded
-			copy(r.e.Salt[:], salts[i*SaltSize:])
+			copy(r.e.Salt[:], salts[i*proof.SaltSize:])
 		}
 		// One signature per batch of MaxBatchSign entries, the batches
 		// signed in parallel.
 		var wg sync.WaitGroup
 		errs := make([]error, workers)
-		per := max(MaxBatchSign, (len(reqs)+workers-1)/workers)
-		per = (per + MaxBatchSign - 1) / MaxBatchSign * MaxBatchSign
+		per := max(proof.MaxBatchSign, (len(reqs)+workers-1)/workers)
+		per = (per + proof.MaxBatchSign - 1) / proof.MaxBatchSign * proof.MaxBatchSign
 		for w := 0; w < workers; w++ {
 			lo, hi := w*per, min((w+1)*per, len(reqs))
 			if lo >= hi {
@@ -336,18 +337,18 @@ func (l *Ledger) sequencer() {
 			wg.Add(1)
 			go func(w, lo, hi int) {
 				defer wg.Done()
-				es := make([]*Entry, hi-lo)
+				es := make([]*proof.Entry, hi-lo)
 				for i := lo; i < hi; i++ {
 					es[i-lo] = &reqs[i].e
 				}
-				data, err := SignEntries(l.cfg.Signer, es)
+				data, err := proof.SignEntries(l.cfg.Signer, es)
 				if err != nil {
 					errs[w] = err
 					return
 				}
 				for i := lo; i < hi; i++ {
 					b.data[i] = data[i-lo]
-					b.leaves[i] = leafHash(b.data[i])
+					b.leaves[i] = proof.HashLeaf(b.data[i])
 				}
 			}(w, lo, hi)
 		}
@@ -378,7 +379,7 @@ func (l *Ledger) committer() {
 		l.mu.Lock()
 		failed := l.failed
 		l.mu.Unlock()
-		var cp *Checkpoint
+		var cp *proof.Checkpoint
 		var cpJSON []byte
 		if failed == nil && l.cfg.CheckpointEachCommit && hasSent(b) {
 			var err error
@@ -451,9 +452,9 @@ func (l *Ledger) checkpointer(ctx context.Context) {
 
 // Checkpoint signs and journals a checkpoint of the current log now (if the
 // log grew since the last one) and returns the latest checkpoint.
-func (l *Ledger) Checkpoint(ctx context.Context) (Checkpoint, error) {
+func (l *Ledger) Checkpoint(ctx context.Context) (proof.Checkpoint, error) {
 	if err := ctx.Err(); err != nil {
-		return Checkpoint{}, err
+		return proof.Checkpoint{}, err
 	}
 	// cpMu orders checkpoints; l.mu is held only to read the tree and to
 	// publish, not through signing and the fsync, so appends and receipts
@@ -469,19 +470,19 @@ func (l *Ledger) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	}
 	if size == 0 {
 		l.mu.Unlock()
-		return Checkpoint{}, fmt.Errorf("%w: the log is empty, nothing to checkpoint", ErrNotFound)
+		return proof.Checkpoint{}, fmt.Errorf("%w: the log is empty, nothing to checkpoint", ErrNotFound)
 	}
 	root, err := l.tree.root(size)
 	l.mu.Unlock()
 	if err != nil {
-		return Checkpoint{}, err
+		return proof.Checkpoint{}, err
 	}
-	c := Checkpoint{Log: l.cfg.Box, Size: size, Root: root, Time: time.Unix(0, time.Now().UnixNano()).UTC()}
-	if err := c.sign(l.cfg.Signer); err != nil {
-		return Checkpoint{}, err
+	c := proof.Checkpoint{Log: l.cfg.Box, Size: size, Root: root, Time: time.Unix(0, time.Now().UnixNano()).UTC()}
+	if err := c.Sign(l.cfg.Signer); err != nil {
+		return proof.Checkpoint{}, err
 	}
 	if err := l.j.putJSON(bucketCheckpoints, u64key(size), &c); err != nil {
-		return Checkpoint{}, fmt.Errorf("ledger: journaling checkpoint at size %d: %w", size, err)
+		return proof.Checkpoint{}, fmt.Errorf("ledger: journaling checkpoint at size %d: %w", size, err)
 	}
 	l.mu.Lock()
 	l.addCheckpoint(c)
@@ -493,7 +494,7 @@ func (l *Ledger) Checkpoint(ctx context.Context) (Checkpoint, error) {
 
 func hasSent(b *batch) bool {
 	for _, r := range b.reqs {
-		if r.e.Kind == KindSent {
+		if r.e.Kind == proof.KindSent {
 			return true
 		}
 	}
@@ -502,13 +503,13 @@ func hasSent(b *batch) bool {
 
 // commitCheckpoint signs the checkpoint the log will have once b is
 // appended, for the committer to journal with b.
-func (l *Ledger) commitCheckpoint(b *batch) (*Checkpoint, []byte, error) {
+func (l *Ledger) commitCheckpoint(b *batch) (*proof.Checkpoint, []byte, error) {
 	root, err := l.tree.rootAfter(b.leaves)
 	if err != nil {
 		return nil, nil, err
 	}
-	c := &Checkpoint{Log: l.cfg.Box, Size: b.first + uint64(len(b.leaves)), Root: root, Time: time.Unix(0, time.Now().UnixNano()).UTC()}
-	if err := c.sign(l.cfg.Signer); err != nil {
+	c := &proof.Checkpoint{Log: l.cfg.Box, Size: b.first + uint64(len(b.leaves)), Root: root, Time: time.Unix(0, time.Now().UnixNano()).UTC()}
+	if err := c.Sign(l.cfg.Signer); err != nil {
 		return nil, nil, err
 	}
 	raw, err := json.Marshal(c)
@@ -521,7 +522,7 @@ func (l *Ledger) commitCheckpoint(b *batch) (*Checkpoint, []byte, error) {
 // addCheckpoint publishes a journaled checkpoint; l.mu is held. The list
 // stays ascending: a checkpoint no larger than the newest (a concurrent
 // Checkpoint call lost the race) is journaled but not listed until reopen.
-func (l *Ledger) addCheckpoint(c Checkpoint) {
+func (l *Ledger) addCheckpoint(c proof.Checkpoint) {
 	if n := len(l.checkpoints); n > 0 && l.checkpoints[n-1].Size >= c.Size {
 		return
 	}
@@ -541,10 +542,10 @@ func (l *Ledger) CheckpointSize() uint64 {
 
 // Status is a snapshot for `wardgate status` and metrics.
 type Status struct {
-	Box            string      `json:"box"`
-	Size           uint64      `json:"size"`
-	LastCheckpoint *Checkpoint `json:"last_checkpoint,omitempty"`
-	LastAnchor     *Anchor     `json:"last_anchor,omitempty"`
+	Box            string            `json:"box"`
+	Size           uint64            `json:"size"`
+	LastCheckpoint *proof.Checkpoint `json:"last_checkpoint,omitempty"`
+	LastAnchor     *proof.Anchor     `json:"last_anchor,omitempty"`
 	// Backlog is the number of entries not yet covered by an anchored checkpoint.
 	Backlog        uint64 `json:"backlog"`
 	ChainEnabled   bool   `json:"chain_enabled"`
@@ -582,7 +583,7 @@ func (l *Ledger) Status(ctx context.Context) Status {
 }
 
 // Entry returns the journaled entry with sequence number seq.
-func (l *Ledger) Entry(ctx context.Context, seq uint64) (*Entry, error) {
+func (l *Ledger) Entry(ctx context.Context, seq uint64) (*proof.Entry, error) {
 	return l.j.entry(seq)
 }
 
@@ -602,12 +603,12 @@ func (l *Ledger) Consistency(ctx context.Context, size1, size2 uint64) ([][]byte
 }
 
 // checkpointAt returns the stored checkpoint of exactly size.
-func (l *Ledger) checkpointAt(size uint64) (Checkpoint, bool) {
+func (l *Ledger) checkpointAt(size uint64) (proof.Checkpoint, bool) {
 	i := sort.Search(len(l.checkpoints), func(i int) bool { return l.checkpoints[i].Size >= size })
 	if i < len(l.checkpoints) && l.checkpoints[i].Size == size {
 		return l.checkpoints[i], true
 	}
-	return Checkpoint{}, false
+	return proof.Checkpoint{}, false
 }
 
 // Close stops accepting entries, waits for in-flight ones to be journaled,

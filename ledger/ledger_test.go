@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/transparency-dev/merkle/proof"
+	merkleproof "github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/wardgate/wardgate/ledger/proof"
 )
 
 func TestAppendReopenProofs(t *testing.T) {
@@ -54,7 +55,7 @@ func TestAppendReopenProofs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, a.LeafIndex, cp.Size, a.LeafHash[:], p, cp.Root[:]); err != nil {
+		if err := merkleproof.VerifyInclusion(rfc6962.DefaultHasher, a.LeafIndex, cp.Size, a.LeafHash[:], p, cp.Root[:]); err != nil {
 			t.Fatalf("inclusion of %d: %v", a.LeafIndex, err)
 		}
 	}
@@ -89,7 +90,7 @@ func TestAppendReopenProofs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, cp.Size, cp2.Size, cons, cp.Root[:], cp2.Root[:]); err != nil {
+	if err := merkleproof.VerifyConsistency(rfc6962.DefaultHasher, cp.Size, cp2.Size, cons, cp.Root[:], cp2.Root[:]); err != nil {
 		t.Fatal(err)
 	}
 	if s := l2.Lookup(got[5].Entry.Digest); len(s) == 0 {
@@ -113,7 +114,7 @@ func TestEntryEncodingRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d Entry
+	var d proof.Entry
 	if err := d.UnmarshalBinary(b); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestEntryEncodingRoundTrip(t *testing.T) {
 		t.Fatal("entry does not round-trip")
 	}
 	for i := range b {
-		var x Entry
+		var x proof.Entry
 		if x.UnmarshalBinary(b[:i]) == nil {
 			t.Fatalf("truncated entry of %d bytes parsed", i)
 		}

@@ -5,7 +5,7 @@ import (
 	"sync"
 
 	"github.com/transparency-dev/merkle/compact"
-	"github.com/transparency-dev/merkle/proof"
+	merkleproof "github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 )
 
@@ -89,7 +89,7 @@ func (t *tree) root(size uint64) ([32]byte, error) {
 	return out, nil
 }
 
-func (t *tree) fetch(nodes proof.Nodes) ([][]byte, error) {
+func (t *tree) fetch(nodes merkleproof.Nodes) ([][]byte, error) {
 	t.mu.RLock()
 	hashes := make([][]byte, len(nodes.IDs))
 	for i, id := range nodes.IDs {
@@ -104,7 +104,7 @@ func (t *tree) inclusion(index, size uint64) ([][]byte, error) {
 	if size > t.size() {
 		return nil, fmt.Errorf("ledger: inclusion proof to size %d asked of a log of size %d", size, t.size())
 	}
-	nodes, err := proof.Inclusion(index, size)
+	nodes, err := merkleproof.Inclusion(index, size)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: inclusion proof: %w", err)
 	}
@@ -116,7 +116,7 @@ func (t *tree) consistency(size1, size2 uint64) ([][]byte, error) {
 	if size2 > t.size() {
 		return nil, fmt.Errorf("ledger: consistency proof to size %d asked of a log of size %d", size2, t.size())
 	}
-	nodes, err := proof.Consistency(size1, size2)
+	nodes, err := merkleproof.Consistency(size1, size2)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: consistency proof: %w", err)
 	}

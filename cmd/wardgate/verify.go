@@ -19,8 +19,8 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/spf13/cobra"
 
-	"github.com/wardgate/wardgate/ledger"
-	"github.com/wardgate/wardgate/tunnel/relay"
+	"github.com/wardgate/wardgate/ledger/proof"
+	"github.com/wardgate/wardgate/records/receipt"
 )
 
 // maxRecord bounds a --record file read into memory to hash it.
@@ -31,19 +31,19 @@ var refusals = []struct {
 	err  error
 	code string
 }{
-	{ledger.ErrReceiptTooLarge, "receipt_too_large"},
-	{ledger.ErrMalformedReceipt, "malformed_receipt"},
-	{ledger.ErrBadEntry, "malformed_receipt"},
-	{ledger.ErrWrongKey, "wrong_key"},
-	{ledger.ErrBadSignature, "bad_signature"},
-	{ledger.ErrDigestMismatch, "digest_mismatch"},
-	{ledger.ErrBadProof, "bad_proof"},
-	{ledger.ErrPending, "pending"},
-	{ledger.ErrWrongChain, "wrong_chain"},
-	{ledger.ErrRootNotOnChain, "root_not_on_chain"},
-	{ledger.ErrUnregisteredGateway, "unregistered_gateway"},
-	{ledger.ErrNotDeepEnough, "not_deep_enough"},
-	{relay.ErrBadCountersign, "bad_countersignature"},
+	{proof.ErrReceiptTooLarge, "receipt_too_large"},
+	{proof.ErrMalformedReceipt, "malformed_receipt"},
+	{proof.ErrBadEntry, "malformed_receipt"},
+	{proof.ErrWrongKey, "wrong_key"},
+	{proof.ErrBadSignature, "bad_signature"},
+	{proof.ErrDigestMismatch, "digest_mismatch"},
+	{proof.ErrBadProof, "bad_proof"},
+	{proof.ErrPending, "pending"},
+	{proof.ErrWrongChain, "wrong_chain"},
+	{proof.ErrRootNotOnChain, "root_not_on_chain"},
+	{proof.ErrUnregisteredGateway, "unregistered_gateway"},
+	{proof.ErrNotDeepEnough, "not_deep_enough"},
+	{receipt.ErrBadCountersign, "bad_countersignature"},
 }
 
 func refusalCode(err error) string {
@@ -88,23 +88,23 @@ type verifyOutput struct {
 // parseAnyReceipt reads either a ledger receipt or the receipt the sending
 // box returns to its hospital (the ledger receipt under "ledger", with the
 // receiver's countersignature).
-func parseAnyReceipt(raw []byte) (*ledger.Receipt, *relay.Countersign, error) {
+func parseAnyReceipt(raw []byte) (*proof.Receipt, *receipt.Countersign, error) {
 	var box struct {
 		Ledger      json.RawMessage `json:"ledger"`
 		Countersign json.RawMessage `json:"countersign"`
 	}
 	if json.Unmarshal(raw, &box) != nil || len(box.Ledger) == 0 {
-		r, err := ledger.ParseReceipt(raw)
+		r, err := proof.ParseReceipt(raw)
 		return r, nil, err
 	}
-	r, err := ledger.ParseReceipt(box.Ledger)
+	r, err := proof.ParseReceipt(box.Ledger)
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(box.Countersign) == 0 || string(box.Countersign) == "null" {
 		return r, nil, nil
 	}
-	cs, err := relay.ParseCountersign(box.Countersign)
+	cs, err := receipt.ParseCountersign(box.Countersign)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -178,9 +178,9 @@ func runVerify(ctx context.Context, vf verifyFlags, timeout time.Duration, stdin
 	}
 	var raw []byte
 	if vf.receipt == "-" {
-		raw, err = io.ReadAll(io.LimitReader(stdin, 2*ledger.MaxReceiptSize+1))
+		raw, err = io.ReadAll(io.LimitReader(stdin, 2*proof.MaxReceiptSize+1))
 	} else {
-		raw, err = readBounded(vf.receipt, 2*ledger.MaxReceiptSize)
+		raw, err = readBounded(vf.receipt, 2*proof.MaxReceiptSize)
 	}
 	if err != nil {
 		return out, fmt.Errorf("--receipt: %w", err)
@@ -195,7 +195,7 @@ func runVerify(ctx context.Context, vf verifyFlags, timeout time.Duration, stdin
 		out.Log, out.Kind, out.Digest = e.Log, e.Kind.String(), hex.EncodeToString(e.Digest[:])
 		out.Sender, out.Receiver, out.ContentType, out.Time = e.Sender, e.Receiver, e.ContentType, e.Time
 	}
-	var o ledger.VerifyOptions
+	var o proof.VerifyOptions
 	if vf.recordKey != "" {
 		if o.RecordKey, err = parseEd25519Key(vf.recordKey); err != nil {
 			return out, fmt.Errorf("--record-key: %w", err)
@@ -209,7 +209,7 @@ func runVerify(ctx context.Context, vf verifyFlags, timeout time.Duration, stdin
 	}
 	if vf.rpc != "" {
 		if r.Anchor == nil {
-			return out, fmt.Errorf("%w: no anchor in the receipt to check on %s; ask the box for an upgraded receipt", ledger.ErrPending, vf.rpc)
+			return out, fmt.Errorf("%w: no anchor in the receipt to check on %s; ask the box for an upgraded receipt", proof.ErrPending, vf.rpc)
 		}
 		o.ChainID, o.Contract, o.MinDepth = vf.chainID, r.Anchor.Contract, vf.minDepth
 		if vf.chainID == 0 {
@@ -240,7 +240,7 @@ func runVerify(ctx context.Context, vf verifyFlags, timeout time.Duration, stdin
 		o.Backend = cl
 		ctx = dctx
 	}
-	res, err := ledger.Verify(ctx, r, o)
+	res, err := proof.Verify(ctx, r, o)
 	if err != nil {
 		return out, err
 	}
@@ -251,7 +251,7 @@ func runVerify(ctx context.Context, vf verifyFlags, timeout time.Duration, stdin
 			return out, fmt.Errorf("--receiver-key: %w", err)
 		}
 		if cs == nil {
-			return out, fmt.Errorf("%w: the receipt has no countersignature; use the receipt the sending box returned", relay.ErrBadCountersign)
+			return out, fmt.Errorf("%w: the receipt has no countersignature; use the receipt the sending box returned", receipt.ErrBadCountersign)
 		}
 		if err := cs.Verify(rk, r.Entry); err != nil {
 			return out, err
@@ -299,7 +299,7 @@ func printVerify(w io.Writer, v verifyOutput) {
 		switch {
 		case v.Anchored:
 			fmt.Fprintf(t, "  anchor:\tchain %d, contract %s, block %d, %d deep, by gateway %s\n", v.ChainID, v.Contract, v.Block, v.Depth, v.Gateway)
-		case v.Status == ledger.StatusPending:
+		case v.Status == proof.StatusPending:
 			fmt.Fprintf(t, "  anchor:\tpending (not anchored yet; ask the box to upgrade the receipt)\n")
 		default:
 			fmt.Fprintf(t, "  anchor:\tpresent, not checked on chain (use --rpc URL)\n")

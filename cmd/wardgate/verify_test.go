@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/wardgate/wardgate/ledger"
+	"github.com/wardgate/wardgate/ledger/devchain"
+	"github.com/wardgate/wardgate/ledger/proof"
 )
 
 func readFile(t *testing.T, p string) string {
@@ -41,7 +43,7 @@ func writeFile(t *testing.T, dir, name string, b []byte) string {
 func openLedger(t *testing.T, chain *ledger.Chain, dir string) (*ledger.Ledger, ed25519.PublicKey) {
 	t.Helper()
 	_, priv, _ := ed25519.GenerateKey(nil)
-	s, err := ledger.NewKeySigner(priv)
+	s, err := proof.NewKeySigner(priv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +60,7 @@ func appendRecords(t *testing.T, l *ledger.Ledger, records [][]byte) []ledger.Ap
 	t.Helper()
 	var out []ledger.Appended
 	for _, rec := range records {
-		a, err := l.Append(context.Background(), ledger.Entry{Kind: ledger.KindSent, Digest: ledger.Digest(rec), Sender: "hospital-a", Receiver: "hospital-b", ContentType: "application/hl7-v2"})
+		a, err := l.Append(context.Background(), proof.Entry{Kind: proof.KindSent, Digest: proof.Digest(rec), Sender: "hospital-a", Receiver: "hospital-b", ContentType: "application/hl7-v2"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +78,7 @@ func TestVerifyOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rc.Status != ledger.StatusPending || len(rc.InclusionProof) == 0 {
+	if rc.Status != proof.StatusPending || len(rc.InclusionProof) == 0 {
 		t.Fatalf("want a pending receipt with a proof, got %s with %d hashes", rc.Status, len(rc.InclusionProof))
 	}
 	raw, _ := rc.Marshal()
@@ -122,7 +124,7 @@ func TestVerifyOffline(t *testing.T) {
 
 	// Each kind of tampering is refused with its name and exit 1.
 	flipProof := *rc
-	flipProof.InclusionProof = append([]ledger.Hash(nil), rc.InclusionProof...)
+	flipProof.InclusionProof = append([]proof.Hash(nil), rc.InclusionProof...)
 	flipProof.InclusionProof[0][7] ^= 0x01
 	flipEntry := *rc
 	flipEntry.Entry = append([]byte(nil), rc.Entry...)
@@ -130,7 +132,7 @@ func TestVerifyOffline(t *testing.T) {
 	otherKey, _, _ := ed25519.GenerateKey(nil)
 	cases := []struct {
 		name    string
-		receipt *ledger.Receipt
+		receipt *proof.Receipt
 		file    []byte
 		extra   []string
 		reason  string
@@ -197,7 +199,7 @@ func TestVerifyOnline(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	chain, err := ledger.StartEmbedded(ctx, ledger.EmbeddedConfig{StateDir: filepath.Join(dir, "state"), Port: port, Passphrase: "pw", Logger: slog.New(slog.DiscardHandler)})
+	chain, err := devchain.Start(ctx, devchain.Config{StateDir: filepath.Join(dir, "state"), Port: port, Passphrase: "pw", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +221,7 @@ func TestVerifyOnline(t *testing.T) {
 		}
 	}
 	rc, err := l.Receipt(ctx, apps[1].Seq)
-	if err != nil || rc.Status != ledger.StatusAnchored {
+	if err != nil || rc.Status != proof.StatusAnchored {
 		t.Fatalf("receipt %v, %v; want anchored", rc, err)
 	}
 	raw, _ := rc.Marshal()

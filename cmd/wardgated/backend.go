@@ -16,6 +16,7 @@ import (
 	"github.com/wardgate/wardgate/cmd/internal/api"
 	"github.com/wardgate/wardgate/cmd/internal/control"
 	"github.com/wardgate/wardgate/ledger"
+	"github.com/wardgate/wardgate/ledger/proof"
 	"github.com/wardgate/wardgate/tunnel"
 )
 
@@ -176,7 +177,7 @@ func (d *daemon) Checkpoints(ctx context.Context) ([]control.CheckpointInfo, err
 	ls := d.ledger.Status(ctx)
 	var out []control.CheckpointInfo
 	if ls.LastCheckpoint != nil {
-		var a *ledger.Anchor
+		var a *proof.Anchor
 		if ls.LastAnchor != nil && ls.LastAnchor.Size == ls.LastCheckpoint.Size {
 			a = ls.LastAnchor
 		}

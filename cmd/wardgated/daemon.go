@@ -26,8 +26,10 @@ import (
 	"github.com/wardgate/wardgate/cmd/internal/control"
 	"github.com/wardgate/wardgate/firmware"
 	"github.com/wardgate/wardgate/ledger"
+	"github.com/wardgate/wardgate/ledger/devchain"
+	"github.com/wardgate/wardgate/ledger/proof"
+	"github.com/wardgate/wardgate/records"
 	"github.com/wardgate/wardgate/tunnel"
-	"github.com/wardgate/wardgate/tunnel/relay"
 )
 
 // daemon is one running box. start builds all of it or none of it.
@@ -63,7 +65,7 @@ type daemon struct {
 	ledger    *ledger.Ledger
 	reports   *reportStore
 	dev       *tunnel.Device
-	relay     *relay.Relay
+	relay     *records.Relay
 	peers     map[string]*peerState
 	metrics   *api.Metrics
 
@@ -125,7 +127,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon
 	if err := step("chain", d.openChain(ctx)); err != nil {
 		return nil, err
 	}
-	signer, err := ledger.NewKeySigner(d.recordKey)
+	signer, err := proof.NewKeySigner(d.recordKey)
 	if err != nil {
 		return nil, err
 	}
@@ -457,7 +459,7 @@ func (d *daemon) openChain(ctx context.Context) error {
 				return fmt.Errorf("chain.embedded: no box serves the dev chain on %s (set serve: true on exactly one box, and start it): %w", addr, err)
 			}
 		}
-		d.chain, err = ledger.StartEmbedded(ctx, ledger.EmbeddedConfig{
+		d.chain, err = devchain.Start(ctx, devchain.Config{
 			StateDir: c.StateDir, Port: e.Port, Host: e.Host, Period: c.ChainPeriod(),
 			Passphrase: pass, Confirmations: e.Confirmations, Logger: d.log,
 		})
@@ -493,7 +495,7 @@ func (d *daemon) startRelay(ctx context.Context, add func(string, *http.Server, 
 		d.log.Warn("quarantine: the record relay is off (no LAN intake, no peer delivery)")
 		return nil
 	}
-	signer, err := ledger.NewKeySigner(d.recordKey)
+	signer, err := proof.NewKeySigner(d.recordKey)
 	if err != nil {
 		return err
 	}
@@ -504,7 +506,7 @@ func (d *daemon) startRelay(ctx context.Context, add func(string, *http.Server, 
 			peerAddr[p.Name] = netip.AddrPortFrom(ips[0].Addr(), uint16(c.Records.PeerPort))
 		}
 	}
-	d.relay, err = relay.New(relay.Config{
+	d.relay, err = records.New(records.Config{
 		Box: c.Box, Ledger: d.ledger, RecordKey: signer, Verdicts: d,
 		Dial: func(ctx context.Context, peer string) (net.Conn, error) {
 			ap, ok := peerAddr[peer]
@@ -513,7 +515,7 @@ func (d *daemon) startRelay(ctx context.Context, add func(string, *http.Server, 
 			}
 			return d.dev.DialContext(ctx, "tcp", ap.String())
 		},
-		Deliver:    relay.Delivery{HTTPURL: c.Records.DeliverURL, MLLPAddr: c.Records.DeliverMLLP, FHIRBatch: c.Records.DeliverFHIRBatch},
+		Deliver:    records.Delivery{HTTPURL: c.Records.DeliverURL, MLLPAddr: c.Records.DeliverMLLP, FHIRBatch: c.Records.DeliverFHIRBatch},
 		MLLPRoutes: c.Records.MLLPRoutes, MLLPPeer: c.Records.MLLPPeer,
 		MaxBody: c.Records.MaxBody, Logger: d.log,
 	})

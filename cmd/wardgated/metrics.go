@@ -3,11 +3,11 @@ package main
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/wardgate/wardgate/tunnel/relay"
+	"github.com/wardgate/wardgate/records"
 )
 
 // relayCollector exports the record relay's counters at scrape time.
-type relayCollector struct{ r *relay.Relay }
+type relayCollector struct{ r *records.Relay }
 
 var (
 	descRecords = prometheus.NewDesc("wardgate_records_total",

@@ -15,7 +15,7 @@ import (
 	"github.com/wardgate/wardgate/cmd/internal/api"
 	"github.com/wardgate/wardgate/cmd/internal/config"
 	"github.com/wardgate/wardgate/cmd/internal/control"
-	"github.com/wardgate/wardgate/ledger"
+	"github.com/wardgate/wardgate/ledger/proof"
 	"github.com/wardgate/wardgate/tunnel"
 )
 
@@ -216,7 +216,7 @@ func (d *daemon) appraise(ctx context.Context, p *peerState, reset bool) (*attes
 	p.mu.Unlock()
 	if !wasAdmitted {
 		d.log.Info("peer admitted", "peer", name, "report", v.ReportID(), "expiry", v.Expiry().Format(time.RFC3339))
-		d.journal(ctx, ledger.KindAttestation, name, ctAdmission, map[string]any{
+		d.journal(ctx, proof.KindAttestation, name, ctAdmission, map[string]any{
 			"event": "admission", "verifier": d.cfg.Box, "peer": name, "report_id": v.ReportID(),
 			"wireguard_key": v.WireGuardKey(), "expiry": v.Expiry(), "time": time.Now().UTC(),
 		})
@@ -238,7 +238,7 @@ func (d *daemon) revoke(ctx context.Context, p *peerState, reason string) {
 		d.log.Error("tunnel revoke failed", "peer", p.cfg.Name, "err", err)
 	}
 	d.log.Warn("peer revoked", "peer", p.cfg.Name, "reason", reason)
-	d.journal(ctx, ledger.KindRevocation, p.cfg.Name, ctRevocation, map[string]any{
+	d.journal(ctx, proof.KindRevocation, p.cfg.Name, ctRevocation, map[string]any{
 		"event": "revocation", "verifier": d.cfg.Box, "peer": p.cfg.Name, "reason": reason,
 		"report_id": was.ReportID(), "time": time.Now().UTC(),
 	})
@@ -264,7 +264,7 @@ func (d *daemon) onTunnelChange(st tunnel.PeerStatus) {
 	d.log.Warn("peer verdict expired; removed from the tunnel", "peer", st.Name)
 	// Do not block the tunnel's goroutine on the journal's fsync.
 	d.goDo(func() {
-		d.journal(d.bg, ledger.KindRevocation, st.Name, ctRevocation, map[string]any{
+		d.journal(d.bg, proof.KindRevocation, st.Name, ctRevocation, map[string]any{
 			"event": "revocation", "verifier": d.cfg.Box, "peer": st.Name, "reason": "verdict expired without renewal",
 			"report_id": was.ReportID(), "time": time.Now().UTC(),
 		})
@@ -273,13 +273,13 @@ func (d *daemon) onTunnelChange(st tunnel.PeerStatus) {
 
 // journal appends an attestation event to the ledger; the document itself
 // is not stored, only its digest (the report store keeps reports).
-func (d *daemon) journal(ctx context.Context, kind ledger.Kind, peer, ct string, doc any) {
+func (d *daemon) journal(ctx context.Context, kind proof.Kind, peer, ct string, doc any) {
 	b, err := json.Marshal(doc)
 	if err != nil {
 		d.log.Error("encoding ledger document", "err", err)
 		return
 	}
-	if _, err := d.ledger.Append(context.WithoutCancel(ctx), ledger.Entry{
+	if _, err := d.ledger.Append(context.WithoutCancel(ctx), proof.Entry{
 		Kind: kind, Digest: sha256.Sum256(b), Sender: d.cfg.Box, Receiver: peer, ContentType: ct,
 	}); err != nil {
 		d.log.Error("ledger append failed", "kind", kind, "peer", peer, "err", err)
@@ -299,8 +299,8 @@ func (d *daemon) recordReport(ctx context.Context, rep *attest.Report) error {
 	if err := d.reports.put(sum, b); err != nil {
 		return err
 	}
-	if _, err := d.ledger.Append(context.WithoutCancel(ctx), ledger.Entry{
-		Kind: ledger.KindAttestation, Digest: sha256.Sum256(b), Sender: d.cfg.Box, Receiver: sum.Peer, ContentType: ctReport,
+	if _, err := d.ledger.Append(context.WithoutCancel(ctx), proof.Entry{
+		Kind: proof.KindAttestation, Digest: sha256.Sum256(b), Sender: d.cfg.Box, Receiver: sum.Peer, ContentType: ctReport,
 	}); err != nil {
 		return fmt.Errorf("journaling report %s: %w", sum.ID, err)
 	}

@@ -11,7 +11,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/wardgate/wardgate/tunnel/relay"
+	"github.com/wardgate/wardgate/records"
+	"github.com/wardgate/wardgate/records/hl7"
 )
 
 // PostRecord hands a record to b's LAN API for peer, as an EHR would, and
@@ -34,7 +35,7 @@ func (b *Box) PostRecord(ctx context.Context, peer, contentType string, body []b
 
 // SendHL7 sends one HL7 v2 message to b over MLLP, as an interface engine
 // would, and returns the ACK.
-func (b *Box) SendHL7(ctx context.Context, msg []byte) (*relay.Ack, error) {
+func (b *Box) SendHL7(ctx context.Context, msg []byte) (*hl7.Ack, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", b.MLLP())
 	if err != nil {
@@ -46,14 +47,14 @@ func (b *Box) SendHL7(ctx context.Context, msg []byte) (*relay.Ack, error) {
 		dl = time.Now().Add(30 * time.Second)
 	}
 	conn.SetDeadline(dl)
-	if err := relay.WriteFrame(conn, msg); err != nil {
+	if err := hl7.WriteFrame(conn, msg); err != nil {
 		return nil, err
 	}
-	raw, err := relay.ReadFrame(bufio.NewReader(conn), 1<<20)
+	raw, err := hl7.ReadFrame(bufio.NewReader(conn), 1<<20)
 	if err != nil {
 		return nil, err
 	}
-	return relay.ParseAck(raw)
+	return hl7.ParseAck(raw)
 }
 
 // AnchoredReceipt polls b's receipt endpoint for the record with SHA-256
@@ -92,7 +93,7 @@ func (b *Box) PostBulk(ctx context.Context, peer string, resources [][]byte) (in
 		return 0, nil, err
 	}
 	req.Header.Set("To", peer)
-	req.Header.Set("Content-Type", relay.BulkContentType)
+	req.Header.Set("Content-Type", records.BulkContentType)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, nil, err

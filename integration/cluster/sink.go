@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wardgate/wardgate/tunnel/relay"
+	"github.com/wardgate/wardgate/records/hl7"
 )
 
 // Delivery is one record a box handed to its hospital's LAN system.
@@ -140,11 +140,11 @@ func (s *Sink) serveMLLP(box string, ln net.Listener) {
 			defer c.Close()
 			rd := bufio.NewReader(c)
 			for {
-				msg, err := relay.ReadFrame(rd, 16<<20)
+				msg, err := hl7.ReadFrame(rd, 16<<20)
 				if err != nil {
 					return
 				}
-				msh, err := relay.ParseMSH(msg)
+				msh, err := hl7.ParseMSH(msg)
 				if err != nil {
 					return
 				}
@@ -154,7 +154,7 @@ func (s *Sink) serveMLLP(box string, ln net.Listener) {
 				} else {
 					s.add(Delivery{Box: box, Via: "mllp", ContentType: "application/hl7-v2", Body: msg})
 				}
-				if err := relay.WriteFrame(c, relay.BuildAck(msh, code, "", time.Now())); err != nil {
+				if err := hl7.WriteFrame(c, hl7.BuildAck(msh, code, "", time.Now())); err != nil {
 					return
 				}
 			}

@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"github.com/wardgate/wardgate/integration/cluster"
-	"github.com/wardgate/wardgate/tunnel/relay"
+	"github.com/wardgate/wardgate/records/hl7"
 )
 
 func main() {
@@ -202,7 +202,7 @@ func postRecord(ctx context.Context, b *cluster.Box, to, ct string, body []byte)
 	}
 }
 
-func sendHL7(ctx context.Context, b *cluster.Box, msg string) (*relay.Ack, error) {
+func sendHL7(ctx context.Context, b *cluster.Box, msg string) (*hl7.Ack, error) {
 	ack, err := b.SendHL7(ctx, []byte(msg))
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wardgate/wardgate/ledger"
+	"github.com/wardgate/wardgate/ledger/proof"
 )
 
 // Backend is what wardgated exposes to the CLI and the report API. Every
@@ -353,13 +354,13 @@ type CheckpointInfo struct {
 
 // CheckpointFromLedger converts a ledger checkpoint and its anchor (nil if
 // not anchored).
-func CheckpointFromLedger(c ledger.Checkpoint, a *ledger.Anchor) CheckpointInfo {
+func CheckpointFromLedger(c proof.Checkpoint, a *proof.Anchor) CheckpointInfo {
 	ci := CheckpointInfo{Size: c.Size, Root: c.Root.String(), Time: c.Time, Signature: c.Signature}
 	ci.setAnchor(a)
 	return ci
 }
 
-func (c *CheckpointInfo) setAnchor(a *ledger.Anchor) {
+func (c *CheckpointInfo) setAnchor(a *proof.Anchor) {
 	if a == nil {
 		return
 	}
