@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardgate/wardgate/cmd/internal/control"
+	"github.com/wardgate/wardgate/gateway/control"
 )
 
 // testBackend is the Backend the CLI is driven against: canned box state

@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wardgate/wardgate/cmd/internal/control"
+	"github.com/wardgate/wardgate/gateway/control"
 )
 
 // filterFlags are shared by `reports list` and `reports export`.

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/wardgate/wardgate/attest/attesttest"
-	"github.com/wardgate/wardgate/cmd/internal/control"
+	"github.com/wardgate/wardgate/gateway/control"
 )
 
 // signedBackend serves real signed attestation reports.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wardgate/wardgate/cmd/internal/control"
+	"github.com/wardgate/wardgate/gateway/control"
 )
 
 // app holds the global flags.

@@ -34,7 +34,9 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/wardgate/wardgate/cmd/internal/config"
+	"github.com/wardgate/wardgate/gateway"
+	"github.com/wardgate/wardgate/gateway/config"
+	"github.com/wardgate/wardgate/internal/devconsortium"
 )
 
 func main() {
@@ -84,7 +86,7 @@ func tuneGC() {
 func run(args []string, stdout, stderr io.Writer) int {
 	for _, a := range args {
 		if a == "--dev-consortium" || a == "-dev-consortium" || strings.HasPrefix(a, "--dev-consortium=") {
-			return runConsortium(args, stdout, stderr)
+			return devconsortium.Main(args, stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("wardgated", flag.ContinueOnError)
@@ -124,7 +126,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	if *identity {
-		id, err := printIdentity(ctx, cfg, log)
+		id, err := gateway.PrintIdentity(ctx, cfg, log)
 		if err != nil {
 			fmt.Fprintf(stderr, "wardgated: %v\n", err)
 			return 1
@@ -135,13 +137,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
-	d, err := start(ctx, cfg, log)
+	d, err := gateway.Start(ctx, cfg, log)
 	if err != nil {
 		log.Error("not starting", "err", err)
 		return 1
 	}
-	err = d.wait(ctx)
-	d.close()
+	err = d.Wait(ctx)
+	d.Close()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("stopped", "err", err)
 		return 1

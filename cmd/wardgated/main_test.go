@@ -23,8 +23,8 @@ import (
 	"time"
 
 	"github.com/wardgate/wardgate/attest"
-	"github.com/wardgate/wardgate/cmd/internal/config"
-	"github.com/wardgate/wardgate/cmd/internal/control"
+	"github.com/wardgate/wardgate/gateway/config"
+	"github.com/wardgate/wardgate/gateway/control"
 )
 
 var binPath string

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/wardgate/wardgate/gateway"
 )
 
 // TestSWTPM runs box b on a real swtpm process (over TCP) next to a on the
@@ -55,7 +57,7 @@ func TestSWTPM(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--identity on swtpm: %s", errs)
 	}
-	var id identityOut
+	var id gateway.Identity
 	if err := json.Unmarshal([]byte(out), &id); err != nil || id.TPM != "swtpm" {
 		t.Fatalf("identity: %+v %v", id, err)
 	}

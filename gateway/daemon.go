@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"context"
@@ -21,10 +21,10 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/wardgate/wardgate/attest"
-	"github.com/wardgate/wardgate/cmd/internal/api"
-	"github.com/wardgate/wardgate/cmd/internal/config"
-	"github.com/wardgate/wardgate/cmd/internal/control"
 	"github.com/wardgate/wardgate/firmware"
+	"github.com/wardgate/wardgate/gateway/api"
+	"github.com/wardgate/wardgate/gateway/config"
+	"github.com/wardgate/wardgate/gateway/control"
 	"github.com/wardgate/wardgate/ledger"
 	"github.com/wardgate/wardgate/ledger/devchain"
 	"github.com/wardgate/wardgate/ledger/proof"
@@ -32,8 +32,8 @@ import (
 	"github.com/wardgate/wardgate/tunnel"
 )
 
-// daemon is one running box. start builds all of it or none of it.
-type daemon struct {
+// Gateway is one running box. start builds all of it or none of it.
+type Gateway struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	started time.Time
@@ -76,15 +76,15 @@ type daemon struct {
 
 // start composes the daemon. On any error everything already opened is
 // closed again: the box never half-starts.
-func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon, err error) {
+func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *Gateway, err error) {
 	log = log.With("box", cfg.Box)
-	d = &daemon{cfg: cfg, log: log, started: time.Now(), errc: make(chan error, 8), peers: map[string]*peerState{},
+	d = &Gateway{cfg: cfg, log: log, started: time.Now(), errc: make(chan error, 8), peers: map[string]*peerState{},
 		tpmLimit: rate.NewLimiter(rate.Limit(50+10*len(cfg.Peers)), 100)}
 	d.bg, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	built := d // the named result is nil by the time a failing return runs this
 	defer func() {
 		if err != nil {
-			built.close()
+			built.Close()
 		}
 	}()
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
@@ -262,20 +262,20 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon
 }
 
 // fail reports a server that stopped on its own; wait returns the first.
-func (d *daemon) fail(err error) {
+func (d *Gateway) fail(err error) {
 	select {
 	case d.errc <- err:
 	default:
 	}
 }
 
-func (d *daemon) goDo(f func()) {
+func (d *Gateway) goDo(f func()) {
 	d.wg.Add(1)
 	go func() { defer d.wg.Done(); f() }()
 }
 
-// wait blocks until ctx is done (SIGTERM) or a server fails.
-func (d *daemon) wait(ctx context.Context) error {
+// Wait blocks until ctx is done (SIGTERM) or a server fails.
+func (d *Gateway) Wait(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		d.log.Info("shutting down", "cause", context.Cause(ctx))
@@ -285,9 +285,9 @@ func (d *daemon) wait(ctx context.Context) error {
 	}
 }
 
-// close stops everything in reverse order of opening. Safe on a partly
+// Close stops everything in reverse order of opening. Safe on a partly
 // started daemon.
-func (d *daemon) close() {
+func (d *Gateway) Close() {
 	d.ready.Store(false)
 	d.cancel()
 	for _, c := range d.servers {
@@ -303,7 +303,7 @@ func (d *daemon) close() {
 
 // openTPM opens the configured TPM; boot power-cycles a swtpm first (a
 // daemon start is a boot; --identity must not disturb a running box).
-func (d *daemon) openTPM(ctx context.Context, boot bool) error {
+func (d *Gateway) openTPM(ctx context.Context, boot bool) error {
 	c := d.cfg
 	var err error
 	switch c.TPM.Source {
@@ -387,7 +387,7 @@ var version = "dev"
 
 // measuredBoot plays the simulated boot into the TPM (or reads a real
 // box's event log) and returns the event log.
-func (d *daemon) measuredBoot(ctx context.Context) ([]byte, error) {
+func (d *Gateway) measuredBoot(ctx context.Context) ([]byte, error) {
 	if d.cfg.TPM.Source == "device" {
 		return firmware.ReadEventLog(d.cfg.Firmware.EventLog)
 	}
@@ -399,7 +399,7 @@ func (d *daemon) measuredBoot(ctx context.Context) ([]byte, error) {
 	return firmware.Boot(ctx, d.tpm, comps)
 }
 
-func (d *daemon) newVerifier() error {
+func (d *Gateway) newVerifier() error {
 	c := d.cfg
 	roots, err := attest.LoadRoots(c.Attestation.ManufacturerRoots)
 	if err != nil {
@@ -434,11 +434,11 @@ func (d *daemon) newVerifier() error {
 	return err
 }
 
-func (d *daemon) attesterEK() string { return d.attester.EKFingerprint() }
+func (d *Gateway) attesterEK() string { return d.attester.EKFingerprint() }
 
 // openChain connects the chain per chain.mode. A box with
 // chain.embedded.serve runs the dev chain; the others wait for it and join.
-func (d *daemon) openChain(ctx context.Context) error {
+func (d *Gateway) openChain(ctx context.Context) error {
 	c := d.cfg
 	if c.Chain.Mode == "none" || (d.quarantine != "" && !(c.Chain.Mode == "embedded" && c.Chain.Embedded.Serve)) {
 		// A quarantined box keeps a journal-only log of its ephemeral key
@@ -487,7 +487,7 @@ func (d *daemon) openChain(ctx context.Context) error {
 
 // startRelay builds the record relay and binds its LAN, MLLP and tunnel
 // listeners.
-func (d *daemon) startRelay(ctx context.Context, add func(string, *http.Server, net.Listener, bool)) error {
+func (d *Gateway) startRelay(ctx context.Context, add func(string, *http.Server, net.Listener, bool)) error {
 	c := d.cfg
 	if d.quarantine != "" {
 		// Records would be signed by a throw-away key into a log that is
@@ -564,7 +564,7 @@ func (d *daemon) startRelay(ctx context.Context, add func(string, *http.Server, 
 }
 
 // selfCheck appraises this box's own evidence with its own verifier.
-func (d *daemon) selfCheck(ctx context.Context) {
+func (d *Gateway) selfCheck(ctx context.Context) {
 	sc := control.SelfCheck{Time: time.Now()}
 	err := func() error {
 		id, err := d.identity(ctx)
@@ -632,7 +632,7 @@ func (d *daemon) selfCheck(ctx context.Context) {
 
 // watchAnchoring counts anchoring failures for metrics: each time the
 // ledger reports a new chain error (the ledger retries by itself).
-func (d *daemon) watchAnchoring(ctx context.Context) {
+func (d *Gateway) watchAnchoring(ctx context.Context) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	last := ""

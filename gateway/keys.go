@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"context"
@@ -36,7 +36,7 @@ const maxSealedFile = 64 << 10
 // then appraise the changed boot and refuse it, with the reason in their
 // reports, while the sealed keys and the real log stay untouched for when
 // the approved firmware boots again.
-func (d *daemon) loadKeys(ctx context.Context) error {
+func (d *Gateway) loadKeys(ctx context.Context) error {
 	dir := d.cfg.StateDir
 	d.dataDir = dir
 	path := filepath.Join(dir, recordKeyFile)

@@ -1,4 +1,4 @@
-package main
+package gateway
 
 // The mutual attestation protocol between boxes, over HTTPS on
 // attestation.listen. Each box serves its attester side and drives its
@@ -56,7 +56,7 @@ type evidenceReq struct {
 }
 
 // attestHandler serves the attester side of the protocol.
-func (d *daemon) attestHandler() http.Handler {
+func (d *Gateway) attestHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/attest/identity", func(w http.ResponseWriter, r *http.Request) {
 		var m fromMsg
@@ -110,7 +110,7 @@ func (d *daemon) attestHandler() http.Handler {
 
 // tpmBudget bounds the TPM work unauthenticated callers can cause
 // (activations and quotes); real peers need a few per interval.
-func (d *daemon) tpmBudget(w http.ResponseWriter) bool {
+func (d *Gateway) tpmBudget(w http.ResponseWriter) bool {
 	if !d.tpmLimit.Allow() {
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "too many attestation requests; retry shortly", http.StatusTooManyRequests)
@@ -119,7 +119,7 @@ func (d *daemon) tpmBudget(w http.ResponseWriter) bool {
 	return true
 }
 
-func (d *daemon) knownPeer(w http.ResponseWriter, name string) bool {
+func (d *Gateway) knownPeer(w http.ResponseWriter, name string) bool {
 	if _, ok := d.peers[name]; !ok {
 		http.Error(w, "unknown box; it is not in this box's peers", http.StatusForbidden)
 		return false
@@ -127,7 +127,7 @@ func (d *daemon) knownPeer(w http.ResponseWriter, name string) bool {
 	return true
 }
 
-func (d *daemon) readPeerJSON(w http.ResponseWriter, r *http.Request, v any, from *string) bool {
+func (d *Gateway) readPeerJSON(w http.ResponseWriter, r *http.Request, v any, from *string) bool {
 	if err := decodeRequest(http.MaxBytesReader(w, r.Body, maxRequestBody), v); err != nil {
 		http.Error(w, "bad request body: "+err.Error(), http.StatusBadRequest)
 		return false
@@ -162,7 +162,7 @@ func decodeRequest(r io.Reader, v any) error {
 	return nil
 }
 
-func (d *daemon) replyJSON(w http.ResponseWriter, v any, err error) {
+func (d *Gateway) replyJSON(w http.ResponseWriter, v any, err error) {
 	if err != nil {
 		d.log.Warn("attestation request failed", "err", err)
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -174,7 +174,7 @@ func (d *daemon) replyJSON(w http.ResponseWriter, v any, err error) {
 
 // identity returns this box's attestation identity, cached (it does not
 // change while the daemon runs).
-func (d *daemon) identity(ctx context.Context) (*attest.Identity, error) {
+func (d *Gateway) identity(ctx context.Context) (*attest.Identity, error) {
 	d.attMu.Lock()
 	defer d.attMu.Unlock()
 	if d.ident == nil {

@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/wardgate/wardgate/attest"
-	"github.com/wardgate/wardgate/cmd/internal/api"
-	"github.com/wardgate/wardgate/cmd/internal/config"
-	"github.com/wardgate/wardgate/cmd/internal/control"
+	"github.com/wardgate/wardgate/gateway/api"
+	"github.com/wardgate/wardgate/gateway/config"
+	"github.com/wardgate/wardgate/gateway/control"
 	"github.com/wardgate/wardgate/ledger/proof"
 	"github.com/wardgate/wardgate/tunnel"
 )
@@ -50,7 +50,7 @@ func (p *peerState) poke() {
 
 // Verdict implements relay.Verdicts: the verdict the peer is admitted
 // with, or nil.
-func (d *daemon) Verdict(peer string) *attest.Verdict {
+func (d *Gateway) Verdict(peer string) *attest.Verdict {
 	p, ok := d.peers[peer]
 	if !ok {
 		return nil
@@ -62,7 +62,7 @@ func (d *daemon) Verdict(peer string) *attest.Verdict {
 
 // peerLoop appraises one peer now, then every interval, sooner when the
 // peer says hello (restart) or is unreachable (backoff up to the interval).
-func (d *daemon) peerLoop(ctx context.Context, p *peerState) {
+func (d *Gateway) peerLoop(ctx context.Context, p *peerState) {
 	interval := d.cfg.Interval()
 	backoff := 250 * time.Millisecond
 	reset := false
@@ -115,7 +115,7 @@ func (d *daemon) peerLoop(ctx context.Context, p *peerState) {
 // appraise runs one round against p: first contact if needed, then fresh
 // evidence, appraisal, the report, and admission or revocation. The error
 // is for protocol failures only; a failing verdict is a result.
-func (d *daemon) appraise(ctx context.Context, p *peerState, reset bool) (*attest.Verdict, error) {
+func (d *Gateway) appraise(ctx context.Context, p *peerState, reset bool) (*attest.Verdict, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*protoTimeout)
 	defer cancel()
 	p.round.Lock()
@@ -226,7 +226,7 @@ func (d *daemon) appraise(ctx context.Context, p *peerState, reset bool) (*attes
 
 // revoke removes p from the tunnel (if admitted) and journals the
 // revocation.
-func (d *daemon) revoke(ctx context.Context, p *peerState, reason string) {
+func (d *Gateway) revoke(ctx context.Context, p *peerState, reason string) {
 	p.mu.Lock()
 	was := p.admitted
 	p.admitted = nil
@@ -246,7 +246,7 @@ func (d *daemon) revoke(ctx context.Context, p *peerState, reason string) {
 
 // onTunnelChange handles the tunnel's own expiries: a verdict that ran out
 // without renewal removes the peer, and that is a revocation too.
-func (d *daemon) onTunnelChange(st tunnel.PeerStatus) {
+func (d *Gateway) onTunnelChange(st tunnel.PeerStatus) {
 	if st.State != tunnel.StateExpired || d.bg.Err() != nil {
 		return
 	}
@@ -273,7 +273,7 @@ func (d *daemon) onTunnelChange(st tunnel.PeerStatus) {
 
 // journal appends an attestation event to the ledger; the document itself
 // is not stored, only its digest (the report store keeps reports).
-func (d *daemon) journal(ctx context.Context, kind proof.Kind, peer, ct string, doc any) {
+func (d *Gateway) journal(ctx context.Context, kind proof.Kind, peer, ct string, doc any) {
 	b, err := json.Marshal(doc)
 	if err != nil {
 		d.log.Error("encoding ledger document", "err", err)
@@ -287,7 +287,7 @@ func (d *daemon) journal(ctx context.Context, kind proof.Kind, peer, ct string, 
 }
 
 // recordReport keeps the signed report and journals its digest.
-func (d *daemon) recordReport(ctx context.Context, rep *attest.Report) error {
+func (d *Gateway) recordReport(ctx context.Context, rep *attest.Report) error {
 	b, err := rep.Marshal()
 	if err != nil {
 		return fmt.Errorf("marshalling report: %w", err)

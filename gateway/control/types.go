@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wardgate/wardgate/ledger"
 	"github.com/wardgate/wardgate/ledger/proof"
 )
 
@@ -321,21 +320,6 @@ type LedgerInfo struct {
 	ChainError     string `json:"chain_error,omitempty"`
 	JournalError   string `json:"journal_error,omitempty"`
 	RecordKey      string `json:"record_key,omitempty"` // hex Ed25519 key that signs entries and checkpoints
-}
-
-// FillFromLedger copies a ledger.Status into i.
-func (i *LedgerInfo) FillFromLedger(s ledger.Status) {
-	i.Box, i.Size, i.Backlog = s.Box, s.Size, s.Backlog
-	i.ChainConnected, i.ChainError, i.JournalError = s.ChainConnected, s.ChainError, s.JournalError
-	if s.LastCheckpoint != nil {
-		c := CheckpointFromLedger(*s.LastCheckpoint, nil)
-		i.LastCheckpoint = &c
-	}
-	if s.LastAnchor != nil {
-		c := CheckpointInfo{Size: s.LastAnchor.Size, Root: s.LastAnchor.Root.String()}
-		c.setAnchor(s.LastAnchor)
-		i.LastAnchored = &c
-	}
 }
 
 // CheckpointInfo is a signed checkpoint and, if anchored, where.

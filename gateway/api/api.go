@@ -22,7 +22,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wardgate/wardgate/cmd/internal/control"
+	"github.com/wardgate/wardgate/gateway/control"
 )
 
 // Config configures the report API.

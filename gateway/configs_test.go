@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"crypto/ed25519"
@@ -7,15 +7,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wardgate/wardgate/cmd/internal/config"
 	"github.com/wardgate/wardgate/firmware"
+	"github.com/wardgate/wardgate/gateway/config"
 )
 
 // TestExampleConfigs keeps configs/ honest: the example wardgate.yaml
 // validates, its manifest verifies under its vendor key, its policy loads,
 // and the unit checks the config before starting.
 func TestExampleConfigs(t *testing.T) {
-	dir, err := filepath.Abs("../../configs")
+	dir, err := filepath.Abs("../configs")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,11 @@
-package main
-
-// `wardgated --dev-consortium DIR` writes a complete development consortium
-// for the demo and the integration tests: one config per box, a shared dev
-// manufacturer CA, a vendor key, a signed firmware manifest that approves
-// the boxes' simulated image and this very wardgated binary, and a policy.
-// It runs `wardgated --identity` once per box (one simulator per process)
-// to learn each box's EK for the others' enrollment lists.
+// Package devconsortium is `wardgated --dev-consortium DIR`: it writes a
+// complete development consortium for the demo and the integration tests:
+// one config per box, a shared dev manufacturer CA, a vendor key, a signed
+// firmware manifest that approves the boxes' simulated image and this very
+// wardgated binary, and a policy. It runs `wardgated --identity` once per
+// box (one simulator per process) to learn each box's EK for the others'
+// enrollment lists. It is dev tooling, never part of a production box.
+package devconsortium
 
 import (
 	"bytes"
@@ -31,8 +31,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wardgate/wardgate/cmd/internal/config"
 	"github.com/wardgate/wardgate/firmware"
+	"github.com/wardgate/wardgate/gateway"
+	"github.com/wardgate/wardgate/gateway/config"
 )
 
 type consortiumOpts struct {
@@ -46,7 +47,7 @@ type consortiumOpts struct {
 	lifetime string
 }
 
-func runConsortium(args []string, stdout, stderr io.Writer) int {
+func Main(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("wardgated --dev-consortium", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("dev-consortium", "", "directory to create the consortium in")
@@ -131,7 +132,7 @@ func makeConsortium(ctx context.Context, o consortiumOpts, stdout io.Writer) err
 		return fmt.Errorf("api certificates: %w", err)
 	}
 	cfgs := map[string]*config.Config{}
-	ids := map[string]*identityOut{}
+	ids := map[string]*gateway.Identity{}
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -169,7 +170,7 @@ func makeConsortium(ctx context.Context, o consortiumOpts, stdout io.Writer) err
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("identity of box %s: %w\n%s", b, err, errb.String())
 		}
-		id := new(identityOut)
+		id := new(gateway.Identity)
 		if err := json.Unmarshal(out.Bytes(), id); err != nil {
 			return fmt.Errorf("identity of box %s: %w", b, err)
 		}
@@ -183,7 +184,7 @@ func makeConsortium(ctx context.Context, o consortiumOpts, stdout io.Writer) err
 		return err
 	}
 	// The manifest approves the untampered image and this wardgated binary.
-	var ref *identityOut
+	var ref *gateway.Identity
 	for _, b := range o.boxes {
 		if !o.tamper[b] {
 			ref = ids[b]

@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardgate/wardgate/cmd/internal/control"
+	"github.com/wardgate/wardgate/gateway/control"
 )
 
 // backend serves canned box state; it is the Backend the API under test

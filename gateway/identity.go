@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"context"
@@ -9,14 +9,14 @@ import (
 	"path/filepath"
 
 	"github.com/wardgate/wardgate/attest"
-	"github.com/wardgate/wardgate/cmd/internal/config"
 	"github.com/wardgate/wardgate/firmware"
+	"github.com/wardgate/wardgate/gateway/config"
 )
 
-// identityOut is what `wardgated --identity` prints: what the other boxes
+// Identity is what `wardgated --identity` prints: what the other boxes
 // need to enroll this one (ek), and the measurements a vendor signs into a
 // manifest (components, in firmware.Component form, wardgated last).
-type identityOut struct {
+type Identity struct {
 	Box        string               `json:"box"`
 	TPM        string               `json:"tpm"`
 	EK         string               `json:"ek"`
@@ -24,8 +24,8 @@ type identityOut struct {
 	Components []firmware.Component `json:"components"`
 }
 
-func printIdentity(ctx context.Context, cfg *config.Config, log *slog.Logger) (*identityOut, error) {
-	d := &daemon{cfg: cfg, log: log}
+func PrintIdentity(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Identity, error) {
+	d := &Gateway{cfg: cfg, log: log}
 	defer func() {
 		for i := len(d.closers) - 1; i >= 0; i-- {
 			d.closers[i]()
@@ -51,7 +51,7 @@ func printIdentity(ctx context.Context, cfg *config.Config, log *slog.Logger) (*
 		return nil, fmt.Errorf("attester: %w", err)
 	}
 	defer a.Close()
-	out := &identityOut{Box: cfg.Box, TPM: d.tpm.Kind(), EK: a.EKFingerprint(), Components: []firmware.Component{}}
+	out := &Identity{Box: cfg.Box, TPM: d.tpm.Kind(), EK: a.EKFingerprint(), Components: []firmware.Component{}}
 	if cfg.TPM.DevCA != "" {
 		out.DevCACert = filepath.Join(cfg.TPM.DevCA, "ca.pem")
 	}

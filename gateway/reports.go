@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"crypto/ed25519"
@@ -14,7 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/wardgate/wardgate/attest"
-	"github.com/wardgate/wardgate/cmd/internal/control"
+	"github.com/wardgate/wardgate/gateway/control"
 )
 
 // reportStore keeps every signed attestation report this box issued, in

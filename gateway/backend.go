@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"bytes"
@@ -13,24 +13,24 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wardgate/wardgate/attest"
-	"github.com/wardgate/wardgate/cmd/internal/api"
-	"github.com/wardgate/wardgate/cmd/internal/control"
+	"github.com/wardgate/wardgate/gateway/api"
+	"github.com/wardgate/wardgate/gateway/control"
 	"github.com/wardgate/wardgate/ledger"
 	"github.com/wardgate/wardgate/ledger/proof"
 	"github.com/wardgate/wardgate/tunnel"
 )
 
 // The daemon is the control.Backend of the control socket and the report API.
-var _ control.Backend = (*daemon)(nil)
+var _ control.Backend = (*Gateway)(nil)
 
-func (d *daemon) notReady() error {
+func (d *Gateway) notReady() error {
 	if !d.ready.Load() {
 		return control.ErrNotReady
 	}
 	return nil
 }
 
-func (d *daemon) Status(ctx context.Context) (control.StatusInfo, error) {
+func (d *Gateway) Status(ctx context.Context) (control.StatusInfo, error) {
 	d.selfMu.Lock()
 	sc := d.self
 	d.selfMu.Unlock()
@@ -53,7 +53,7 @@ func (d *daemon) Status(ctx context.Context) (control.StatusInfo, error) {
 	return s, nil
 }
 
-func (d *daemon) chainHeight(ctx context.Context) uint64 {
+func (d *Gateway) chainHeight(ctx context.Context) uint64 {
 	if d.chain == nil {
 		return 0
 	}
@@ -66,7 +66,7 @@ func (d *daemon) chainHeight(ctx context.Context) uint64 {
 	return h
 }
 
-func (d *daemon) Peers(ctx context.Context) ([]control.PeerInfo, error) {
+func (d *Gateway) Peers(ctx context.Context) ([]control.PeerInfo, error) {
 	if err := d.notReady(); err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func (d *daemon) Peers(ctx context.Context) ([]control.PeerInfo, error) {
 	return out, nil
 }
 
-func (d *daemon) Attest(ctx context.Context, peer string) (control.AttestResult, error) {
+func (d *Gateway) Attest(ctx context.Context, peer string) (control.AttestResult, error) {
 	if err := d.notReady(); err != nil {
 		return control.AttestResult{}, err
 	}
@@ -134,21 +134,21 @@ func (d *daemon) Attest(ctx context.Context, peer string) (control.AttestResult,
 	return r, nil
 }
 
-func (d *daemon) Reports(ctx context.Context, f control.ReportFilter) ([]control.ReportSummary, error) {
+func (d *Gateway) Reports(ctx context.Context, f control.ReportFilter) ([]control.ReportSummary, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
 	return d.reports.list(f), nil
 }
 
-func (d *daemon) Report(ctx context.Context, id string) ([]byte, error) {
+func (d *Gateway) Report(ctx context.Context, id string) ([]byte, error) {
 	return d.reports.get(id)
 }
 
-func (d *daemon) LedgerStatus(ctx context.Context) (control.LedgerInfo, error) {
+func (d *Gateway) LedgerStatus(ctx context.Context) (control.LedgerInfo, error) {
 	ls := d.ledger.Status(ctx)
 	var i control.LedgerInfo
-	i.FillFromLedger(ls)
+	fillLedgerInfo(&i, ls)
 	i.Checkpoints = len(d.checkpointSizes(ls))
 	i.AnchoredCheckpoints = len(d.ledger.AnchoredSizes())
 	i.RecordKey = hex.EncodeToString(d.ledger.RecordKey())
@@ -165,7 +165,7 @@ func (d *daemon) LedgerStatus(ctx context.Context) (control.LedgerInfo, error) {
 
 // checkpointSizes is a lower bound on the checkpoints signed: the ledger
 // exposes only the anchored ones and the last.
-func (d *daemon) checkpointSizes(ls ledger.Status) []uint64 {
+func (d *Gateway) checkpointSizes(ls ledger.Status) []uint64 {
 	s := d.ledger.AnchoredSizes()
 	if ls.LastCheckpoint != nil && !slices.Contains(s, ls.LastCheckpoint.Size) {
 		s = append(s, ls.LastCheckpoint.Size)
@@ -173,7 +173,7 @@ func (d *daemon) checkpointSizes(ls ledger.Status) []uint64 {
 	return s
 }
 
-func (d *daemon) Checkpoints(ctx context.Context) ([]control.CheckpointInfo, error) {
+func (d *Gateway) Checkpoints(ctx context.Context) ([]control.CheckpointInfo, error) {
 	ls := d.ledger.Status(ctx)
 	var out []control.CheckpointInfo
 	if ls.LastCheckpoint != nil {
@@ -192,7 +192,7 @@ func (d *daemon) Checkpoints(ctx context.Context) ([]control.CheckpointInfo, err
 	return out, nil
 }
 
-func (d *daemon) Firmware(ctx context.Context) (control.FirmwareInfo, error) {
+func (d *Gateway) Firmware(ctx context.Context) (control.FirmwareInfo, error) {
 	var fi control.FirmwareInfo
 	for i, m := range d.manifests {
 		n := 0
@@ -215,7 +215,7 @@ func (d *daemon) Firmware(ctx context.Context) (control.FirmwareInfo, error) {
 }
 
 // startAPI binds the report API and the metrics listener if configured.
-func (d *daemon) startAPI(add func(string, func(context.Context) error, net.Listener)) error {
+func (d *Gateway) startAPI(add func(string, func(context.Context) error, net.Listener)) error {
 	c := d.cfg
 	if c.API.Listen != "" {
 		s, err := api.New(api.Config{Backend: d, CertFile: c.API.TLSCert, KeyFile: c.API.TLSKey, ClientCAFile: c.API.ClientCA, Logger: d.log})
@@ -264,4 +264,18 @@ func loadPolicy(path string) (attest.Policy, error) {
 		}
 	}
 	return p, nil
+}
+
+// fillLedgerInfo copies a ledger.Status into i.
+func fillLedgerInfo(i *control.LedgerInfo, s ledger.Status) {
+	i.Box, i.Size, i.Backlog = s.Box, s.Size, s.Backlog
+	i.ChainConnected, i.ChainError, i.JournalError = s.ChainConnected, s.ChainError, s.JournalError
+	if s.LastCheckpoint != nil {
+		c := control.CheckpointFromLedger(*s.LastCheckpoint, nil)
+		i.LastCheckpoint = &c
+	}
+	if s.LastAnchor != nil {
+		c := control.CheckpointFromLedger(proof.Checkpoint{Size: s.LastAnchor.Size, Root: s.LastAnchor.Root}, s.LastAnchor)
+		i.LastAnchored = &c
+	}
 }
