@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/wardgate/wardgate/ledger/proof"
+	"github.com/wardgate/wardgate/records/fhir"
 	"github.com/wardgate/wardgate/records/receipt"
 )
 
@@ -384,7 +385,7 @@ func (r *Relay) receiveBatch(ctx context.Context, items []inbound) ([]*proof.Ent
 	errs := make([]error, len(items))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, deliverParallel)
-	var fhir []int // FHIR records, for one batch Bundle (Delivery.FHIRBatch)
+	var fhirIdx []int // FHIR records, for one batch Bundle (Delivery.FHIRBatch)
 	var types []string
 	for i := range items {
 		it := &items[i]
@@ -398,9 +399,9 @@ func (r *Relay) receiveBatch(ctx context.Context, items []inbound) ([]*proof.Ent
 			continue
 		}
 		it.e = e
-		if r.cfg.Deliver.FHIRBatch && e.ContentType == fhirJSON {
-			if t := fhirType(it.body); t != "" {
-				fhir, types = append(fhir, i), append(types, t)
+		if r.cfg.Deliver.FHIRBatch && e.ContentType == fhir.ContentType {
+			if t := fhir.ResourceType(it.body); t != "" {
+				fhirIdx, types = append(fhirIdx, i), append(types, t)
 				continue
 			}
 		}
@@ -412,8 +413,8 @@ func (r *Relay) receiveBatch(ctx context.Context, items []inbound) ([]*proof.Ent
 			recvs[i], errs[i] = r.receive(ctx, it.e, it.body)
 		}()
 	}
-	if len(fhir) > 0 {
-		r.receiveFHIRBatch(ctx, items, fhir, types, recvs, errs)
+	if len(fhirIdx) > 0 {
+		r.receiveFHIRBatch(ctx, items, fhirIdx, types, recvs, errs)
 	}
 	wg.Wait()
 	return recvs, errs

@@ -2,13 +2,14 @@ package records
 
 import (
 	"bufio"
-	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
 
 	"github.com/wardgate/wardgate/ledger/proof"
+	"github.com/wardgate/wardgate/records/fhir"
 	"github.com/wardgate/wardgate/records/receipt"
 )
 
@@ -35,7 +36,7 @@ import (
 // body is over max_body, or it holds more than MaxBulkRecords lines.
 const (
 	bulkPath        = "/v1/records/bulk"
-	BulkContentType = "application/fhir+ndjson"
+	BulkContentType = fhir.NDJSONContentType
 	// MaxBulkRecords bounds the records of one bulk request.
 	MaxBulkRecords = 10000
 	bulkParallel   = 1024 // records of one bulk request in flight at once
@@ -49,31 +50,15 @@ type bulkLine struct {
 	Error   string           `json:"error,omitempty"`
 }
 
-// splitBulk returns the non-empty lines of an NDJSON body (aliasing it) and
-// their 1-based line numbers.
+// splitBulk splits a bulk body into its records and line numbers, as the
+// relay's refusals: too many is ErrTooLarge, none is ErrBadRequest.
 func splitBulk(body []byte) ([][]byte, []int, error) {
-	var recs [][]byte
-	var nums []int
-	n := 0
-	for len(body) > 0 {
-		n++
-		line := body
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			line, body = body[:i], body[i+1:]
-		} else {
-			body = nil
-		}
-		line = bytes.TrimRight(line, "\r")
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		if len(recs) == MaxBulkRecords {
-			return nil, nil, fmt.Errorf("%w: more than %d records in one bulk request; split it", ErrTooLarge, MaxBulkRecords)
-		}
-		recs, nums = append(recs, line), append(nums, n)
-	}
-	if len(recs) == 0 {
-		return nil, nil, fmt.Errorf("%w: bulk body holds no records (one FHIR resource per line)", ErrBadRequest)
+	recs, nums, err := fhir.SplitNDJSON(body, MaxBulkRecords)
+	switch {
+	case errors.Is(err, fhir.ErrTooMany):
+		return nil, nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
+	case err != nil:
+		return nil, nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	return recs, nums, nil
 }
@@ -103,7 +88,7 @@ func (r *Relay) handleBulk(w http.ResponseWriter, req *http.Request) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			out[i].Line = nums[i]
-			rc, err := r.Send(req.Context(), peer, "application/fhir+json", rec)
+			rc, err := r.Send(req.Context(), peer, fhir.ContentType, rec)
 			if err != nil {
 				out[i].Code, _ = classify(err)
 				out[i].Error = err.Error()

@@ -69,23 +69,3 @@ func TestBulkIntake(t *testing.T) {
 		t.Fatalf("refused requests delivered something: %d", p.ep.count())
 	}
 }
-
-// splitBulk bounds the number of records and never returns an empty one.
-func FuzzSplitBulk(f *testing.F) {
-	f.Add([]byte("{}\n{}\r\n\n"))
-	f.Add([]byte(""))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		recs, nums, err := splitBulk(b)
-		if err != nil {
-			return
-		}
-		if len(recs) == 0 || len(recs) > MaxBulkRecords || len(recs) != len(nums) {
-			t.Fatalf("%d records, %d line numbers", len(recs), len(nums))
-		}
-		for i, r := range recs {
-			if len(bytes.TrimSpace(r)) == 0 || bytes.ContainsAny(r, "\n") || (i > 0 && nums[i] <= nums[i-1]) {
-				t.Fatalf("record %d %q at line %d", i, r, nums[i])
-			}
-		}
-	})
-}
