@@ -1,5 +1,6 @@
 // compile.js compiles Anchor.sol with the npm solc package (pinned in the
-// Makefile) and writes build/Anchor.abi and build/Anchor.bin.
+// Makefile) and writes build/Anchor.abi and build/Anchor.bin under OUT_DIR
+// (default: this directory).
 const fs = require('fs');
 const path = require('path');
 const solc = require(process.env.SOLC_MODULE || 'solc');
@@ -23,7 +24,8 @@ for (const e of out.errors || []) {
 }
 if (failed) process.exit(1);
 const c = out.contracts['Anchor.sol'].Anchor;
-fs.mkdirSync(path.join(__dirname, 'build'), { recursive: true });
-fs.writeFileSync(path.join(__dirname, 'build', 'Anchor.abi'), JSON.stringify(c.abi, null, 1) + '\n');
-fs.writeFileSync(path.join(__dirname, 'build', 'Anchor.bin'), c.evm.bytecode.object + '\n');
+const outDir = path.join(process.env.OUT_DIR || __dirname, 'build');
+fs.mkdirSync(outDir, { recursive: true });
+fs.writeFileSync(path.join(outDir, 'Anchor.abi'), JSON.stringify(c.abi, null, 1) + '\n');
+fs.writeFileSync(path.join(outDir, 'Anchor.bin'), c.evm.bytecode.object + '\n');
 console.log('solc', solc.version(), 'evmVersion cancun: wrote build/Anchor.abi, build/Anchor.bin');
