@@ -10,13 +10,21 @@ CACHE     := $(HOME)/.cache/wardgate
 # clone (new file times) reuses it and a version bump builds a new one.
 GETH_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/ethereum/go-ethereum 2>/dev/null)
 GETH      := $(CACHE)/geth-$(or $(GETH_VERSION),unknown)
+# golangci-lint is installed from the Go module proxy at this version, into
+# the same cache and named the same way as geth.
+GOLANGCI_VERSION := v2.15.0
+GOLANGCI_LINT := $(CACHE)/golangci-lint-$(GOLANGCI_VERSION)/golangci-lint
+# The packages whose tests also run under the race detector: everything that
+# runs goroutines of its own (peer loops, journal group commit, anchorer,
+# tunnel admission, record delivery).
+RACE_PKGS := ./attest/... ./ledger/... ./tunnel/... ./records/... ./gateway/...
 export CGO_ENABLED := 1
 # Tests that need the geth binary find it here; it is built once per machine.
 export WARDGATE_GETH := $(GETH)
 
 APT_PKGS  := swtpm swtpm-tools tpm2-tools iperf3 wireguard-tools libssl-dev gcc iproute2 iputils-ping
 
-.PHONY: all build test demo bench bench-tunnel bench-records contracts install deps geth fmt vet clean
+.PHONY: all build test unit race demo bench bench-tunnel bench-records contracts contracts-check install deps geth lint fmt vet clean
 
 all: build
 
@@ -49,8 +57,24 @@ fmt:
 vet:
 	$(GO) vet ./...
 
-test: deps geth fmt vet
+# lint runs golangci-lint with .golangci.yml (staticcheck, errorlint, govet
+# with its extra analyzers) on every package, tests included.
+lint: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
+$(GOLANGCI_LINT):
+	@mkdir -p $(dir $@)
+	GOBIN=$(dir $@) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+
+# test is what CI runs (.ci/run): checks first, cheapest first, so a format
+# or lint slip fails in seconds rather than after the integration tests.
+test: deps geth fmt vet lint contracts-check unit race
+
+unit:
 	$(GO) test -count=1 -timeout 70m ./...
+
+# race reruns the concurrent packages' tests under the race detector.
+race:
+	$(GO) test -race -count=1 -timeout 30m $(RACE_PKGS)
 
 bench: deps geth
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./attest/... ./firmware/... ./ledger/...
@@ -75,6 +99,17 @@ demo: deps build
 
 contracts:
 	$(MAKE) -C ledger/contracts
+
+# contracts-check regenerates the ABI, bytecode and bindings into a temporary
+# directory with the pinned solc and abigen, and fails if they differ from
+# the committed ones: a contract edit without `make contracts`, or a build
+# that is no longer reproducible.
+contracts-check:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(MAKE) -s -C ledger/contracts OUT="$$tmp" >/dev/null && \
+	for f in build/Anchor.abi build/Anchor.bin anchor.go; do \
+		diff -u "ledger/contracts/$$f" "$$tmp/$$f" || { echo "ledger/contracts/$$f differs from a fresh build: run make contracts and commit"; exit 1; }; \
+	done && echo "contracts-check: ABI, bytecode and bindings match a fresh build"
 
 # install puts the binaries, the systemd unit and an example config in place,
 # and creates the `wardgate` group whose members may use the CLI. It never
