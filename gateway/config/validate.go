@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/wardgate/wardgate/internal/names"
 )
 
 // Error is one problem in the config: the key path and what is wrong,
@@ -65,7 +67,6 @@ const (
 )
 
 var (
-	nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 	ekRE   = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 	ifRE   = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,15}$`)
 	addrRE = regexp.MustCompile(`^0x[0-9a-fA-F]{40}$`)
@@ -147,6 +148,15 @@ func (k *checker) oneOf(path, s string, allowed ...string) bool {
 	return true
 }
 
+// boxName checks a box name by the one rule every package uses.
+func (k *checker) boxName(path, s string) bool {
+	if err := names.Check(s); err != nil {
+		k.add(path, "%s", err)
+		return false
+	}
+	return true
+}
+
 func (k *checker) listLen(path string, n int) {
 	if n > maxListLen {
 		k.add(path, "has %d entries; at most %d are allowed", n, maxListLen)
@@ -158,8 +168,8 @@ func (c *Config) validate() Errors {
 	k := &checker{}
 	c.p = parsed{peers: map[string]parsedPeer{}}
 
-	if k.required("box", c.Box, "this box's name, e.g. hospital-a") && !nameRE.MatchString(c.Box) {
-		k.add("box", "%q must be 1-63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", c.Box)
+	if k.required("box", c.Box, "this box's name, e.g. hospital-a") {
+		k.boxName("box", c.Box)
 	}
 	k.required("state_dir", c.StateDir, "a directory for keys, the journal and the chain, e.g. /var/lib/wardgate")
 	if c.Log.Level != "" {
@@ -291,7 +301,7 @@ func (c *Config) validate() Errors {
 	enrolled := map[string]string{}
 	for i, e := range a.Enrollment {
 		p := fmt.Sprintf("attestation.enrollment[%d]", i)
-		if k.required(p+".name", e.Name, "the enrolled box's name") {
+		if k.required(p+".name", e.Name, "the enrolled box's name") && k.boxName(p+".name", e.Name) {
 			if _, dup := enrolled[e.Name]; dup {
 				k.add(p+".name", "%q is enrolled twice; keep one entry", e.Name)
 			}
@@ -340,8 +350,7 @@ func (c *Config) validate() Errors {
 		var pp parsedPeer
 		if k.required(p+".name", pr.Name, "the peer box's name, as its own config's box") {
 			switch {
-			case !nameRE.MatchString(pr.Name):
-				k.add(p+".name", "%q must be 1-63 lower-case letters, digits, '.', '_' or '-'", pr.Name)
+			case !k.boxName(p+".name", pr.Name):
 			case pr.Name == c.Box:
 				k.add(p+".name", "%q is this box itself; list only the other boxes", pr.Name)
 			case seenPeer[pr.Name]:
