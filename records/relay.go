@@ -58,6 +58,7 @@ import (
 	"time"
 
 	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/internal/names"
 	"github.com/wardgate/wardgate/ledger"
 	"github.com/wardgate/wardgate/ledger/proof"
 	"github.com/wardgate/wardgate/records/receipt"
@@ -326,15 +327,11 @@ func (r *Relay) Close() error {
 	return nil
 }
 
-// checkName keeps peer and box names to what fits a ledger entry and a host name.
+// checkName checks a peer or box name by the one box-name rule (see
+// internal/names); a bad name is the caller's mistake, so ErrBadRequest.
 func checkName(field, s string) error {
-	if s == "" || len(s) > 64 {
-		return fmt.Errorf("%w: %s %q must be 1..64 characters", ErrBadRequest, field, s)
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
-			return fmt.Errorf("%w: %s %q may hold only letters, digits, '-', '.', '_'", ErrBadRequest, field, s)
-		}
+	if err := names.CheckBox(field, s); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	return nil
 }

@@ -805,7 +805,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		want string
 	}{
 		{func(c *Config) { c.Box = "" }, "box name is empty"},
-		{func(c *Config) { c.Box = "st mary" }, "may hold only"},
+		{func(c *Config) { c.Box = "st mary" }, "is not a box name"},
 		{func(c *Config) { c.Dial = nil }, "tunnel dialer"},
 		{func(c *Config) { c.Deliver = Delivery{HTTPURL: "ftp://x"} }, "http_url"},
 		{func(c *Config) { c.Deliver = Delivery{MLLPAddr: "ehr"} }, "mllp_addr"},
