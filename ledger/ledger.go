@@ -114,8 +114,8 @@ type batch struct {
 // into the Merkle tree and starts the committer, the checkpointer and, with a
 // chain, the anchorer.
 func Open(ctx context.Context, cfg Config) (*Ledger, error) {
-	if cfg.Box == "" || len(cfg.Box) > proof.MaxNameLen {
-		return nil, fmt.Errorf("ledger: config box name %q must be 1..%d bytes", cfg.Box, proof.MaxNameLen)
+	if err := names.CheckBox("config box", cfg.Box); err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	if cfg.Signer == nil {
 		return nil, errors.New("ledger: config signer is nil; pass the box's record-signing key")

@@ -8,7 +8,6 @@ import (
 
 	merkleproof "github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
-	"github.com/wardgate/wardgate/ledger/proof"
 )
 
 func TestAppendReopenProofs(t *testing.T) {
@@ -104,29 +103,6 @@ func TestAppendReopenProofs(t *testing.T) {
 	}
 	if _, err := Open(ctx, Config{Box: "st-mary", StateDir: dir, Signer: testSigner(t, 8)}); err == nil {
 		t.Fatal("opened a log with a different record key")
-	}
-}
-
-func TestEntryEncodingRoundTrip(t *testing.T) {
-	e := testEntry(3)
-	e.Log, e.Seq, e.Signature = "st-mary", 9, make([]byte, 64)
-	b, err := e.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d proof.Entry
-	if err := d.UnmarshalBinary(b); err != nil {
-		t.Fatal(err)
-	}
-	b2, _ := d.MarshalBinary()
-	if string(b) != string(b2) {
-		t.Fatal("entry does not round-trip")
-	}
-	for i := range b {
-		var x proof.Entry
-		if x.UnmarshalBinary(b[:i]) == nil {
-			t.Fatalf("truncated entry of %d bytes parsed", i)
-		}
 	}
 }
 

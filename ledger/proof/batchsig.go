@@ -59,7 +59,7 @@ func BatchLeaf(msg []byte) [32]byte {
 // MaxBatchSign so that paths stay short.
 func SignBatch(s Signer, domain string, leaves [][32]byte) ([]byte, []BatchProof, error) {
 	if len(leaves) == 0 || len(leaves) > 1<<maxBatchPath {
-		return nil, nil, fmt.Errorf("ledger: batch of %d messages, want 1..%d", len(leaves), 1<<maxBatchPath)
+		return nil, nil, fmt.Errorf("proof: batch of %d messages, want 1..%d", len(leaves), 1<<maxBatchPath)
 	}
 	proofs := make([]BatchProof, len(leaves))
 	depth := 0
@@ -73,7 +73,7 @@ func SignBatch(s Signer, domain string, leaves [][32]byte) ([]byte, []BatchProof
 	root := batchRoot(leaves, proofs, 0, len(leaves))
 	sig, err := s.Sign(batchMessage(domain, root, uint32(len(leaves))))
 	if err != nil {
-		return nil, nil, fmt.Errorf("ledger: signing batch: %w", err)
+		return nil, nil, fmt.Errorf("proof: signing batch: %w", err)
 	}
 	return sig, proofs, nil
 }

@@ -35,7 +35,7 @@ func (c *Checkpoint) SignedBytes() []byte {
 func (c *Checkpoint) Sign(s Signer) error {
 	sig, err := s.Sign(c.SignedBytes())
 	if err != nil {
-		return fmt.Errorf("ledger: signing checkpoint at size %d: %w", c.Size, err)
+		return fmt.Errorf("proof: signing checkpoint at size %d: %w", c.Size, err)
 	}
 	c.Signature = sig
 	return nil

@@ -73,7 +73,7 @@ const entryBatchDomain = "entry/v1\x00"
 const EntryDomain = "wardgate/ledger/entry/v1\x00"
 
 // ErrBadEntry is returned when an entry cannot be encoded or decoded.
-var ErrBadEntry = errors.New("ledger: malformed entry")
+var ErrBadEntry = errors.New("proof: malformed entry")
 
 func (e *Entry) Check() error {
 	if !e.Kind.valid() {
@@ -216,7 +216,7 @@ func SignEntries(s Signer, es []*Entry) ([][]byte, error) {
 		}
 		sig, proofs, err := SignBatch(s, entryBatchDomain, leaves)
 		if err != nil {
-			return nil, fmt.Errorf("ledger: signing entries %d..%d: %w", es[lo].Seq, es[hi-1].Seq, err)
+			return nil, fmt.Errorf("proof: signing entries %d..%d: %w", es[lo].Seq, es[hi-1].Seq, err)
 		}
 		for i := lo; i < hi; i++ {
 			e := es[i]

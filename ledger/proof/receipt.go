@@ -40,9 +40,9 @@ const maxProofLen = 64
 var (
 	// ErrMalformedReceipt is returned for a receipt file that does not parse
 	// (truncated, not JSON, unknown fields, out-of-range values).
-	ErrMalformedReceipt = errors.New("ledger: malformed receipt")
+	ErrMalformedReceipt = errors.New("proof: malformed receipt")
 	// ErrReceiptTooLarge is returned for a receipt over MaxReceiptSize.
-	ErrReceiptTooLarge = errors.New("ledger: receipt too large")
+	ErrReceiptTooLarge = errors.New("proof: receipt too large")
 )
 
 // ParseReceipt decodes and sanity-checks a receipt file. It checks shape,
@@ -95,7 +95,7 @@ func ParseReceipt(b []byte) (*Receipt, error) {
 func ReadReceipt(rd io.Reader) (*Receipt, error) {
 	b, err := io.ReadAll(io.LimitReader(rd, MaxReceiptSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("ledger: reading receipt: %w", err)
+		return nil, fmt.Errorf("proof: reading receipt: %w", err)
 	}
 	return ParseReceipt(b)
 }

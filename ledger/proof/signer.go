@@ -20,7 +20,7 @@ type KeySigner struct{ key ed25519.PrivateKey }
 // NewKeySigner wraps an Ed25519 private key.
 func NewKeySigner(key ed25519.PrivateKey) (*KeySigner, error) {
 	if len(key) != ed25519.PrivateKeySize {
-		return nil, fmt.Errorf("ledger: record key is %d bytes, want %d", len(key), ed25519.PrivateKeySize)
+		return nil, fmt.Errorf("proof: record key is %d bytes, want %d", len(key), ed25519.PrivateKeySize)
 	}
 	return &KeySigner{key: key}, nil
 }
@@ -30,4 +30,4 @@ func (s *KeySigner) Public() ed25519.PublicKey { return s.key.Public().(ed25519.
 func (s *KeySigner) Sign(msg []byte) ([]byte, error) { return ed25519.Sign(s.key, msg), nil }
 
 // ErrBadSignature is returned when an entry or checkpoint signature does not verify.
-var ErrBadSignature = errors.New("ledger: bad signature")
+var ErrBadSignature = errors.New("proof: bad signature")

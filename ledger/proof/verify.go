@@ -21,22 +21,22 @@ import (
 var (
 	// ErrBadProof: the inclusion or consistency proof does not lead to the
 	// checkpoint's root (e.g. a flipped proof byte).
-	ErrBadProof = errors.New("ledger: proof does not match the checkpoint root")
+	ErrBadProof = errors.New("proof: proof does not match the checkpoint root")
 	// ErrDigestMismatch: the record bytes given do not hash to the entry's digest.
-	ErrDigestMismatch = errors.New("ledger: record does not match the entry digest")
+	ErrDigestMismatch = errors.New("proof: record does not match the entry digest")
 	// ErrWrongKey: the receipt's record key is not the key the caller trusts.
-	ErrWrongKey = errors.New("ledger: receipt signed by an unexpected record key")
+	ErrWrongKey = errors.New("proof: receipt signed by an unexpected record key")
 	// ErrPending: online verification of a receipt that is not anchored yet.
-	ErrPending = errors.New("ledger: receipt is pending (not anchored yet); upgrade it later")
+	ErrPending = errors.New("proof: receipt is pending (not anchored yet); upgrade it later")
 	// ErrWrongChain: the anchor names another chain or contract than the one trusted.
-	ErrWrongChain = errors.New("ledger: anchor is on an untrusted chain or contract")
+	ErrWrongChain = errors.New("proof: anchor is on an untrusted chain or contract")
 	// ErrRootNotOnChain: the chain does not hold this checkpoint's (size, root) at the named tx.
-	ErrRootNotOnChain = errors.New("ledger: checkpoint root is not anchored on chain")
+	ErrRootNotOnChain = errors.New("proof: checkpoint root is not anchored on chain")
 	// ErrUnregisteredGateway: the root was anchored by an account that is not
 	// (or no longer) a registered gateway, or not the box's gateway.
-	ErrUnregisteredGateway = errors.New("ledger: root anchored by an unregistered gateway")
+	ErrUnregisteredGateway = errors.New("proof: root anchored by an unregistered gateway")
 	// ErrNotDeepEnough: the anchor block has fewer confirmations than required.
-	ErrNotDeepEnough = errors.New("ledger: anchor is not deep enough")
+	ErrNotDeepEnough = errors.New("proof: anchor is not deep enough")
 )
 
 // VerifyOptions says what to trust. Without Backend, Verify is offline.
@@ -129,7 +129,7 @@ func verifyAnchor(ctx context.Context, cp Checkpoint, a *Anchor, o VerifyOptions
 	}
 	id, err := o.Backend.ChainID(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("ledger: verify: chain id: %w", err)
+		return 0, fmt.Errorf("proof: verify: chain id: %w", err)
 	}
 	if id.Uint64() != o.ChainID {
 		return 0, fmt.Errorf("%w: endpoint serves chain %v, trusted chain is %d", ErrWrongChain, id, o.ChainID)
@@ -159,7 +159,7 @@ func verifyAnchor(ctx context.Context, cp Checkpoint, a *Anchor, o VerifyOptions
 		},
 	})
 	if err != nil {
-		return 0, fmt.Errorf("ledger: verify: logs of block %s: %w", a.BlockHash, err)
+		return 0, fmt.Errorf("proof: verify: logs of block %s: %w", a.BlockHash, err)
 	}
 	var found bool
 	for i := range logs {
@@ -187,14 +187,14 @@ func verifyAnchor(ctx context.Context, cp Checkpoint, a *Anchor, o VerifyOptions
 	bound := abi.Instance(o.Backend, o.Contract)
 	ok, err := bind.Call(bound, &bind.CallOpts{Context: ctx}, abi.PackIsGateway(a.Gateway), abi.UnpackIsGateway)
 	if err != nil {
-		return 0, fmt.Errorf("ledger: verify: isGateway(%s): %w", a.Gateway, err)
+		return 0, fmt.Errorf("proof: verify: isGateway(%s): %w", a.Gateway, err)
 	}
 	if !ok {
 		return 0, fmt.Errorf("%w: %s is not registered in contract %s", ErrUnregisteredGateway, a.Gateway, o.Contract)
 	}
 	head, err := o.Backend.BlockNumber(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("ledger: verify: block number: %w", err)
+		return 0, fmt.Errorf("proof: verify: block number: %w", err)
 	}
 	depth := uint64(0)
 	if head >= a.Block {

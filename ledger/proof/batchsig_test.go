@@ -1,11 +1,12 @@
-package ledger
+package proof_test
 
 import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"github.com/wardgate/wardgate/ledger/proof"
 	"testing"
+
+	"github.com/wardgate/wardgate/ledger/proof"
 )
 
 // Every message of every batch size verifies on its own; a changed message,
