@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wardgate/wardgate/internal/names"
 	"github.com/wardgate/wardgate/ledger/proof"
 	bolt "go.etcd.io/bbolt"
 )
