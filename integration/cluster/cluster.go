@@ -422,13 +422,22 @@ func (b *Box) Running() bool {
 	}
 }
 
+// exitErr is a process's wait error, or says it exited cleanly: wrapped
+// with %w, a nil error would print as %!w(<nil>).
+func exitErr(err error) error {
+	if err == nil {
+		return errors.New("exit status 0")
+	}
+	return err
+}
+
 // WaitReady waits until b's control socket reports ready.
 func (b *Box) WaitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	for {
 		if !b.Running() {
-			return fmt.Errorf("cluster: %s exited while starting (%v); log:\n%s", b.Name, b.err, b.LogTail(40))
+			return fmt.Errorf("cluster: %s exited while starting (%w); log:\n%s", b.Name, exitErr(b.err), b.LogTail(40))
 		}
 		var st struct {
 			Ready bool `json:"ready"`
@@ -547,7 +556,11 @@ func (b *Box) WaitPeer(ctx context.Context, peer string, cond func(Peer) bool) (
 		lastErr = err
 		select {
 		case <-ctx.Done():
-			return last, fmt.Errorf("cluster: %s: peer %s: last state %q verdict %q (err %v): %w", b.Name, peer, last.State, last.Verdict, lastErr, ctx.Err())
+			err := fmt.Errorf("cluster: %s: peer %s: last state %q verdict %q: %w", b.Name, peer, last.State, last.Verdict, ctx.Err())
+			if lastErr != nil {
+				err = fmt.Errorf("%w (last error: %w)", err, lastErr)
+			}
+			return last, err
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -18,7 +18,6 @@ type netnsNet struct {
 	ns     []string
 	addr   []string
 	veths  []string
-	next   int
 }
 
 func ipCmd(ctx context.Context, args ...string) error {
