@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,7 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return 0
 	}
 	fmt.Fprintf(stderr, "wardgate: %v\n", err)
-	if _, ok := err.(usageError); ok {
+	if errors.As(err, new(usageError)) {
 		return 2
 	}
 	return 1
