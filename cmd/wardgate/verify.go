@@ -170,96 +170,145 @@ used and a warning says so. Exits 1 with the reason on any failure.`,
 	return cmd
 }
 
+// runVerify checks the receipt offline and, with --rpc, on chain. out
+// describes as much of the receipt as was read, even on error.
 func runVerify(ctx context.Context, vf verifyFlags, timeout time.Duration, stdin io.Reader) (verifyOutput, error) {
 	out := verifyOutput{Mode: "offline"}
-	var err error
 	if vf.rpc != "" {
 		out.Mode = "online"
 	}
-	var raw []byte
-	if vf.receipt == "-" {
-		raw, err = io.ReadAll(io.LimitReader(stdin, 2*proof.MaxReceiptSize+1))
-	} else {
-		raw, err = readBounded(vf.receipt, 2*proof.MaxReceiptSize)
-	}
-	if err != nil {
-		return out, fmt.Errorf("--receipt: %w", err)
-	}
-	r, cs, err := parseAnyReceipt(raw)
+	r, cs, err := readReceipt(vf.receipt, stdin)
 	if err != nil {
 		return out, err
 	}
+	describeReceipt(&out, r)
+	o, err := offlineOptions(vf)
+	if err != nil {
+		return out, err
+	}
+	out.RecordChecked = vf.record != ""
+	if vf.rpc != "" {
+		var closeChain func()
+		if ctx, closeChain, err = chainOptions(ctx, vf, timeout, r, &o, &out); err != nil {
+			return out, err
+		}
+		defer closeChain()
+	}
+	res, err := proof.Verify(ctx, r, o)
+	if err != nil {
+		return out, err
+	}
+	if out.Countersigned, err = checkCountersign(vf.receiverKey, r, cs); err != nil {
+		return out, err
+	}
+	describeResult(&out, r, res)
+	return out, nil
+}
+
+// readReceipt reads a receipt file, or stdin for "-", in either form.
+func readReceipt(path string, stdin io.Reader) (*proof.Receipt, *receipt.Countersign, error) {
+	var raw []byte
+	var err error
+	if path == "-" {
+		raw, err = io.ReadAll(io.LimitReader(stdin, 2*proof.MaxReceiptSize+1))
+	} else {
+		raw, err = readBounded(path, 2*proof.MaxReceiptSize)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("--receipt: %w", err)
+	}
+	return parseAnyReceipt(raw)
+}
+
+// describeReceipt fills in what the receipt claims, before any check, so
+// that a refusal still shows which record it was about.
+func describeReceipt(out *verifyOutput, r *proof.Receipt) {
 	out.Status, out.LeafIndex = r.Status, r.LeafIndex
 	out.CheckpointSize, out.CheckpointRoot = r.Checkpoint.Size, r.Checkpoint.Root.String()
 	if e, err := r.ParsedEntry(); err == nil {
 		out.Log, out.Kind, out.Digest = e.Log, e.Kind.String(), hex.EncodeToString(e.Digest[:])
 		out.Sender, out.Receiver, out.ContentType, out.Time = e.Sender, e.Receiver, e.ContentType, e.Time
 	}
+}
+
+// offlineOptions are the pinned record key and the record to hash.
+func offlineOptions(vf verifyFlags) (proof.VerifyOptions, error) {
 	var o proof.VerifyOptions
+	var err error
 	if vf.recordKey != "" {
 		if o.RecordKey, err = parseEd25519Key(vf.recordKey); err != nil {
-			return out, fmt.Errorf("--record-key: %w", err)
+			return o, fmt.Errorf("--record-key: %w", err)
 		}
 	}
 	if vf.record != "" {
 		if o.Record, err = readBounded(vf.record, maxRecord); err != nil {
-			return out, fmt.Errorf("--record: %w", err)
+			return o, fmt.Errorf("--record: %w", err)
 		}
-		out.RecordChecked = true
 	}
-	if vf.rpc != "" {
-		if r.Anchor == nil {
-			return out, fmt.Errorf("%w: no anchor in the receipt to check on %s; ask the box for an upgraded receipt", proof.ErrPending, vf.rpc)
-		}
-		o.ChainID, o.Contract, o.MinDepth = vf.chainID, r.Anchor.Contract, vf.minDepth
-		if vf.chainID == 0 {
-			o.ChainID = r.Anchor.ChainID
-			out.Warnings = append(out.Warnings, "chain id taken from the receipt; pin it with --chain-id")
-		}
-		if vf.contract != "" {
-			if !common.IsHexAddress(vf.contract) {
-				return out, usageError{fmt.Errorf("--contract %q is not a 0x… address", vf.contract)}
-			}
-			o.Contract = common.HexToAddress(vf.contract)
-		} else {
-			out.Warnings = append(out.Warnings, "contract taken from the receipt; pin it with --contract")
-		}
-		if vf.gateway != "" {
-			if !common.IsHexAddress(vf.gateway) {
-				return out, usageError{fmt.Errorf("--gateway %q is not a 0x… address", vf.gateway)}
-			}
-			o.Gateway = common.HexToAddress(vf.gateway)
-		}
-		dctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		cl, err := ethclient.DialContext(dctx, vf.rpc)
-		if err != nil {
-			return out, fmt.Errorf("--rpc %s: %w", vf.rpc, err)
-		}
-		defer cl.Close()
-		o.Backend = cl
-		ctx = dctx
+	return o, nil
+}
+
+// chainOptions pins the chain id, contract and gateway (warning where the
+// receipt's own values are used) and dials --rpc. It returns the context
+// bounded by --timeout for the chain queries and a func that closes the
+// connection and releases the context.
+func chainOptions(ctx context.Context, vf verifyFlags, timeout time.Duration, r *proof.Receipt, o *proof.VerifyOptions, out *verifyOutput) (context.Context, func(), error) {
+	if r.Anchor == nil {
+		return ctx, nil, fmt.Errorf("%w: no anchor in the receipt to check on %s; ask the box for an upgraded receipt", proof.ErrPending, vf.rpc)
 	}
-	res, err := proof.Verify(ctx, r, o)
+	o.ChainID, o.Contract, o.MinDepth = vf.chainID, r.Anchor.Contract, vf.minDepth
+	if vf.chainID == 0 {
+		o.ChainID = r.Anchor.ChainID
+		out.Warnings = append(out.Warnings, "chain id taken from the receipt; pin it with --chain-id")
+	}
+	if vf.contract != "" {
+		if !common.IsHexAddress(vf.contract) {
+			return ctx, nil, usageError{fmt.Errorf("--contract %q is not a 0x… address", vf.contract)}
+		}
+		o.Contract = common.HexToAddress(vf.contract)
+	} else {
+		out.Warnings = append(out.Warnings, "contract taken from the receipt; pin it with --contract")
+	}
+	if vf.gateway != "" {
+		if !common.IsHexAddress(vf.gateway) {
+			return ctx, nil, usageError{fmt.Errorf("--gateway %q is not a 0x… address", vf.gateway)}
+		}
+		o.Gateway = common.HexToAddress(vf.gateway)
+	}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	cl, err := ethclient.DialContext(dctx, vf.rpc)
 	if err != nil {
-		return out, err
+		cancel()
+		return ctx, nil, fmt.Errorf("--rpc %s: %w", vf.rpc, err)
 	}
-	switch {
-	case vf.receiverKey != "":
-		rk, err := parseEd25519Key(vf.receiverKey)
-		if err != nil {
-			return out, fmt.Errorf("--receiver-key: %w", err)
+	o.Backend = cl
+	return dctx, func() { cl.Close(); cancel() }, nil
+}
+
+// checkCountersign verifies the receiver's countersignature under
+// --receiver-key, and says what was done with it.
+func checkCountersign(receiverKey string, r *proof.Receipt, cs *receipt.Countersign) (string, error) {
+	if receiverKey == "" {
+		if cs != nil {
+			return "present, not checked (use --receiver-key)", nil
 		}
-		if cs == nil {
-			return out, fmt.Errorf("%w: the receipt has no countersignature; use the receipt the sending box returned", receipt.ErrBadCountersign)
-		}
-		if err := cs.Verify(rk, r.Entry); err != nil {
-			return out, err
-		}
-		out.Countersigned = "verified"
-	case cs != nil:
-		out.Countersigned = "present, not checked (use --receiver-key)"
+		return "", nil
 	}
+	rk, err := parseEd25519Key(receiverKey)
+	if err != nil {
+		return "", fmt.Errorf("--receiver-key: %w", err)
+	}
+	if cs == nil {
+		return "", fmt.Errorf("%w: the receipt has no countersignature; use the receipt the sending box returned", receipt.ErrBadCountersign)
+	}
+	if err := cs.Verify(rk, r.Entry); err != nil {
+		return "", err
+	}
+	return "verified", nil
+}
+
+// describeResult fills in what a passing verification established.
+func describeResult(out *verifyOutput, r *proof.Receipt, res *proof.Result) {
 	out.OK = true
 	out.KeyFromReceipt = res.KeyFromReceipt
 	out.RecordKey = hex.EncodeToString(r.RecordKey)
@@ -270,7 +319,6 @@ func runVerify(ctx context.Context, vf verifyFlags, timeout time.Duration, stdin
 		out.Anchored, out.Depth = true, res.Depth
 		out.ChainID, out.Contract, out.Gateway, out.Block = r.Anchor.ChainID, r.Anchor.Contract.Hex(), res.Gateway.Hex(), r.Anchor.Block
 	}
-	return out, nil
 }
 
 func printVerify(w io.Writer, v verifyOutput) {
