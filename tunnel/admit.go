@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/internal/names"
 )
 
 // Peer states reported by Status.
@@ -41,7 +42,6 @@ var ErrClosed = errors.New("tunnel: device closed")
 
 // Bounds on peer configuration, which comes from enrollment config.
 const (
-	maxPeerName   = 128
 	maxAllowedIPs = 64
 )
 
@@ -94,8 +94,8 @@ func (p *peer) status() PeerStatus {
 }
 
 func (pc *PeerConfig) validate() error {
-	if pc.Name == "" || len(pc.Name) > maxPeerName {
-		return fmt.Errorf("tunnel: PeerConfig.Name must be 1-%d bytes", maxPeerName)
+	if err := names.CheckBox("PeerConfig.Name", pc.Name); err != nil {
+		return fmt.Errorf("tunnel: %w", err)
 	}
 	if pc.PublicKey == ([32]byte{}) {
 		return fmt.Errorf("tunnel: peer %q: PeerConfig.PublicKey is all zero", pc.Name)
@@ -146,75 +146,109 @@ func (d *Device) Admit(v *attest.Verdict, p PeerConfig) error {
 		return ErrClosed
 	}
 	cur := d.peers[p.Name]
-	var refuse error
-	switch {
-	case v == nil:
-		refuse = ErrNoVerdict
-	case v.Peer() != p.Name:
-		refuse = fmt.Errorf("%w: verdict names %q", ErrPeerMismatch, v.Peer())
-	case cur != nil && cur.state == StateAdmitted && v.IssuedAt().Before(cur.issued):
-		// An out-of-order older verdict changes nothing either way.
-		d.mu.Unlock()
-		return fmt.Errorf("%w: peer %q: issued %s, admitted with %s", ErrStaleVerdict, p.Name,
-			v.IssuedAt().Format(time.RFC3339Nano), cur.issued.Format(time.RFC3339Nano))
-	case !v.Passed():
-		refuse = fmt.Errorf("%w (%s)", ErrVerdictFailed, verdictReasons(v))
-	case !v.Valid(now):
-		refuse = fmt.Errorf("%w at %s", ErrVerdictExpired, v.Expiry().UTC().Format(time.RFC3339))
-	case v.WireGuardKey() != p.PublicKey:
-		refuse = ErrKeyMismatch
-	}
-	if refuse == nil {
-		refuse = d.conflictLocked(p)
-	}
-	if refuse != nil {
-		refuse = fmt.Errorf("peer %q: %w", p.Name, refuse)
-		st, changed := d.refuseLocked(cur, p, v, refuse)
-		d.mu.Unlock()
-		if changed {
-			d.notify(st)
-		}
-		return refuse
-	}
-
-	// Install (or update) the peer before recording it as admitted. If that
-	// fails half way, an admitted peer is taken out rather than left in an
-	// unknown state.
-	failed := func(err error) error {
-		err = fmt.Errorf("tunnel: peer %q: %w", p.Name, err)
-		d.wg.IpcSet(peerRemoveUAPI(p.PublicKey))
-		if d.link != nil {
-			d.link.delRoutes(p.AllowedIPs)
-		}
-		if cur == nil || cur.state != StateAdmitted {
+	if err := d.judgeLocked(cur, v, p, now); err != nil {
+		if errors.Is(err, ErrStaleVerdict) {
+			// An out-of-order older verdict changes nothing either way.
 			d.mu.Unlock()
 			return err
 		}
-		d.removeLocked(cur, StateRevoked, err.Error())
-		st := cur.status()
-		d.mu.Unlock()
-		d.notify(st)
+		err = fmt.Errorf("peer %q: %w", p.Name, err)
+		d.unlockNotify(d.refuseLocked(cur, p, v, err))
 		return err
 	}
-	if cur != nil && cur.state == StateAdmitted && cur.cfg.PublicKey != p.PublicKey {
+	nudge, err := d.installLocked(cur, p)
+	if err != nil {
+		err = fmt.Errorf("tunnel: peer %q: %w", p.Name, err)
+		d.unlockNotify(d.uninstallLocked(cur, p, err))
+		return err
+	}
+	renewed := cur != nil && cur.state == StateAdmitted
+	st := d.recordLocked(cur, v, p, nudge)
+	d.mu.Unlock()
+
+	d.log.Info("peer admitted", "peer", p.Name, "renewed", renewed, "expiry", v.Expiry(), "report", v.ReportID(), "allowed_ips", p.AllowedIPs)
+	d.notify(st)
+	return nil
+}
+
+// judgeLocked returns why v cannot admit p (cur is p's current record, if
+// any), or nil. ErrStaleVerdict is an older verdict than the one p is
+// admitted with.
+func (d *Device) judgeLocked(cur *peer, v *attest.Verdict, p PeerConfig, now time.Time) error {
+	switch {
+	case v == nil:
+		return ErrNoVerdict
+	case v.Peer() != p.Name:
+		return fmt.Errorf("%w: verdict names %q", ErrPeerMismatch, v.Peer())
+	case cur != nil && cur.state == StateAdmitted && v.IssuedAt().Before(cur.issued):
+		return fmt.Errorf("%w: peer %q: issued %s, admitted with %s", ErrStaleVerdict, p.Name,
+			v.IssuedAt().Format(time.RFC3339Nano), cur.issued.Format(time.RFC3339Nano))
+	case !v.Passed():
+		return fmt.Errorf("%w (%s)", ErrVerdictFailed, verdictReasons(v))
+	case !v.Valid(now):
+		return fmt.Errorf("%w at %s", ErrVerdictExpired, v.Expiry().UTC().Format(time.RFC3339))
+	case v.WireGuardKey() != p.PublicKey:
+		return ErrKeyMismatch
+	}
+	return d.conflictLocked(p)
+}
+
+// unlockNotify releases d.mu and then reports st if it changed: watchers
+// are called without the lock.
+func (d *Device) unlockNotify(st PeerStatus, changed bool) {
+	d.mu.Unlock()
+	if changed {
+		d.notify(st)
+	}
+}
+
+// installLocked installs (or updates) p in WireGuard and the routing table,
+// before it is recorded as admitted. It reports whether the handshake is
+// left to the peer (see handshakeRole).
+func (d *Device) installLocked(cur *peer, p PeerConfig) (nudge bool, err error) {
+	admitted := cur != nil && cur.state == StateAdmitted
+	if admitted && cur.cfg.PublicKey != p.PublicKey {
 		if err := d.wg.IpcSet(peerRemoveUAPI(cur.cfg.PublicKey)); err != nil {
-			return failed(fmt.Errorf("remove old key: %w", err))
+			return false, fmt.Errorf("remove old key: %w", err)
 		}
 	}
-	fresh := cur == nil || cur.state != StateAdmitted || cur.cfg.PublicKey != p.PublicKey
-	keepalive := int(d.cfg.Keepalive / time.Second)
-	// Two boxes admit each other in the same instant (mutual attestation
-	// ends together). If both start a handshake, the initiations cross:
-	// wireguard-go drops the response to an initiation it has replaced, so
-	// each side is left a responder waiting for the other and nothing
-	// passes until a retry 5 s later, or longer when both retry together.
-	// So on a fresh admission only the side with the lower key initiates.
-	// The other is configured without the peer's endpoint, so that neither
-	// a keepalive nor its first packet can start a second handshake; it
-	// learns the endpoint from the initiation, and is given it (and starts
-	// the handshake itself) after handshakeNudge if none has come, for
-	// when its peer's initiation came before this admission and was dropped.
-	set, nudge := p, false
+	fresh := !admitted || cur.cfg.PublicKey != p.PublicKey
+	set, keepalive, nudge := d.handshakeRole(p, fresh)
+	if err := d.wg.IpcSet(peerSetUAPI(set, keepalive)); err != nil {
+		return false, fmt.Errorf("configure: %w", err)
+	}
+	if keep := int(d.cfg.Keepalive / time.Second); keepalive != keep {
+		if err := d.wg.IpcSet(keepaliveUAPI(p.PublicKey, keep)); err != nil {
+			d.log.Warn("resetting persistent keepalive failed", "peer", p.Name, "err", err)
+		}
+	}
+	if d.link == nil {
+		return nudge, nil
+	}
+	if admitted {
+		if err := d.link.delRoutes(removed(cur.cfg.AllowedIPs, p.AllowedIPs)); err != nil {
+			d.log.Warn("stale route removal failed", "peer", p.Name, "err", err)
+		}
+	}
+	return nudge, d.link.addRoutes(p.AllowedIPs)
+}
+
+// handshakeRole returns the configuration and persistent keepalive to set
+// for p, and whether this side waits for the peer's handshake (nudge).
+//
+// Two boxes admit each other in the same instant (mutual attestation
+// ends together). If both start a handshake, the initiations cross:
+// wireguard-go drops the response to an initiation it has replaced, so
+// each side is left a responder waiting for the other and nothing
+// passes until a retry 5 s later, or longer when both retry together.
+// So on a fresh admission only the side with the lower key initiates.
+// The other is configured without the peer's endpoint, so that neither
+// a keepalive nor its first packet can start a second handshake; it
+// learns the endpoint from the initiation, and is given it (and starts
+// the handshake itself) after handshakeNudge if none has come, for
+// when its peer's initiation came before this admission and was dropped.
+func (d *Device) handshakeRole(p PeerConfig, fresh bool) (set PeerConfig, keepalive int, nudge bool) {
+	set, keepalive = p, int(d.cfg.Keepalive/time.Second)
 	if fresh && bytes.Compare(d.pub[:], p.PublicKey[:]) > 0 {
 		set.Endpoint, nudge = netip.AddrPort{}, true
 	} else if fresh && keepalive == 0 {
@@ -224,24 +258,26 @@ func (d *Device) Admit(v *attest.Verdict, p PeerConfig) error {
 		// at the first packet, without keepalives afterwards.
 		keepalive = 25
 	}
-	if err := d.wg.IpcSet(peerSetUAPI(set, keepalive)); err != nil {
-		return failed(fmt.Errorf("configure: %w", err))
-	}
-	if keepalive != int(d.cfg.Keepalive/time.Second) {
-		if err := d.wg.IpcSet(keepaliveUAPI(p.PublicKey, int(d.cfg.Keepalive/time.Second))); err != nil {
-			d.log.Warn("resetting persistent keepalive failed", "peer", p.Name, "err", err)
-		}
-	}
+	return set, keepalive, nudge
+}
+
+// uninstallLocked undoes an install that failed half way: an admitted peer
+// is taken out rather than left in an unknown state.
+func (d *Device) uninstallLocked(cur *peer, p PeerConfig, why error) (PeerStatus, bool) {
+	d.wg.IpcSet(peerRemoveUAPI(p.PublicKey))
 	if d.link != nil {
-		if cur != nil && cur.state == StateAdmitted {
-			if err := d.link.delRoutes(removed(cur.cfg.AllowedIPs, p.AllowedIPs)); err != nil {
-				d.log.Warn("stale route removal failed", "peer", p.Name, "err", err)
-			}
-		}
-		if err := d.link.addRoutes(p.AllowedIPs); err != nil {
-			return failed(err)
-		}
+		d.link.delRoutes(p.AllowedIPs)
 	}
+	if cur == nil || cur.state != StateAdmitted {
+		return PeerStatus{}, false
+	}
+	d.removeLocked(cur, StateRevoked, why.Error())
+	return cur.status(), true
+}
+
+// recordLocked records p as admitted by v until v expires, and schedules
+// the handshake nudge when this side waits for the peer's.
+func (d *Device) recordLocked(cur *peer, v *attest.Verdict, p PeerConfig, nudge bool) PeerStatus {
 	if cur == nil {
 		cur = &peer{}
 		d.peers[p.Name] = cur
@@ -249,22 +285,16 @@ func (d *Device) Admit(v *attest.Verdict, p PeerConfig) error {
 	if cur.timer != nil {
 		cur.timer.Stop()
 	}
-	renewed := cur.state == StateAdmitted
 	cur.cfg, cur.state, cur.reason = p, StateAdmitted, ""
 	cur.expiry, cur.issued, cur.reportID = v.Expiry(), v.IssuedAt(), v.ReportID()
 	cur.gen++
 	gen, name := cur.gen, p.Name
 	cur.timer = time.AfterFunc(time.Until(v.Expiry()), func() { d.expire(name, gen) })
-	st := cur.status()
 	if nudge {
 		key, ep := p.PublicKey, p.Endpoint
 		time.AfterFunc(handshakeNudge, func() { d.nudge(name, key, ep) })
 	}
-	d.mu.Unlock()
-
-	d.log.Info("peer admitted", "peer", p.Name, "renewed", renewed, "expiry", v.Expiry(), "report", v.ReportID(), "allowed_ips", p.AllowedIPs)
-	d.notify(st)
-	return nil
+	return cur.status()
 }
 
 // handshakeNudge is how long the higher-keyed side of a fresh admission

@@ -19,11 +19,19 @@ import (
 	"golang.zx2c4.com/wireguard/tun/netstack"
 )
 
+// Mode is how a Device reaches the network. It is a string type so that
+// the config's tunnel.mode reads and writes unchanged in YAML and JSON;
+// the tunnel is its home because only the tunnel acts on it.
+type Mode string
+
 // Modes of a Device.
 const (
-	ModeTUN       = "tun"       // kernel TUN configured with netlink; needs root
-	ModeUserspace = "userspace" // gVisor netstack; no root
+	ModeTUN       Mode = "tun"       // kernel TUN configured with netlink; needs root
+	ModeUserspace Mode = "userspace" // gVisor netstack; no root
 )
+
+// Modes lists the valid modes, in the order error messages give them.
+func Modes() []Mode { return []Mode{ModeTUN, ModeUserspace} }
 
 // DefaultInterface is the TUN name used when Config.Interface is empty.
 const DefaultInterface = "wg-wardgate"
@@ -34,7 +42,7 @@ const DefaultMTU = 1420
 // Config configures a Device.
 type Config struct {
 	Name       string // this box's name, for logs
-	Mode       string // ModeTUN or ModeUserspace
+	Mode       Mode   // ModeTUN or ModeUserspace
 	Interface  string // TUN name (tun mode); default DefaultInterface
 	ListenPort int    // UDP port; 0 picks a free one (see Device.ListenPort)
 	Address    netip.Prefix
@@ -126,27 +134,13 @@ func New(ctx context.Context, cfg Config) (*Device, error) {
 		log = slog.Default()
 	}
 	log = log.With("component", "tunnel", "box", cfg.Name, "mode", cfg.Mode)
-
-	priv, created, err := loadOrCreateKey(ctx, cfg.Sealer, cfg.StateDir)
+	priv, pub, err := deviceKey(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	pub, err := publicKey(priv)
+	d, err := newDevice(cfg, log, pub)
 	if err != nil {
 		return nil, err
-	}
-	if created {
-		log.Info("generated and sealed a new WireGuard key", "public_key", hex.EncodeToString(pub[:]))
-	}
-
-	// netns.None, not the zero value: fd 0 would look like an open handle.
-	d := &Device{cfg: cfg, log: log, pub: pub, peers: map[string]*peer{}, ns: netns.None()}
-	if cfg.Netns != "" {
-		if d.ns, err = netns.GetFromPath(cfg.Netns); err != nil {
-			return nil, fmt.Errorf("tunnel: Config.Netns %q: %w", cfg.Netns, err)
-		}
-	} else if cfg.Mode == ModeTUN {
-		d.ns = callerNetns()
 	}
 	ok := false
 	defer func() {
@@ -154,54 +148,108 @@ func New(ctx context.Context, cfg Config) (*Device, error) {
 			d.Close()
 		}
 	}()
-
-	bind := conn.NewDefaultBind()
-	switch cfg.Mode {
-	case ModeUserspace:
-		d.tdev, d.tnet, err = netstack.CreateNetTUN([]netip.Addr{cfg.Address.Addr()}, nil, cfg.MTU)
-		if err != nil {
-			return nil, fmt.Errorf("tunnel: netstack: %w", err)
-		}
-	case ModeTUN:
-		err = inNetns(d.ns, func() error {
-			var err error
-			d.tdev, err = tun.CreateTUN(cfg.Interface, cfg.MTU)
-			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("tunnel: create TUN %s (needs root, and the name must not be in use by another process): %w", cfg.Interface, err)
-		}
-		if d.ns.IsOpen() {
-			bind = &netnsBind{Bind: bind, ns: d.ns}
-			d.tdev = &netnsTUN{Device: d.tdev, ns: d.ns}
-		}
+	bind, err := d.createTUN()
+	if err != nil {
+		return nil, err
 	}
 	d.wg = device.NewDevice(d.tdev, bind, wgLogger(log))
-
-	uapi := "private_key=" + hex.EncodeToString(priv[:]) + "\nlisten_port=" + strconv.Itoa(cfg.ListenPort) + "\nreplace_peers=true\n"
-	if err := d.wg.IpcSet(uapi); err != nil {
-		return nil, fmt.Errorf("tunnel: configure device (listen port %d): %w", cfg.ListenPort, err)
-	}
-	// Bring the device up before the link: the TUN's up event then finds it
-	// already up and does not rebind.
-	if err := d.wg.Up(); err != nil {
-		return nil, fmt.Errorf("tunnel: bring device up (listen port %d in use?): %w", cfg.ListenPort, err)
-	}
-	if st, err := d.ipcState(); err == nil {
-		d.port = st.listenPort
+	if err := d.up(priv); err != nil {
+		return nil, err
 	}
 	if cfg.Mode == ModeTUN {
-		name, err := d.tdev.Name()
-		if err != nil {
-			return nil, fmt.Errorf("tunnel: TUN name: %w", err)
-		}
-		if d.link, err = openKernelLink(d.ns, name, cfg.Address, cfg.MTU); err != nil {
+		if err := d.openLink(); err != nil {
 			return nil, err
 		}
 	}
 	ok = true
 	log.Info("tunnel device up", "address", cfg.Address, "listen_port", d.port, "interface", cfg.Interface)
 	return d, nil
+}
+
+// deviceKey loads the sealed WireGuard key, or creates and seals one.
+func deviceKey(ctx context.Context, cfg Config, log *slog.Logger) (priv, pub [32]byte, err error) {
+	priv, created, err := loadOrCreateKey(ctx, cfg.Sealer, cfg.StateDir)
+	if err != nil {
+		return priv, pub, err
+	}
+	if pub, err = publicKey(priv); err != nil {
+		return priv, pub, err
+	}
+	if created {
+		log.Info("generated and sealed a new WireGuard key", "public_key", hex.EncodeToString(pub[:]))
+	}
+	return priv, pub, nil
+}
+
+// newDevice is a Device with no WireGuard device yet, holding the network
+// namespace it will live in.
+func newDevice(cfg Config, log *slog.Logger, pub [32]byte) (*Device, error) {
+	// netns.None, not the zero value: fd 0 would look like an open handle.
+	d := &Device{cfg: cfg, log: log, pub: pub, peers: map[string]*peer{}, ns: netns.None()}
+	if cfg.Netns != "" {
+		var err error
+		if d.ns, err = netns.GetFromPath(cfg.Netns); err != nil {
+			return nil, fmt.Errorf("tunnel: Config.Netns %q: %w", cfg.Netns, err)
+		}
+	} else if cfg.Mode == ModeTUN {
+		d.ns = callerNetns()
+	}
+	return d, nil
+}
+
+// createTUN creates the netstack or kernel TUN and returns the UDP bind to
+// go with it.
+func (d *Device) createTUN() (conn.Bind, error) {
+	bind := conn.NewDefaultBind()
+	var err error
+	switch d.cfg.Mode {
+	case ModeUserspace:
+		d.tdev, d.tnet, err = netstack.CreateNetTUN([]netip.Addr{d.cfg.Address.Addr()}, nil, d.cfg.MTU)
+		if err != nil {
+			return nil, fmt.Errorf("tunnel: netstack: %w", err)
+		}
+	case ModeTUN:
+		err = inNetns(d.ns, func() error {
+			var err error
+			d.tdev, err = tun.CreateTUN(d.cfg.Interface, d.cfg.MTU)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("tunnel: create TUN %s (needs root, and the name must not be in use by another process): %w", d.cfg.Interface, err)
+		}
+		if d.ns.IsOpen() {
+			bind = &netnsBind{Bind: bind, ns: d.ns}
+			d.tdev = &netnsTUN{Device: d.tdev, ns: d.ns}
+		}
+	}
+	return bind, nil
+}
+
+// up gives the WireGuard device its key and port and brings it up.
+func (d *Device) up(priv [32]byte) error {
+	uapi := "private_key=" + hex.EncodeToString(priv[:]) + "\nlisten_port=" + strconv.Itoa(d.cfg.ListenPort) + "\nreplace_peers=true\n"
+	if err := d.wg.IpcSet(uapi); err != nil {
+		return fmt.Errorf("tunnel: configure device (listen port %d): %w", d.cfg.ListenPort, err)
+	}
+	// Bring the device up before the link: the TUN's up event then finds it
+	// already up and does not rebind.
+	if err := d.wg.Up(); err != nil {
+		return fmt.Errorf("tunnel: bring device up (listen port %d in use?): %w", d.cfg.ListenPort, err)
+	}
+	if st, err := d.ipcState(); err == nil {
+		d.port = st.listenPort
+	}
+	return nil
+}
+
+// openLink gives the kernel TUN its address, MTU and link state.
+func (d *Device) openLink() error {
+	name, err := d.tdev.Name()
+	if err != nil {
+		return fmt.Errorf("tunnel: TUN name: %w", err)
+	}
+	d.link, err = openKernelLink(d.ns, name, d.cfg.Address, d.cfg.MTU)
+	return err
 }
 
 // netnsBind opens the UDP sockets inside the device's network namespace,

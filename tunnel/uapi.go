@@ -61,15 +61,7 @@ type wgState struct {
 // the status needs and ignores the rest, so a newer wireguard-go that adds
 // keys does not break it.
 func parseIpcGet(s string) (*wgState, error) {
-	st := &wgState{peers: map[[32]byte]*wgPeer{}}
-	var cur *wgPeer
-	var hsSec, hsNsec int64
-	flush := func() {
-		if cur != nil && (hsSec != 0 || hsNsec != 0) {
-			cur.lastHandshake = time.Unix(hsSec, hsNsec)
-		}
-		hsSec, hsNsec = 0, 0
-	}
+	p := ipcParser{st: &wgState{peers: map[[32]byte]*wgPeer{}}}
 	sc := bufio.NewScanner(strings.NewReader(s))
 	for sc.Scan() {
 		line := sc.Text()
@@ -80,54 +72,75 @@ func parseIpcGet(s string) (*wgState, error) {
 		if !ok {
 			return nil, fmt.Errorf("tunnel: uapi get: malformed line %q", line)
 		}
-		var err error
-		switch k {
-		case "listen_port":
-			st.listenPort, err = strconv.Atoi(v)
-		case "public_key":
-			flush()
-			var key [32]byte
-			if len(v) != 64 {
-				err = fmt.Errorf("key is %d hex digits, want 64", len(v))
-			} else {
-				_, err = hex.Decode(key[:], []byte(v))
-			}
-			cur = &wgPeer{}
-			st.peers[key] = cur
-		case "endpoint":
-			if cur != nil {
-				cur.endpoint, err = netip.ParseAddrPort(v)
-			}
-		case "last_handshake_time_sec":
-			hsSec, err = strconv.ParseInt(v, 10, 64)
-		case "last_handshake_time_nsec":
-			hsNsec, err = strconv.ParseInt(v, 10, 64)
-		case "rx_bytes":
-			if cur != nil {
-				cur.rx, err = strconv.ParseUint(v, 10, 64)
-			}
-		case "tx_bytes":
-			if cur != nil {
-				cur.tx, err = strconv.ParseUint(v, 10, 64)
-			}
-		case "persistent_keepalive_interval":
-			if cur != nil {
-				cur.keepalive, err = strconv.Atoi(v)
-			}
-		case "allowed_ip":
-			if cur != nil {
-				var p netip.Prefix
-				p, err = netip.ParsePrefix(v)
-				cur.allowedIPs = append(cur.allowedIPs, p)
-			}
-		}
-		if err != nil {
+		if err := p.set(k, v); err != nil {
 			return nil, fmt.Errorf("tunnel: uapi get: %s: %w", k, err)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("tunnel: uapi get: %w", err)
 	}
-	flush()
-	return st, nil
+	p.flush()
+	return p.st, nil
+}
+
+// ipcParser is parseIpcGet's state: the peer being read, and its handshake
+// time, which comes in two keys.
+type ipcParser struct {
+	st            *wgState
+	cur           *wgPeer
+	hsSec, hsNsec int64
+}
+
+// set reads one key of the device, or of the peer being read.
+func (p *ipcParser) set(k, v string) (err error) {
+	switch k {
+	case "listen_port":
+		p.st.listenPort, err = strconv.Atoi(v)
+	case "public_key":
+		p.flush()
+		var key [32]byte
+		if len(v) != 64 {
+			err = fmt.Errorf("key is %d hex digits, want 64", len(v))
+		} else {
+			_, err = hex.Decode(key[:], []byte(v))
+		}
+		p.cur = &wgPeer{}
+		p.st.peers[key] = p.cur
+	case "last_handshake_time_sec":
+		p.hsSec, err = strconv.ParseInt(v, 10, 64)
+	case "last_handshake_time_nsec":
+		p.hsNsec, err = strconv.ParseInt(v, 10, 64)
+	default:
+		if p.cur != nil {
+			err = p.cur.set(k, v)
+		}
+	}
+	return err
+}
+
+// flush ends the peer being read.
+func (p *ipcParser) flush() {
+	if p.cur != nil && (p.hsSec != 0 || p.hsNsec != 0) {
+		p.cur.lastHandshake = time.Unix(p.hsSec, p.hsNsec)
+	}
+	p.hsSec, p.hsNsec = 0, 0
+}
+
+// set reads one of the peer's own keys.
+func (w *wgPeer) set(k, v string) (err error) {
+	switch k {
+	case "endpoint":
+		w.endpoint, err = netip.ParseAddrPort(v)
+	case "rx_bytes":
+		w.rx, err = strconv.ParseUint(v, 10, 64)
+	case "tx_bytes":
+		w.tx, err = strconv.ParseUint(v, 10, 64)
+	case "persistent_keepalive_interval":
+		w.keepalive, err = strconv.Atoi(v)
+	case "allowed_ip":
+		var p netip.Prefix
+		p, err = netip.ParsePrefix(v)
+		w.allowedIPs = append(w.allowedIPs, p)
+	}
+	return err
 }
