@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wardgate/wardgate/integration/cluster"
+	"github.com/wardgate/wardgate/internal/testutil"
 )
 
 // bins are wardgated and wardgate, built on first use and shared by the
@@ -76,7 +76,7 @@ func newClusterEvery(tb testing.TB, interval time.Duration, mode cluster.Mode, b
 	c, err := cluster.New(ctx, cluster.Spec{
 		Dir: tb.TempDir(), Bin: binaries(tb), Mode: mode, Boxes: boxes, Tampered: tampered,
 		Interval: interval, Lifetime: 2 * interval,
-		Logger: slog.New(slog.NewTextHandler(testWriter{tb}, nil)),
+		Logger: testutil.Logger(tb),
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -90,13 +90,6 @@ func newClusterEvery(tb testing.TB, interval time.Duration, mode cluster.Mode, b
 		c.Close()
 	})
 	return c
-}
-
-type testWriter struct{ tb testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.tb.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 func admitted(p cluster.Peer) bool { return p.State == "admitted" }

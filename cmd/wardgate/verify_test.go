@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardgate/wardgate/internal/testutil"
 	"github.com/wardgate/wardgate/ledger"
 	"github.com/wardgate/wardgate/ledger/devchain"
 	"github.com/wardgate/wardgate/ledger/proof"
@@ -193,12 +193,7 @@ func TestVerifyOnline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := testutil.FreePort(t)
 	chain, err := devchain.Start(ctx, devchain.Config{StateDir: filepath.Join(dir, "state"), Port: port, Passphrase: "pw", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -210,16 +205,10 @@ func TestVerifyOnline(t *testing.T) {
 	if _, err := l.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if s := l.Status(ctx); s.LastAnchor != nil && s.LastAnchor.Size >= 3 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("checkpoint never anchored: %+v", l.Status(ctx))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	testutil.WaitForWithin(t, time.Minute, "the checkpoint of 3 entries to be anchored", func() bool {
+		s := l.Status(ctx)
+		return s.LastAnchor != nil && s.LastAnchor.Size >= 3
+	})
 	rc, err := l.Receipt(ctx, apps[1].Seq)
 	if err != nil || rc.Status != proof.StatusAnchored {
 		t.Fatalf("receipt %v, %v; want anchored", rc, err)
