@@ -414,72 +414,142 @@ func (v *Verifier) Appraise(ctx context.Context, peer string, ev *Evidence, wgKe
 	return v.finish(a)
 }
 
+// appraise runs the checks in DESIGN.md's order. Each returns the reason an
+// attacker would see; the first refusal ends the appraisal, except that
+// every unapproved component and every policy failure is reported.
 func (v *Verifier) appraise(a *appraisal, peer string, ev *Evidence, wgKey [32]byte, recordKey ed25519.PublicKey) {
-	if ev == nil {
-		a.fail(ReasonEvidenceMalformed, "no evidence")
-		return
-	}
-	if err := ev.check(); err != nil {
-		a.fail(ReasonEvidenceMalformed, "%v", err)
+	if a.failed(checkWellFormed(ev)) {
 		return
 	}
 	a.report.Nonce = hex.EncodeToString(ev.Nonce)
 
 	// 1. The AK, its activation and the quote signature.
-	v.mu.Lock()
-	st := v.peers[peer]
-	var ak *gattest.AKPublic
-	if st != nil {
-		ak = st.ak
-		if st.refusal != nil {
-			r := *st.refusal
-			v.mu.Unlock()
-			a.reasons = append(a.reasons, r)
-			return
-		}
-	}
-	v.mu.Unlock()
-	if ak == nil {
-		a.fail(ReasonNotActivated, "peer %q has no activated attestation key; run enrollment (identity, challenge, activation) first", peer)
+	ak, r := v.activatedAK(peer)
+	if a.failed(r) {
 		return
 	}
-	if err := verifyQuoteSignature(ak, ev.Quote, ev.Signature); err != nil {
-		a.fail(ReasonQuoteSignature, "%v", err)
-		return
-	}
-	att, err := tpm2.DecodeAttestationData(ev.Quote)
-	if err != nil || att.Type != tpm2.TagAttestQuote || att.AttestedQuoteInfo == nil {
-		a.fail(ReasonEvidenceMalformed, "signed data is not a TPM quote")
-		return
-	}
-	if ev.HashAlg != "sha256" || att.AttestedQuoteInfo.PCRSelection.Hash != tpm2.AlgSHA256 {
-		a.fail(ReasonSHA1Only, "the evidence quotes the %s PCR bank; SHA-256 PCRs are required", ev.HashAlg)
+	att, r := checkQuote(ak, ev)
+	if a.failed(r) {
 		return
 	}
 
 	// 2. The nonce (fresh, single use) and the bound keys.
-	if r := v.consumeNonce(peer, ev.Nonce, a.now); r != nil {
-		a.reasons = append(a.reasons, *r)
-		return
-	}
-	var evKey [32]byte
-	copy(evKey[:], ev.WireGuardKey)
-	if !bytes.Equal(att.ExtraData, BindingData(ev.Nonce, evKey, ev.RecordKey)) {
-		a.fail(ReasonQuoteBinding, "the quote's extraData does not bind the evidence's nonce and keys")
-		return
-	}
-	if evKey != wgKey || !bytes.Equal(ev.RecordKey, recordKey) {
-		a.fail(ReasonBoundKeyMismatch, "the keys bound in the quote differ from the WireGuard/record keys this peer presented")
+	if a.failed(v.consumeNonce(peer, ev.Nonce, a.now)) || a.failed(checkBinding(ev, att, wgKey, recordKey)) {
 		return
 	}
 
 	// 3. The PCR values, then the event log replayed against them.
+	pcrs, r := checkPCRs(v.pcrs, ev, att)
+	a.reportPCRs(pcrs)
+	if a.failed(r) {
+		return
+	}
+	events, r := checkEventLog(ev.EventLog, pcrs)
+	if a.failed(r) {
+		return
+	}
+
+	// 4. Every measured component against the signed manifests.
+	if a.failed(checkManifests(v.manifests)) {
+		return
+	}
+	comps, unapproved := checkComponents(v.manifests, events)
+	a.report.Components = append(a.report.Components, comps...)
+	a.reasons = append(a.reasons, unapproved...)
+
+	// 5. The policy.
+	a.reasons = append(a.reasons, checkPolicy(v.required, comps)...)
+}
+
+// failed records r, if there is one, and says whether it was.
+func (a *appraisal) failed(r *Reason) bool {
+	if r == nil {
+		return false
+	}
+	a.reasons = append(a.reasons, *r)
+	return true
+}
+
+func (a *appraisal) reportPCRs(pcrs []gattest.PCR) {
+	for _, p := range pcrs {
+		a.report.PCRs = append(a.report.PCRs, ReportPCR{Index: p.Index, SHA256: hex.EncodeToString(p.Digest)})
+	}
+}
+
+func reasonf(code, format string, args ...any) *Reason {
+	return &Reason{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// checkWellFormed refuses missing or structurally invalid evidence before
+// any cryptography is spent on it.
+func checkWellFormed(ev *Evidence) *Reason {
+	if ev == nil {
+		return reasonf(ReasonEvidenceMalformed, "no evidence")
+	}
+	if err := ev.check(); err != nil {
+		return reasonf(ReasonEvidenceMalformed, "%v", err)
+	}
+	return nil
+}
+
+// activatedAK is the AK the peer proved, by credential activation, to live
+// in its enrolled TPM. An identity refusal is repeated here, so that every
+// appraisal of a refused peer says why it was refused.
+func (v *Verifier) activatedAK(peer string) (*gattest.AKPublic, *Reason) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	st := v.peers[peer]
+	if st != nil && st.refusal != nil {
+		r := *st.refusal
+		return nil, &r
+	}
+	if st == nil || st.ak == nil {
+		return nil, reasonf(ReasonNotActivated, "peer %q has no activated attestation key; run enrollment (identity, challenge, activation) first", peer)
+	}
+	return st.ak, nil
+}
+
+// checkQuote verifies the quote's signature under the activated AK, then
+// that it is a quote of the SHA-256 bank: nothing in it is worth reading
+// before the signature holds.
+func checkQuote(ak *gattest.AKPublic, ev *Evidence) (*tpm2.AttestationData, *Reason) {
+	if err := verifyQuoteSignature(ak, ev.Quote, ev.Signature); err != nil {
+		return nil, reasonf(ReasonQuoteSignature, "%v", err)
+	}
+	att, err := tpm2.DecodeAttestationData(ev.Quote)
+	if err != nil || att.Type != tpm2.TagAttestQuote || att.AttestedQuoteInfo == nil {
+		return nil, reasonf(ReasonEvidenceMalformed, "signed data is not a TPM quote")
+	}
+	if ev.HashAlg != "sha256" || att.AttestedQuoteInfo.PCRSelection.Hash != tpm2.AlgSHA256 {
+		return nil, reasonf(ReasonSHA1Only, "the evidence quotes the %s PCR bank; SHA-256 PCRs are required", ev.HashAlg)
+	}
+	return att, nil
+}
+
+// checkBinding ties the quote to this channel: its extraData must bind the
+// evidence's nonce and keys, and those must be the keys the peer presented,
+// or the evidence was relayed from another box.
+func checkBinding(ev *Evidence, att *tpm2.AttestationData, wgKey [32]byte, recordKey ed25519.PublicKey) *Reason {
+	var evKey [32]byte
+	copy(evKey[:], ev.WireGuardKey)
+	if !bytes.Equal(att.ExtraData, BindingData(ev.Nonce, evKey, ev.RecordKey)) {
+		return reasonf(ReasonQuoteBinding, "the quote's extraData does not bind the evidence's nonce and keys")
+	}
+	if evKey != wgKey || !bytes.Equal(ev.RecordKey, recordKey) {
+		return reasonf(ReasonBoundKeyMismatch, "the keys bound in the quote differ from the WireGuard/record keys this peer presented")
+	}
+	return nil
+}
+
+// checkPCRs checks that the quote covers the policy PCRs and that the
+// evidence's PCR values are the quoted ones (the quote signs only their
+// digest). It returns the values gathered, for the report, even on refusal.
+func checkPCRs(policy []int, ev *Evidence, att *tpm2.AttestationData) ([]gattest.PCR, *Reason) {
 	sel := slices.Clone(att.AttestedQuoteInfo.PCRSelection.PCRs)
 	sort.Ints(sel)
-	for _, p := range v.pcrs {
+	for _, p := range policy {
 		if !slices.Contains(sel, p) {
-			a.fail(ReasonPCRSelection, "the quote does not cover PCR %d required by policy", p)
-			return
+			return nil, reasonf(ReasonPCRSelection, "the quote does not cover PCR %d required by policy", p)
 		}
 	}
 	byIndex := map[int][]byte{}
@@ -493,34 +563,40 @@ func (v *Verifier) appraise(a *appraisal, peer string, ev *Evidence, wgKey [32]b
 	for _, i := range sel {
 		d, ok := byIndex[i]
 		if !ok {
-			a.fail(ReasonPCRMismatch, "the evidence has no SHA-256 value for quoted PCR %d", i)
-			return
+			return pcrs, reasonf(ReasonPCRMismatch, "the evidence has no SHA-256 value for quoted PCR %d", i)
 		}
 		h.Write(d)
 		pcrs = append(pcrs, gattest.PCR{Index: i, Digest: d, DigestAlg: crypto.SHA256})
-		a.report.PCRs = append(a.report.PCRs, ReportPCR{Index: i, SHA256: hex.EncodeToString(d)})
 	}
 	if !bytes.Equal(h.Sum(nil), att.AttestedQuoteInfo.PCRDigest) {
-		a.fail(ReasonPCRMismatch, "the PCR values in the evidence are not the ones the TPM quoted")
-		return
+		return pcrs, reasonf(ReasonPCRMismatch, "the PCR values in the evidence are not the ones the TPM quoted")
 	}
-	el, err := gattest.ParseEventLog(ev.EventLog)
+	return pcrs, nil
+}
+
+// checkEventLog replays the event log against the quoted PCRs. Only a log
+// that replays says what was measured, so its events are returned for the
+// manifest check.
+func checkEventLog(raw []byte, pcrs []gattest.PCR) ([]gattest.Event, *Reason) {
+	el, err := gattest.ParseEventLog(raw)
 	if err != nil {
-		a.fail(ReasonEventLogMalformed, "event log: %v", err)
-		return
+		return nil, reasonf(ReasonEventLogMalformed, "event log: %v", err)
 	}
 	events, err := el.Verify(pcrs)
 	if err != nil {
 		var re gattest.ReplayError
 		if errors.As(err, &re) {
-			a.fail(ReasonEventLogMismatch, "the event log does not replay to the quoted values of PCRs %v", re.InvalidPCRs)
-		} else {
-			a.fail(ReasonEventLogMismatch, "the event log does not replay to the quoted PCRs: %v", err)
+			return nil, reasonf(ReasonEventLogMismatch, "the event log does not replay to the quoted values of PCRs %v", re.InvalidPCRs)
 		}
-		return
+		return nil, reasonf(ReasonEventLogMismatch, "the event log does not replay to the quoted PCRs: %v", err)
 	}
-	// A PCR with no events replays trivially; it must still be at its
-	// reset value, or measurements were hidden from the log.
+	return events, checkNoHiddenExtends(pcrs, events)
+}
+
+// checkNoHiddenExtends closes the gap replay leaves: a PCR with no events
+// replays trivially, so it must still be at its reset value, or
+// measurements were hidden from the log.
+func checkNoHiddenExtends(pcrs []gattest.PCR, events []gattest.Event) *Reason {
 	measured := map[int]bool{}
 	for _, e := range events {
 		measured[e.Index] = true
@@ -528,49 +604,77 @@ func (v *Verifier) appraise(a *appraisal, peer string, ev *Evidence, wgKey [32]b
 	zero := make([]byte, sha256.Size)
 	for _, p := range pcrs {
 		if !measured[p.Index] && !bytes.Equal(p.Digest, zero) {
-			a.fail(ReasonEventLogMismatch, "PCR %d was extended but the event log has no events for it", p.Index)
-			return
+			return reasonf(ReasonEventLogMismatch, "PCR %d was extended but the event log has no events for it", p.Index)
 		}
 	}
+	return nil
+}
 
-	// 4. Every measured component against the signed manifests.
-	if len(v.manifests) == 0 {
-		a.fail(ReasonManifestSignature, "no reference manifest with a valid vendor signature is configured")
-		return
+// checkManifests refuses when no reference values are trusted, rather than
+// calling every component unapproved.
+func checkManifests(ms []*firmware.Manifest) *Reason {
+	if len(ms) == 0 {
+		return reasonf(ReasonManifestSignature, "no reference manifest with a valid vendor signature is configured")
 	}
-	seen := map[string]bool{}
-	var last string
+	return nil
+}
+
+// checkComponents looks every measured component up in the signed
+// manifests. An unapproved one does not stop the appraisal: the report
+// names every component, and the reasons every unapproved one.
+func checkComponents(ms []*firmware.Manifest, events []gattest.Event) ([]ReportComponent, []Reason) {
+	var comps []ReportComponent
+	var unapproved []Reason
 	for _, e := range events {
-		name, version, _ := firmware.ParseEventData(e.Data)
-		rc := ReportComponent{Name: name, Version: version, PCR: e.Index, Digest: hex.EncodeToString(e.Digest)}
-		for _, m := range v.manifests {
-			if c, ok := m.Lookup(e.Digest); ok && c.PCR == e.Index {
-				rc.Name, rc.Version, rc.Matched, rc.Manifest = c.Name, c.Version, true, m.Vendor+"/"+m.Version
-				break
-			}
-		}
-		a.report.Components = append(a.report.Components, rc)
-		last = rc.Name
+		rc := lookupComponent(ms, e)
+		comps = append(comps, rc)
 		if !rc.Matched {
 			label := rc.Name
 			if label == "" {
 				label = "an unnamed component"
 			}
-			a.fail(ReasonComponentUnapproved, "%s %s measured into PCR %d (sha256 %s) is not approved by any manifest", label, rc.Version, e.Index, rc.Digest)
-			continue
+			unapproved = append(unapproved, *reasonf(ReasonComponentUnapproved, "%s %s measured into PCR %d (sha256 %s) is not approved by any manifest", label, rc.Version, e.Index, rc.Digest))
 		}
-		seen[rc.Name] = true
 	}
+	return comps, unapproved
+}
 
-	// 5. The policy.
-	for _, n := range v.required {
+// lookupComponent names a measurement by the first manifest that approves
+// its digest in its PCR, or else by the event's own (untrusted) data.
+func lookupComponent(ms []*firmware.Manifest, e gattest.Event) ReportComponent {
+	name, version, _ := firmware.ParseEventData(e.Data)
+	rc := ReportComponent{Name: name, Version: version, PCR: e.Index, Digest: hex.EncodeToString(e.Digest)}
+	for _, m := range ms {
+		if c, ok := m.Lookup(e.Digest); ok && c.PCR == e.Index {
+			rc.Name, rc.Version, rc.Matched, rc.Manifest = c.Name, c.Version, true, m.Vendor+"/"+m.Version
+			break
+		}
+	}
+	return rc
+}
+
+// checkPolicy demands an approved measurement of every required component,
+// and the wardgated binary measured last, so that nothing unmeasured was
+// loaded after it.
+func checkPolicy(required []string, comps []ReportComponent) []Reason {
+	seen := map[string]bool{}
+	var last string
+	for _, c := range comps {
+		if c.Matched {
+			seen[c.Name] = true
+		}
+		last = c.Name
+	}
+	var out []Reason
+	for _, n := range required {
 		if !seen[n] {
-			a.fail(ReasonComponentMissing, "policy requires an approved %q measurement and none was found", n)
+			out = append(out, *reasonf(ReasonComponentMissing, "policy requires an approved %q measurement and none was found", n))
 		}
 	}
 	if last != firmware.DaemonComponent {
-		a.fail(ReasonDaemonNotLast, "the last measurement is %q, not the %s binary", last, firmware.DaemonComponent)
+		out = append(out, *reasonf(ReasonDaemonNotLast, "the last measurement is %q, not the %s binary", last, firmware.DaemonComponent))
 	}
+	return out
 }
 
 func verifyQuoteSignature(ak *gattest.AKPublic, quote, sigBytes []byte) error {
