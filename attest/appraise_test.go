@@ -1,4 +1,4 @@
-package attest
+package attest_test
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/attest/devtpm"
 	"github.com/wardgate/wardgate/firmware"
 )
 
@@ -18,7 +20,7 @@ const peer = "hospital-b"
 
 func TestAppraisePassAndReport(t *testing.T) {
 	ca := mustCA(t)
-	b := openBox(t, dir(t, "b"), ca, goodComponents(), AttesterConfig{})
+	b := openBox(t, dir(t, "b"), ca, goodComponents(), attest.AttesterConfig{})
 	defer b.close()
 	clk := &clock{t: time.Now().Add(time.Hour).Truncate(time.Second)}
 	m := signedManifest(t, manifestFor("2026.11", goodComponents()...))
@@ -51,13 +53,13 @@ func TestAppraisePassAndReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := VerifyReport(data, v.PublicKey())
+	got, err := attest.VerifyReport(data, v.PublicKey())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Peer != peer || got.Verifier != "hospital-a" || !got.Pass || got.PolicyVersion != "policy-7" ||
 		!slices.Equal(got.ManifestVersions, []string{"acme-edge/2026.11"}) || got.EKFingerprint != b.att.EKFingerprint() ||
-		got.ID != vd.ReportID() || !got.Expiry.Equal(vd.Expiry()) || len(got.PCRs) != len(DefaultPCRs()) {
+		got.ID != vd.ReportID() || !got.Expiry.Equal(vd.Expiry()) || len(got.PCRs) != len(attest.DefaultPCRs()) {
 		t.Fatalf("report = %+v", got)
 	}
 	var names []string
@@ -71,14 +73,14 @@ func TestAppraisePassAndReport(t *testing.T) {
 		t.Fatalf("components = %v, want %v", names, want)
 	}
 	_, otherKey, _ := ed25519.GenerateKey(nil)
-	if _, err := VerifyReport(data, otherKey.Public().(ed25519.PublicKey)); !errors.Is(err, ErrReportSignature) {
+	if _, err := attest.VerifyReport(data, otherKey.Public().(ed25519.PublicKey)); !errors.Is(err, attest.ErrReportSignature) {
 		t.Fatalf("VerifyReport with another key = %v", err)
 	}
 	tampered := bytes.Replace(data, []byte(peer), []byte("hospital-x"), 1)
-	if _, err := VerifyReport(tampered, v.PublicKey()); err == nil {
+	if _, err := attest.VerifyReport(tampered, v.PublicKey()); err == nil {
 		t.Fatal("edited report verified")
 	}
-	if _, err := VerifyReport([]byte("{"), v.PublicKey()); !errors.Is(err, ErrMalformed) {
+	if _, err := attest.VerifyReport([]byte("{"), v.PublicKey()); !errors.Is(err, attest.ErrMalformed) {
 		t.Fatalf("garbage report: %v", err)
 	}
 
@@ -93,7 +95,7 @@ func TestAppraisePassAndReport(t *testing.T) {
 // made to hit by the network or by the verifier's configuration.
 func TestRefusalsOnGoodBox(t *testing.T) {
 	ca := mustCA(t)
-	b := openBox(t, dir(t, "b"), ca, goodComponents(), AttesterConfig{})
+	b := openBox(t, dir(t, "b"), ca, goodComponents(), attest.AttesterConfig{})
 	defer b.close()
 	m := signedManifest(t, manifestFor("2026.11", goodComponents()...))
 	clk := &clock{t: time.Now()}
@@ -108,13 +110,13 @@ func TestRefusalsOnGoodBox(t *testing.T) {
 			t.Fatalf("first use refused: %v", vd.Reasons())
 		}
 		vd, r := appraise(t, v, peer, ev, wg, rk)
-		wantRefused(t, vd, r, ReasonNonceReplayed)
+		wantRefused(t, vd, r, attest.ReasonNonceReplayed)
 	})
 	t.Run("nonce-stale", func(t *testing.T) {
 		ev := evidence(t, v, b, peer, wg, rk)
 		clk.t = clk.t.Add(31 * time.Second)
 		vd, r := appraise(t, v, peer, ev, wg, rk)
-		wantRefused(t, vd, r, ReasonNonceStale)
+		wantRefused(t, vd, r, attest.ReasonNonceStale)
 	})
 	t.Run("nonce-unknown", func(t *testing.T) {
 		ev, err := b.att.Evidence(testCtx, bytes.Repeat([]byte{7}, 32), wg, rk)
@@ -122,22 +124,22 @@ func TestRefusalsOnGoodBox(t *testing.T) {
 			t.Fatal(err)
 		}
 		vd, r := appraise(t, v, peer, ev, wg, rk)
-		wantRefused(t, vd, r, ReasonNonceUnknown)
+		wantRefused(t, vd, r, attest.ReasonNonceUnknown)
 		// A nonce issued to another peer is not this peer's.
 		n, _ := v.Nonce("hospital-z")
 		ev, _ = b.att.Evidence(testCtx, n, wg, rk)
 		vd, r = appraise(t, v, peer, ev, wg, rk)
-		wantRefused(t, vd, r, ReasonNonceUnknown)
+		wantRefused(t, vd, r, attest.ReasonNonceUnknown)
 	})
 	t.Run("bound-key-mismatch", func(t *testing.T) {
 		// Evidence relayed by a box that presents its own WireGuard key.
 		ev := evidence(t, v, b, peer, wg, rk)
 		otherWG, otherRK := keys()
 		vd, r := appraise(t, v, peer, ev, otherWG, rk)
-		wantRefused(t, vd, r, ReasonBoundKeyMismatch)
+		wantRefused(t, vd, r, attest.ReasonBoundKeyMismatch)
 		ev = evidence(t, v, b, peer, wg, rk)
 		vd, r = appraise(t, v, peer, ev, wg, otherRK)
-		wantRefused(t, vd, r, ReasonBoundKeyMismatch)
+		wantRefused(t, vd, r, attest.ReasonBoundKeyMismatch)
 	})
 	t.Run("quote-binding", func(t *testing.T) {
 		// The relay edits the keys in the evidence to match its own.
@@ -145,22 +147,22 @@ func TestRefusalsOnGoodBox(t *testing.T) {
 		otherWG, _ := keys()
 		ev.WireGuardKey = otherWG[:]
 		vd, r := appraise(t, v, peer, ev, otherWG, rk)
-		wantRefused(t, vd, r, ReasonQuoteBinding)
+		wantRefused(t, vd, r, attest.ReasonQuoteBinding)
 	})
 	t.Run("quote-signature", func(t *testing.T) {
 		ev := evidence(t, v, b, peer, wg, rk)
 		ev.Signature = slices.Clone(ev.Signature)
 		ev.Signature[len(ev.Signature)-3] ^= 1
 		vd, r := appraise(t, v, peer, ev, wg, rk)
-		wantRefused(t, vd, r, ReasonQuoteSignature)
+		wantRefused(t, vd, r, attest.ReasonQuoteSignature)
 		ev = evidence(t, v, b, peer, wg, rk)
 		ev.Quote = slices.Clone(ev.Quote)
 		ev.Quote[len(ev.Quote)-1] ^= 1
 		vd, r = appraise(t, v, peer, ev, wg, rk)
-		wantRefused(t, vd, r, ReasonQuoteSignature)
+		wantRefused(t, vd, r, attest.ReasonQuoteSignature)
 	})
 	t.Run("sha1-only", func(t *testing.T) {
-		a1, err := NewAttester(testCtx, b.tpm, AttesterConfig{StateDir: b.dir, EventLog: b.log, Bank: "sha1"})
+		a1, err := attest.NewAttester(testCtx, b.tpm, attest.AttesterConfig{StateDir: b.dir, EventLog: b.log, Bank: "sha1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,13 +176,13 @@ func TestRefusalsOnGoodBox(t *testing.T) {
 			t.Fatalf("not SHA-1 evidence: %s", ev.HashAlg)
 		}
 		vd, r := appraise(t, v, peer, ev, wg, rk)
-		wantRefused(t, vd, r, ReasonSHA1Only)
+		wantRefused(t, vd, r, attest.ReasonSHA1Only)
 		// Relabelling the SHA-1 quote as SHA-256 does not help.
 		n, _ = v.Nonce(peer)
 		ev, _ = a1.Evidence(testCtx, n, wg, rk)
 		ev.HashAlg = "sha256"
 		vd, r = appraise(t, v, peer, ev, wg, rk)
-		wantRefused(t, vd, r, ReasonSHA1Only)
+		wantRefused(t, vd, r, attest.ReasonSHA1Only)
 	})
 	t.Run("evidence-malformed", func(t *testing.T) {
 		ev := evidence(t, v, b, peer, wg, rk)
@@ -189,24 +191,24 @@ func TestRefusalsOnGoodBox(t *testing.T) {
 			"truncated": raw[:len(raw)/2],
 			"garbage":   []byte("\x00\x01binary garbage\xff"),
 			"empty":     nil,
-			"huge":      make([]byte, MaxEvidenceSize+1),
+			"huge":      make([]byte, attest.MaxEvidenceSize+1),
 		} {
 			vd, r, err := v.AppraiseBytes(testCtx, peer, bad, wg, rk)
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
-			wantRefused(t, vd, r, ReasonEvidenceMalformed)
+			wantRefused(t, vd, r, attest.ReasonEvidenceMalformed)
 		}
 		cut := *ev
 		cut.Quote = cut.Quote[:10]
 		vd, r := appraise(t, v, peer, &cut, wg, rk)
-		if !slices.ContainsFunc(vd.Reasons(), func(x Reason) bool {
-			return x.Code == ReasonQuoteSignature || x.Code == ReasonEvidenceMalformed
+		if !slices.ContainsFunc(vd.Reasons(), func(x attest.Reason) bool {
+			return x.Code == attest.ReasonQuoteSignature || x.Code == attest.ReasonEvidenceMalformed
 		}) {
 			t.Fatalf("truncated quote: %v", vd.Reasons())
 		}
 		vd, r = appraise(t, v, peer, nil, wg, rk)
-		wantRefused(t, vd, r, ReasonEvidenceMalformed)
+		wantRefused(t, vd, r, attest.ReasonEvidenceMalformed)
 	})
 	t.Run("eventlog-mismatch/hidden-component", func(t *testing.T) {
 		// The log leaves out the kernel (the only event in PCR 8).
@@ -219,7 +221,7 @@ func TestRefusalsOnGoodBox(t *testing.T) {
 		ev := evidence(t, v, b, peer, wg, rk)
 		ev.EventLog = w.Bytes()
 		vd, r := appraise(t, v, peer, ev, wg, rk)
-		wantRefused(t, vd, r, ReasonEventLogMismatch)
+		wantRefused(t, vd, r, attest.ReasonEventLogMismatch)
 	})
 	t.Run("eventlog-mismatch/altered-digest", func(t *testing.T) {
 		k := firmware.Measure("kernel", "6.12.8", 8, []byte("kernel image 6.12.8"))
@@ -229,20 +231,20 @@ func TestRefusalsOnGoodBox(t *testing.T) {
 			t.Fatal("test did not edit the log")
 		}
 		vd, r := appraise(t, v, peer, ev, wg, rk)
-		wantRefused(t, vd, r, ReasonEventLogMismatch)
+		wantRefused(t, vd, r, attest.ReasonEventLogMismatch)
 	})
 	t.Run("eventlog-malformed", func(t *testing.T) {
 		ev := evidence(t, v, b, peer, wg, rk)
 		ev.EventLog = ev.EventLog[:len(ev.EventLog)-5]
 		vd, r := appraise(t, v, peer, ev, wg, rk)
-		wantRefused(t, vd, r, ReasonEventLogMalformed)
+		wantRefused(t, vd, r, attest.ReasonEventLogMalformed)
 	})
 	t.Run("pcr-mismatch/edited-values", func(t *testing.T) {
 		ev := evidence(t, v, b, peer, wg, rk)
 		ev.PCRs = slices.Clone(ev.PCRs)
 		ev.PCRs[8].Digest = make([]byte, 32)
 		vd, r := appraise(t, v, peer, ev, wg, rk)
-		wantRefused(t, vd, r, ReasonPCRMismatch)
+		wantRefused(t, vd, r, attest.ReasonPCRMismatch)
 	})
 	t.Run("manifest-signature", func(t *testing.T) {
 		data, _, err := firmware.SignManifest(manifestFor("2026.11", goodComponents()...), vendorKey)
@@ -256,23 +258,23 @@ func TestRefusalsOnGoodBox(t *testing.T) {
 		v2 := newVerifier(t, ca, enrolled, nil, unsigned)
 		enroll(t, v2, b, peer)
 		vd, r := appraise(t, v2, peer, evidence(t, v2, b, peer, wg, rk), wg, rk)
-		wantRefused(t, vd, r, ReasonManifestSignature)
+		wantRefused(t, vd, r, attest.ReasonManifestSignature)
 	})
 	t.Run("component-missing", func(t *testing.T) {
 		_, rkey, _ := ed25519.GenerateKey(nil)
-		v2, err := NewVerifier(VerifierConfig{
+		v2, err := attest.NewVerifier(attest.VerifierConfig{
 			Name: "hospital-a", Roots: ca.Roots(), Enrollment: enrolled, Manifests: []*firmware.Manifest{m},
-			ReportKey: rkey, Policy: Policy{Version: "p", RequiredComponents: []string{"kernel", "microcode"}},
+			ReportKey: rkey, Policy: attest.Policy{Version: "p", RequiredComponents: []string{"kernel", "microcode"}},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		enroll(t, v2, b, peer)
 		vd, r := appraise(t, v2, peer, evidence(t, v2, b, peer, wg, rk), wg, rk)
-		wantRefused(t, vd, r, ReasonComponentMissing)
+		wantRefused(t, vd, r, attest.ReasonComponentMissing)
 	})
 	t.Run("pcr-selection", func(t *testing.T) {
-		a2, err := NewAttester(testCtx, b.tpm, AttesterConfig{StateDir: b.dir, EventLog: b.log, PCRs: []int{0, 4, 8, 9}})
+		a2, err := attest.NewAttester(testCtx, b.tpm, attest.AttesterConfig{StateDir: b.dir, EventLog: b.log, PCRs: []int{0, 4, 8, 9}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,18 +282,18 @@ func TestRefusalsOnGoodBox(t *testing.T) {
 		n, _ := v.Nonce(peer)
 		ev, _ := a2.Evidence(testCtx, n, wg, rk)
 		vd, r := appraise(t, v, peer, ev, wg, rk)
-		wantRefused(t, vd, r, ReasonPCRSelection)
+		wantRefused(t, vd, r, attest.ReasonPCRSelection)
 	})
 	t.Run("ek-unknown-ca", func(t *testing.T) {
 		other := mustCA(t) // the verifier trusts another manufacturer only
 		v2 := newVerifier(t, other, enrolled, nil, m)
 		id, _ := b.att.Identity(testCtx)
 		_, err := v2.Challenge(testCtx, peer, id)
-		if ReasonCode(err) != ReasonEKUnknownCA {
-			t.Fatalf("Challenge = %v, want %s", err, ReasonEKUnknownCA)
+		if attest.ReasonCode(err) != attest.ReasonEKUnknownCA {
+			t.Fatalf("Challenge = %v, want %s", err, attest.ReasonEKUnknownCA)
 		}
 		vd, r := appraise(t, v2, peer, evidence(t, v2, b, peer, wg, rk), wg, rk)
-		wantRefused(t, vd, r, ReasonEKUnknownCA)
+		wantRefused(t, vd, r, attest.ReasonEKUnknownCA)
 		if r.EKFingerprint != b.att.EKFingerprint() {
 			t.Fatalf("refusal report names EK %q", r.EKFingerprint)
 		}
@@ -299,37 +301,37 @@ func TestRefusalsOnGoodBox(t *testing.T) {
 	t.Run("device-unenrolled", func(t *testing.T) {
 		v2 := newVerifier(t, ca, map[string]string{"hospital-c": b.att.EKFingerprint()}, nil, m)
 		id, _ := b.att.Identity(testCtx)
-		if _, err := v2.Challenge(testCtx, peer, id); ReasonCode(err) != ReasonDeviceUnenrolled {
-			t.Fatalf("Challenge = %v, want %s", err, ReasonDeviceUnenrolled)
+		if _, err := v2.Challenge(testCtx, peer, id); attest.ReasonCode(err) != attest.ReasonDeviceUnenrolled {
+			t.Fatalf("Challenge = %v, want %s", err, attest.ReasonDeviceUnenrolled)
 		}
 		vd, r := appraise(t, v2, peer, evidence(t, v2, b, peer, wg, rk), wg, rk)
-		wantRefused(t, vd, r, ReasonDeviceUnenrolled)
+		wantRefused(t, vd, r, attest.ReasonDeviceUnenrolled)
 		// The right name with another box's EK is refused too.
 		v3 := newVerifier(t, ca, map[string]string{peer: "sha256:" + hex.EncodeToString(make([]byte, 32))}, nil, m)
-		if _, err := v3.Challenge(testCtx, peer, id); ReasonCode(err) != ReasonDeviceUnenrolled {
-			t.Fatalf("Challenge = %v, want %s", err, ReasonDeviceUnenrolled)
+		if _, err := v3.Challenge(testCtx, peer, id); attest.ReasonCode(err) != attest.ReasonDeviceUnenrolled {
+			t.Fatalf("Challenge = %v, want %s", err, attest.ReasonDeviceUnenrolled)
 		}
 	})
 	t.Run("ak-not-activated", func(t *testing.T) {
 		v2 := newVerifier(t, ca, enrolled, nil, m)
 		vd, r := appraise(t, v2, peer, evidence(t, v2, b, peer, wg, rk), wg, rk)
-		wantRefused(t, vd, r, ReasonNotActivated)
+		wantRefused(t, vd, r, attest.ReasonNotActivated)
 	})
 }
 
 // goldenPCRs are the PCR values a box that booted comps would have.
-func goldenPCRs(comps []firmware.BootComponent) []PCRValue {
+func goldenPCRs(comps []firmware.BootComponent) []attest.PCRValue {
 	vals := map[int][]byte{}
-	for _, i := range DefaultPCRs() {
+	for _, i := range attest.DefaultPCRs() {
 		vals[i] = make([]byte, 32)
 	}
 	for _, c := range comps {
 		h := sha256.Sum256(append(slices.Clone(vals[c.PCR]), c.Digest...))
 		vals[c.PCR] = h[:]
 	}
-	var out []PCRValue
-	for _, i := range DefaultPCRs() {
-		out = append(out, PCRValue{Index: i, Digest: vals[i]})
+	var out []attest.PCRValue
+	for _, i := range attest.DefaultPCRs() {
+		out = append(out, attest.PCRValue{Index: i, Digest: vals[i]})
 	}
 	return out
 }
@@ -340,7 +342,7 @@ func TestRefusalsOnTamperedBox(t *testing.T) {
 	m := signedManifest(t, manifestFor("2026.11", good...))
 	goodLog, _ := firmware.Boot(testCtx, nopExtender{}, good)
 	tampered := withComponent(good, firmware.Measure("kernel", "6.12.8", 8, []byte("kernel image 6.12.8 + rootkit")))
-	b := openBox(t, dir(t, "b"), ca, tampered, AttesterConfig{})
+	b := openBox(t, dir(t, "b"), ca, tampered, attest.AttesterConfig{})
 	defer b.close()
 	v := newVerifier(t, ca, map[string]string{peer: b.att.EKFingerprint()}, nil, m)
 	enroll(t, v, b, peer)
@@ -348,7 +350,7 @@ func TestRefusalsOnTamperedBox(t *testing.T) {
 
 	t.Run("honest-log", func(t *testing.T) {
 		vd, r := appraise(t, v, peer, evidence(t, v, b, peer, wg, rk), wg, rk)
-		wantRefused(t, vd, r, ReasonComponentUnapproved)
+		wantRefused(t, vd, r, attest.ReasonComponentUnapproved)
 		for _, c := range r.Components {
 			if c.Name == "kernel" && c.Matched {
 				t.Fatal("tampered kernel reported as matched")
@@ -360,14 +362,14 @@ func TestRefusalsOnTamperedBox(t *testing.T) {
 		ev := evidence(t, v, b, peer, wg, rk)
 		ev.PCRs, ev.EventLog = goldenPCRs(good), goodLog
 		vd, r := appraise(t, v, peer, ev, wg, rk)
-		wantRefused(t, vd, r, ReasonPCRMismatch)
+		wantRefused(t, vd, r, attest.ReasonPCRMismatch)
 	})
 	t.Run("eventlog-mismatch", func(t *testing.T) {
 		// True PCRs, but a log that claims the approved kernel.
 		ev := evidence(t, v, b, peer, wg, rk)
 		ev.EventLog = goodLog
 		vd, r := appraise(t, v, peer, ev, wg, rk)
-		wantRefused(t, vd, r, ReasonEventLogMismatch)
+		wantRefused(t, vd, r, attest.ReasonEventLogMismatch)
 	})
 	if !bytes.Equal(goldenPCRs(good)[0].Digest, goldenPCRs(tampered)[0].Digest) {
 		t.Fatal("PCR 0 should not depend on the kernel")
@@ -383,7 +385,7 @@ func TestRollingUpgradeAndUnapprovedVersion(t *testing.T) {
 	old := goodComponents()
 	k13 := firmware.Measure("kernel", "6.13.0", 8, []byte("kernel image 6.13.0"))
 	upgraded := withComponent(old, k13)
-	b := openBox(t, dir(t, "b"), ca, upgraded, AttesterConfig{})
+	b := openBox(t, dir(t, "b"), ca, upgraded, attest.AttesterConfig{})
 	defer b.close()
 	enrolled := map[string]string{peer: b.att.EKFingerprint()}
 	wg, rk := keys()
@@ -392,7 +394,7 @@ func TestRollingUpgradeAndUnapprovedVersion(t *testing.T) {
 	v := newVerifier(t, ca, enrolled, nil, signedManifest(t, manifestFor("2026.11", old...)))
 	enroll(t, v, b, peer)
 	vd, r := appraise(t, v, peer, evidence(t, v, b, peer, wg, rk), wg, rk)
-	wantRefused(t, vd, r, ReasonComponentUnapproved)
+	wantRefused(t, vd, r, attest.ReasonComponentUnapproved)
 	if msg := vd.Reasons()[0].Message; !bytes.Contains([]byte(msg), []byte("kernel 6.13.0")) {
 		t.Fatalf("reason does not name the component: %q", msg)
 	}
@@ -404,7 +406,7 @@ func TestRollingUpgradeAndUnapprovedVersion(t *testing.T) {
 	if !vd.Passed() {
 		t.Fatalf("upgraded box refused with both versions approved: %v", vd.Reasons())
 	}
-	if !slices.ContainsFunc(r.Components, func(c ReportComponent) bool { return c.Name == "kernel" && c.Version == "6.13.0" && c.Matched }) {
+	if !slices.ContainsFunc(r.Components, func(c attest.ReportComponent) bool { return c.Name == "kernel" && c.Version == "6.13.0" && c.Matched }) {
 		t.Fatalf("report components = %+v", r.Components)
 	}
 }
@@ -412,16 +414,16 @@ func TestRollingUpgradeAndUnapprovedVersion(t *testing.T) {
 func TestActivationFailsForAKFromAnotherTPM(t *testing.T) {
 	ca := mustCA(t)
 	// Box A: a genuine, enrolled TPM whose EK certificate is copied.
-	a := openBox(t, dir(t, "a"), ca, goodComponents(), AttesterConfig{})
+	a := openBox(t, dir(t, "a"), ca, goodComponents(), attest.AttesterConfig{})
 	idA, _ := a.att.Identity(testCtx)
 	fpA := a.att.EKFingerprint()
 	a.close()
 
 	// Box B presents A's EK certificate with B's own AK.
-	b := openBox(t, dir(t, "b"), ca, goodComponents(), AttesterConfig{})
+	b := openBox(t, dir(t, "b"), ca, goodComponents(), attest.AttesterConfig{})
 	defer b.close()
 	idB, _ := b.att.Identity(testCtx)
-	forged := &Identity{Version: ProtocolVersion, EKCert: idA.EKCert, AK: idB.AK}
+	forged := &attest.Identity{Version: attest.ProtocolVersion, EKCert: idA.EKCert, AK: idB.AK}
 	v := newVerifier(t, ca, map[string]string{peer: fpA}, nil, signedManifest(t, manifestFor("1", goodComponents()...)))
 	ch, err := v.Challenge(testCtx, peer, forged)
 	if err != nil {
@@ -432,16 +434,16 @@ func TestActivationFailsForAKFromAnotherTPM(t *testing.T) {
 		t.Fatal("TPM B activated a credential made for TPM A's EK")
 	}
 	// The best B can send is a guess.
-	resp = &ChallengeResponse{Version: ProtocolVersion, Secret: bytes.Repeat([]byte{1}, 32)}
-	if err := v.Activate(testCtx, peer, resp); ReasonCode(err) != ReasonActivationFailed {
-		t.Fatalf("Activate = %v, want %s", err, ReasonActivationFailed)
+	resp = &attest.ChallengeResponse{Version: attest.ProtocolVersion, Secret: bytes.Repeat([]byte{1}, 32)}
+	if err := v.Activate(testCtx, peer, resp); attest.ReasonCode(err) != attest.ReasonActivationFailed {
+		t.Fatalf("Activate = %v, want %s", err, attest.ReasonActivationFailed)
 	}
 	wg, rk := keys()
 	vd, r := appraise(t, v, peer, evidence(t, v, b, peer, wg, rk), wg, rk)
-	wantRefused(t, vd, r, ReasonActivationFailed)
+	wantRefused(t, vd, r, attest.ReasonActivationFailed)
 
 	// Activating without a challenge is refused too.
-	if err := v.Activate(testCtx, peer, resp); ReasonCode(err) != ReasonActivationFailed {
+	if err := v.Activate(testCtx, peer, resp); attest.ReasonCode(err) != attest.ReasonActivationFailed {
 		t.Fatalf("Activate without challenge = %v", err)
 	}
 }
@@ -454,7 +456,7 @@ func TestDaemonMustBeLast(t *testing.T) {
 	good := goodComponents()
 	order := []firmware.BootComponent{good[0], good[1], good[3], good[2]} // kernel after wardgated
 	d := dir(t, "b")
-	tp, err := OpenSimulator(d)
+	tp, err := devtpm.OpenSimulator(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,7 +471,7 @@ func TestDaemonMustBeLast(t *testing.T) {
 		}
 		w.Append(c.PCR, 0x0D, c.Digest, firmware.EventData(c.Name, c.Version))
 	}
-	a, err := NewAttester(testCtx, tp, AttesterConfig{StateDir: d, EventLog: w.Bytes()})
+	a, err := attest.NewAttester(testCtx, tp, attest.AttesterConfig{StateDir: d, EventLog: w.Bytes()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,7 +480,7 @@ func TestDaemonMustBeLast(t *testing.T) {
 	enroll(t, v, b, peer)
 	wg, rk := keys()
 	vd, r := appraise(t, v, peer, evidence(t, v, b, peer, wg, rk), wg, rk)
-	wantRefused(t, vd, r, ReasonDaemonNotLast)
+	wantRefused(t, vd, r, attest.ReasonDaemonNotLast)
 }
 
 func TestParseMessagesNameTheField(t *testing.T) {
@@ -487,15 +489,15 @@ func TestParseMessagesNameTheField(t *testing.T) {
 		parse func([]byte) error
 		want  string
 	}{
-		{`{"version":"v0"}`, func(b []byte) error { _, err := ParseIdentity(b); return err }, `"version"`},
-		{`{"version":"wardgate/attest/v1"}`, func(b []byte) error { _, err := ParseIdentity(b); return err }, `"ek_cert"`},
-		{`{"version":"wardgate/attest/v1","secret":""}`, func(b []byte) error { _, err := ParseChallengeResponse(b); return err }, `"secret"`},
-		{`{"version":"wardgate/attest/v1","credential":"AQ=="}`, func(b []byte) error { _, err := ParseChallenge(b); return err }, `"credential"`},
-		{`{"version":"wardgate/attest/v1","nonce":"AQ=="}`, func(b []byte) error { _, err := ParseEvidence(b); return err }, `"nonce"`},
-		{`{"version":"wardgate/attest/v1","bogus":1}`, func(b []byte) error { _, err := ParseEvidence(b); return err }, `unknown field "bogus"`},
+		{`{"version":"v0"}`, func(b []byte) error { _, err := attest.ParseIdentity(b); return err }, `"version"`},
+		{`{"version":"wardgate/attest/v1"}`, func(b []byte) error { _, err := attest.ParseIdentity(b); return err }, `"ek_cert"`},
+		{`{"version":"wardgate/attest/v1","secret":""}`, func(b []byte) error { _, err := attest.ParseChallengeResponse(b); return err }, `"secret"`},
+		{`{"version":"wardgate/attest/v1","credential":"AQ=="}`, func(b []byte) error { _, err := attest.ParseChallenge(b); return err }, `"credential"`},
+		{`{"version":"wardgate/attest/v1","nonce":"AQ=="}`, func(b []byte) error { _, err := attest.ParseEvidence(b); return err }, `"nonce"`},
+		{`{"version":"wardgate/attest/v1","bogus":1}`, func(b []byte) error { _, err := attest.ParseEvidence(b); return err }, `unknown field "bogus"`},
 	} {
 		err := tc.parse([]byte(tc.in))
-		if !errors.Is(err, ErrMalformed) || !bytes.Contains([]byte(err.Error()), []byte(tc.want)) {
+		if !errors.Is(err, attest.ErrMalformed) || !bytes.Contains([]byte(err.Error()), []byte(tc.want)) {
 			t.Errorf("parse(%s) = %v, want ErrMalformed naming %s", tc.in, err, tc.want)
 		}
 	}
@@ -505,7 +507,7 @@ func TestParseMessagesNameTheField(t *testing.T) {
 // verifier (run with -race): per-peer state and nonces must not mix.
 func TestConcurrentAppraisals(t *testing.T) {
 	ca := mustCA(t)
-	b := openBox(t, dir(t, "b"), ca, goodComponents(), AttesterConfig{})
+	b := openBox(t, dir(t, "b"), ca, goodComponents(), attest.AttesterConfig{})
 	defer b.close()
 	m := signedManifest(t, manifestFor("1", goodComponents()...))
 	enrolled := map[string]string{}
@@ -519,7 +521,7 @@ func TestConcurrentAppraisals(t *testing.T) {
 	}
 	type result struct {
 		peer string
-		vd   *Verdict
+		vd   *attest.Verdict
 		err  error
 	}
 	out := make(chan result)

@@ -85,7 +85,7 @@ func NewAttester(ctx context.Context, t TPM, cfg AttesterConfig) (*Attester, err
 		}
 	}
 	if a.ek.Certificate == nil {
-		return nil, errors.New("attest: new attester: the TPM has no EK certificate in NV; provision one (DevCA.ProvisionEK for simulated TPMs)")
+		return nil, errors.New("attest: new attester: the TPM has no EK certificate in NV; provision one (devtpm.DevCA.ProvisionEK for simulated TPMs)")
 	}
 	if a.ekFP, err = EKFingerprint(a.ek.Public); err != nil {
 		return nil, err

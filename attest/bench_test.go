@@ -1,15 +1,17 @@
-package attest
+package attest_test
 
 import (
 	"testing"
+
+	"github.com/wardgate/wardgate/attest"
 )
 
 // Run with: go test -run '^$' -bench 'Evidence|Appraise' -cpu 1 ./attest
 // -cpu 1 makes ns/op and appraisals/s per core.
 
-func benchBox(b *testing.B) (*box, *Verifier, [32]byte, []byte) {
+func benchBox(b *testing.B) (*box, *attest.Verifier, [32]byte, []byte) {
 	ca := mustCA(b)
-	bx := openBox(b, dir(b, "b"), ca, goodComponents(), AttesterConfig{})
+	bx := openBox(b, dir(b, "b"), ca, goodComponents(), attest.AttesterConfig{})
 	v := newVerifier(b, ca, map[string]string{peer: bx.att.EKFingerprint()}, nil,
 		signedManifest(b, manifestFor("1", goodComponents()...)))
 	enroll(b, v, bx, peer)
@@ -41,19 +43,12 @@ func BenchmarkAppraise(b *testing.B) {
 	ev := evidence(b, v, bx, peer, wg, rk)
 	raw, _ := ev.Marshal()
 	bx.close()
-	reissue := func() {
-		v.mu.Lock()
-		delete(v.used, string(ev.Nonce))
-		v.nonces[string(ev.Nonce)] = nonceEntry{peer: peer, issued: v.cfg.Now()}
-		v.mu.Unlock()
-	}
-	v.mu.Lock()
-	ak := v.peers[peer].ak
-	v.mu.Unlock()
+	reissue := func() { v.ReissueNonce(peer, ev.Nonce) }
+	ak, _ := v.ActivatedAK(peer)
 
 	b.Run("baseline-quote-signature", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			if err := verifyQuoteSignature(ak, ev.Quote, ev.Signature); err != nil {
+			if err := attest.VerifyQuoteSignature(ak, ev.Quote, ev.Signature); err != nil {
 				b.Fatal(err)
 			}
 		}

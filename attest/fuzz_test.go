@@ -1,20 +1,20 @@
-package attest
+package attest_test
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"testing"
-	"time"
 
+	"github.com/wardgate/wardgate/attest"
 	"github.com/wardgate/wardgate/firmware"
 )
 
 func syntheticEvidence() []byte {
-	ev := Evidence{
-		Version: ProtocolVersion, Nonce: bytes.Repeat([]byte{1}, 32), WireGuardKey: make([]byte, 32),
+	ev := attest.Evidence{
+		Version: attest.ProtocolVersion, Nonce: bytes.Repeat([]byte{1}, 32), WireGuardKey: make([]byte, 32),
 		RecordKey: make([]byte, 32), HashAlg: "sha256", Quote: []byte{0xff, 0x54, 0x43, 0x47}, Signature: []byte{0, 0x18},
-		PCRs: []PCRValue{{Index: 0, Digest: make([]byte, 32)}, {Index: 9, Digest: make([]byte, 32)}}, EventLog: []byte{3, 0, 0, 0},
+		PCRs: []attest.PCRValue{{Index: 0, Digest: make([]byte, 32)}, {Index: 9, Digest: make([]byte, 32)}}, EventLog: []byte{3, 0, 0, 0},
 	}
 	b, _ := json.Marshal(ev)
 	return b
@@ -25,7 +25,7 @@ func syntheticEvidence() []byte {
 func checkParse[T any](t *testing.T, b []byte, parse func([]byte) (*T, error)) {
 	m, err := parse(b)
 	if err != nil {
-		if !errors.Is(err, ErrMalformed) {
+		if !errors.Is(err, attest.ErrMalformed) {
 			t.Fatalf("error does not wrap ErrMalformed: %v", err)
 		}
 		return
@@ -44,36 +44,36 @@ func FuzzParseEvidence(f *testing.F) {
 	f.Add(syntheticEvidence()[:40])
 	f.Add([]byte(`{"version":"wardgate/attest/v1","pcrs":[{"index":99,"digest":""}]}`))
 	f.Add([]byte("null"))
-	f.Fuzz(func(t *testing.T, b []byte) { checkParse(t, b, ParseEvidence) })
+	f.Fuzz(func(t *testing.T, b []byte) { checkParse(t, b, attest.ParseEvidence) })
 }
 
 func FuzzParseIdentity(f *testing.F) {
-	id, _ := json.Marshal(Identity{Version: ProtocolVersion, EKCert: []byte{0x30, 0x82}, AK: AKParams{Public: []byte{1}, CreateAttestation: []byte{2}, CreateSignature: []byte{3}}})
+	id, _ := json.Marshal(attest.Identity{Version: attest.ProtocolVersion, EKCert: []byte{0x30, 0x82}, AK: attest.AKParams{Public: []byte{1}, CreateAttestation: []byte{2}, CreateSignature: []byte{3}}})
 	f.Add(id)
 	f.Add([]byte(`{"version":"wardgate/attest/v1","ek_cert":"!!"}`))
 	f.Add([]byte(`{}`))
-	f.Fuzz(func(t *testing.T, b []byte) { checkParse(t, b, ParseIdentity) })
+	f.Fuzz(func(t *testing.T, b []byte) { checkParse(t, b, attest.ParseIdentity) })
 }
 
 func FuzzParseChallenge(f *testing.F) {
-	c, _ := json.Marshal(Challenge{Version: ProtocolVersion, Credential: []byte{1, 2}, Secret: []byte{3}})
+	c, _ := json.Marshal(attest.Challenge{Version: attest.ProtocolVersion, Credential: []byte{1, 2}, Secret: []byte{3}})
 	f.Add(c)
 	f.Add([]byte(`{"version":"v0"}`))
-	f.Fuzz(func(t *testing.T, b []byte) { checkParse(t, b, ParseChallenge) })
+	f.Fuzz(func(t *testing.T, b []byte) { checkParse(t, b, attest.ParseChallenge) })
 }
 
 func FuzzParseChallengeResponse(f *testing.F) {
-	c, _ := json.Marshal(ChallengeResponse{Version: ProtocolVersion, Secret: []byte("0123456789abcdef0123456789abcdef")})
+	c, _ := json.Marshal(attest.ChallengeResponse{Version: attest.ProtocolVersion, Secret: []byte("0123456789abcdef0123456789abcdef")})
 	f.Add(c)
 	f.Add([]byte(`{"version":"wardgate/attest/v1","secret":""}`))
-	f.Fuzz(func(t *testing.T, b []byte) { checkParse(t, b, ParseChallengeResponse) })
+	f.Fuzz(func(t *testing.T, b []byte) { checkParse(t, b, attest.ParseChallengeResponse) })
 }
 
 func FuzzVerifyReport(f *testing.F) {
 	f.Add([]byte(`{"report":{"id":"x"},"signature":"AAAA","key":""}`))
 	f.Add([]byte(`{"report":"`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if _, err := VerifyReport(b, vendorPub); err == nil {
+		if _, err := attest.VerifyReport(b, vendorPub); err == nil {
 			t.Fatal("a fuzzed report verified")
 		}
 	})
@@ -85,7 +85,7 @@ func FuzzVerifyReport(f *testing.F) {
 // input, and only the unmodified evidence may pass.
 func FuzzAppraise(f *testing.F) {
 	ca := mustCA(f)
-	b := openBox(f, dir(f, "b"), ca, goodComponents(), AttesterConfig{})
+	b := openBox(f, dir(f, "b"), ca, goodComponents(), attest.AttesterConfig{})
 	v := newVerifier(f, ca, map[string]string{peer: b.att.EKFingerprint()}, nil,
 		signedManifest(f, manifestFor("1", goodComponents()...)))
 	enroll(f, v, b, peer)
@@ -98,10 +98,7 @@ func FuzzAppraise(f *testing.F) {
 	noLog, _ := ev.Marshal()
 	f.Add(noLog)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		v.mu.Lock()
-		clear(v.used)
-		v.nonces[string(ev.Nonce)] = nonceEntry{peer: peer, issued: time.Now()}
-		v.mu.Unlock()
+		v.ReissueNonce(peer, ev.Nonce)
 		vd, r, err := v.AppraiseBytes(testCtx, peer, data, wg, rk)
 		if err != nil {
 			t.Fatalf("appraisal error on input: %v", err)
@@ -110,7 +107,7 @@ func FuzzAppraise(f *testing.F) {
 			t.Fatal("verdict and report disagree")
 		}
 		if vd.Passed() {
-			got, perr := ParseEvidence(data)
+			got, perr := attest.ParseEvidence(data)
 			if perr != nil || !bytes.Equal(got.Quote, ev.Quote) || !bytes.Equal(got.Signature, ev.Signature) {
 				t.Fatalf("mutated evidence passed")
 			}

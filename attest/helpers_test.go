@@ -1,16 +1,17 @@
-package attest
+package attest_test
 
 import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/hex"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/attest/devtpm"
 	"github.com/wardgate/wardgate/firmware"
 )
 
@@ -64,16 +65,16 @@ func signedManifest(t testing.TB, m *firmware.Manifest) *firmware.Manifest {
 // box is one simulated hospital box: TPM, EK certificate, measured boot.
 type box struct {
 	dir string
-	tpm TPM
-	att *Attester
+	tpm attest.TPM
+	att *attest.Attester
 	log []byte
 }
 
 // openBox opens (or reopens) the simulator in dir, provisions its EK with
 // ca if it has none yet, plays the boot and builds the attester.
-func openBox(t testing.TB, dir string, ca *DevCA, comps []firmware.BootComponent, cfg AttesterConfig) *box {
+func openBox(t testing.TB, dir string, ca *devtpm.DevCA, comps []firmware.BootComponent, cfg attest.AttesterConfig) *box {
 	t.Helper()
-	tp, err := OpenSimulator(dir)
+	tp, err := devtpm.OpenSimulator(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func openBox(t testing.TB, dir string, ca *DevCA, comps []firmware.BootComponent
 	if cfg.StateDir == "" {
 		cfg.StateDir = dir
 	}
-	a, err := NewAttester(testCtx, tp, cfg)
+	a, err := attest.NewAttester(testCtx, tp, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,25 +107,25 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-func newVerifier(t testing.TB, ca *DevCA, enroll map[string]string, c *clock, manifests ...*firmware.Manifest) *Verifier {
+func newVerifier(t testing.TB, ca *devtpm.DevCA, enroll map[string]string, c *clock, manifests ...*firmware.Manifest) *attest.Verifier {
 	t.Helper()
 	_, rk, _ := ed25519.GenerateKey(rand.Reader)
-	cfg := VerifierConfig{
+	cfg := attest.VerifierConfig{
 		Name: "hospital-a", Roots: ca.Roots(), Enrollment: enroll, Manifests: manifests,
-		Policy: Policy{Version: "policy-7"}, ReportKey: rk,
+		Policy: attest.Policy{Version: "policy-7"}, ReportKey: rk,
 		VerdictLifetime: 5 * time.Minute, NonceTTL: 30 * time.Second,
 	}
 	if c != nil {
 		cfg.Now = c.now
 	}
-	v, err := NewVerifier(cfg)
+	v, err := attest.NewVerifier(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return v
 }
 
-func enroll(t testing.TB, v *Verifier, b *box, peer string) {
+func enroll(t testing.TB, v *attest.Verifier, b *box, peer string) {
 	t.Helper()
 	id, err := b.att.Identity(testCtx)
 	if err != nil {
@@ -150,7 +151,7 @@ func keys() ([32]byte, ed25519.PublicKey) {
 	return wg, pub
 }
 
-func evidence(t testing.TB, v *Verifier, b *box, peer string, wg [32]byte, rk ed25519.PublicKey) *Evidence {
+func evidence(t testing.TB, v *attest.Verifier, b *box, peer string, wg [32]byte, rk ed25519.PublicKey) *attest.Evidence {
 	t.Helper()
 	n, err := v.Nonce(peer)
 	if err != nil {
@@ -163,7 +164,7 @@ func evidence(t testing.TB, v *Verifier, b *box, peer string, wg [32]byte, rk ed
 	return ev
 }
 
-func appraise(t testing.TB, v *Verifier, peer string, ev *Evidence, wg [32]byte, rk ed25519.PublicKey) (*Verdict, *Report) {
+func appraise(t testing.TB, v *attest.Verifier, peer string, ev *attest.Evidence, wg [32]byte, rk ed25519.PublicKey) (*attest.Verdict, *attest.Report) {
 	t.Helper()
 	vd, r, err := v.Appraise(testCtx, peer, ev, wg, rk)
 	if err != nil {
@@ -177,7 +178,7 @@ func appraise(t testing.TB, v *Verifier, peer string, ev *Evidence, wg [32]byte,
 
 // wantRefused asserts a failing verdict whose reasons include code, and a
 // signed report that says the same.
-func wantRefused(t testing.TB, vd *Verdict, r *Report, code string) {
+func wantRefused(t testing.TB, vd *attest.Verdict, r *attest.Report, code string) {
 	t.Helper()
 	if vd.Passed() || vd.Valid(time.Now()) {
 		t.Fatalf("verdict passed; want refusal %q", code)
@@ -201,7 +202,3 @@ func wantRefused(t testing.TB, vd *Verdict, r *Report, code string) {
 }
 
 func dir(t testing.TB, name string) string { return filepath.Join(t.TempDir(), name) }
-
-func x509Opts(ca *DevCA) x509.VerifyOptions {
-	return x509.VerifyOptions{Roots: ca.Roots(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
-}

@@ -1,23 +1,15 @@
 package attest
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/hex"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
-	"sync/atomic"
 
 	gattest "github.com/google/go-attestation/attest"
-	"github.com/google/go-tpm-tools/simulator"
 	"github.com/google/go-tpm/legacy/tpm2"
 	"github.com/google/go-tpm/tpmutil"
 
@@ -27,7 +19,7 @@ import (
 // TPM is a TPM 2.0 reached through any of the openers. Nothing above this
 // interface knows whether it is the simulator, swtpm or a device.
 type TPM interface {
-	// Kind is "simulator", "swtpm" or "device".
+	// Kind is the Transport's Kind: "simulator", "swtpm" or "device".
 	Kind() string
 	// Seal encrypts secret (at most 128 bytes) under a key of this TPM with
 	// a policy on the current values of the boot PCRs (DefaultPCRs).
@@ -64,7 +56,7 @@ type tpmConn struct {
 	at   *gattest.TPM
 
 	measurementLog func() ([]byte, error)
-	persistNV      func(index uint32, data []byte) error
+	saveEKCert     func(der []byte) error
 	closer         func() error
 	closed         bool
 }
@@ -118,96 +110,106 @@ func (ch channel) MeasurementLog() ([]byte, error) {
 	return ch.log()
 }
 
-func newConn(kind string, rw io.ReadWriter, closer func() error, mlog func() ([]byte, error)) (*tpmConn, error) {
-	c := &tpmConn{kind: kind, rw: rw, closer: closer, measurementLog: mlog}
-	at, err := gattest.OpenTPM(&gattest.OpenConfig{CommandChannel: channel{ReadWriter: rw, log: mlog}})
+// Transport is how a TPM is reached. OpenDevice builds one for a hardware
+// TPM; attest/devtpm builds them for the simulator and swtpm, so that the
+// cgo simulator stays out of every binary that only verifies.
+type Transport struct {
+	// Kind names the TPM in logs: "simulator", "swtpm" or "device".
+	Kind string
+	// RW carries one whole command per Write and returns the whole
+	// response to the next Read, as go-tpm expects.
+	RW io.ReadWriter
+	// Close releases the transport; nil if there is nothing to release.
+	Close func() error
+	// MeasurementLog reads the platform's TCG event log. It is nil for
+	// simulated TPMs, whose log comes from firmware.Boot instead.
+	MeasurementLog func() ([]byte, error)
+	// EKCertificate, if set, is written into the EK-certificate NV index
+	// on open: a TPM whose NV memory dies with its process gets back the
+	// certificate it was given before.
+	EKCertificate []byte
+	// SaveEKCertificate, if set, is called by WriteEKCertificate to keep a
+	// copy outside the TPM, to be passed back as EKCertificate next time.
+	SaveEKCertificate func(der []byte) error
+}
+
+// OpenTransport opens a TPM over tr. On failure tr.Close is called, so the
+// caller hands the transport over either way.
+func OpenTransport(tr Transport) (TPM, error) {
+	closer := tr.Close
+	if closer == nil {
+		closer = func() error { return nil }
+	}
+	if tr.Kind == "" || tr.RW == nil {
+		closer()
+		return nil, errors.New("attest: open TPM: Transport needs a Kind and an RW; build it with OpenDevice or attest/devtpm")
+	}
+	c := &tpmConn{kind: tr.Kind, rw: tr.RW, closer: closer, measurementLog: tr.MeasurementLog, saveEKCert: tr.SaveEKCertificate}
+	at, err := gattest.OpenTPM(&gattest.OpenConfig{CommandChannel: channel{ReadWriter: tr.RW, log: tr.MeasurementLog}})
 	if err != nil {
 		closer()
-		return nil, fmt.Errorf("attest: open %s TPM: %w", kind, err)
+		return nil, fmt.Errorf("attest: open %s TPM: %w", tr.Kind, err)
 	}
 	c.at = at
-	return c, nil
-}
-
-// simInUse enforces the simulator's one-per-process rule with an error
-// instead of the library's blocking lock.
-var simInUse atomic.Bool
-
-const (
-	seedFile   = "tpm-seed"
-	ekCertFile = "tpm-nv-ekcert.der"
-)
-
-// OpenSimulator opens the go-tpm-tools in-process simulator seeded from
-// stateDir/tpm-seed (created on first use), so the same box keeps the same
-// EK across restarts. The simulator's NV memory does not survive the
-// process, so the EK certificate written by DevCA.ProvisionEK is kept in
-// stateDir and restored on open. Only one simulator may be open per process.
-func OpenSimulator(stateDir string) (TPM, error) {
-	if stateDir == "" {
-		return nil, errors.New("attest: open simulator: state directory is empty; set the box's state directory")
-	}
-	seed, err := loadSeed(filepath.Join(stateDir, seedFile))
-	if err != nil {
-		return nil, err
-	}
-	if !simInUse.CompareAndSwap(false, true) {
-		return nil, errors.New("attest: open simulator: a simulator is already open in this process (one per process)")
-	}
-	sim, err := simulator.GetWithFixedSeedInsecure(seed)
-	if err != nil {
-		simInUse.Store(false)
-		return nil, fmt.Errorf("attest: start simulator: %w", err)
-	}
-	closer := func() error {
-		defer simInUse.Store(false)
-		return sim.Close()
-	}
-	c, err := newConn("simulator", sim, closer, nil)
-	if err != nil {
-		return nil, err
-	}
-	certPath := filepath.Join(stateDir, ekCertFile)
-	c.persistNV = func(index uint32, data []byte) error {
-		return writeFileAtomic(certPath, data, 0o600)
-	}
-	if der, err := os.ReadFile(certPath); err == nil {
-		if err := writeNV(c.rw, ekCertIndex, der); err != nil {
+	if len(tr.EKCertificate) > 0 {
+		if err := writeNV(c.rw, ekCertIndex, tr.EKCertificate); err != nil {
 			c.Close()
-			return nil, fmt.Errorf("attest: restore EK certificate into simulator NV: %w", err)
+			return nil, fmt.Errorf("attest: restore EK certificate into %s NV: %w", tr.Kind, err)
 		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		c.Close()
-		return nil, fmt.Errorf("attest: read %s: %w", certPath, err)
 	}
 	return c, nil
 }
 
-func loadSeed(path string) (int64, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		var r [8]byte
-		if _, err := rand.Read(r[:]); err != nil {
-			return 0, err
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return 0, fmt.Errorf("attest: create state directory: %w", err)
-		}
-		if err := writeFileAtomic(path, []byte(hex.EncodeToString(r[:])+"\n"), 0o600); err != nil {
-			return 0, fmt.Errorf("attest: write TPM seed: %w", err)
-		}
-		return int64(binary.BigEndian.Uint64(r[:])), nil
+// EKPublic is the public key of the TPM's RSA endorsement key: the key an
+// EK certificate certifies and EKFingerprint names.
+func EKPublic(ctx context.Context, t TPM) (crypto.PublicKey, error) {
+	if t == nil {
+		return nil, errors.New("attest: EK public key: nil TPM")
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c := t.conn()
+	defer c.lock()()
+	eks, err := c.at.EKs()
 	if err != nil {
-		return 0, fmt.Errorf("attest: read TPM seed: %w", err)
+		return nil, fmt.Errorf("attest: read EK: %w", err)
 	}
-	r, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(r) != 8 {
-		return 0, fmt.Errorf("attest: %s is not a 16-hex-digit seed; delete it to create a new TPM identity", path)
+	if len(eks) == 0 {
+		return nil, errors.New("attest: TPM has no RSA EK")
 	}
-	return int64(binary.BigEndian.Uint64(r)), nil
+	return eks[0].Public, nil
 }
 
+// WriteEKCertificate stores an EK certificate (DER) in the TCG
+// EK-certificate NV index, where go-attestation and NewAttester find it as
+// they find a vendor-provisioned one, and hands a copy to the transport's
+// SaveEKCertificate.
+func WriteEKCertificate(ctx context.Context, t TPM, der []byte) error {
+	if t == nil {
+		return errors.New("attest: write EK certificate: nil TPM")
+	}
+	if len(der) == 0 {
+		return errors.New("attest: write EK certificate: the certificate is empty")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c := t.conn()
+	defer c.lock()()
+	if err := writeNV(c.rw, ekCertIndex, der); err != nil {
+		return fmt.Errorf("attest: write EK certificate: %w", err)
+	}
+	if c.saveEKCert != nil {
+		if err := c.saveEKCert(der); err != nil {
+			return fmt.Errorf("attest: write EK certificate: persist NV copy: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeFileAtomic replaces path with data so that a crash leaves the old
+// file or the new one, never half of one (the AK blob).
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
@@ -228,17 +230,6 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	return os.Rename(tmp, path)
 }
 
-// OpenSWTPM connects to a swtpm started with
-// `swtpm socket --tpm2 --server type=tcp,port=P --flags not-need-init,startup-clear`.
-func OpenSWTPM(ctx context.Context, addr string) (TPM, error) {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("attest: connect to swtpm at %s: %w", addr, err)
-	}
-	return newConn("swtpm", &framedConn{c: nc}, nc.Close, nil)
-}
-
 // OpenDevice opens a hardware TPM (normally /dev/tpmrm0) and reads the
 // platform event log from the kernel.
 func OpenDevice(path string) (TPM, error) {
@@ -249,36 +240,9 @@ func OpenDevice(path string) (TPM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("attest: open TPM device %s: %w", path, err)
 	}
-	return newConn("device", rwc, rwc.Close, func() ([]byte, error) {
+	return OpenTransport(Transport{Kind: "device", RW: rwc, Close: rwc.Close, MeasurementLog: func() ([]byte, error) {
 		return firmware.ReadEventLog(firmware.KernelEventLogPath)
-	})
-}
-
-// framedConn turns a stream into the one-read-per-response transport go-tpm
-// expects: it reads the whole response (its size is in the header).
-type framedConn struct {
-	c   net.Conn
-	buf bytes.Buffer
-}
-
-func (f *framedConn) Write(b []byte) (int, error) { return f.c.Write(b) }
-
-func (f *framedConn) Read(b []byte) (int, error) {
-	if f.buf.Len() == 0 {
-		var hdr [10]byte
-		if _, err := io.ReadFull(f.c, hdr[:]); err != nil {
-			return 0, fmt.Errorf("swtpm: read response header: %w", err)
-		}
-		size := binary.BigEndian.Uint32(hdr[2:6])
-		if size < 10 || size > 1<<16 {
-			return 0, fmt.Errorf("swtpm: response size %d out of range", size)
-		}
-		f.buf.Write(hdr[:])
-		if _, err := io.CopyN(&f.buf, f.c, int64(size-10)); err != nil {
-			return 0, fmt.Errorf("swtpm: read response body: %w", err)
-		}
-	}
-	return f.buf.Read(b)
+	}})
 }
 
 // writeNV (re)defines an NV index readable with its own empty auth, as TPM

@@ -1,7 +1,7 @@
 // Package attesttest gives other packages' tests REAL attestation verdicts:
-// an in-process go-tpm-tools simulator with a dev-CA EK certificate, booted
-// through firmware.Boot with a signed manifest, appraised by a real
-// attest.Verifier. The simulator is one per process, so the fixture is
+// an in-process go-tpm-tools simulator (devtpm) with a dev-CA EK
+// certificate, booted through firmware.Boot with a signed manifest,
+// appraised by a real attest.Verifier. The simulator is one per process, so the fixture is
 // shared by every test in the process and never closed.
 package attesttest
 
@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/attest/devtpm"
 	"github.com/wardgate/wardgate/firmware"
 )
 
@@ -29,7 +30,7 @@ type Fixture struct {
 	mu        sync.Mutex
 	dir       string
 	tpm       attest.TPM
-	ca        *attest.DevCA
+	ca        *devtpm.DevCA
 	att       *attest.Attester
 	good      *firmware.Manifest
 	bad       *firmware.Manifest // approves another wardgated build only
@@ -71,12 +72,14 @@ func manifestOf(version string, comps []firmware.BootComponent) *firmware.Manife
 	return m
 }
 
-func signed(m *firmware.Manifest, key ed25519.PrivateKey) (*firmware.Manifest, error) {
-	data, sig, err := firmware.SignManifest(m, key)
+// SignedManifest approves comps as manifest version (vendor "attesttest"),
+// signed by vendor and verified, as a verifier accepts it.
+func SignedManifest(vendor ed25519.PrivateKey, version string, comps []firmware.BootComponent) (*firmware.Manifest, error) {
+	data, sig, err := firmware.SignManifest(manifestOf(version, comps), vendor)
 	if err != nil {
 		return nil, err
 	}
-	return firmware.VerifyManifest(data, sig, []ed25519.PublicKey{key.Public().(ed25519.PublicKey)})
+	return firmware.VerifyManifest(data, sig, []ed25519.PublicKey{vendor.Public().(ed25519.PublicKey)})
 }
 
 func setup() (*Fixture, error) {
@@ -89,10 +92,10 @@ func setup() (*Fixture, error) {
 	f := &Fixture{dir: dir}
 	_, f.vendor, _ = ed25519.GenerateKey(rand.Reader)
 	_, f.reportKey, _ = ed25519.GenerateKey(rand.Reader)
-	if f.ca, err = attest.NewDevCA(dir + "/ca"); err != nil {
+	if f.ca, err = devtpm.NewDevCA(dir + "/ca"); err != nil {
 		return nil, err
 	}
-	if f.tpm, err = attest.OpenSimulator(dir + "/tpm"); err != nil {
+	if f.tpm, err = devtpm.OpenSimulator(dir + "/tpm"); err != nil {
 		return nil, err
 	}
 	if err := f.ca.ProvisionEK(ctx, f.tpm); err != nil {
@@ -103,12 +106,12 @@ func setup() (*Fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.good, err = signed(manifestOf("2026.11", comps), f.vendor); err != nil {
+	if f.good, err = SignedManifest(f.vendor, "2026.11", comps); err != nil {
 		return nil, err
 	}
 	other := append([]firmware.BootComponent(nil), comps...)
 	other[len(other)-1] = firmware.Measure(firmware.DaemonComponent, "0.0.9", 9, []byte("attesttest wardgated 0.0.9"))
-	if f.bad, err = signed(manifestOf("2026.10", other), f.vendor); err != nil {
+	if f.bad, err = SignedManifest(f.vendor, "2026.10", other); err != nil {
 		return nil, err
 	}
 	if f.att, err = attest.NewAttester(ctx, f.tpm, attest.AttesterConfig{StateDir: dir + "/tpm", EventLog: log}); err != nil {
@@ -139,7 +142,7 @@ func (f *Fixture) TPM() attest.TPM { return f.tpm }
 func (f *Fixture) Attester() *attest.Attester { return f.att }
 
 // CA is the dev manufacturer CA that issued the fixture's EK certificate.
-func (f *Fixture) CA() *attest.DevCA { return f.ca }
+func (f *Fixture) CA() *devtpm.DevCA { return f.ca }
 
 // Manifest is the signed manifest the fixture box passes against.
 func (f *Fixture) Manifest() *firmware.Manifest { return f.good }
@@ -171,7 +174,14 @@ func (f *Fixture) Verifier(peer string, lifetime time.Duration, manifests ...*fi
 func (f *Fixture) Run(ctx context.Context, v *attest.Verifier, peer string, wgKey [32]byte, recordKey ed25519.PublicKey) (*attest.Verdict, *attest.Report, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	id, err := f.att.Identity(ctx)
+	return Attest(ctx, v, f.att, peer, wgKey, recordKey)
+}
+
+// Attest runs the whole protocol between any attester and verifier:
+// identity, challenge and credential activation, then a nonce, evidence
+// bound to the keys, and its appraisal.
+func Attest(ctx context.Context, v *attest.Verifier, a *attest.Attester, peer string, wgKey [32]byte, recordKey ed25519.PublicKey) (*attest.Verdict, *attest.Report, error) {
+	id, err := a.Identity(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -179,7 +189,7 @@ func (f *Fixture) Run(ctx context.Context, v *attest.Verifier, peer string, wgKe
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, err := f.att.ActivateCredential(ctx, ch)
+	resp, err := a.ActivateCredential(ctx, ch)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -190,7 +200,7 @@ func (f *Fixture) Run(ctx context.Context, v *attest.Verifier, peer string, wgKe
 	if err != nil {
 		return nil, nil, err
 	}
-	ev, err := f.att.Evidence(ctx, nonce, wgKey, recordKey)
+	ev, err := a.Evidence(ctx, nonce, wgKey, recordKey)
 	if err != nil {
 		return nil, nil, err
 	}

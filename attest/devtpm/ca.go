@@ -1,15 +1,12 @@
-package attest
+package devtpm
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -18,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/wardgate/wardgate/attest"
 )
 
 // DevCA is a development "manufacturer" CA that issues EK certificates for
@@ -40,7 +39,7 @@ func NewDevCA(dir string) (*DevCA, error) {
 		return parseDevCA(certPEM, keyPEM)
 	}
 	if !errors.Is(cerr, os.ErrNotExist) || !errors.Is(kerr, os.ErrNotExist) {
-		return nil, fmt.Errorf("attest: dev CA in %s is incomplete (need both %s and %s): %v", dir, caCertFile, caKeyFile, errors.Join(cerr, kerr))
+		return nil, fmt.Errorf("devtpm: dev CA in %s is incomplete (need both %s and %s): %v", dir, caCertFile, caKeyFile, errors.Join(cerr, kerr))
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -57,22 +56,22 @@ func NewDevCA(dir string) (*DevCA, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		return nil, fmt.Errorf("attest: create dev CA: %w", err)
+		return nil, fmt.Errorf("devtpm: create dev CA: %w", err)
 	}
 	kder, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("attest: create dev CA dir: %w", err)
+		return nil, fmt.Errorf("devtpm: create dev CA dir: %w", err)
 	}
 	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 	if err := writeFileAtomic(filepath.Join(dir, caKeyFile), keyPEM, 0o600); err != nil {
-		return nil, fmt.Errorf("attest: write dev CA key: %w", err)
+		return nil, fmt.Errorf("devtpm: write dev CA key: %w", err)
 	}
 	if err := writeFileAtomic(filepath.Join(dir, caCertFile), certPEM, 0o644); err != nil {
-		return nil, fmt.Errorf("attest: write dev CA cert: %w", err)
+		return nil, fmt.Errorf("devtpm: write dev CA cert: %w", err)
 	}
 	return parseDevCA(certPEM, keyPEM)
 }
@@ -81,15 +80,15 @@ func parseDevCA(certPEM, keyPEM []byte) (*DevCA, error) {
 	cb, _ := pem.Decode(certPEM)
 	kb, _ := pem.Decode(keyPEM)
 	if cb == nil || kb == nil {
-		return nil, errors.New("attest: dev CA files are not PEM")
+		return nil, errors.New("devtpm: dev CA files are not PEM")
 	}
 	cert, err := x509.ParseCertificate(cb.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("attest: dev CA cert: %w", err)
+		return nil, fmt.Errorf("devtpm: dev CA cert: %w", err)
 	}
 	key, err := x509.ParseECPrivateKey(kb.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("attest: dev CA key: %w", err)
+		return nil, fmt.Errorf("devtpm: dev CA key: %w", err)
 	}
 	return &DevCA{cert: cert, key: key}, nil
 }
@@ -117,21 +116,12 @@ func (ca *DevCA) Roots() *x509.CertPool {
 // ProvisionEK issues a certificate for the TPM's RSA EK and writes it into
 // the TCG EK-certificate NV index, so go-attestation's EKCertificates()
 // returns it like a vendor-provisioned one.
-func (ca *DevCA) ProvisionEK(ctx context.Context, t TPM) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c := t.conn()
-	defer c.lock()()
-	eks, err := c.at.EKs()
+func (ca *DevCA) ProvisionEK(ctx context.Context, t attest.TPM) error {
+	pub, err := attest.EKPublic(ctx, t)
 	if err != nil {
-		return fmt.Errorf("attest: provision EK: read EK: %w", err)
+		return fmt.Errorf("devtpm: provision EK: %w", err)
 	}
-	if len(eks) == 0 {
-		return errors.New("attest: provision EK: TPM has no RSA EK")
-	}
-	pub := eks[0].Public
-	fp, err := EKFingerprint(pub)
+	fp, err := attest.EKFingerprint(pub)
 	if err != nil {
 		return err
 	}
@@ -145,49 +135,10 @@ func (ca *DevCA) ProvisionEK(ctx context.Context, t TPM) error {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
 	if err != nil {
-		return fmt.Errorf("attest: provision EK: issue certificate: %w", err)
+		return fmt.Errorf("devtpm: provision EK: issue certificate: %w", err)
 	}
-	if err := writeNV(c.rw, ekCertIndex, der); err != nil {
-		return fmt.Errorf("attest: provision EK: %w", err)
-	}
-	if c.persistNV != nil {
-		if err := c.persistNV(ekCertIndex, der); err != nil {
-			return fmt.Errorf("attest: provision EK: persist NV copy: %w", err)
-		}
+	if err := attest.WriteEKCertificate(ctx, t, der); err != nil {
+		return fmt.Errorf("devtpm: provision EK: %w", err)
 	}
 	return nil
-}
-
-// EKFingerprint is the stable identity of an EK used in enrollment lists:
-// "sha256:" and the hex SHA-256 of the EK public key's PKIX DER.
-func EKFingerprint(pub crypto.PublicKey) (string, error) {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return "", fmt.Errorf("attest: EK fingerprint: %w", err)
-	}
-	sum := sha256.Sum256(der)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
-}
-
-// LoadRoots reads every *.pem file in dir into a pool of trusted
-// manufacturer roots.
-func LoadRoots(dir string) (*x509.CertPool, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.pem"))
-	if err != nil {
-		return nil, err
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("attest: no *.pem manufacturer roots in %s; copy the TPM vendors' EK CA certificates there", dir)
-	}
-	pool := x509.NewCertPool()
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("attest: read root %s: %w", f, err)
-		}
-		if !pool.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("attest: %s holds no PEM certificate", f)
-		}
-	}
-	return pool, nil
 }

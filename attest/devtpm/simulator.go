@@ -1,0 +1,115 @@
+package devtpm
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"github.com/google/go-tpm-tools/simulator"
+
+	"github.com/wardgate/wardgate/attest"
+)
+
+// simInUse enforces the simulator's one-per-process rule with an error
+// instead of the library's blocking lock.
+var simInUse atomic.Bool
+
+const (
+	seedFile   = "tpm-seed"
+	ekCertFile = "tpm-nv-ekcert.der"
+)
+
+// OpenSimulator opens the go-tpm-tools in-process simulator seeded from
+// stateDir/tpm-seed (created on first use), so the same box keeps the same
+// EK across restarts. The simulator's NV memory does not survive the
+// process, so the EK certificate written by DevCA.ProvisionEK is kept in
+// stateDir and restored on open. Only one simulator may be open per process.
+func OpenSimulator(stateDir string) (attest.TPM, error) {
+	if stateDir == "" {
+		return nil, errors.New("devtpm: open simulator: state directory is empty; set the box's state directory")
+	}
+	seed, err := loadSeed(filepath.Join(stateDir, seedFile))
+	if err != nil {
+		return nil, err
+	}
+	certPath := filepath.Join(stateDir, ekCertFile)
+	cert, err := os.ReadFile(certPath)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("devtpm: read %s: %w", certPath, err)
+	}
+	if !simInUse.CompareAndSwap(false, true) {
+		return nil, errors.New("devtpm: open simulator: a simulator is already open in this process (one per process)")
+	}
+	sim, err := simulator.GetWithFixedSeedInsecure(seed)
+	if err != nil {
+		simInUse.Store(false)
+		return nil, fmt.Errorf("devtpm: start simulator: %w", err)
+	}
+	return attest.OpenTransport(attest.Transport{
+		Kind: "simulator",
+		RW:   sim,
+		Close: func() error {
+			defer simInUse.Store(false)
+			return sim.Close()
+		},
+		EKCertificate: cert,
+		SaveEKCertificate: func(der []byte) error {
+			return writeFileAtomic(certPath, der, 0o600)
+		},
+	})
+}
+
+// loadSeed reads the simulator's seed, or creates one: the seed is the
+// simulated TPM's identity, so losing it means re-enrolling the box.
+func loadSeed(path string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		var r [8]byte
+		if _, err := rand.Read(r[:]); err != nil {
+			return 0, err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return 0, fmt.Errorf("devtpm: create state directory: %w", err)
+		}
+		if err := writeFileAtomic(path, []byte(hex.EncodeToString(r[:])+"\n"), 0o600); err != nil {
+			return 0, fmt.Errorf("devtpm: write TPM seed: %w", err)
+		}
+		return int64(binary.BigEndian.Uint64(r[:])), nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("devtpm: read TPM seed: %w", err)
+	}
+	r, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(r) != 8 {
+		return 0, fmt.Errorf("devtpm: %s is not a 16-hex-digit seed; delete it to create a new TPM identity", path)
+	}
+	return int64(binary.BigEndian.Uint64(r)), nil
+}
+
+// writeFileAtomic replaces path with data so that a crash leaves the old
+// file or the new one, never half of one (a torn seed is a lost identity).
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
