@@ -204,43 +204,87 @@ type flight struct {
 
 // New validates cfg and returns a Relay.
 func New(cfg Config) (*Relay, error) {
-	switch {
-	case cfg.Box == "":
-		return nil, errors.New("relay: config box name is empty")
-	case cfg.Ledger == nil:
-		return nil, errors.New("relay: config ledger is nil")
-	case cfg.RecordKey == nil:
-		return nil, errors.New("relay: config record key is nil; pass the attested record signer")
-	case cfg.Verdicts == nil:
-		return nil, errors.New("relay: config verdicts is nil")
-	case cfg.Dial == nil:
-		return nil, errors.New("relay: config dial is nil; pass the tunnel dialer")
-	}
-	if err := checkName("box", cfg.Box); err != nil {
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Deliver.HTTPURL != "" && cfg.Deliver.MLLPAddr != "" {
-		return nil, errors.New("relay: config deliver sets both http_url and mllp_addr; choose one")
+	cfg.setDefaults()
+	r := &Relay{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "relay", "box", cfg.Box),
+		inflight: make(map[flightKey]*flight),
+		outs:     make(map[string]*peerOut),
+		sigs:     proof.NewSigCache(1 << 14),
+		stop:     make(chan struct{}),
+		cs:       newCSCache(1 << 16),
+		pacer:    newCPPacer(cfg.Ledger, cfg.CheckpointPace),
+		client:   peerClient(cfg.Dial, cfg.ForwardTimeout),
+		lanRT: &http.Transport{
+			MaxIdleConnsPerHost: 512,
+			MaxIdleConns:        1024,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		},
 	}
-	if cfg.Deliver.FHIRBatch && cfg.Deliver.HTTPURL == "" {
-		return nil, errors.New("relay: config deliver fhir_batch needs http_url (the FHIR server's base URL)")
+	if cfg.Deliver.MLLPAddr != "" {
+		r.mllp = newMLLPPool(cfg.Deliver.MLLPAddr, cfg.MaxBody)
 	}
-	if u := cfg.Deliver.HTTPURL; u != "" {
-		pu, err := url.Parse(u)
-		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-			return nil, fmt.Errorf("relay: config deliver http_url %q must be an http:// or https:// URL with a host", u)
-		}
+	return r, nil
+}
+
+// validate refuses a config without its parts, with a bad box name, or
+// with a delivery or MLLP route that cannot work.
+func (cfg *Config) validate() error {
+	switch {
+	case cfg.Box == "":
+		return errors.New("relay: config box name is empty")
+	case cfg.Ledger == nil:
+		return errors.New("relay: config ledger is nil")
+	case cfg.RecordKey == nil:
+		return errors.New("relay: config record key is nil; pass the attested record signer")
+	case cfg.Verdicts == nil:
+		return errors.New("relay: config verdicts is nil")
+	case cfg.Dial == nil:
+		return errors.New("relay: config dial is nil; pass the tunnel dialer")
 	}
-	if a := cfg.Deliver.MLLPAddr; a != "" {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			return nil, fmt.Errorf("relay: config deliver mllp_addr %q must be host:port: %w", a, err)
-		}
+	if err := checkName("box", cfg.Box); err != nil {
+		return err
+	}
+	if err := cfg.Deliver.validate(); err != nil {
+		return err
 	}
 	for fac, peer := range cfg.MLLPRoutes {
 		if err := checkName("mllp route peer for facility "+fac, peer); err != nil {
-			return nil, fmt.Errorf("relay: config: %w", err)
+			return fmt.Errorf("relay: config: %w", err)
 		}
 	}
+	return nil
+}
+
+// validate refuses both delivery targets at once, FHIR batches without an
+// HTTP target, and targets that do not parse.
+func (d *Delivery) validate() error {
+	if d.HTTPURL != "" && d.MLLPAddr != "" {
+		return errors.New("relay: config deliver sets both http_url and mllp_addr; choose one")
+	}
+	if d.FHIRBatch && d.HTTPURL == "" {
+		return errors.New("relay: config deliver fhir_batch needs http_url (the FHIR server's base URL)")
+	}
+	if u := d.HTTPURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return fmt.Errorf("relay: config deliver http_url %q must be an http:// or https:// URL with a host", u)
+		}
+	}
+	if a := d.MLLPAddr; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("relay: config deliver mllp_addr %q must be host:port: %w", a, err)
+		}
+	}
+	return nil
+}
+
+// setDefaults fills in what cfg leaves unset.
+func (cfg *Config) setDefaults() {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
@@ -256,18 +300,12 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	r := &Relay{
-		cfg:      cfg,
-		log:      cfg.Logger.With("component", "relay", "box", cfg.Box),
-		inflight: make(map[flightKey]*flight),
-		outs:     make(map[string]*peerOut),
-		sigs:     proof.NewSigCache(1 << 14),
-		stop:     make(chan struct{}),
-		cs:       newCSCache(1 << 16),
-		pacer:    newCPPacer(cfg.Ledger, cfg.CheckpointPace),
-	}
-	dial := cfg.Dial
-	r.client = &http.Client{Transport: &http.Transport{
+}
+
+// peerClient is the HTTP client for peer batches, dialing peers through
+// the tunnel.
+func peerClient(dial func(ctx context.Context, host string) (net.Conn, error), forwardTimeout time.Duration) *http.Client {
+	return &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 			host, _, err := net.SplitHostPort(addr)
 			if err != nil {
@@ -282,19 +320,9 @@ func New(cfg Config) (*Relay, error) {
 		MaxIdleConnsPerHost:   512,
 		MaxIdleConns:          4096,
 		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: cfg.ForwardTimeout,
+		ResponseHeaderTimeout: forwardTimeout,
 		DisableCompression:    true,
 	}}
-	r.lanRT = &http.Transport{
-		MaxIdleConnsPerHost: 512,
-		MaxIdleConns:        1024,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
-	if cfg.Deliver.MLLPAddr != "" {
-		r.mllp = newMLLPPool(cfg.Deliver.MLLPAddr, cfg.MaxBody)
-	}
-	return r, nil
 }
 
 // Close stops the batch senders and releases idle connections. Records
