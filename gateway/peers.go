@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/attest/peerproto"
 	"github.com/wardgate/wardgate/gateway/api"
 	"github.com/wardgate/wardgate/gateway/config"
 	"github.com/wardgate/wardgate/gateway/control"
@@ -29,7 +30,7 @@ const (
 // peerState is this box's view of one configured peer, as verifier.
 type peerState struct {
 	cfg    config.Peer
-	client *peerClient
+	client *peerproto.Client
 	kick   chan time.Time // the peer said hello (restarted): re-run first contact
 	round  sync.Mutex     // one appraisal at a time: the verifier keeps one pending challenge per peer
 
@@ -79,7 +80,7 @@ func (d *Gateway) peerLoop(ctx context.Context, p *peerState) {
 			p.mu.Lock()
 			p.activated = false
 			p.mu.Unlock()
-			if errors.Is(err, errUnreachable) {
+			if errors.Is(err, peerproto.ErrUnreachable) {
 				next = min(backoff, interval)
 				backoff = min(2*backoff, interval)
 				d.log.Debug("peer unreachable", "peer", p.cfg.Name, "retry_in", next, "err", err)
@@ -116,7 +117,7 @@ func (d *Gateway) peerLoop(ctx context.Context, p *peerState) {
 // evidence, appraisal, the report, and admission or revocation. The error
 // is for protocol failures only; a failing verdict is a result.
 func (d *Gateway) appraise(ctx context.Context, p *peerState, reset bool) (*attest.Verdict, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*protoTimeout)
+	ctx, cancel := context.WithTimeout(ctx, 3*peerproto.Timeout)
 	defer cancel()
 	p.round.Lock()
 	defer p.round.Unlock()
@@ -137,7 +138,7 @@ func (d *Gateway) appraise(ctx context.Context, p *peerState, reset bool) (*atte
 		return nil, err
 	}
 	if !activated {
-		id, err := p.client.identity(ctx)
+		id, err := p.client.Identity(ctx)
 		if err != nil {
 			return fail(fmt.Errorf("identity: %w", err))
 		}
@@ -151,7 +152,7 @@ func (d *Gateway) appraise(ctx context.Context, p *peerState, reset bool) (*atte
 		case err != nil:
 			return fail(fmt.Errorf("challenge: %w", err))
 		default:
-			resp, err := p.client.activate(ctx, ch)
+			resp, err := p.client.Activate(ctx, ch)
 			if err != nil {
 				return fail(fmt.Errorf("activate: %w", err))
 			}
@@ -169,7 +170,7 @@ func (d *Gateway) appraise(ctx context.Context, p *peerState, reset bool) (*atte
 	if err != nil {
 		return fail(fmt.Errorf("nonce: %w", err))
 	}
-	ev, wg, rk, err := p.client.evidence(ctx, nonce)
+	ev, wg, rk, err := p.client.Evidence(ctx, nonce)
 	if err != nil {
 		return fail(fmt.Errorf("evidence: %w", err))
 	}
