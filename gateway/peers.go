@@ -121,63 +121,113 @@ func (d *Gateway) appraise(ctx context.Context, p *peerState, reset bool) (*atte
 	defer cancel()
 	p.round.Lock()
 	defer p.round.Unlock()
-	name := p.cfg.Name
+	if activated := p.beginRound(reset); !activated {
+		if err := d.firstContact(ctx, p); err != nil {
+			return nil, d.protocolFailed(p, err)
+		}
+	}
+	v, rep, err := d.freshEvidence(ctx, p)
+	if err != nil {
+		return nil, d.protocolFailed(p, err)
+	}
+	wasAdmitted, err := d.keepVerdict(ctx, p, v, rep)
+	if err != nil {
+		return nil, d.protocolFailed(p, err)
+	}
+	if !v.Passed() {
+		d.refuse(ctx, p, v)
+		return v, nil
+	}
+	if err := d.admit(ctx, p, v, wasAdmitted); err != nil {
+		return nil, d.protocolFailed(p, err)
+	}
+	return v, nil
+}
+
+// beginRound stamps the round's start (peerLoop compares it with hellos)
+// and says whether the peer's AK is still activated in the verifier;
+// reset forgets that it is.
+func (p *peerState) beginRound(reset bool) (activated bool) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if reset {
 		p.activated = false
 	}
-	activated := p.activated
 	p.lastTry = time.Now()
-	p.mu.Unlock()
+	return p.activated
+}
 
-	fail := func(err error) (*attest.Verdict, error) {
-		d.metrics.Attestation(api.OutcomeError)
-		p.mu.Lock()
-		p.lastErr = err.Error()
-		p.mu.Unlock()
-		return nil, err
-	}
-	if !activated {
-		id, err := p.client.Identity(ctx)
-		if err != nil {
-			return fail(fmt.Errorf("identity: %w", err))
-		}
-		// A refused identity (EK chain, enrollment, activation) is not a
-		// protocol error: the verifier remembers the refusal and Appraise
-		// below turns it into a failing verdict and a signed report.
-		ch, err := d.verifier.Challenge(ctx, name, id)
-		var refused *attest.RefusalError
-		switch {
-		case errors.As(err, &refused):
-		case err != nil:
-			return fail(fmt.Errorf("challenge: %w", err))
-		default:
-			resp, err := p.client.Activate(ctx, ch)
-			if err != nil {
-				return fail(fmt.Errorf("activate: %w", err))
-			}
-			if err := d.verifier.Activate(ctx, name, resp); err != nil && !errors.As(err, &refused) {
-				return fail(fmt.Errorf("activation: %w", err))
-			}
-			if refused == nil {
-				p.mu.Lock()
-				p.activated = true
-				p.mu.Unlock()
-			}
-		}
-	}
-	nonce, err := d.verifier.Nonce(name)
+// protocolFailed counts and keeps a protocol failure (not a verdict), for
+// `wardgate peers` to show, and returns it.
+func (d *Gateway) protocolFailed(p *peerState, err error) error {
+	d.metrics.Attestation(api.OutcomeError)
+	p.mu.Lock()
+	p.lastErr = err.Error()
+	p.mu.Unlock()
+	return err
+}
+
+// firstContact fetches p's identity and has its TPM activate the
+// verifier's credential, which proves that the AK lives beside the
+// enrolled EK. A refused identity (EK chain, enrollment, activation) is
+// not a protocol error: the verifier remembers the refusal, and the
+// appraisal that follows turns it into a failing verdict and a signed
+// report.
+func (d *Gateway) firstContact(ctx context.Context, p *peerState) error {
+	name := p.cfg.Name
+	id, err := p.client.Identity(ctx)
 	if err != nil {
-		return fail(fmt.Errorf("nonce: %w", err))
+		return fmt.Errorf("identity: %w", err)
+	}
+	ch, err := d.verifier.Challenge(ctx, name, id)
+	if isRefusal(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("challenge: %w", err)
+	}
+	resp, err := p.client.Activate(ctx, ch)
+	if err != nil {
+		return fmt.Errorf("activate: %w", err)
+	}
+	err = d.verifier.Activate(ctx, name, resp)
+	if isRefusal(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("activation: %w", err)
+	}
+	p.mu.Lock()
+	p.activated = true
+	p.mu.Unlock()
+	return nil
+}
+
+func isRefusal(err error) bool {
+	var refused *attest.RefusalError
+	return errors.As(err, &refused)
+}
+
+// freshEvidence asks p for a quote over a fresh nonce and appraises it.
+func (d *Gateway) freshEvidence(ctx context.Context, p *peerState) (*attest.Verdict, *attest.Report, error) {
+	nonce, err := d.verifier.Nonce(p.cfg.Name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("nonce: %w", err)
 	}
 	ev, wg, rk, err := p.client.Evidence(ctx, nonce)
 	if err != nil {
-		return fail(fmt.Errorf("evidence: %w", err))
+		return nil, nil, fmt.Errorf("evidence: %w", err)
 	}
-	v, rep, err := d.verifier.Appraise(ctx, name, ev, wg, rk)
+	v, rep, err := d.verifier.Appraise(ctx, p.cfg.Name, ev, wg, rk)
 	if err != nil {
-		return fail(fmt.Errorf("appraise: %w", err))
+		return nil, nil, fmt.Errorf("appraise: %w", err)
 	}
+	return v, rep, nil
+}
+
+// keepVerdict counts the verdict, keeps and journals its report, and makes
+// it p's latest. It says whether p was admitted before this round.
+func (d *Gateway) keepVerdict(ctx context.Context, p *peerState, v *attest.Verdict, rep *attest.Report) (wasAdmitted bool, err error) {
 	if v.Passed() {
 		d.metrics.Attestation(api.OutcomePass)
 	} else {
@@ -186,22 +236,29 @@ func (d *Gateway) appraise(ctx context.Context, p *peerState, reset bool) (*atte
 	if err := d.recordReport(ctx, rep); err != nil {
 		// A report that cannot be kept must not admit anybody.
 		d.revoke(ctx, p, "report could not be journaled")
-		return fail(err)
+		return false, err
 	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.verdict = v
 	p.lastErr = ""
-	wasAdmitted := p.admitted != nil
-	p.mu.Unlock()
+	return p.admitted != nil, nil
+}
 
-	if !v.Passed() {
-		p.mu.Lock()
-		p.activated = false // start over next time
-		p.mu.Unlock()
-		d.revoke(ctx, p, "appraisal failed: "+reasonsText(v.Reasons()))
-		d.log.Warn("peer refused", "peer", name, "report", v.ReportID(), "reasons", reasonsText(v.Reasons()))
-		return v, nil
-	}
+// refuse acts on a failing verdict: p leaves the tunnel, and the next
+// round starts over with first contact.
+func (d *Gateway) refuse(ctx context.Context, p *peerState, v *attest.Verdict) {
+	p.mu.Lock()
+	p.activated = false
+	p.mu.Unlock()
+	d.revoke(ctx, p, "appraisal failed: "+reasonsText(v.Reasons()))
+	d.log.Warn("peer refused", "peer", p.cfg.Name, "report", v.ReportID(), "reasons", reasonsText(v.Reasons()))
+}
+
+// admit hands a passing verdict to the tunnel (a renewal when p is already
+// admitted) and journals a new admission.
+func (d *Gateway) admit(ctx context.Context, p *peerState, v *attest.Verdict, wasAdmitted bool) error {
+	name := p.cfg.Name
 	pc := tunnel.PeerConfig{
 		Name:       name,
 		PublicKey:  v.WireGuardKey(),
@@ -210,19 +267,20 @@ func (d *Gateway) appraise(ctx context.Context, p *peerState, reset bool) (*atte
 	}
 	if err := d.dev.Admit(v, pc); err != nil {
 		d.revoke(ctx, p, "admission refused by the tunnel: "+err.Error())
-		return fail(fmt.Errorf("admit: %w", err))
+		return fmt.Errorf("admit: %w", err)
 	}
 	p.mu.Lock()
 	p.admitted = v
 	p.mu.Unlock()
-	if !wasAdmitted {
-		d.log.Info("peer admitted", "peer", name, "report", v.ReportID(), "expiry", v.Expiry().Format(time.RFC3339))
-		d.journal(ctx, proof.KindAttestation, name, ctAdmission, map[string]any{
-			"event": "admission", "verifier": d.cfg.Box, "peer": name, "report_id": v.ReportID(),
-			"wireguard_key": v.WireGuardKey(), "expiry": v.Expiry(), "time": time.Now().UTC(),
-		})
+	if wasAdmitted {
+		return nil
 	}
-	return v, nil
+	d.log.Info("peer admitted", "peer", name, "report", v.ReportID(), "expiry", v.Expiry().Format(time.RFC3339))
+	d.journal(ctx, proof.KindAttestation, name, ctAdmission, map[string]any{
+		"event": "admission", "verifier": d.cfg.Box, "peer": name, "report_id": v.ReportID(),
+		"wireguard_key": v.WireGuardKey(), "expiry": v.Expiry(), "time": time.Now().UTC(),
+	})
+	return nil
 }
 
 // revoke removes p from the tunnel (if admitted) and journals the
