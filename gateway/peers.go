@@ -399,3 +399,20 @@ func controlReasons(rs []attest.Reason) []control.Reason {
 	}
 	return out
 }
+
+// peerStateOf names the tunnel's state of a peer for the control plane.
+// The names agree today; the switch ties each tunnel state to its control
+// name, and passes one it does not know through rather than hide it.
+func peerStateOf(s string) control.PeerState {
+	switch s {
+	case tunnel.StateAdmitted:
+		return control.PeerAdmitted
+	case tunnel.StateRevoked:
+		return control.PeerRevoked
+	case tunnel.StateExpired:
+		return control.PeerExpired
+	case tunnel.StateNeverAdmitted:
+		return control.PeerNeverAdmitted
+	}
+	return control.PeerState(s)
+}

@@ -40,8 +40,8 @@ func newBackend() *backend {
 	b := &backend{
 		ledger: control.LedgerInfo{Size: 5000, Backlog: 904, ChainConnected: true},
 		peers: []control.PeerInfo{
-			{Name: "hospital-b", State: "admitted", RxBytes: 1000, TxBytes: 2000, Verdict: "pass"},
-			{Name: "hospital-c", State: "never-admitted", Verdict: "fail"},
+			{Name: "hospital-b", State: control.PeerAdmitted, RxBytes: 1000, TxBytes: 2000, Verdict: "pass"},
+			{Name: "hospital-c", State: control.PeerNeverAdmitted, Verdict: "fail"},
 		},
 	}
 	for i := range 25 {

@@ -115,7 +115,7 @@ func (p *pull) Collect(ch chan<- prometheus.Metric) {
 	} else {
 		admitted := 0
 		for _, pe := range ps {
-			if pe.State == "admitted" {
+			if pe.State == control.PeerAdmitted {
 				admitted++
 			}
 			ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(pe.RxBytes), pe.Name, "rx")

@@ -48,7 +48,7 @@ func (b *testBackend) Status(ctx context.Context) (StatusInfo, error) {
 	return StatusInfo{Box: "hospital-a", Ready: true, TPMKind: "simulator", EKFingerprint: "sha256:ab", LogSize: 7}, nil
 }
 func (b *testBackend) Peers(ctx context.Context) ([]PeerInfo, error) {
-	return []PeerInfo{{Name: "hospital-b", State: "admitted", Verdict: VerdictPass, RxBytes: 10}}, nil
+	return []PeerInfo{{Name: "hospital-b", State: PeerAdmitted, Verdict: VerdictPass, RxBytes: 10}}, nil
 }
 func (b *testBackend) Attest(ctx context.Context, peer string) (AttestResult, error) {
 	b.mu.Lock()

@@ -84,10 +84,24 @@ type StatusInfo struct {
 	LastAnchored *CheckpointInfo `json:"last_anchored,omitempty"`
 }
 
+// PeerState is where a peer stands in this box's tunnel. It is a string so
+// that the JSON of `wardgate peers` is the state's name.
+type PeerState string
+
+// Peer states. They name the tunnel's own states (tunnel.State*), which
+// gateway maps onto these; control does not import tunnel, so that the CLI
+// links no WireGuard.
+const (
+	PeerAdmitted      PeerState = "admitted"       // in the tunnel on a passing verdict
+	PeerRevoked       PeerState = "revoked"        // removed by a revocation: a failing verdict, a refused admission
+	PeerExpired       PeerState = "expired"        // removed: its verdict ran out without renewal
+	PeerNeverAdmitted PeerState = "never-admitted" // no passing verdict yet in this run
+)
+
 // PeerInfo is one row of `wardgate peers`.
 type PeerInfo struct {
 	Name          string    `json:"name"`
-	State         string    `json:"state"`         // admitted | revoked | expired | never-admitted
+	State         PeerState `json:"state"`
 	WireGuardKey  string    `json:"wireguard_key"` // base64; empty before first evidence
 	Endpoint      string    `json:"endpoint"`
 	AllowedIPs    []string  `json:"allowed_ips,omitempty"`
