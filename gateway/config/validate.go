@@ -3,49 +3,11 @@ package config
 import (
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/netip"
 	"net/url"
-	"os"
-	"reflect"
-	"regexp"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
-
-	"github.com/wardgate/wardgate/internal/names"
 )
-
-// Error is one problem in the config: the key path and what is wrong,
-// with the fix.
-type Error struct {
-	Path string
-	Line int // 0 when unknown
-	Msg  string
-}
-
-func (e Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s (line %d): %s", e.Path, e.Line, e.Msg)
-	}
-	return e.Path + ": " + e.Msg
-}
-
-// Errors is every problem found in one file.
-type Errors []Error
-
-func (es Errors) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "config has %d error(s):", len(es))
-	for _, e := range es {
-		b.WriteString("\n  ")
-		b.WriteString(e.Error())
-	}
-	return b.String()
-}
 
 // Defaults applied by validation.
 const (
@@ -66,240 +28,209 @@ const (
 	maxListLen          = 4096
 )
 
-var (
-	ekRE   = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-	ifRE   = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,15}$`)
-	addrRE = regexp.MustCompile(`^0x[0-9a-fA-F]{40}$`)
-)
-
-func normEK(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
-
-type checker struct{ errs Errors }
-
-func (k *checker) add(path, format string, args ...any) {
-	k.errs = append(k.errs, Error{Path: path, Msg: fmt.Sprintf(format, args...)})
-}
-
-func (k *checker) duration(path, s string, def time.Duration, min time.Duration) time.Duration {
-	if s == "" {
-		return def
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		k.add(path, "%q is not a duration; write e.g. 30s or 2m", s)
-		return def
-	}
-	if d < min {
-		k.add(path, "%s is too short; use at least %s", s, min)
-	}
-	return d
-}
-
-// hostPort checks host:port with a port 1..65535; empty host means all addresses.
-func (k *checker) hostPort(path, s, example string) bool {
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		k.add(path, "%q is not host:port; write e.g. %s", s, example)
-		return false
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		k.add(path, "port %q in %q must be 1..65535; write e.g. %s", port, s, example)
-		return false
-	}
-	if strings.ContainsAny(host, " /") {
-		k.add(path, "host %q in %q is not a host name or IP; write e.g. %s", host, s, example)
-		return false
-	}
-	return true
-}
-
-func (k *checker) port(path string, n int, example int) {
-	if n < 1 || n > 65535 {
-		k.add(path, "%d is not a port; use 1..65535, e.g. %d", n, example)
-	}
-}
-
-func (k *checker) prefix(path, s, example string) (netip.Prefix, bool) {
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		k.add(path, "%q is not a CIDR; write e.g. %s", s, example)
-		return netip.Prefix{}, false
-	}
-	return p, true
-}
-
-func (k *checker) required(path, s, what string) bool {
-	if strings.TrimSpace(s) == "" {
-		k.add(path, "is required: %s", what)
-		return false
-	}
-	return true
-}
-
-func (k *checker) oneOf(path, s string, allowed ...string) bool {
-	if !slices.Contains(allowed, s) {
-		if s == "" {
-			k.add(path, "is required: one of %s", strings.Join(allowed, ", "))
-		} else {
-			k.add(path, "%q is not one of %s", s, strings.Join(allowed, ", "))
-		}
-		return false
-	}
-	return true
-}
-
-// boxName checks a box name by the one rule every package uses.
-func (k *checker) boxName(path, s string) bool {
-	if err := names.Check(s); err != nil {
-		k.add(path, "%s", err)
-		return false
-	}
-	return true
-}
-
-func (k *checker) listLen(path string, n int) {
-	if n > maxListLen {
-		k.add(path, "has %d entries; at most %d are allowed", n, maxListLen)
-	}
-}
-
 // validate applies defaults and checks every key, collecting all errors.
+// Each section's validator appends to k and never stops the others, so one
+// run reports every problem in the file, in the file's order.
 func (c *Config) validate() Errors {
 	k := &checker{}
 	c.p = parsed{peers: map[string]parsedPeer{}}
+	c.validateBox(k)
+	c.validateTPM(k)
+	c.validateFirmware(k)
+	c.validateTunnel(k)
+	enrolled := c.validateAttestation(k)
+	c.validatePeers(k, enrolled)
+	c.validateChain(k)
+	c.validateControl(k)
+	c.validateAPI(k)
+	c.validateMetrics(k)
+	c.validateRecords(k)
+	return k.errs
+}
 
+// validateBox checks the keys that identify the box: box, state_dir, log.
+func (c *Config) validateBox(k *checker) {
 	if k.required("box", c.Box, "this box's name, e.g. hospital-a") {
 		k.boxName("box", c.Box)
 	}
 	k.required("state_dir", c.StateDir, "a directory for keys, the journal and the chain, e.g. /var/lib/wardgate")
 	if c.Log.Level != "" {
-		k.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+		oneOf(k, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	}
 	if c.Log.Format != "" {
-		k.oneOf("log.format", c.Log.Format, "text", "json")
+		oneOf(k, "log.format", c.Log.Format, "text", "json")
 	}
+}
 
-	// tpm
-	if k.oneOf("tpm.source", c.TPM.Source, "simulator", "swtpm", "device") {
-		switch c.TPM.Source {
-		case "device":
-			if c.TPM.Path == "" {
-				c.TPM.Path = DefaultDevicePath
-			}
-			if c.TPM.Address != "" {
-				k.add("tpm.address", "is only for source swtpm; remove it or set source: swtpm")
-			}
-			if c.TPM.CtrlAddress != "" {
-				k.add("tpm.ctrl_address", "is only for source swtpm; remove it")
-			}
-			if c.TPM.DevCA != "" {
-				k.add("tpm.dev_ca", "is only for simulated TPMs (simulator, swtpm); a device has its manufacturer's EK certificate")
-			}
-			if len(c.Firmware.Image) > 0 {
-				k.add("firmware.image", "is only for simulated TPMs; a device's boot is measured by the platform (set firmware.event_log)")
-			}
-			if c.Firmware.EventLog == "" {
-				c.Firmware.EventLog = DefaultEventLog
-			}
-		case "swtpm":
-			if k.required("tpm.address", c.TPM.Address, "swtpm's command channel host:port, e.g. 127.0.0.1:2321") {
-				k.hostPort("tpm.address", c.TPM.Address, "127.0.0.1:2321")
-			}
-			if c.TPM.Path != "" {
-				k.add("tpm.path", "is only for source device; remove it")
-			}
-			if c.TPM.CtrlAddress != "" {
-				k.hostPort("tpm.ctrl_address", c.TPM.CtrlAddress, "127.0.0.1:2322")
-			}
-		case "simulator":
-			if c.TPM.Path != "" {
-				k.add("tpm.path", "is only for source device; remove it")
-			}
-			if c.TPM.Address != "" {
-				k.add("tpm.address", "is only for source swtpm; remove it")
-			}
-			if c.TPM.CtrlAddress != "" {
-				k.add("tpm.ctrl_address", "is only for source swtpm; remove it")
-			}
-		}
-		if c.TPM.Source != "device" {
-			k.required("tpm.dev_ca", c.TPM.DevCA, "the development manufacturer CA directory that issues the simulated EK certificate, e.g. /var/lib/wardgate/dev-ca")
-			if c.Firmware.EventLog != "" {
-				k.add("firmware.event_log", "is only for source device; a simulated TPM plays back firmware.image")
-			}
-			if len(c.Firmware.Image) == 0 {
-				k.add("firmware.image", "is required for a simulated TPM: list the components it boots (name, version, file or sha256)")
-			}
-		}
+// validateTPM checks tpm: each source takes its own keys, and a simulated
+// TPM (simulator, swtpm) needs a dev CA and a firmware image to play back.
+func (c *Config) validateTPM(k *checker) {
+	if !oneOf(k, "tpm.source", c.TPM.Source, "simulator", "swtpm", "device") {
+		return
 	}
+	switch c.TPM.Source {
+	case "device":
+		c.validateTPMDevice(k)
+	case "swtpm":
+		c.validateTPMSwtpm(k)
+	case "simulator":
+		c.validateTPMSimulator(k)
+	}
+	if c.TPM.Source != "device" {
+		c.validateSimulatedBoot(k)
+	}
+}
+
+func (c *Config) validateTPMDevice(k *checker) {
+	if c.TPM.Path == "" {
+		c.TPM.Path = DefaultDevicePath
+	}
+	if c.TPM.Address != "" {
+		k.add("tpm.address", "is only for source swtpm; remove it or set source: swtpm")
+	}
+	if c.TPM.CtrlAddress != "" {
+		k.add("tpm.ctrl_address", "is only for source swtpm; remove it")
+	}
+	if c.TPM.DevCA != "" {
+		k.add("tpm.dev_ca", "is only for simulated TPMs (simulator, swtpm); a device has its manufacturer's EK certificate")
+	}
+	if len(c.Firmware.Image) > 0 {
+		k.add("firmware.image", "is only for simulated TPMs; a device's boot is measured by the platform (set firmware.event_log)")
+	}
+	if c.Firmware.EventLog == "" {
+		c.Firmware.EventLog = DefaultEventLog
+	}
+}
+
+func (c *Config) validateTPMSwtpm(k *checker) {
+	if k.required("tpm.address", c.TPM.Address, "swtpm's command channel host:port, e.g. 127.0.0.1:2321") {
+		k.hostPort("tpm.address", c.TPM.Address, "127.0.0.1:2321")
+	}
+	if c.TPM.Path != "" {
+		k.add("tpm.path", "is only for source device; remove it")
+	}
+	if c.TPM.CtrlAddress != "" {
+		k.hostPort("tpm.ctrl_address", c.TPM.CtrlAddress, "127.0.0.1:2322")
+	}
+}
+
+func (c *Config) validateTPMSimulator(k *checker) {
+	if c.TPM.Path != "" {
+		k.add("tpm.path", "is only for source device; remove it")
+	}
+	if c.TPM.Address != "" {
+		k.add("tpm.address", "is only for source swtpm; remove it")
+	}
+	if c.TPM.CtrlAddress != "" {
+		k.add("tpm.ctrl_address", "is only for source swtpm; remove it")
+	}
+}
+
+// validateSimulatedBoot checks what a simulated TPM needs: a dev CA for
+// its EK certificate, and an image to boot instead of an event log.
+func (c *Config) validateSimulatedBoot(k *checker) {
+	k.required("tpm.dev_ca", c.TPM.DevCA, "the development manufacturer CA directory that issues the simulated EK certificate, e.g. /var/lib/wardgate/dev-ca")
+	if c.Firmware.EventLog != "" {
+		k.add("firmware.event_log", "is only for source device; a simulated TPM plays back firmware.image")
+	}
+	if len(c.Firmware.Image) == 0 {
+		k.add("firmware.image", "is required for a simulated TPM: list the components it boots (name, version, file or sha256)")
+	}
+}
+
+// validateFirmware checks each component of firmware.image.
+func (c *Config) validateFirmware(k *checker) {
 	k.listLen("firmware.image", len(c.Firmware.Image))
-	seenComp := map[string]bool{}
+	seen := map[string]bool{}
 	for i, fc := range c.Firmware.Image {
-		p := fmt.Sprintf("firmware.image[%d]", i)
-		if k.required(p+".name", fc.Name, "the component's name as in the manifest, e.g. bootloader") {
-			if fc.Name == "wardgated" {
-				k.add(p+".name", "\"wardgated\" is measured automatically (the running binary, last); remove this entry")
-			}
-			if seenComp[fc.Name] {
-				k.add(p+".name", "%q is listed twice; each component once", fc.Name)
-			}
-			seenComp[fc.Name] = true
-		}
-		switch {
-		case fc.File == "" && fc.SHA256 == "":
-			k.add(p, "needs file (hashed at start) or sha256 (64 hex digits)")
-		case fc.File != "" && fc.SHA256 != "":
-			k.add(p, "has both file and sha256; keep one")
-		case fc.SHA256 != "":
-			if b, err := hex.DecodeString(fc.SHA256); err != nil || len(b) != 32 {
-				k.add(p+".sha256", "%q is not 64 hex digits", fc.SHA256)
-			}
-		}
-		if fc.PCR < 0 || fc.PCR > 15 {
-			k.add(p+".pcr", "%d is not a static-boot PCR; use 0..15 (boot components usually 0, 2 or 4)", fc.PCR)
-		}
+		validateComponent(k, fmt.Sprintf("firmware.image[%d]", i), fc, seen)
 	}
+}
 
-	// tunnel
-	k.oneOf("tunnel.mode", c.Tunnel.Mode, "tun", "userspace")
-	if c.Tunnel.Interface == "" {
-		c.Tunnel.Interface = DefaultInterface
-	} else if !ifRE.MatchString(c.Tunnel.Interface) {
-		k.add("tunnel.interface", "%q is not a Linux interface name (1-15 letters, digits, '_', '.', '-')", c.Tunnel.Interface)
+func validateComponent(k *checker, p string, fc Component, seen map[string]bool) {
+	if k.required(p+".name", fc.Name, "the component's name as in the manifest, e.g. bootloader") {
+		if fc.Name == "wardgated" {
+			k.add(p+".name", "\"wardgated\" is measured automatically (the running binary, last); remove this entry")
+		}
+		if seen[fc.Name] {
+			k.add(p+".name", "%q is listed twice; each component once", fc.Name)
+		}
+		seen[fc.Name] = true
 	}
-	k.port("tunnel.listen_port", c.Tunnel.ListenPort, 51820)
-	if k.required("tunnel.address", c.Tunnel.Address, "this box's tunnel address as CIDR, e.g. 10.9.0.1/24") {
-		if p, ok := k.prefix("tunnel.address", c.Tunnel.Address, "10.9.0.1/24"); ok {
+	switch {
+	case fc.File == "" && fc.SHA256 == "":
+		k.add(p, "needs file (hashed at start) or sha256 (64 hex digits)")
+	case fc.File != "" && fc.SHA256 != "":
+		k.add(p, "has both file and sha256; keep one")
+	case fc.SHA256 != "":
+		if b, err := hex.DecodeString(fc.SHA256); err != nil || len(b) != 32 {
+			k.add(p+".sha256", "%q is not 64 hex digits", fc.SHA256)
+		}
+	}
+	if fc.PCR < 0 || fc.PCR > 15 {
+		k.add(p+".pcr", "%d is not a static-boot PCR; use 0..15 (boot components usually 0, 2 or 4)", fc.PCR)
+	}
+}
+
+// validateTunnel checks tunnel and parses its address and LAN routes.
+func (c *Config) validateTunnel(k *checker) {
+	t := &c.Tunnel
+	oneOf(k, "tunnel.mode", t.Mode, "tun", "userspace")
+	if t.Interface == "" {
+		t.Interface = DefaultInterface
+	} else if !ifRE.MatchString(t.Interface) {
+		k.add("tunnel.interface", "%q is not a Linux interface name (1-15 letters, digits, '_', '.', '-')", t.Interface)
+	}
+	k.port("tunnel.listen_port", t.ListenPort, 51820)
+	if k.required("tunnel.address", t.Address, "this box's tunnel address as CIDR, e.g. 10.9.0.1/24") {
+		if p, ok := k.prefix("tunnel.address", t.Address, "10.9.0.1/24"); ok {
 			c.p.tunnelAddr = p
 		}
 	}
-	if c.Tunnel.MTU == 0 {
-		c.Tunnel.MTU = DefaultMTU
-	} else if c.Tunnel.MTU < 1280 || c.Tunnel.MTU > 9000 {
-		k.add("tunnel.mtu", "%d is out of range; use 1280..9000 (1420 suits a 1500-byte underlay)", c.Tunnel.MTU)
+	if t.MTU == 0 {
+		t.MTU = DefaultMTU
+	} else if t.MTU < 1280 || t.MTU > 9000 {
+		k.add("tunnel.mtu", "%d is out of range; use 1280..9000 (1420 suits a 1500-byte underlay)", t.MTU)
 	}
-	k.listLen("tunnel.lan_routes", len(c.Tunnel.LANRoutes))
-	for i, r := range c.Tunnel.LANRoutes {
+	k.listLen("tunnel.lan_routes", len(t.LANRoutes))
+	for i, r := range t.LANRoutes {
 		if p, ok := k.prefix(fmt.Sprintf("tunnel.lan_routes[%d]", i), r, "192.168.20.0/24"); ok {
 			c.p.lanRoutes = append(c.p.lanRoutes, p.Masked())
 		}
 	}
+}
 
-	// attestation
+// validateAttestation checks attestation and returns the enrollment list
+// (box name -> EK), which the peers are checked against.
+func (c *Config) validateAttestation(k *checker) map[string]string {
 	a := &c.Attestation
 	if k.required("attestation.listen", a.Listen, "host:port of the attestation HTTPS listener on the underlay, e.g. 0.0.0.0:7443") {
 		k.hostPort("attestation.listen", a.Listen, "0.0.0.0:7443")
 	}
+	c.validateAttestationTimes(k)
+	k.required("attestation.manufacturer_roots", a.ManufacturerRoots, "a directory of PEM manufacturer CA certificates that EK certificates chain to")
+	enrolled := validateEnrollment(k, a.Enrollment)
+	validateManifests(k, a.Manifests)
+	validateVendorKeys(k, a.VendorKeys)
+	return enrolled
+}
+
+// validateAttestationTimes parses the interval, verdict lifetime and nonce
+// TTL; a lifetime shorter than the interval would expire every peer.
+func (c *Config) validateAttestationTimes(k *checker) {
+	a := &c.Attestation
 	c.p.interval = k.duration("attestation.interval", a.Interval, DefaultInterval, 100*time.Millisecond)
 	c.p.verdictLifetime = k.duration("attestation.verdict_lifetime", a.VerdictLifetime, 3*c.p.interval, 100*time.Millisecond)
 	if c.p.verdictLifetime < c.p.interval {
 		k.add("attestation.verdict_lifetime", "%s is shorter than attestation.interval %s, so every peer would expire between re-attestations; make it at least the interval (e.g. 3x)", c.p.verdictLifetime, c.p.interval)
 	}
 	c.p.nonceTTL = k.duration("attestation.nonce_ttl", a.NonceTTL, DefaultNonceTTL, 100*time.Millisecond)
-	k.required("attestation.manufacturer_roots", a.ManufacturerRoots, "a directory of PEM manufacturer CA certificates that EK certificates chain to")
-	k.listLen("attestation.enrollment", len(a.Enrollment))
+}
+
+func validateEnrollment(k *checker, list []Enrolled) map[string]string {
+	k.listLen("attestation.enrollment", len(list))
 	enrolled := map[string]string{}
-	for i, e := range a.Enrollment {
+	for i, e := range list {
 		p := fmt.Sprintf("attestation.enrollment[%d]", i)
 		if k.required(p+".name", e.Name, "the enrolled box's name") && k.boxName(p+".name", e.Name) {
 			if _, dup := enrolled[e.Name]; dup {
@@ -311,32 +242,57 @@ func (c *Config) validate() Errors {
 		}
 		enrolled[e.Name] = normEK(e.EK)
 	}
-	if len(a.Manifests) == 0 {
+	return enrolled
+}
+
+func validateManifests(k *checker, list []Manifest) {
+	if len(list) == 0 {
 		k.add("attestation.manifests", "is required: at least one signed firmware manifest {path, signature}")
 	}
-	k.listLen("attestation.manifests", len(a.Manifests))
-	for i, m := range a.Manifests {
+	k.listLen("attestation.manifests", len(list))
+	for i, m := range list {
 		p := fmt.Sprintf("attestation.manifests[%d]", i)
 		k.required(p+".path", m.Path, "the manifest JSON file")
 		k.required(p+".signature", m.Signature, "the manifest's detached signature file, e.g. "+"firmware-1.0.sig")
 	}
-	if len(a.VendorKeys) == 0 {
+}
+
+func validateVendorKeys(k *checker, list []string) {
+	if len(list) == 0 {
 		k.add("attestation.vendor_keys", "is required: at least one file with the Ed25519 public key that signs the manifests")
 	}
-	k.listLen("attestation.vendor_keys", len(a.VendorKeys))
-	for i, v := range a.VendorKeys {
+	k.listLen("attestation.vendor_keys", len(list))
+	for i, v := range list {
 		k.required(fmt.Sprintf("attestation.vendor_keys[%d]", i), v, "a public key file")
 	}
+}
 
-	// peers
+// owner is an address range and the key that claims it; no two keys may
+// claim overlapping ranges.
+type owner struct {
+	path string
+	p    netip.Prefix
+}
+
+// validatePeers checks every peer and parses its endpoints and allowed IPs.
+func (c *Config) validatePeers(k *checker, enrolled map[string]string) {
 	if len(c.Peers) > maxPeers {
 		k.add("peers", "has %d entries; at most %d are allowed", len(c.Peers), maxPeers)
 	}
-	seenPeer := map[string]bool{}
-	type owner struct {
-		path string
-		p    netip.Prefix
+	owners := c.ownAddresses()
+	seen := map[string]bool{}
+	for i, pr := range c.Peers {
+		p := fmt.Sprintf("peers[%d]", i)
+		c.validatePeerName(k, p, pr.Name, seen)
+		pp := validatePeerEndpoints(k, p, pr)
+		validatePeerEK(k, p, pr, enrolled)
+		pp.allowed = validateAllowedIPs(k, p, pr.AllowedIPs, &owners)
+		c.p.peers[pr.Name] = pp
 	}
+}
+
+// ownAddresses is what this box claims: its tunnel address and its LAN.
+func (c *Config) ownAddresses() []owner {
 	var owners []owner
 	if c.p.tunnelAddr.IsValid() {
 		owners = append(owners, owner{"tunnel.address", netip.PrefixFrom(c.p.tunnelAddr.Addr(), c.p.tunnelAddr.Addr().BitLen())})
@@ -345,62 +301,83 @@ func (c *Config) validate() Errors {
 	for i, r := range c.p.lanRoutes {
 		owners = append(owners, owner{fmt.Sprintf("tunnel.lan_routes[%d]", i), r})
 	}
-	for i, pr := range c.Peers {
-		p := fmt.Sprintf("peers[%d]", i)
-		var pp parsedPeer
-		if k.required(p+".name", pr.Name, "the peer box's name, as its own config's box") {
-			switch {
-			case !k.boxName(p+".name", pr.Name):
-			case pr.Name == c.Box:
-				k.add(p+".name", "%q is this box itself; list only the other boxes", pr.Name)
-			case seenPeer[pr.Name]:
-				k.add(p+".name", "%q is listed twice; each peer once", pr.Name)
-			}
-			seenPeer[pr.Name] = true
-		}
-		if k.required(p+".endpoint", pr.Endpoint, "the peer's attestation host:port on the underlay, e.g. 192.0.2.12:7443") &&
-			k.hostPort(p+".endpoint", pr.Endpoint, "192.0.2.12:7443") {
-			pp.endpoint = pr.Endpoint
-		}
-		if k.required(p+".wireguard_endpoint", pr.WireGuardEndpoint, "the peer's WireGuard UDP ip:port on the underlay, e.g. 192.0.2.12:51820") {
-			if ap, err := netip.ParseAddrPort(pr.WireGuardEndpoint); err != nil || ap.Port() == 0 {
-				k.add(p+".wireguard_endpoint", "%q is not ip:port; write e.g. 192.0.2.12:51820", pr.WireGuardEndpoint)
-			} else {
-				pp.wgEndpoint = ap
-			}
-		}
-		switch {
-		case pr.EK == "" && enrolled[pr.Name] == "":
-			k.add(p+".ek", "is required (or an attestation.enrollment entry for %q): the peer's EK identity sha256:<64 hex digits> from `wardgated --identity` on that box", pr.Name)
-		case pr.EK != "" && !ekRE.MatchString(normEK(pr.EK)):
-			k.add(p+".ek", "%q is not an EK identity; write sha256:<64 hex digits> as printed by `wardgated --identity`", pr.EK)
-		case pr.EK != "" && enrolled[pr.Name] != "" && enrolled[pr.Name] != normEK(pr.EK):
-			k.add(p+".ek", "differs from attestation.enrollment for %q; keep one identity", pr.Name)
-		}
-		if len(pr.AllowedIPs) == 0 {
-			k.add(p+".allowed_ips", "is required: the peer's tunnel address as /32, e.g. 10.9.0.2/32, plus its LAN routes")
-		}
-		k.listLen(p+".allowed_ips", len(pr.AllowedIPs))
-		for j, s := range pr.AllowedIPs {
-			ap := fmt.Sprintf("%s.allowed_ips[%d]", p, j)
-			ip, ok := k.prefix(ap, s, "10.9.0.2/32")
-			if !ok {
-				continue
-			}
-			ip = ip.Masked()
-			for _, o := range owners {
-				if o.p.Overlaps(ip) {
-					k.add(ap, "%s overlaps %s (%s); each address belongs to one box", s, o.path, o.p)
-					break
-				}
-			}
-			owners = append(owners, owner{ap, ip})
-			pp.allowed = append(pp.allowed, ip)
-		}
-		c.p.peers[pr.Name] = pp
-	}
+	return owners
+}
 
-	// chain
+func (c *Config) validatePeerName(k *checker, p, name string, seen map[string]bool) {
+	if !k.required(p+".name", name, "the peer box's name, as its own config's box") {
+		return
+	}
+	switch {
+	case !k.boxName(p+".name", name):
+	case name == c.Box:
+		k.add(p+".name", "%q is this box itself; list only the other boxes", name)
+	case seen[name]:
+		k.add(p+".name", "%q is listed twice; each peer once", name)
+	}
+	seen[name] = true
+}
+
+func validatePeerEndpoints(k *checker, p string, pr Peer) parsedPeer {
+	var pp parsedPeer
+	if k.required(p+".endpoint", pr.Endpoint, "the peer's attestation host:port on the underlay, e.g. 192.0.2.12:7443") &&
+		k.hostPort(p+".endpoint", pr.Endpoint, "192.0.2.12:7443") {
+		pp.endpoint = pr.Endpoint
+	}
+	if k.required(p+".wireguard_endpoint", pr.WireGuardEndpoint, "the peer's WireGuard UDP ip:port on the underlay, e.g. 192.0.2.12:51820") {
+		if ap, err := netip.ParseAddrPort(pr.WireGuardEndpoint); err != nil || ap.Port() == 0 {
+			k.add(p+".wireguard_endpoint", "%q is not ip:port; write e.g. 192.0.2.12:51820", pr.WireGuardEndpoint)
+		} else {
+			pp.wgEndpoint = ap
+		}
+	}
+	return pp
+}
+
+// validatePeerEK checks the peer's EK identity, given here or enrolled
+// (one of the two, and the same if both).
+func validatePeerEK(k *checker, p string, pr Peer, enrolled map[string]string) {
+	switch {
+	case pr.EK == "" && enrolled[pr.Name] == "":
+		k.add(p+".ek", "is required (or an attestation.enrollment entry for %q): the peer's EK identity sha256:<64 hex digits> from `wardgated --identity` on that box", pr.Name)
+	case pr.EK != "" && !ekRE.MatchString(normEK(pr.EK)):
+		k.add(p+".ek", "%q is not an EK identity; write sha256:<64 hex digits> as printed by `wardgated --identity`", pr.EK)
+	case pr.EK != "" && enrolled[pr.Name] != "" && enrolled[pr.Name] != normEK(pr.EK):
+		k.add(p+".ek", "differs from attestation.enrollment for %q; keep one identity", pr.Name)
+	}
+}
+
+// validateAllowedIPs parses a peer's allowed IPs; each must overlap no
+// range already claimed (this box's, or an earlier peer's), and is then
+// claimed itself.
+func validateAllowedIPs(k *checker, p string, list []string, owners *[]owner) []netip.Prefix {
+	if len(list) == 0 {
+		k.add(p+".allowed_ips", "is required: the peer's tunnel address as /32, e.g. 10.9.0.2/32, plus its LAN routes")
+	}
+	k.listLen(p+".allowed_ips", len(list))
+	var allowed []netip.Prefix
+	for j, s := range list {
+		ap := fmt.Sprintf("%s.allowed_ips[%d]", p, j)
+		ip, ok := k.prefix(ap, s, "10.9.0.2/32")
+		if !ok {
+			continue
+		}
+		ip = ip.Masked()
+		for _, o := range *owners {
+			if o.p.Overlaps(ip) {
+				k.add(ap, "%s overlaps %s (%s); each address belongs to one box", s, o.path, o.p)
+				break
+			}
+		}
+		*owners = append(*owners, owner{ap, ip})
+		allowed = append(allowed, ip)
+	}
+	return allowed
+}
+
+// validateChain checks chain: the checkpoint interval, then the settings
+// of the chosen mode, which must be the only ones set.
+func (c *Config) validateChain(k *checker) {
 	ch := &c.Chain
 	c.p.period = 0
 	if ch.CheckpointInterval == "" {
@@ -408,74 +385,107 @@ func (c *Config) validate() Errors {
 	} else {
 		k.duration("chain.checkpoint_interval", ch.CheckpointInterval, DefaultCheckpoint, 100*time.Millisecond)
 	}
-	if k.oneOf("chain.mode", ch.Mode, "embedded", "rpc", "none") {
-		emb, rpc := ch.Embedded != (Embedded{}), ch.RPC != (RPC{})
-		switch ch.Mode {
-		case "embedded":
-			if rpc {
-				k.add("chain.rpc", "is set but chain.mode is embedded; remove it or set mode: rpc")
-			}
-			if ch.Embedded.Port == 0 {
-				ch.Embedded.Port = DefaultChainPort
-			} else {
-				k.port("chain.embedded.port", ch.Embedded.Port, DefaultChainPort)
-			}
-			if ch.Embedded.Host == "" {
-				ch.Embedded.Host = "127.0.0.1"
-			} else if _, err := netip.ParseAddr(ch.Embedded.Host); err != nil {
-				k.add("chain.embedded.host", "%q is not an IP address; write e.g. 127.0.0.1", ch.Embedded.Host)
-			}
-			c.p.period = k.duration("chain.embedded.period", ch.Embedded.Period, 0, 0)
-			if ch.Embedded.Wait == "" {
-				ch.Embedded.Wait = DefaultEmbeddedWait.String()
-			} else {
-				k.duration("chain.embedded.wait", ch.Embedded.Wait, DefaultEmbeddedWait, time.Second)
-			}
-		case "rpc":
-			if emb {
-				k.add("chain.embedded", "is set but chain.mode is rpc; remove it or set mode: embedded")
-			}
-			r := ch.RPC
-			if k.required("chain.rpc.url", r.URL, "the chain's JSON-RPC URL, e.g. http://10.0.0.5:8545") {
-				if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-					k.add("chain.rpc.url", "%q is not an http(s) or ws(s) URL; write e.g. http://10.0.0.5:8545", r.URL)
-				}
-			}
-			if r.ChainID == 0 {
-				k.add("chain.rpc.chain_id", "is required: the chain id (e.g. 7741 for the wardgate dev chain)")
-			}
-			if !addrRE.MatchString(r.Contract) {
-				k.add("chain.rpc.contract", "%q is not a contract address; write 0x followed by 40 hex digits", r.Contract)
-			}
-			k.required("chain.rpc.keystore", r.Keystore, "the gateway account's go-ethereum keystore JSON file")
-		case "none":
-			if emb || rpc {
-				k.add("chain", "mode none takes no embedded or rpc settings; remove them")
-			}
+	if !oneOf(k, "chain.mode", ch.Mode, "embedded", "rpc", "none") {
+		return
+	}
+	emb, rpc := ch.Embedded != (Embedded{}), ch.RPC != (RPC{})
+	switch ch.Mode {
+	case "embedded":
+		if rpc {
+			k.add("chain.rpc", "is set but chain.mode is embedded; remove it or set mode: rpc")
+		}
+		c.validateEmbedded(k)
+	case "rpc":
+		if emb {
+			k.add("chain.embedded", "is set but chain.mode is rpc; remove it or set mode: embedded")
+		}
+		validateRPC(k, ch.RPC)
+	case "none":
+		if emb || rpc {
+			k.add("chain", "mode none takes no embedded or rpc settings; remove them")
 		}
 	}
+}
 
-	// control, api, metrics
+func (c *Config) validateEmbedded(k *checker) {
+	e := &c.Chain.Embedded
+	if e.Port == 0 {
+		e.Port = DefaultChainPort
+	} else {
+		k.port("chain.embedded.port", e.Port, DefaultChainPort)
+	}
+	if e.Host == "" {
+		e.Host = "127.0.0.1"
+	} else if _, err := netip.ParseAddr(e.Host); err != nil {
+		k.add("chain.embedded.host", "%q is not an IP address; write e.g. 127.0.0.1", e.Host)
+	}
+	c.p.period = k.duration("chain.embedded.period", e.Period, 0, 0)
+	if e.Wait == "" {
+		e.Wait = DefaultEmbeddedWait.String()
+	} else {
+		k.duration("chain.embedded.wait", e.Wait, DefaultEmbeddedWait, time.Second)
+	}
+}
+
+func validateRPC(k *checker, r RPC) {
+	if k.required("chain.rpc.url", r.URL, "the chain's JSON-RPC URL, e.g. http://10.0.0.5:8545") {
+		if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			k.add("chain.rpc.url", "%q is not an http(s) or ws(s) URL; write e.g. http://10.0.0.5:8545", r.URL)
+		}
+	}
+	if r.ChainID == 0 {
+		k.add("chain.rpc.chain_id", "is required: the chain id (e.g. 7741 for the wardgate dev chain)")
+	}
+	if !addrRE.MatchString(r.Contract) {
+		k.add("chain.rpc.contract", "%q is not a contract address; write 0x followed by 40 hex digits", r.Contract)
+	}
+	k.required("chain.rpc.keystore", r.Keystore, "the gateway account's go-ethereum keystore JSON file")
+}
+
+// validateControl fills the control socket's defaults; any path and group
+// will do (a missing group is reported at start, not here).
+func (c *Config) validateControl(*checker) {
 	if c.Control.Socket == "" {
 		c.Control.Socket = DefaultSocket
 	}
 	if c.Control.Group == "" {
 		c.Control.Group = DefaultGroup
 	}
-	if c.API.Listen != "" {
-		k.hostPort("api.listen", c.API.Listen, "0.0.0.0:8443")
-		k.required("api.tls_cert", c.API.TLSCert, "the API server's PEM certificate")
-		k.required("api.tls_key", c.API.TLSKey, "the API server's PEM private key")
-		k.required("api.client_ca", c.API.ClientCA, "the PEM CA of the security team's client certificates; requests without one are refused")
-	} else if c.API.TLSCert != "" || c.API.TLSKey != "" || c.API.ClientCA != "" {
+}
+
+// validateAPI checks the report API: a listener needs all its TLS files,
+// and TLS files need a listener.
+func (c *Config) validateAPI(k *checker) {
+	a := c.API
+	if a.Listen != "" {
+		k.hostPort("api.listen", a.Listen, "0.0.0.0:8443")
+		k.required("api.tls_cert", a.TLSCert, "the API server's PEM certificate")
+		k.required("api.tls_key", a.TLSKey, "the API server's PEM private key")
+		k.required("api.client_ca", a.ClientCA, "the PEM CA of the security team's client certificates; requests without one are refused")
+	} else if a.TLSCert != "" || a.TLSKey != "" || a.ClientCA != "" {
 		k.add("api.listen", "is required when api TLS files are set, e.g. 0.0.0.0:8443 (or remove the api section to disable it)")
 	}
+}
+
+func (c *Config) validateMetrics(k *checker) {
 	if c.Metrics.Listen != "" {
 		k.hostPort("metrics.listen", c.Metrics.Listen, "127.0.0.1:9090")
 	}
+}
 
-	// records
-	r := &c.Records
+// validateRecords checks records: the LAN listeners, where received
+// records go, which peer HL7 messages go to, and the limits.
+func (c *Config) validateRecords(k *checker) {
+	c.validateRecordsLAN(k)
+	c.validateRecordsDelivery(k)
+	c.validateMLLPRoutes(k)
+	c.validateRecordsLimits(k)
+}
+
+// validateRecordsLAN checks the intake listeners; the TLS files go
+// together, and with lan_listen.
+func (c *Config) validateRecordsLAN(k *checker) {
+	r := c.Records
 	if r.LANListen != "" {
 		k.hostPort("records.lan_listen", r.LANListen, "192.168.10.2:7480")
 	}
@@ -490,6 +500,12 @@ func (c *Config) validate() Errors {
 	if r.MLLPListen != "" {
 		k.hostPort("records.mllp_listen", r.MLLPListen, "192.168.10.2:2575")
 	}
+}
+
+// validateRecordsDelivery checks the one LAN endpoint received records go
+// to: an HTTP URL or an MLLP address.
+func (c *Config) validateRecordsDelivery(k *checker) {
+	r := c.Records
 	if r.DeliverFHIRBatch && r.DeliverURL == "" {
 		k.add("records.deliver_fhir_batch", "needs records.deliver_url (the FHIR server's base URL, which takes batch Bundles)")
 	}
@@ -504,6 +520,12 @@ func (c *Config) validate() Errors {
 			k.add("records.deliver_mllp", "is set together with records.deliver_url; received records go to one LAN endpoint, keep one")
 		}
 	}
+}
+
+// validateMLLPRoutes checks that HL7 routes name configured peers; the
+// facilities are sorted so the errors come in a stable order.
+func (c *Config) validateMLLPRoutes(k *checker) {
+	r := c.Records
 	peerNames := map[string]bool{}
 	for _, p := range c.Peers {
 		peerNames[p.Name] = true
@@ -521,6 +543,10 @@ func (c *Config) validate() Errors {
 			k.add("records.mllp_routes."+fac, "%q is not in peers; name one of the configured peers", p)
 		}
 	}
+}
+
+func (c *Config) validateRecordsLimits(k *checker) {
+	r := &c.Records
 	if r.MaxBody == 0 {
 		r.MaxBody = DefaultMaxBody
 	} else if r.MaxBody < 1 || r.MaxBody > 1<<30 {
@@ -531,173 +557,4 @@ func (c *Config) validate() Errors {
 	} else {
 		k.port("records.peer_port", r.PeerPort, DefaultPeerPort)
 	}
-	return k.errs
-}
-
-// CheckFiles checks that every file and directory the config names exists
-// (what --check-config adds to Validate).
-func (c *Config) CheckFiles() error {
-	k := &checker{}
-	file := func(path, p string) {
-		if p == "" {
-			return
-		}
-		st, err := os.Stat(p)
-		switch {
-		case err != nil:
-			k.add(path, "%s: %v; fix the path or create the file", p, unwrapPathErr(err))
-		case st.IsDir():
-			k.add(path, "%s is a directory; name a file", p)
-		}
-	}
-	dir := func(path, p string) {
-		if p == "" {
-			return
-		}
-		st, err := os.Stat(p)
-		switch {
-		case err != nil:
-			k.add(path, "%s: %v; fix the path or create the directory", p, unwrapPathErr(err))
-		case !st.IsDir():
-			k.add(path, "%s is not a directory", p)
-		}
-	}
-	dir("attestation.manufacturer_roots", c.Attestation.ManufacturerRoots)
-	for i, m := range c.Attestation.Manifests {
-		file(fmt.Sprintf("attestation.manifests[%d].path", i), m.Path)
-		file(fmt.Sprintf("attestation.manifests[%d].signature", i), m.Signature)
-	}
-	for i, v := range c.Attestation.VendorKeys {
-		file(fmt.Sprintf("attestation.vendor_keys[%d]", i), v)
-	}
-	file("attestation.policy", c.Attestation.Policy)
-	for i, fc := range c.Firmware.Image {
-		file(fmt.Sprintf("firmware.image[%d].file", i), fc.File)
-	}
-	if c.TPM.Source == "device" {
-		file("tpm.path", c.TPM.Path)
-	}
-	file("chain.embedded.passphrase_file", c.Chain.Embedded.PassphraseFile)
-	file("chain.rpc.keystore", c.Chain.RPC.Keystore)
-	file("chain.rpc.passphrase_file", c.Chain.RPC.PassphraseFile)
-	file("api.tls_cert", c.API.TLSCert)
-	file("api.tls_key", c.API.TLSKey)
-	file("api.client_ca", c.API.ClientCA)
-	file("records.tls_cert", c.Records.TLSCert)
-	file("records.tls_key", c.Records.TLSKey)
-	file("records.client_ca", c.Records.ClientCA)
-	if len(k.errs) > 0 {
-		return k.errs
-	}
-	return nil
-}
-
-func unwrapPathErr(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
-}
-
-var (
-	lineRE    = regexp.MustCompile(`^line (\d+): (.*)$`)
-	unknownRE = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
-)
-
-// typeErrors turns yaml.v3's "line N: ..." messages into key paths, and
-// unknown keys into the list of valid ones.
-func typeErrors(data []byte, te *yaml.TypeError) Errors {
-	var root yaml.Node
-	paths := map[int]string{}
-	if yaml.Unmarshal(data, &root) == nil {
-		walkPaths(&root, "", paths)
-	}
-	var out Errors
-	for _, m := range te.Errors {
-		e := Error{Path: "(file)", Msg: m}
-		if sm := lineRE.FindStringSubmatch(m); sm != nil {
-			e.Line, _ = strconv.Atoi(sm[1])
-			e.Msg = sm[2]
-			if p, ok := paths[e.Line]; ok {
-				e.Path = p
-			}
-		}
-		if um := unknownRE.FindStringSubmatch(e.Msg); um != nil {
-			e.Msg = fmt.Sprintf("unknown key %q; valid keys here: %s", um[1], strings.Join(keysOf(um[2]), ", "))
-		} else {
-			e.Msg = strings.Replace(e.Msg, "cannot unmarshal", "wrong type: cannot read", 1)
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
-// walkPaths records, per line, the key path of the first key or item on it.
-func walkPaths(n *yaml.Node, path string, out map[int]string) {
-	set := func(line int, p string) {
-		if _, ok := out[line]; !ok && p != "" {
-			out[line] = p
-		}
-	}
-	switch n.Kind {
-	case yaml.DocumentNode:
-		for _, c := range n.Content {
-			walkPaths(c, path, out)
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			key, val := n.Content[i], n.Content[i+1]
-			p := key.Value
-			if path != "" {
-				p = path + "." + key.Value
-			}
-			set(key.Line, p)
-			walkPaths(val, p, out)
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			p := fmt.Sprintf("%s[%d]", path, i)
-			set(c.Line, p)
-			walkPaths(c, p, out)
-		}
-	default:
-		set(n.Line, path)
-	}
-}
-
-// keysOf lists the yaml keys of the config type named like "config.Tunnel".
-func keysOf(typeName string) []string {
-	var found reflect.Type
-	var visit func(t reflect.Type)
-	seen := map[reflect.Type]bool{}
-	visit = func(t reflect.Type) {
-		for t.Kind() == reflect.Slice || t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		if t.Kind() != reflect.Struct || seen[t] {
-			return
-		}
-		seen[t] = true
-		if t.String() == typeName {
-			found = t
-		}
-		for i := 0; i < t.NumField(); i++ {
-			if t.Field(i).IsExported() {
-				visit(t.Field(i).Type)
-			}
-		}
-	}
-	visit(reflect.TypeOf(Config{}))
-	if found == nil {
-		return nil
-	}
-	var keys []string
-	for i := 0; i < found.NumField(); i++ {
-		f := found.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if f.IsExported() && tag != "" && tag != "-" {
-			keys = append(keys, tag)
-		}
-	}
-	return keys
 }
