@@ -44,16 +44,22 @@ func main() {
 
 func step(format string, a ...any) { fmt.Printf("\n== "+format+"\n", a...) }
 
+// demoBundle and demoADT are the two records a sends b: a FHIR
+// transaction Bundle over HTTP and an HL7 ADT^A01 over MLLP.
+var (
+	demoBundle = []byte(`{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","name":[{"family":"Doe","given":["Jane"]}],"birthDate":"1980-01-01"},"request":{"method":"POST","url":"Patient"}}]}`)
+	demoADT    = strings.Join([]string{
+		"MSH|^~\\&|EPIC|A|ADT|b|20261124120000||ADT^A01|MSG00001|P|2.5",
+		"EVN|A01|20261124120000", "PID|1||MRN12345^^^A^MR||DOE^JANE||19800101|F", "PV1|1|I|WARD1^101^1",
+	}, "\r") + "\r"
+)
+
+// run is the demo: prepare the three hospitals, start them, show why c is
+// refused, send a's records to b, and verify their receipts on chain.
 func run(ctx context.Context, binDir, dir string) error {
-	abs, err := filepath.Abs(binDir)
+	bins, err := findBinaries(binDir)
 	if err != nil {
 		return err
-	}
-	bins := cluster.Binaries{Daemon: filepath.Join(abs, "wardgated"), CLI: filepath.Join(abs, "wardgate")}
-	for _, p := range []string{bins.Daemon, bins.CLI} {
-		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("%s is missing: run `make build` first (make demo does)", p)
-		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return err
@@ -69,24 +75,61 @@ func run(ctx context.Context, binDir, dir string) error {
 		c.Close()
 		step("stopped all three wardgated processes; state and logs stay in %s/{a,b,c}", dir)
 	}()
-	a, b := c.Box("a"), c.Box("b")
+	for _, f := range []func(context.Context, *cluster.Cluster) error{startAndAttest, showRefusal, sendRecords} {
+		if err := f(ctx, c); err != nil {
+			return err
+		}
+	}
+	step("wardgate peers   (on a)")
+	if err := show(ctx, c.Box("a"), "peers"); err != nil {
+		return err
+	}
+	if err := verifyReceipts(ctx, c, dir); err != nil {
+		return err
+	}
+	step("done in %.0fs", time.Since(start).Seconds())
+	return nil
+}
 
+// findBinaries finds wardgated and wardgate in binDir.
+func findBinaries(binDir string) (cluster.Binaries, error) {
+	abs, err := filepath.Abs(binDir)
+	if err != nil {
+		return cluster.Binaries{}, err
+	}
+	bins := cluster.Binaries{Daemon: filepath.Join(abs, "wardgated"), CLI: filepath.Join(abs, "wardgate")}
+	for _, p := range []string{bins.Daemon, bins.CLI} {
+		if _, err := os.Stat(p); err != nil {
+			return bins, fmt.Errorf("%s is missing: run `make build` first (make demo does)", p)
+		}
+	}
+	return bins, nil
+}
+
+// startAndAttest starts the boxes and waits until a and b admitted each
+// other and a refused c.
+func startAndAttest(ctx context.Context, c *cluster.Cluster) error {
+	a, b := c.Box("a"), c.Box("b")
 	step("starting three wardgated processes (each with its own simulated TPM) and the embedded dev chain")
 	t0 := time.Now()
 	if err := c.Start(ctx); err != nil {
 		return err
 	}
-	if _, err := a.WaitPeer(ctx, "b", func(p cluster.Peer) bool { return p.State == "admitted" }); err != nil {
+	admitted := func(p cluster.Peer) bool { return p.State == "admitted" }
+	if _, err := a.WaitPeer(ctx, "b", admitted); err != nil {
 		return err
 	}
-	if _, err := b.WaitPeer(ctx, "a", func(p cluster.Peer) bool { return p.State == "admitted" }); err != nil {
+	if _, err := b.WaitPeer(ctx, "a", admitted); err != nil {
 		return err
 	}
 	fmt.Printf("a and b attested each other and admitted the tunnel %.1fs after start\n", time.Since(t0).Seconds())
-	if _, err := a.WaitPeer(ctx, "c", func(p cluster.Peer) bool { return p.Verdict == "fail" }); err != nil {
-		return err
-	}
+	_, err := a.WaitPeer(ctx, "c", func(p cluster.Peer) bool { return p.Verdict == "fail" })
+	return err
+}
 
+// showRefusal prints a's latest report on c and the reasons it failed.
+func showRefusal(ctx context.Context, c *cluster.Cluster) error {
+	a := c.Box("a")
 	step("wardgate reports list --peer c   (on a: why c is refused)")
 	if err := show(ctx, a, "reports", "list", "--peer", "c", "--limit", "1"); err != nil {
 		return err
@@ -99,22 +142,23 @@ func run(ctx context.Context, binDir, dir string) error {
 			fmt.Printf("  c refused: %s: %s\n", r.Code, r.Message)
 		}
 	}
+	return nil
+}
 
+// sendRecords sends b the Bundle and the ADT from a's hospital systems and
+// waits until b delivered both to its LAN.
+func sendRecords(ctx context.Context, c *cluster.Cluster) error {
+	a := c.Box("a")
 	step("a's EHR posts a FHIR Bundle for b; a's HL7 engine sends an ADT^A01 over MLLP")
-	bundle := []byte(`{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","name":[{"family":"Doe","given":["Jane"]}],"birthDate":"1980-01-01"},"request":{"method":"POST","url":"Patient"}}]}`)
-	if err := postRecord(ctx, a, "b", "application/fhir+json", bundle); err != nil {
+	if err := postRecord(ctx, a, "b", "application/fhir+json", demoBundle); err != nil {
 		return err
 	}
-	fmt.Printf("  HTTP POST /v1/records To: b  -> 200, countersigned by b (digest %s)\n", digest(bundle)[:16])
-	hl7 := strings.Join([]string{
-		"MSH|^~\\&|EPIC|A|ADT|b|20261124120000||ADT^A01|MSG00001|P|2.5",
-		"EVN|A01|20261124120000", "PID|1||MRN12345^^^A^MR||DOE^JANE||19800101|F", "PV1|1|I|WARD1^101^1",
-	}, "\r") + "\r"
-	ack, err := sendHL7(ctx, a, hl7)
+	fmt.Printf("  HTTP POST /v1/records To: b  -> 200, countersigned by b (digest %s)\n", digest(demoBundle)[:16])
+	ack, err := sendHL7(ctx, a, demoADT)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("  MLLP ADT^A01 MSG00001 -> ACK %s (digest %s)\n", ack.Code, digest([]byte(hl7))[:16])
+	fmt.Printf("  MLLP ADT^A01 MSG00001 -> ACK %s (digest %s)\n", ack.Code, digest([]byte(demoADT))[:16])
 	for _, want := range []string{"Jane", "MRN12345"} {
 		d, err := c.Sink.WaitFor(ctx, "b", want)
 		if err != nil {
@@ -122,12 +166,13 @@ func run(ctx context.Context, binDir, dir string) error {
 		}
 		fmt.Printf("  b delivered to its LAN: %d bytes of %s from %s\n", len(d.Body), d.ContentType, d.Sender)
 	}
+	return nil
+}
 
-	step("wardgate peers   (on a)")
-	if err := show(ctx, a, "peers"); err != nil {
-		return err
-	}
-
+// verifyReceipts waits for each record's anchored receipt on a and checks
+// it with `wardgate verify` against the chain.
+func verifyReceipts(ctx context.Context, c *cluster.Cluster, dir string) error {
+	a, b := c.Box("a"), c.Box("b")
 	step("receipts, once a's checkpoint is anchored on the dev chain; `wardgate verify` against %s", c.ChainURL)
 	// Each box's record key is bound in its attestation (a's reports on b,
 	// b's on a); the chain id and contract are the consortium's. Pinning them
@@ -146,25 +191,31 @@ func run(ctx context.Context, binDir, dir string) error {
 	if err := b.CLIJSON(ctx, &lsb, "ledger", "status"); err != nil {
 		return err
 	}
-	for i, rec := range [][]byte{bundle, []byte(hl7)} {
-		f, err := anchoredReceipt(ctx, a, rec, dir)
-		if err != nil {
-			return err
-		}
-		rf := filepath.Join(dir, fmt.Sprintf("record-%d", i+1))
-		if err := os.WriteFile(rf, rec, 0o600); err != nil {
-			return err
-		}
-		args := []string{"verify", "--receipt", f, "--record", rf, "--rpc", c.ChainURL,
-			"--record-key", ls.RecordKey, "--receiver-key", lsb.RecordKey, "--chain-id", fmt.Sprint(ls.ChainID), "--contract", ls.Contract}
-		out, err := a.CLI(ctx, args...)
-		fmt.Printf("$ wardgate %s\n%s", strings.Join(args, " "), indent(out))
-		if err != nil {
+	pins := []string{"--rpc", c.ChainURL, "--record-key", ls.RecordKey, "--receiver-key", lsb.RecordKey,
+		"--chain-id", fmt.Sprint(ls.ChainID), "--contract", ls.Contract}
+	for i, rec := range [][]byte{demoBundle, []byte(demoADT)} {
+		if err := verifyReceipt(ctx, a, dir, i+1, rec, pins); err != nil {
 			return err
 		}
 	}
-	step("done in %.0fs", time.Since(start).Seconds())
 	return nil
+}
+
+// verifyReceipt saves record n and its anchored receipt and runs
+// `wardgate verify` on them with the pins, showing the command and output.
+func verifyReceipt(ctx context.Context, a *cluster.Box, dir string, n int, rec []byte, pins []string) error {
+	f, err := anchoredReceipt(ctx, a, rec, dir)
+	if err != nil {
+		return err
+	}
+	rf := filepath.Join(dir, fmt.Sprintf("record-%d", n))
+	if err := os.WriteFile(rf, rec, 0o600); err != nil {
+		return err
+	}
+	args := append([]string{"verify", "--receipt", f, "--record", rf}, pins...)
+	out, err := a.CLI(ctx, args...)
+	fmt.Printf("$ wardgate %s\n%s", strings.Join(args, " "), indent(out))
+	return err
 }
 
 func show(ctx context.Context, b *cluster.Box, args ...string) error {
