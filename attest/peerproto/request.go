@@ -5,14 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/wardgate/wardgate/internal/names"
 )
 
-// Bounds of the request fields. The nonce range covers what verifiers
-// issue (32 bytes) with room to change; a box name is a DNS label.
+// Bounds of the nonce: what verifiers issue (32 bytes), with room to
+// change.
 const (
-	minNonce    = 16
-	maxNonce    = 64
-	maxFromName = 63
+	minNonce = 16
+	maxNonce = 64
 )
 
 type fromMsg struct {
@@ -45,8 +46,7 @@ func decodeRequest(r io.Reader, v any) error {
 			return fmt.Errorf("nonce is %d bytes; it must be %d..%d", len(m.Nonce), minNonce, maxNonce)
 		}
 	}
-	if from == "" || len(from) > maxFromName {
-		return fmt.Errorf(`"from" must name the calling box (1..%d bytes)`, maxFromName)
-	}
-	return nil
+	// The same rule as the peers' names in the config, so that a name
+	// refused here could never have been a configured peer.
+	return names.CheckBox(`"from"`, from)
 }

@@ -2,8 +2,11 @@ package peerproto
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/wardgate/wardgate/internal/names"
 )
 
 func TestDecodeRequest(t *testing.T) {
@@ -24,8 +27,8 @@ func TestDecodeRequest(t *testing.T) {
 		}
 	}
 	var f fromMsg
-	if err := decodeRequest(strings.NewReader(`{"from":"`+strings.Repeat("x", 64)+`"}`), &f); err == nil {
-		t.Error("accepted a 64-byte box name")
+	if err := decodeRequest(strings.NewReader(`{"from":"`+strings.Repeat("x", 64)+`"}`), &f); !errors.Is(err, names.ErrBadBox) {
+		t.Errorf("a 64-byte box name: %v, want the box-name rule's error", err)
 	}
 }
 
