@@ -1,7 +1,9 @@
-// Package attest opens TPMs (a device, the in-process simulator, or swtpm),
-// produces channel-bound evidence, appraises a peer's evidence against
-// manufacturer roots, enrollment, firmware manifests and policy, and returns
-// verdicts and signed attestation reports.
+// Package attest produces channel-bound evidence from a TPM, appraises a
+// peer's evidence against manufacturer roots, enrollment, firmware
+// manifests and policy, and returns verdicts and signed attestation
+// reports. It opens a hardware TPM itself (OpenDevice); the simulator,
+// swtpm and the development CA are in attest/devtpm, which builds on
+// OpenTransport, so that verifying never links the cgo simulator.
 //
 // The protocol between an attesting box (A) and a verifying box (V):
 //

@@ -28,14 +28,13 @@ func startSWTPM(t *testing.T) (cmdAddr, ctrlAddr string) {
 	}
 	state := t.TempDir()
 	for attempt := 0; attempt < 3; attempt++ {
-		cmdAddr = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-		ctrlAddr = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-		_, cmdPort, _ := net.SplitHostPort(cmdAddr)
-		_, ctrlPort, _ := net.SplitHostPort(ctrlAddr)
+		cmdPort, ctrlPort := testutil.FreePort(t), testutil.FreePort(t)
+		cmdAddr = fmt.Sprintf("127.0.0.1:%d", cmdPort)
+		ctrlAddr = fmt.Sprintf("127.0.0.1:%d", ctrlPort)
 		ctx, cancel := context.WithCancel(context.Background())
 		cmd := exec.CommandContext(ctx, bin, "socket", "--tpm2",
-			"--server", "type=tcp,bindaddr=127.0.0.1,port="+cmdPort,
-			"--ctrl", "type=tcp,bindaddr=127.0.0.1,port="+ctrlPort,
+			"--server", fmt.Sprintf("type=tcp,bindaddr=127.0.0.1,port=%d", cmdPort),
+			"--ctrl", fmt.Sprintf("type=tcp,bindaddr=127.0.0.1,port=%d", ctrlPort),
 			"--flags", "not-need-init,startup-clear",
 			"--tpmstate", "dir="+state)
 		var stderr bytes.Buffer
@@ -44,34 +43,30 @@ func startSWTPM(t *testing.T) (cmdAddr, ctrlAddr string) {
 			cancel()
 			t.Fatal(err)
 		}
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		if listening(cmdAddr, done) {
-			t.Cleanup(func() { cancel(); <-done })
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		t.Cleanup(func() { cancel(); <-exited })
+		up := false
+		testutil.WaitForWithin(t, 10*time.Second, "swtpm to listen on "+cmdAddr, func() bool {
+			select {
+			case <-exited: // e.g. a port was taken meanwhile: try others
+				return true
+			default:
+			}
+			if c, err := net.Dial("tcp", cmdAddr); err == nil {
+				c.Close()
+				up = true
+			}
+			return up
+		})
+		if up {
 			return cmdAddr, ctrlAddr
 		}
-		t.Logf("swtpm did not come up (a port taken meanwhile?): %s", stderr.String())
+		t.Logf("swtpm exited: %s", stderr.String())
 		cancel()
-		<-done
 	}
 	t.Fatal("swtpm did not start")
 	return "", ""
-}
-
-// listening waits for addr to accept, giving up when the process exits.
-func listening(addr string, exited <-chan struct{}) bool {
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		select {
-		case <-exited:
-			return false
-		default:
-		}
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return true
-		}
-	}
-	return false
 }
 
 func TestSWTPM(t *testing.T) {
@@ -145,4 +140,3 @@ func TestSWTPMRebootErrorsNameTheChannel(t *testing.T) {
 		t.Fatal("SWTPMReboot accepted a command address without a port")
 	}
 }
-
