@@ -64,97 +64,126 @@ func DevContractAddress() common.Address {
 // anchor contract at DevContractAddress if missing, registers each gateway
 // and funds it. It is idempotent.
 func SetupDev(ctx context.Context, b proof.Backend, gateways ...common.Address) (common.Address, error) {
-	admin := DevAdminKey()
-	adminAddr := crypto.PubkeyToAddress(admin.PublicKey)
 	chainID, err := b.ChainID(ctx)
 	if err != nil {
 		return common.Address{}, fmt.Errorf("ledger: dev setup: chain id: %w", err)
 	}
+	admin := DevAdminKey()
+	ad := &devAdmin{b: b, chainID: chainID, key: admin, addr: crypto.PubkeyToAddress(admin.PublicKey)}
 	addr := DevContractAddress()
 	code, err := b.CodeAt(ctx, addr, nil)
 	if err != nil {
 		return addr, fmt.Errorf("ledger: dev setup: reading contract code: %w", err)
 	}
 	abi := contracts.NewAnchor()
-	sendOnce := func(to *common.Address, value *big.Int, data []byte) error {
-		nonce, err := b.PendingNonceAt(ctx, adminAddr)
-		if err != nil {
-			return err
-		}
-		head, err := b.HeaderByNumber(ctx, nil)
-		if err != nil {
-			return err
-		}
-		tip := big.NewInt(1_000_000_000)
-		feeCap := new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip)
-		tx := types.NewTx(&types.DynamicFeeTx{ChainID: chainID, Nonce: nonce, GasTipCap: tip, GasFeeCap: feeCap, Gas: 1_500_000, To: to, Value: value, Data: data})
-		tx, err = types.SignTx(tx, types.LatestSignerForChainID(chainID), admin)
-		if err != nil {
-			return err
-		}
-		if err := b.SendTransaction(ctx, tx); err != nil {
-			return err
-		}
-		r, err := waitMined(ctx, b, tx.Hash())
-		if err != nil {
-			return err
-		}
-		if r.Status != types.ReceiptStatusSuccessful {
-			return fmt.Errorf("tx %s reverted", tx.Hash())
-		}
-		return nil
-	}
-	// Boxes joining a shared dev chain at once all send as the admin: a
-	// transaction that lost the nonce race is sent again with a fresh nonce.
-	send := func(to *common.Address, value *big.Int, data []byte) error {
-		for try := 0; ; try++ {
-			err := sendOnce(to, value, data)
-			if err == nil || try == 30 || !nonceRace(err) {
-				return err
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Duration(50+rand.IntN(200)) * time.Millisecond):
-			}
-		}
-	}
 	if len(code) == 0 {
-		nonce, err := b.NonceAt(ctx, adminAddr, nil)
-		if err != nil {
-			return addr, fmt.Errorf("ledger: dev setup: admin nonce: %w", err)
-		}
-		if nonce != 0 {
-			return addr, fmt.Errorf("ledger: dev setup: admin nonce is %d and no contract at %s; this is not a wardgate dev chain", nonce, addr)
-		}
-		data := append(common.FromHex(contracts.AnchorMetaData.Bin), abi.PackConstructor(adminAddr)...)
-		if err := send(nil, nil, data); err != nil {
-			return addr, fmt.Errorf("ledger: dev setup: deploying anchor contract: %w", err)
+		if err := ad.deploy(ctx, abi, addr); err != nil {
+			return addr, err
 		}
 	}
-	bound := abi.Instance(b, addr)
 	for _, g := range gateways {
-		ok, err := bind.Call(bound, &bind.CallOpts{Context: ctx}, abi.PackIsGateway(g), abi.UnpackIsGateway)
-		if err != nil {
-			return addr, fmt.Errorf("ledger: dev setup: isGateway(%s): %w", g, err)
-		}
-		if !ok {
-			if err := send(&addr, nil, abi.PackAddGateway(g)); err != nil {
-				return addr, fmt.Errorf("ledger: dev setup: registering gateway %s: %w", g, err)
-			}
-		}
-		bal, err := b.BalanceAt(ctx, g, nil)
-		if err != nil {
-			return addr, fmt.Errorf("ledger: dev setup: balance of %s: %w", g, err)
-		}
-		eth := new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
-		if bal.Cmp(eth) < 0 {
-			if err := send(&g, new(big.Int).Mul(eth, big.NewInt(100)), nil); err != nil {
-				return addr, fmt.Errorf("ledger: dev setup: funding gateway %s: %w", g, err)
-			}
+		if err := ad.setupGateway(ctx, abi, addr, g); err != nil {
+			return addr, err
 		}
 	}
 	return addr, nil
+}
+
+// devAdmin sends the dev chain's setup transactions as its admin.
+type devAdmin struct {
+	b       proof.Backend
+	chainID *big.Int
+	key     *ecdsa.PrivateKey
+	addr    common.Address
+}
+
+// deploy deploys the anchor contract, expected at addr, from a fresh admin.
+func (ad *devAdmin) deploy(ctx context.Context, abi *contracts.Anchor, addr common.Address) error {
+	nonce, err := ad.b.NonceAt(ctx, ad.addr, nil)
+	if err != nil {
+		return fmt.Errorf("ledger: dev setup: admin nonce: %w", err)
+	}
+	if nonce != 0 {
+		return fmt.Errorf("ledger: dev setup: admin nonce is %d and no contract at %s; this is not a wardgate dev chain", nonce, addr)
+	}
+	data := append(common.FromHex(contracts.AnchorMetaData.Bin), abi.PackConstructor(ad.addr)...)
+	if err := ad.send(ctx, nil, nil, data); err != nil {
+		return fmt.Errorf("ledger: dev setup: deploying anchor contract: %w", err)
+	}
+	return nil
+}
+
+// setupGateway registers gateway g on the contract at addr, unless it is
+// already, and funds it with 100 ETH when it holds less than one.
+func (ad *devAdmin) setupGateway(ctx context.Context, abi *contracts.Anchor, addr, g common.Address) error {
+	ok, err := bind.Call(abi.Instance(ad.b, addr), &bind.CallOpts{Context: ctx}, abi.PackIsGateway(g), abi.UnpackIsGateway)
+	if err != nil {
+		return fmt.Errorf("ledger: dev setup: isGateway(%s): %w", g, err)
+	}
+	if !ok {
+		if err := ad.send(ctx, &addr, nil, abi.PackAddGateway(g)); err != nil {
+			return fmt.Errorf("ledger: dev setup: registering gateway %s: %w", g, err)
+		}
+	}
+	bal, err := ad.b.BalanceAt(ctx, g, nil)
+	if err != nil {
+		return fmt.Errorf("ledger: dev setup: balance of %s: %w", g, err)
+	}
+	eth := new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
+	if bal.Cmp(eth) < 0 {
+		if err := ad.send(ctx, &g, new(big.Int).Mul(eth, big.NewInt(100)), nil); err != nil {
+			return fmt.Errorf("ledger: dev setup: funding gateway %s: %w", g, err)
+		}
+	}
+	return nil
+}
+
+// send sends a transaction and waits for it to succeed. Boxes joining a
+// shared dev chain at once all send as the admin: a transaction that lost
+// the nonce race is sent again with a fresh nonce.
+func (ad *devAdmin) send(ctx context.Context, to *common.Address, value *big.Int, data []byte) error {
+	for try := 0; ; try++ {
+		err := ad.sendOnce(ctx, to, value, data)
+		if err == nil || try == 30 || !nonceRace(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(50+rand.IntN(200)) * time.Millisecond):
+		}
+	}
+}
+
+// sendOnce signs a transaction at the admin's pending nonce, sends it and
+// waits until it is mined.
+func (ad *devAdmin) sendOnce(ctx context.Context, to *common.Address, value *big.Int, data []byte) error {
+	nonce, err := ad.b.PendingNonceAt(ctx, ad.addr)
+	if err != nil {
+		return err
+	}
+	head, err := ad.b.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return err
+	}
+	tip := big.NewInt(1_000_000_000)
+	feeCap := new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip)
+	tx := types.NewTx(&types.DynamicFeeTx{ChainID: ad.chainID, Nonce: nonce, GasTipCap: tip, GasFeeCap: feeCap, Gas: 1_500_000, To: to, Value: value, Data: data})
+	tx, err = types.SignTx(tx, types.LatestSignerForChainID(ad.chainID), ad.key)
+	if err != nil {
+		return err
+	}
+	if err := ad.b.SendTransaction(ctx, tx); err != nil {
+		return err
+	}
+	r, err := waitMined(ctx, ad.b, tx.Hash())
+	if err != nil {
+		return err
+	}
+	if r.Status != types.ReceiptStatusSuccessful {
+		return fmt.Errorf("tx %s reverted", tx.Hash())
+	}
+	return nil
 }
 
 // waitMined polls for a receipt every 50ms: bind.WaitMined polls once a
