@@ -239,78 +239,105 @@ func pause(ctx context.Context, d time.Duration, kick <-chan struct{}) bool {
 // unanchored checkpoints are skipped: the newest covers their entries, and
 // consistency proofs link them.
 func (l *Ledger) anchorLatest(ctx context.Context) error {
-	c := l.cfg.Chain
-	l.mu.Lock()
-	var cp proof.Checkpoint
-	if n := len(l.checkpoints); n > 0 {
-		cp = l.checkpoints[n-1]
-	}
-	var done uint64
-	if n := len(l.anchorSizes); n > 0 {
-		done = l.anchorSizes[n-1]
-	}
-	l.mu.Unlock()
+	cp, done := l.anchorTarget()
 	if cp.Size == 0 || cp.Size <= done {
 		return nil
 	}
-	if err := c.checkChain(ctx); err != nil {
+	if err := l.cfg.Chain.checkChain(ctx); err != nil {
 		return err
 	}
-	// Ask the chain, not our memory, what is already anchored: a crash
-	// between sending and recording must not anchor the same checkpoint twice.
-	onChain, err := c.LatestSize(ctx)
+	if anchored, err := l.adoptChainAnchor(ctx, cp, done); err != nil || anchored {
+		return err
+	}
+	tx, err := l.anchorTx(ctx, cp)
 	if err != nil {
-		return fmt.Errorf("ledger: reading latest anchored size: %w", err)
+		return err
 	}
-	if onChain > done {
-		if err := l.adoptAnchor(ctx, onChain); err != nil {
-			return err
-		}
-		if onChain >= cp.Size {
-			return nil
-		}
+	return l.sendAnchor(ctx, cp, tx)
+}
+
+// anchorTarget is the newest checkpoint and the newest anchored size.
+func (l *Ledger) anchorTarget() (cp proof.Checkpoint, done uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.checkpoints); n > 0 {
+		cp = l.checkpoints[n-1]
 	}
+	if n := len(l.anchorSizes); n > 0 {
+		done = l.anchorSizes[n-1]
+	}
+	return cp, done
+}
+
+// adoptChainAnchor records an anchor on chain newer than done, and reports
+// whether it already covers cp. Ask the chain, not our memory, what is
+// already anchored: a crash between sending and recording must not anchor
+// the same checkpoint twice.
+func (l *Ledger) adoptChainAnchor(ctx context.Context, cp proof.Checkpoint, done uint64) (bool, error) {
+	onChain, err := l.cfg.Chain.LatestSize(ctx)
+	if err != nil {
+		return false, fmt.Errorf("ledger: reading latest anchored size: %w", err)
+	}
+	if onChain <= done {
+		return false, nil
+	}
+	if err := l.adoptAnchor(ctx, onChain); err != nil {
+		return false, err
+	}
+	return onChain >= cp.Size, nil
+}
+
+// anchorTx is the transaction that anchors cp: the journaled in-flight one
+// when it is for cp and its nonce is still unused, else a new one, which is
+// journaled before it is sent.
+func (l *Ledger) anchorTx(ctx context.Context, cp proof.Checkpoint) (*types.Transaction, error) {
+	c := l.cfg.Chain
 	var inf inflight
 	have, err := l.j.getJSON(bucketMeta, metaInflight, &inf)
 	if err != nil {
-		return fmt.Errorf("ledger: reading in-flight anchor tx: %w", err)
+		return nil, fmt.Errorf("ledger: reading in-flight anchor tx: %w", err)
 	}
 	confirmedNonce, err := c.backend.NonceAt(ctx, c.gateway, nil)
 	if err != nil {
-		return fmt.Errorf("ledger: gateway nonce: %w", err)
+		return nil, fmt.Errorf("ledger: gateway nonce: %w", err)
 	}
-	var tx *types.Transaction
 	if have && inf.Nonce >= confirmedNonce && inf.Size == cp.Size {
 		// Same checkpoint, nonce still unused: resend the very same bytes.
-		tx = new(types.Transaction)
+		tx := new(types.Transaction)
 		if err := tx.UnmarshalBinary(inf.Raw); err != nil {
-			return fmt.Errorf("ledger: decoding in-flight anchor tx: %w", err)
+			return nil, fmt.Errorf("ledger: decoding in-flight anchor tx: %w", err)
 		}
-	} else {
-		nonce := confirmedNonce
-		var floor *types.Transaction
-		if have && inf.Nonce >= confirmedNonce {
-			// A newer checkpoint replaces the pending tx at the same nonce.
-			nonce = inf.Nonce
-			floor = new(types.Transaction)
-			if err := floor.UnmarshalBinary(inf.Raw); err != nil {
-				floor = nil
-			}
-		}
-		tx, err = l.buildAnchorTx(ctx, cp, nonce, floor)
-		if err != nil {
-			return err
-		}
-		raw, err := tx.MarshalBinary()
-		if err != nil {
-			return fmt.Errorf("ledger: encoding anchor tx: %w", err)
-		}
-		inf = inflight{Size: cp.Size, Root: cp.Root, Nonce: nonce, Raw: raw, Hash: tx.Hash()}
-		if err := l.j.putJSON(bucketMeta, metaInflight, &inf); err != nil {
-			return fmt.Errorf("ledger: journaling in-flight anchor tx: %w", err)
+		return tx, nil
+	}
+	nonce := confirmedNonce
+	var floor *types.Transaction
+	if have && inf.Nonce >= confirmedNonce {
+		// A newer checkpoint replaces the pending tx at the same nonce.
+		nonce = inf.Nonce
+		floor = new(types.Transaction)
+		if err := floor.UnmarshalBinary(inf.Raw); err != nil {
+			floor = nil
 		}
 	}
-	if err := c.backend.SendTransaction(ctx, tx); err != nil && !alreadyKnown(err) {
+	tx, err := l.buildAnchorTx(ctx, cp, nonce, floor)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := tx.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("ledger: encoding anchor tx: %w", err)
+	}
+	inf = inflight{Size: cp.Size, Root: cp.Root, Nonce: nonce, Raw: raw, Hash: tx.Hash()}
+	if err := l.j.putJSON(bucketMeta, metaInflight, &inf); err != nil {
+		return nil, fmt.Errorf("ledger: journaling in-flight anchor tx: %w", err)
+	}
+	return tx, nil
+}
+
+// sendAnchor sends the anchor tx for cp, waits for its receipt and records
+// the anchor.
+func (l *Ledger) sendAnchor(ctx context.Context, cp proof.Checkpoint, tx *types.Transaction) error {
+	if err := l.cfg.Chain.backend.SendTransaction(ctx, tx); err != nil && !alreadyKnown(err) {
 		return fmt.Errorf("ledger: sending anchor tx for size %d: %w", cp.Size, err)
 	}
 	l.log.Info("anchor tx sent", "size", cp.Size, "tx", tx.Hash(), "nonce", tx.Nonce())
