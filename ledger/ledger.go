@@ -175,64 +175,91 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 // load binds the journal to this box and key, and replays it.
 func (l *Ledger) load() error {
 	return l.j.db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if box := meta.Get(metaBox); box != nil && string(box) != l.cfg.Box {
-			return fmt.Errorf("ledger: state dir %s holds the log of box %q, not %q", l.cfg.StateDir, box, l.cfg.Box)
-		}
-		if key := meta.Get(metaKey); key != nil && !bytes.Equal(key, l.pub) {
-			// A new record key needs a new log: old checkpoints would not verify.
-			return fmt.Errorf("ledger: state dir %s was signed with a different record key; use a fresh state dir for a new key", l.cfg.StateDir)
-		}
-		if err := meta.Put(metaBox, []byte(l.cfg.Box)); err != nil {
+		if err := l.bind(tx.Bucket(bucketMeta)); err != nil {
 			return err
 		}
-		if err := meta.Put(metaKey, l.pub); err != nil {
+		if err := l.loadEntries(tx.Bucket(bucketEntries)); err != nil {
 			return err
 		}
-		var leaves [][32]byte
-		digOff := len(proof.EntryDomain) + 1
-		err := tx.Bucket(bucketEntries).ForEach(func(k, v []byte) error {
-			seq := binary.BigEndian.Uint64(k)
-			if seq != uint64(len(leaves)) {
-				return fmt.Errorf("ledger: journal has a gap at seq %d (next expected %d)", seq, len(leaves))
-			}
-			if len(v) < digOff+32 {
-				return fmt.Errorf("%w: journal entry %d is %d bytes", proof.ErrBadEntry, seq, len(v))
-			}
-			var d proof.Hash
-			copy(d[:], v[digOff:])
-			l.digests[d] = append(l.digests[d], seq)
-			leaves = append(leaves, proof.HashLeaf(v))
-			return nil
-		})
-		if err != nil {
+		if err := l.loadCheckpoints(tx.Bucket(bucketCheckpoints)); err != nil {
 			return err
 		}
-		l.tree.append(leaves)
-		l.nextSeq = uint64(len(leaves))
-		err = tx.Bucket(bucketCheckpoints).ForEach(func(k, v []byte) error {
-			var c proof.Checkpoint
-			if err := jsonUnmarshal(v, &c); err != nil {
-				return fmt.Errorf("ledger: journal checkpoint %x: %w", k, err)
-			}
-			l.checkpoints = append(l.checkpoints, c)
-			return nil
-		})
-		if err != nil {
-			return err
+		return l.loadAnchors(tx.Bucket(bucketAnchors))
+	})
+}
+
+// bind refuses a journal of another box or record key, and marks a new one
+// as this box's.
+func (l *Ledger) bind(meta *bolt.Bucket) error {
+	if box := meta.Get(metaBox); box != nil && string(box) != l.cfg.Box {
+		return fmt.Errorf("ledger: state dir %s holds the log of box %q, not %q", l.cfg.StateDir, box, l.cfg.Box)
+	}
+	if key := meta.Get(metaKey); key != nil && !bytes.Equal(key, l.pub) {
+		// A new record key needs a new log: old checkpoints would not verify.
+		return fmt.Errorf("ledger: state dir %s was signed with a different record key; use a fresh state dir for a new key", l.cfg.StateDir)
+	}
+	if err := meta.Put(metaBox, []byte(l.cfg.Box)); err != nil {
+		return err
+	}
+	return meta.Put(metaKey, l.pub)
+}
+
+// loadEntries replays the journaled entries into the tree and the digest
+// index, refusing a gap or a truncated entry.
+func (l *Ledger) loadEntries(entries *bolt.Bucket) error {
+	var leaves [][32]byte
+	digOff := len(proof.EntryDomain) + 1
+	err := entries.ForEach(func(k, v []byte) error {
+		seq := binary.BigEndian.Uint64(k)
+		if seq != uint64(len(leaves)) {
+			return fmt.Errorf("ledger: journal has a gap at seq %d (next expected %d)", seq, len(leaves))
 		}
-		if n := len(l.checkpoints); n > 0 {
-			l.lastCPSize = l.checkpoints[n-1].Size
+		if len(v) < digOff+32 {
+			return fmt.Errorf("%w: journal entry %d is %d bytes", proof.ErrBadEntry, seq, len(v))
 		}
-		return tx.Bucket(bucketAnchors).ForEach(func(k, v []byte) error {
-			a := new(proof.Anchor)
-			if err := jsonUnmarshal(v, a); err != nil {
-				return fmt.Errorf("ledger: journal anchor %x: %w", k, err)
-			}
-			l.anchors[a.Size] = a
-			l.anchorSizes = append(l.anchorSizes, a.Size)
-			return nil
-		})
+		var d proof.Hash
+		copy(d[:], v[digOff:])
+		l.digests[d] = append(l.digests[d], seq)
+		leaves = append(leaves, proof.HashLeaf(v))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	l.tree.append(leaves)
+	l.nextSeq = uint64(len(leaves))
+	return nil
+}
+
+// loadCheckpoints reads the journaled checkpoints, in order.
+func (l *Ledger) loadCheckpoints(cps *bolt.Bucket) error {
+	err := cps.ForEach(func(k, v []byte) error {
+		var c proof.Checkpoint
+		if err := json.Unmarshal(v, &c); err != nil {
+			return fmt.Errorf("ledger: journal checkpoint %x: %w", k, err)
+		}
+		l.checkpoints = append(l.checkpoints, c)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if n := len(l.checkpoints); n > 0 {
+		l.lastCPSize = l.checkpoints[n-1].Size
+	}
+	return nil
+}
+
+// loadAnchors reads the journaled anchors.
+func (l *Ledger) loadAnchors(anchors *bolt.Bucket) error {
+	return anchors.ForEach(func(k, v []byte) error {
+		a := new(proof.Anchor)
+		if err := json.Unmarshal(v, a); err != nil {
+			return fmt.Errorf("ledger: journal anchor %x: %w", k, err)
+		}
+		l.anchors[a.Size] = a
+		l.anchorSizes = append(l.anchorSizes, a.Size)
+		return nil
 	})
 }
 
@@ -279,25 +306,11 @@ var ErrJournalFailed = errors.New("ledger: journal write failed")
 func (l *Ledger) sequencer() {
 	defer l.wg.Done()
 	defer close(l.commit)
-	workers := runtime.GOMAXPROCS(0)
 	for {
-		first, ok := <-l.in
+		reqs, ok := l.nextBatch()
 		if !ok {
 			close(l.seqDone)
 			return
-		}
-		reqs := []*request{first}
-	drain:
-		for len(reqs) < l.cfg.MaxBatch {
-			select {
-			case r, ok := <-l.in:
-				if !ok {
-					break drain
-				}
-				reqs = append(reqs, r)
-			default:
-				break drain
-			}
 		}
 		l.mu.Lock()
 		failed := l.failed
@@ -309,52 +322,11 @@ func (l *Ledger) sequencer() {
 			continue
 		}
 		b := &batch{reqs: reqs, first: l.nextSeq, data: make([][]byte, len(reqs)), leaves: make([][32]byte, len(reqs))}
-		salts := make([]byte, proof.SaltSize*len(reqs))
-		if _, err := rand.Read(salts); err != nil {
-			l.failBatch(reqs, fmt.Errorf("ledger: reading salt: %w", err))
+		if err := l.stamp(b); err != nil {
+			l.failBatch(reqs, err)
 			continue
 		}
-		now := time.Now().UTC()
-		for i, r := range reqs {
-			r.e.Log = l.cfg.Box
-			r.e.Seq = b.first + uint64(i)
-			if r.e.Time.IsZero() {
-				r.e.Time = now
-			}
-			r.e.Time = time.Unix(0, r.e.Time.UnixNano()).UTC() // as encoded
-			copy(r.e.Salt[:], salts[i*proof.SaltSize:])
-		}
-		// One signature per batch of MaxBatchSign entries, the batches
-		// signed in parallel.
-		var wg sync.WaitGroup
-		errs := make([]error, workers)
-		per := max(proof.MaxBatchSign, (len(reqs)+workers-1)/workers)
-		per = (per + proof.MaxBatchSign - 1) / proof.MaxBatchSign * proof.MaxBatchSign
-		for w := 0; w < workers; w++ {
-			lo, hi := w*per, min((w+1)*per, len(reqs))
-			if lo >= hi {
-				break
-			}
-			wg.Add(1)
-			go func(w, lo, hi int) {
-				defer wg.Done()
-				es := make([]*proof.Entry, hi-lo)
-				for i := lo; i < hi; i++ {
-					es[i-lo] = &reqs[i].e
-				}
-				data, err := proof.SignEntries(l.cfg.Signer, es)
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				for i := lo; i < hi; i++ {
-					b.data[i] = data[i-lo]
-					b.leaves[i] = proof.HashLeaf(b.data[i])
-				}
-			}(w, lo, hi)
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+		if err := l.sign(b); err != nil {
 			// Nothing of this batch reached the committer, so its sequence
 			// numbers are simply reused by the next batch.
 			l.failBatch(reqs, err)
@@ -363,6 +335,89 @@ func (l *Ledger) sequencer() {
 		l.nextSeq += uint64(len(reqs))
 		l.commit <- b
 	}
+}
+
+// nextBatch waits for a request and takes those queued behind it, up to
+// MaxBatch. It reports false once the input is closed and drained.
+func (l *Ledger) nextBatch() ([]*request, bool) {
+	first, ok := <-l.in
+	if !ok {
+		return nil, false
+	}
+	reqs := []*request{first}
+	for len(reqs) < l.cfg.MaxBatch {
+		select {
+		case r, ok := <-l.in:
+			if !ok {
+				return reqs, true
+			}
+			reqs = append(reqs, r)
+		default:
+			return reqs, true
+		}
+	}
+	return reqs, true
+}
+
+// stamp gives each entry of b its log, sequence number, time (as encoded)
+// and salt.
+func (l *Ledger) stamp(b *batch) error {
+	salts := make([]byte, proof.SaltSize*len(b.reqs))
+	if _, err := rand.Read(salts); err != nil {
+		return fmt.Errorf("ledger: reading salt: %w", err)
+	}
+	now := time.Now().UTC()
+	for i, r := range b.reqs {
+		r.e.Log = l.cfg.Box
+		r.e.Seq = b.first + uint64(i)
+		if r.e.Time.IsZero() {
+			r.e.Time = now
+		}
+		r.e.Time = time.Unix(0, r.e.Time.UnixNano()).UTC() // as encoded
+		copy(r.e.Salt[:], salts[i*proof.SaltSize:])
+	}
+	return nil
+}
+
+// sign signs b's entries and fills in their encodings and leaf hashes: one
+// signature per batch of MaxBatchSign entries, the batches signed in
+// parallel.
+func (l *Ledger) sign(b *batch) error {
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	per := max(proof.MaxBatchSign, (len(b.reqs)+workers-1)/workers)
+	per = (per + proof.MaxBatchSign - 1) / proof.MaxBatchSign * proof.MaxBatchSign
+	for w := 0; w < workers; w++ {
+		lo, hi := w*per, min((w+1)*per, len(b.reqs))
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func(w, lo, hi int) {
+			defer wg.Done()
+			errs[w] = l.signRange(b, lo, hi)
+		}(w, lo, hi)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// signRange signs the entries b.reqs[lo:hi].
+func (l *Ledger) signRange(b *batch, lo, hi int) error {
+	es := make([]*proof.Entry, hi-lo)
+	for i := lo; i < hi; i++ {
+		es[i-lo] = &b.reqs[i].e
+	}
+	data, err := proof.SignEntries(l.cfg.Signer, es)
+	if err != nil {
+		return err
+	}
+	for i := lo; i < hi; i++ {
+		b.data[i] = data[i-lo]
+		b.leaves[i] = proof.HashLeaf(b.data[i])
+	}
+	return nil
 }
 
 func (l *Ledger) failBatch(reqs []*request, err error) {
