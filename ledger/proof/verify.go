@@ -124,73 +124,18 @@ func VerifyInclusion(r *Receipt, leaf [32]byte) error {
 // verifyAnchor checks on chain that a names the checkpoint's (size, root),
 // by a registered gateway, and returns its depth.
 func verifyAnchor(ctx context.Context, cp Checkpoint, a *Anchor, o VerifyOptions) (uint64, error) {
-	if a.ChainID != o.ChainID || a.Contract != o.Contract {
-		return 0, fmt.Errorf("%w: anchor on chain %d contract %s, trusted chain %d contract %s", ErrWrongChain, a.ChainID, a.Contract, o.ChainID, o.Contract)
-	}
-	id, err := o.Backend.ChainID(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("proof: verify: chain id: %w", err)
-	}
-	if id.Uint64() != o.ChainID {
-		return 0, fmt.Errorf("%w: endpoint serves chain %v, trusted chain is %d", ErrWrongChain, id, o.ChainID)
+	if err := checkAnchorChain(ctx, a, o); err != nil {
+		return 0, err
 	}
 	if a.Size != cp.Size || a.Root != cp.Root {
 		return 0, fmt.Errorf("%w: anchor names (size %d, root %s), checkpoint is (size %d, root %s)", ErrRootNotOnChain, a.Size, a.Root, cp.Size, cp.Root)
 	}
-	// The anchor block must be canonical, and its logs must hold the event.
-	// Logs are read by block hash rather than through the transaction
-	// index, which a node rebuilds in the background after a restart.
-	hdr, err := o.Backend.HeaderByNumber(ctx, new(big.Int).SetUint64(a.Block))
-	if err != nil {
-		return 0, fmt.Errorf("%w: block %d: %v", ErrRootNotOnChain, a.Block, err)
-	}
-	if hdr.Hash() != a.BlockHash {
-		return 0, fmt.Errorf("%w: block %d is %s, the receipt names %s (reorg?)", ErrRootNotOnChain, a.Block, hdr.Hash(), a.BlockHash)
-	}
 	abi := contracts.NewAnchor()
-	bh := a.BlockHash
-	logs, err := o.Backend.FilterLogs(ctx, ethereum.FilterQuery{
-		BlockHash: &bh,
-		Addresses: []common.Address{o.Contract},
-		Topics: [][]common.Hash{
-			{abi.GetABI().Events["Anchored"].ID},
-			{common.BytesToHash(a.Gateway.Bytes())},
-			{common.BigToHash(new(big.Int).SetUint64(cp.Size))},
-		},
-	})
-	if err != nil {
-		return 0, fmt.Errorf("proof: verify: logs of block %s: %w", a.BlockHash, err)
+	if err := checkAnchorEvent(ctx, abi, cp, a, o); err != nil {
+		return 0, err
 	}
-	var found bool
-	for i := range logs {
-		lg := &logs[i]
-		if lg.Removed || lg.TxHash != a.TxHash {
-			continue
-		}
-		ev, err := abi.UnpackAnchoredEvent(lg)
-		if err != nil {
-			continue
-		}
-		if ev.Gateway == a.Gateway && ev.Size == cp.Size && ev.Root == cp.Root {
-			found = true
-			break
-		}
-	}
-	if !found {
-		return 0, fmt.Errorf("%w: block %d has no Anchored(%s, %d, %s) event from tx %s", ErrRootNotOnChain, a.Block, a.Gateway, cp.Size, cp.Root, a.TxHash)
-	}
-	if o.Gateway != (common.Address{}) && a.Gateway != o.Gateway {
-		return 0, fmt.Errorf("%w: anchored by %s, the box's gateway is %s", ErrUnregisteredGateway, a.Gateway, o.Gateway)
-	}
-	// Registration is checked at the head: removing a gateway revokes
-	// trust in everything it anchored.
-	bound := abi.Instance(o.Backend, o.Contract)
-	ok, err := bind.Call(bound, &bind.CallOpts{Context: ctx}, abi.PackIsGateway(a.Gateway), abi.UnpackIsGateway)
-	if err != nil {
-		return 0, fmt.Errorf("proof: verify: isGateway(%s): %w", a.Gateway, err)
-	}
-	if !ok {
-		return 0, fmt.Errorf("%w: %s is not registered in contract %s", ErrUnregisteredGateway, a.Gateway, o.Contract)
+	if err := checkAnchorGateway(ctx, abi, a, o); err != nil {
+		return 0, err
 	}
 	head, err := o.Backend.BlockNumber(ctx)
 	if err != nil {
@@ -204,6 +149,81 @@ func verifyAnchor(ctx context.Context, cp Checkpoint, a *Anchor, o VerifyOptions
 		return depth, fmt.Errorf("%w: %d blocks, want %d", ErrNotDeepEnough, depth, o.MinDepth)
 	}
 	return depth, nil
+}
+
+// checkAnchorChain refuses an anchor on another chain or contract than the
+// trusted one, and an endpoint that serves another chain.
+func checkAnchorChain(ctx context.Context, a *Anchor, o VerifyOptions) error {
+	if a.ChainID != o.ChainID || a.Contract != o.Contract {
+		return fmt.Errorf("%w: anchor on chain %d contract %s, trusted chain %d contract %s", ErrWrongChain, a.ChainID, a.Contract, o.ChainID, o.Contract)
+	}
+	id, err := o.Backend.ChainID(ctx)
+	if err != nil {
+		return fmt.Errorf("proof: verify: chain id: %w", err)
+	}
+	if id.Uint64() != o.ChainID {
+		return fmt.Errorf("%w: endpoint serves chain %v, trusted chain is %d", ErrWrongChain, id, o.ChainID)
+	}
+	return nil
+}
+
+// checkAnchorEvent checks that the anchor block is canonical and its logs
+// hold the Anchored event of a's transaction for cp. Logs are read by
+// block hash rather than through the transaction index, which a node
+// rebuilds in the background after a restart.
+func checkAnchorEvent(ctx context.Context, abi *contracts.Anchor, cp Checkpoint, a *Anchor, o VerifyOptions) error {
+	hdr, err := o.Backend.HeaderByNumber(ctx, new(big.Int).SetUint64(a.Block))
+	if err != nil {
+		return fmt.Errorf("%w: block %d: %v", ErrRootNotOnChain, a.Block, err)
+	}
+	if hdr.Hash() != a.BlockHash {
+		return fmt.Errorf("%w: block %d is %s, the receipt names %s (reorg?)", ErrRootNotOnChain, a.Block, hdr.Hash(), a.BlockHash)
+	}
+	bh := a.BlockHash
+	logs, err := o.Backend.FilterLogs(ctx, ethereum.FilterQuery{
+		BlockHash: &bh,
+		Addresses: []common.Address{o.Contract},
+		Topics: [][]common.Hash{
+			{abi.GetABI().Events["Anchored"].ID},
+			{common.BytesToHash(a.Gateway.Bytes())},
+			{common.BigToHash(new(big.Int).SetUint64(cp.Size))},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("proof: verify: logs of block %s: %w", a.BlockHash, err)
+	}
+	for i := range logs {
+		lg := &logs[i]
+		if lg.Removed || lg.TxHash != a.TxHash {
+			continue
+		}
+		ev, err := abi.UnpackAnchoredEvent(lg)
+		if err != nil {
+			continue
+		}
+		if ev.Gateway == a.Gateway && ev.Size == cp.Size && ev.Root == cp.Root {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: block %d has no Anchored(%s, %d, %s) event from tx %s", ErrRootNotOnChain, a.Block, a.Gateway, cp.Size, cp.Root, a.TxHash)
+}
+
+// checkAnchorGateway checks that the anchoring gateway is the box's (when
+// given) and registered in the contract. Registration is checked at the
+// head: removing a gateway revokes trust in everything it anchored.
+func checkAnchorGateway(ctx context.Context, abi *contracts.Anchor, a *Anchor, o VerifyOptions) error {
+	if o.Gateway != (common.Address{}) && a.Gateway != o.Gateway {
+		return fmt.Errorf("%w: anchored by %s, the box's gateway is %s", ErrUnregisteredGateway, a.Gateway, o.Gateway)
+	}
+	bound := abi.Instance(o.Backend, o.Contract)
+	ok, err := bind.Call(bound, &bind.CallOpts{Context: ctx}, abi.PackIsGateway(a.Gateway), abi.UnpackIsGateway)
+	if err != nil {
+		return fmt.Errorf("proof: verify: isGateway(%s): %w", a.Gateway, err)
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s is not registered in contract %s", ErrUnregisteredGateway, a.Gateway, o.Contract)
+	}
+	return nil
 }
 
 // VerifyConsistency checks that p.New extends p.Old: both checkpoint
