@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/wardgate/wardgate/internal/testutil"
 	"github.com/wardgate/wardgate/ledger/contracts"
 	"github.com/wardgate/wardgate/ledger/proof"
 )
@@ -52,7 +53,7 @@ func appendN(t testing.TB, l *Ledger, from, n int) {
 
 func waitAnchored(t testing.TB, l *Ledger, size uint64) {
 	t.Helper()
-	waitFor(t, "anchor of size "+big.NewInt(int64(size)).String(), func() bool {
+	testutil.WaitFor(t, "anchor of size "+big.NewInt(int64(size)).String(), func() bool {
 		s := l.AnchoredSizes()
 		return len(s) > 0 && s[len(s)-1] >= size
 	})
@@ -179,7 +180,7 @@ func TestAnchorReceiptVerify(t *testing.T) {
 		if err := b.SendTransaction(ctx, tx); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "removal mined", func() bool { rc, err := b.TransactionReceipt(ctx, tx.Hash()); return err == nil && rc.Status == 1 })
+		testutil.WaitFor(t, "removal mined", func() bool { rc, err := b.TransactionReceipt(ctx, tx.Hash()); return err == nil && rc.Status == 1 })
 		if _, err := proof.Verify(ctx, r, online); !errors.Is(err, proof.ErrUnregisteredGateway) {
 			t.Fatalf("got %v, want ErrUnregisteredGateway", err)
 		}

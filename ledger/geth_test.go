@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/google/uuid"
+	"github.com/wardgate/wardgate/internal/testutil"
 	"github.com/wardgate/wardgate/ledger/proof"
 )
 
@@ -52,16 +52,6 @@ func gethBinary(t testing.TB) string {
 	return gethPath
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // gethNode is a separate `geth --dev` process on wardgate's pinned genesis.
 type gethNode struct {
 	t       testing.TB
@@ -78,7 +68,7 @@ func (g *gethNode) url() string { return "http://127.0.0.1:" + strconv.Itoa(g.po
 func newGeth(t testing.TB) *gethNode {
 	t.Helper()
 	bin := gethBinary(t)
-	g := &gethNode{t: t, dir: t.TempDir(), port: freePort(t), auth: freePort(t)}
+	g := &gethNode{t: t, dir: t.TempDir(), port: testutil.FreePort(t), auth: testutil.FreePort(t)}
 	gen, err := json.Marshal(DevGenesis())
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +205,7 @@ func TestGethChainDown(t *testing.T) {
 	if _, err := l.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "status to show the chain down", func() bool { return !l.Status(ctx).ChainConnected })
+	testutil.WaitFor(t, "status to show the chain down", func() bool { return !l.Status(ctx).ChainConnected })
 	if s := l.Status(ctx); s.Size != 25 || s.Backlog != 15 {
 		t.Fatalf("while the chain is down: size %d backlog %d, want 25 and 15", s.Size, s.Backlog)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/eth/ethconfig"
 	"github.com/ethereum/go-ethereum/ethclient/simulated"
 	"github.com/ethereum/go-ethereum/node"
+	"github.com/wardgate/wardgate/internal/testutil"
 	"github.com/wardgate/wardgate/ledger/proof"
 )
 
@@ -24,10 +23,6 @@ func testSigner(t testing.TB, seed byte) *proof.KeySigner {
 	}
 	return s
 }
-
-// quietLog keeps warnings (chain down, failed anchors) and drops the
-// per-checkpoint info lines.
-var quietLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 func make32(b byte) []byte {
 	s := make([]byte, 32)
@@ -99,7 +94,7 @@ func (s *simChain) gateway(t testing.TB) (*Chain, *ecdsa.PrivateKey) {
 func openTest(t testing.TB, dir string, chain *Chain, mod func(*Config)) *Ledger {
 	t.Helper()
 	cfg := Config{Box: "st-mary", StateDir: dir, Signer: testSigner(t, 7), Chain: chain, CheckpointInterval: time.Hour, CheckpointEntries: 1 << 40,
-		Logger: quietLog}
+		Logger: testutil.QuietLogger()}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -109,17 +104,6 @@ func openTest(t testing.TB, dir string, chain *Chain, mod func(*Config)) *Ledger
 	}
 	t.Cleanup(func() { l.Close() })
 	return l
-}
-
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func ed25519Key(seed byte) ed25519.PrivateKey { return ed25519.NewKeyFromSeed(make32(seed)) }

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/wardgate/wardgate/internal/testutil"
 )
 
 // copyDir snapshots a state dir as a crash would leave it (files as written).
@@ -31,7 +33,7 @@ func copyDir(t *testing.T, src string) string {
 // never acknowledged) is dropped without losing the ones before it.
 func TestWALReplayAfterCrash(t *testing.T) {
 	dir := t.TempDir()
-	j, err := openJournal(dir, quietLog)
+	j, err := openJournal(dir, testutil.QuietLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +65,7 @@ func TestWALReplayAfterCrash(t *testing.T) {
 	f.Write([]byte{0, 0, 1, 0, 0xde, 0xad, 0xbe, 0xef, walEntry, 0, 0}) // a torn record
 	f.Close()
 
-	r, err := openJournal(crashed, quietLog)
+	r, err := openJournal(crashed, testutil.QuietLogger())
 	if err != nil {
 		t.Fatalf("reopen after crash: %v", err)
 	}

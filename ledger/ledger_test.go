@@ -8,6 +8,7 @@ import (
 
 	merkleproof "github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/wardgate/wardgate/internal/testutil"
 )
 
 func TestAppendReopenProofs(t *testing.T) {
@@ -111,7 +112,7 @@ func TestCheckpointTriggers(t *testing.T) {
 	// By time: a few entries, a short interval.
 	l := openTest(t, t.TempDir(), nil, func(c *Config) { c.CheckpointInterval = 30 * time.Millisecond })
 	appendN(t, l, 0, 3)
-	waitFor(t, "timed checkpoint", func() bool { c := l.Status(ctx).LastCheckpoint; return c != nil && c.Size == 3 })
+	testutil.WaitFor(t, "timed checkpoint", func() bool { c := l.Status(ctx).LastCheckpoint; return c != nil && c.Size == 3 })
 	// By count: no timer, 16 entries per checkpoint.
 	l2 := openTest(t, t.TempDir(), nil, func(c *Config) { c.CheckpointEntries = 16 })
 	appendN(t, l2, 0, 15)
@@ -120,5 +121,5 @@ func TestCheckpointTriggers(t *testing.T) {
 		t.Fatalf("checkpoint at %d before 16 entries", c.Size)
 	}
 	appendN(t, l2, 15, 1)
-	waitFor(t, "counted checkpoint", func() bool { c := l2.Status(ctx).LastCheckpoint; return c != nil && c.Size == 16 })
+	testutil.WaitFor(t, "counted checkpoint", func() bool { c := l2.Status(ctx).LastCheckpoint; return c != nil && c.Size == 16 })
 }
