@@ -16,8 +16,9 @@ import (
 	"github.com/wardgate/wardgate/firmware"
 )
 
-// TPM is a TPM 2.0 reached through any of the openers. Nothing above this
-// interface knows whether it is the simulator, swtpm or a device.
+// TPM is a TPM 2.0 opened by OpenDevice or, over any other transport, by
+// OpenTransport (attest/devtpm does so for the simulator and swtpm).
+// Nothing above this interface knows which kind it is.
 type TPM interface {
 	// Kind is the Transport's Kind: "simulator", "swtpm" or "device".
 	Kind() string
