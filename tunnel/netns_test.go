@@ -109,20 +109,6 @@ func pingOK(t *testing.T, nsPath string, dst netip.Addr) bool {
 	}
 }
 
-// eventually polls cond for up to d.
-func eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // nsHandle opens a netlink handle inside the named namespace, to inspect what
 // the device installed there.
 func nsHandle(t *testing.T, path string) *netlink.Handle {

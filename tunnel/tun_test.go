@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"github.com/wardgate/wardgate/attest/attesttest"
+	"github.com/wardgate/wardgate/internal/testutil"
 )
 
 // TestTUNNamespaces runs each box in its own network namespace with its own
@@ -79,9 +80,8 @@ func TestTUNNamespaces(t *testing.T) {
 	if err := b.Admit(f.Pass(t, "hosp-a", a.PublicKey(), recordKey(t), time.Minute), peerA); err != nil {
 		t.Fatal(err)
 	}
-	if !eventually(10*time.Second, func() bool { return pingOK(t, p.pathA(), addrB) }) {
-		t.Fatal("no ping through the tunnel after both sides admitted")
-	}
+	testutil.WaitForWithin(t, 10*time.Second, "a ping through the tunnel after both sides admitted",
+		func() bool { return pingOK(t, p.pathA(), addrB) })
 
 	// A TCP stream: 4 MiB from A to B through the kernel TUNs, checked end to end.
 	ln, err := b.Listen("tcp", ":7001")
@@ -160,13 +160,11 @@ func TestTUNNamespaces(t *testing.T) {
 	if err := a2.Admit(short, peerB); err != nil {
 		t.Fatal(err)
 	}
-	if !eventually(10*time.Second, func() bool { return pingOK(t, p.pathA(), addrB) }) {
-		t.Fatal("no ping after restart and re-admission")
-	}
+	testutil.WaitForWithin(t, 10*time.Second, "a ping after restart and re-admission",
+		func() bool { return pingOK(t, p.pathA(), addrB) })
 	// The verdict is not renewed: at its expiry the routes go and traffic stops.
-	if !eventually(time.Until(short.Expiry())+3*time.Second, func() bool { return findStatus(t, a2, "hosp-b").State == StateExpired }) {
-		t.Fatalf("peer not expired: %+v", findStatus(t, a2, "hosp-b"))
-	}
+	testutil.WaitForWithin(t, time.Until(short.Expiry())+3*time.Second, "peer hosp-b to expire",
+		func() bool { return findStatus(t, a2, "hosp-b").State == StateExpired })
 	if time.Now().Before(short.Expiry()) {
 		t.Fatal("expired before the verdict did")
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wardgate/wardgate/attest/attesttest"
+	"github.com/wardgate/wardgate/internal/testutil"
 )
 
 // TestUserspaceTrafficFollowsVerdicts runs two netstack devices over loopback
@@ -51,9 +52,8 @@ func TestUserspaceTrafficFollowsVerdicts(t *testing.T) {
 	}
 	// The handshake starts at admission, before any traffic, and no
 	// keepalives are left configured (Config.Keepalive is 0).
-	if !eventually(10*time.Second, func() bool { return !findStatus(t, a.dev, b.name).LastHandshake.IsZero() }) {
-		t.Fatal("no handshake after both sides admitted")
-	}
+	testutil.WaitForWithin(t, 10*time.Second, "a handshake after both sides admitted",
+		func() bool { return !findStatus(t, a.dev, b.name).LastHandshake.IsZero() })
 	if st, _ := b.dev.ipcState(); st.peers[a.dev.PublicKey()].keepalive != 0 {
 		t.Fatalf("persistent keepalive left at %d", st.peers[a.dev.PublicKey()].keepalive)
 	}
