@@ -105,9 +105,7 @@ func (r *Relay) handleReceipt(w http.ResponseWriter, req *http.Request) {
 	}
 	rc, err := r.ReceiptFor(req.Context(), [32]byte(d), req.URL.Query().Get("peer"))
 	if errors.Is(err, ErrNoReceipt) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		json.NewEncoder(w).Encode(peerError{Code: "not_found", Error: err.Error()})
+		writeRefusal(w, http.StatusNotFound, "not_found", err)
 		return
 	}
 	if err != nil {

@@ -80,6 +80,11 @@ func classify(err error) (string, int) {
 
 func writeError(w http.ResponseWriter, err error) {
 	code, status := classify(err)
+	writeRefusal(w, status, code, err)
+}
+
+// writeRefusal answers a refusal as {"code":..., "error":...}.
+func writeRefusal(w http.ResponseWriter, status int, code string, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(peerError{Code: code, Error: err.Error()})
