@@ -153,7 +153,7 @@ func (d *Gateway) LedgerStatus(ctx context.Context) (control.LedgerInfo, error) 
 	i.AnchoredCheckpoints = len(d.ledger.AnchoredSizes())
 	i.RecordKey = hex.EncodeToString(d.ledger.RecordKey())
 	if d.chain != nil && d.quarantine == "" {
-		i.ChainMode = d.cfg.Chain.Mode
+		i.ChainMode = string(d.cfg.Chain.Mode)
 		i.ChainURL = d.chainURL
 		i.ChainID = d.chain.ChainID()
 		i.Contract = d.chain.Contract().Hex()

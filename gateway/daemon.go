@@ -307,23 +307,23 @@ func (d *Gateway) openTPM(ctx context.Context, boot bool) error {
 	c := d.cfg
 	var err error
 	switch c.TPM.Source {
-	case "simulator":
+	case config.TPMSimulator:
 		d.tpm, err = attest.OpenSimulator(c.StateDir)
-	case "swtpm":
+	case config.TPMSwtpm:
 		if boot {
 			if err := swtpmReboot(ctx, c.TPM.Address, c.TPM.CtrlAddress); err != nil {
 				return err
 			}
 		}
 		d.tpm, err = attest.OpenSWTPM(ctx, c.TPM.Address)
-	case "device":
+	case config.TPMDevice:
 		d.tpm, err = attest.OpenDevice(c.TPM.Path)
 	}
 	if err != nil {
 		return err
 	}
 	d.closers = append(d.closers, d.tpm.Close)
-	if c.TPM.Source == "device" {
+	if c.TPM.Source == config.TPMDevice {
 		return nil
 	}
 	// Simulated TPMs get their EK certificate from the development CA.
@@ -388,7 +388,7 @@ var version = "dev"
 // measuredBoot plays the simulated boot into the TPM (or reads a real
 // box's event log) and returns the event log.
 func (d *Gateway) measuredBoot(ctx context.Context) ([]byte, error) {
-	if d.cfg.TPM.Source == "device" {
+	if d.cfg.TPM.Source == config.TPMDevice {
 		return firmware.ReadEventLog(d.cfg.Firmware.EventLog)
 	}
 	comps, err := bootComponents(d.cfg)
@@ -440,13 +440,13 @@ func (d *Gateway) attesterEK() string { return d.attester.EKFingerprint() }
 // chain.embedded.serve runs the dev chain; the others wait for it and join.
 func (d *Gateway) openChain(ctx context.Context) error {
 	c := d.cfg
-	if c.Chain.Mode == "none" || (d.quarantine != "" && !(c.Chain.Mode == "embedded" && c.Chain.Embedded.Serve)) {
+	if c.Chain.Mode == config.ChainNone || (d.quarantine != "" && !(c.Chain.Mode == config.ChainEmbedded && c.Chain.Embedded.Serve)) {
 		// A quarantined box keeps a journal-only log of its ephemeral key
 		// (but still serves the dev chain if the others depend on it).
 		return nil
 	}
 	switch c.Chain.Mode {
-	case "embedded":
+	case config.ChainEmbedded:
 		e := c.Chain.Embedded
 		pass, err := readSecret(e.PassphraseFile)
 		if err != nil {
@@ -466,7 +466,7 @@ func (d *Gateway) openChain(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-	case "rpc":
+	case config.ChainRPC:
 		r := c.Chain.RPC
 		pass, err := readSecret(r.PassphraseFile)
 		if err != nil {

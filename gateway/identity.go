@@ -39,7 +39,7 @@ func PrintIdentity(ctx context.Context, cfg *config.Config, log *slog.Logger) (*
 	if err := d.openTPM(ctx, false); err != nil {
 		return nil, fmt.Errorf("tpm: %w", err)
 	}
-	if cfg.TPM.Source != "device" {
+	if cfg.TPM.Source != config.TPMDevice {
 		comps, err := bootComponents(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("firmware: %w", err)

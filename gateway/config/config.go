@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/wardgate/wardgate/tunnel"
 )
 
 // MaxFileSize bounds the config file; a real one is a few KiB.
@@ -84,9 +86,9 @@ type Log struct {
 type TPM struct {
 	// Source is simulator (in-process go-tpm-tools simulator, seeded from
 	// state_dir), swtpm (TCP) or device (/dev/tpmrm0).
-	Source  string `yaml:"source"`
-	Path    string `yaml:"path,omitempty"`    // device: default /dev/tpmrm0
-	Address string `yaml:"address,omitempty"` // swtpm: host:port of the command channel
+	Source  TPMSource `yaml:"source"`
+	Path    string    `yaml:"path,omitempty"`    // device: default /dev/tpmrm0
+	Address string    `yaml:"address,omitempty"` // swtpm: host:port of the command channel
 	// CtrlAddress is swtpm's control channel (default: address port + 1);
 	// the daemon power-cycles the swtpm through it at start, as a boot.
 	CtrlAddress string `yaml:"ctrl_address,omitempty"`
@@ -95,6 +97,22 @@ type TPM struct {
 	// only). Put its ca.pem in attestation.manufacturer_roots of every box.
 	DevCA string `yaml:"dev_ca,omitempty"`
 }
+
+// TPMSource is where the box's TPM is. Its home is the config: the
+// operator chooses it here and only the gateway branches on it, while
+// attest reports a TPM's kind as a plain label and must not import the
+// config (dependencies point from gateway down to attest).
+type TPMSource string
+
+// TPM sources.
+const (
+	TPMSimulator TPMSource = "simulator" // in-process go-tpm-tools simulator
+	TPMSwtpm     TPMSource = "swtpm"     // swtpm over TCP
+	TPMDevice    TPMSource = "device"    // the box's TPM, /dev/tpmrm0
+)
+
+// TPMSources lists the valid sources, in the order error messages give them.
+func TPMSources() []TPMSource { return []TPMSource{TPMSimulator, TPMSwtpm, TPMDevice} }
 
 // Firmware is what the box boots.
 type Firmware struct {
@@ -119,12 +137,12 @@ type Component struct {
 
 // Tunnel is the WireGuard device.
 type Tunnel struct {
-	Mode       string   `yaml:"mode"`                // tun | userspace
-	Interface  string   `yaml:"interface,omitempty"` // tun name, default wg-wardgate
-	ListenPort int      `yaml:"listen_port"`         // UDP
-	Address    string   `yaml:"address"`             // this box's tunnel address as CIDR
-	MTU        int      `yaml:"mtu,omitempty"`       // default 1420
-	LANRoutes  []string `yaml:"lan_routes,omitempty"`
+	Mode       tunnel.Mode `yaml:"mode"`                // tun | userspace
+	Interface  string      `yaml:"interface,omitempty"` // tun name, default wg-wardgate
+	ListenPort int         `yaml:"listen_port"`         // UDP
+	Address    string      `yaml:"address"`             // this box's tunnel address as CIDR
+	MTU        int         `yaml:"mtu,omitempty"`       // default 1420
+	LANRoutes  []string    `yaml:"lan_routes,omitempty"`
 }
 
 // Attestation is the mutual attestation protocol and the verifier's trust.
@@ -172,12 +190,28 @@ type Peer struct {
 
 // Chain is where checkpoints are anchored.
 type Chain struct {
-	Mode     string   `yaml:"mode"` // embedded | rpc | none
-	Embedded Embedded `yaml:"embedded,omitempty"`
-	RPC      RPC      `yaml:"rpc,omitempty"`
+	Mode     ChainMode `yaml:"mode"` // embedded | rpc | none
+	Embedded Embedded  `yaml:"embedded,omitempty"`
+	RPC      RPC       `yaml:"rpc,omitempty"`
 	// CheckpointInterval is how often the log signs a checkpoint (default 5s).
 	CheckpointInterval string `yaml:"checkpoint_interval,omitempty"`
 }
+
+// ChainMode is where checkpoints are anchored. Its home is the config, not
+// ledger: the ledger takes an opened *ledger.Chain, or none, and never
+// branches on a mode ("none" is not a chain at all); only the gateway,
+// composing the parts, does.
+type ChainMode string
+
+// Chain modes.
+const (
+	ChainEmbedded ChainMode = "embedded" // the in-process dev chain
+	ChainRPC      ChainMode = "rpc"      // an external JSON-RPC chain
+	ChainNone     ChainMode = "none"     // journal only, nothing anchored
+)
+
+// ChainModes lists the valid modes, in the order error messages give them.
+func ChainModes() []ChainMode { return []ChainMode{ChainEmbedded, ChainRPC, ChainNone} }
 
 // Embedded is the in-process dev chain. Exactly one box of a local
 // consortium serves it (serve: true); the others join it on host:port.

@@ -45,7 +45,7 @@ func (c *Config) CheckFiles() error {
 	for i, fc := range c.Firmware.Image {
 		file(fmt.Sprintf("firmware.image[%d].file", i), fc.File)
 	}
-	if c.TPM.Source == "device" {
+	if c.TPM.Source == TPMDevice {
 		file("tpm.path", c.TPM.Path)
 	}
 	file("chain.embedded.passphrase_file", c.Chain.Embedded.PassphraseFile)

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"slices"
 	"time"
+
+	"github.com/wardgate/wardgate/tunnel"
 )
 
 // Defaults applied by validation.
@@ -65,18 +67,18 @@ func (c *Config) validateBox(k *checker) {
 // validateTPM checks tpm: each source takes its own keys, and a simulated
 // TPM (simulator, swtpm) needs a dev CA and a firmware image to play back.
 func (c *Config) validateTPM(k *checker) {
-	if !oneOf(k, "tpm.source", c.TPM.Source, "simulator", "swtpm", "device") {
+	if !oneOf(k, "tpm.source", c.TPM.Source, TPMSources()...) {
 		return
 	}
 	switch c.TPM.Source {
-	case "device":
+	case TPMDevice:
 		c.validateTPMDevice(k)
-	case "swtpm":
+	case TPMSwtpm:
 		c.validateTPMSwtpm(k)
-	case "simulator":
+	case TPMSimulator:
 		c.validateTPMSimulator(k)
 	}
-	if c.TPM.Source != "device" {
+	if c.TPM.Source != TPMDevice {
 		c.validateSimulatedBoot(k)
 	}
 }
@@ -175,7 +177,7 @@ func validateComponent(k *checker, p string, fc Component, seen map[string]bool)
 // validateTunnel checks tunnel and parses its address and LAN routes.
 func (c *Config) validateTunnel(k *checker) {
 	t := &c.Tunnel
-	oneOf(k, "tunnel.mode", t.Mode, "tun", "userspace")
+	oneOf(k, "tunnel.mode", t.Mode, tunnel.Modes()...)
 	if t.Interface == "" {
 		t.Interface = DefaultInterface
 	} else if !ifRE.MatchString(t.Interface) {
@@ -385,22 +387,22 @@ func (c *Config) validateChain(k *checker) {
 	} else {
 		k.duration("chain.checkpoint_interval", ch.CheckpointInterval, DefaultCheckpoint, 100*time.Millisecond)
 	}
-	if !oneOf(k, "chain.mode", ch.Mode, "embedded", "rpc", "none") {
+	if !oneOf(k, "chain.mode", ch.Mode, ChainModes()...) {
 		return
 	}
 	emb, rpc := ch.Embedded != (Embedded{}), ch.RPC != (RPC{})
 	switch ch.Mode {
-	case "embedded":
+	case ChainEmbedded:
 		if rpc {
 			k.add("chain.rpc", "is set but chain.mode is embedded; remove it or set mode: rpc")
 		}
 		c.validateEmbedded(k)
-	case "rpc":
+	case ChainRPC:
 		if emb {
 			k.add("chain.embedded", "is set but chain.mode is rpc; remove it or set mode: embedded")
 		}
 		validateRPC(k, ch.RPC)
-	case "none":
+	case ChainNone:
 		if emb || rpc {
 			k.add("chain", "mode none takes no embedded or rpc settings; remove them")
 		}

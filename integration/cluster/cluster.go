@@ -31,17 +31,19 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/wardgate/wardgate/tunnel"
 )
 
-// Mode is how the boxes are networked.
-type Mode string
+// Mode is how the boxes are networked: the tunnel mode every box runs.
+type Mode = tunnel.Mode
 
 const (
 	// Userspace runs every box on loopback with a netstack tunnel; no root.
-	Userspace Mode = "userspace"
+	Userspace = tunnel.ModeUserspace
 	// Tun runs every box in its own network namespace with a kernel TUN,
 	// joined by veths to a bridge; root only.
-	Tun Mode = "tun"
+	Tun = tunnel.ModeTUN
 )
 
 // Binaries are the built wardgated and wardgate.
@@ -198,16 +200,16 @@ func (c *Cluster) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	mode := "userspace"
+	mode := tunnel.ModeUserspace
 	hosts := make([]string, len(c.spec.Boxes))
 	for i := range hosts {
 		hosts[i] = "127.0.0.1"
 	}
 	if c.net != nil {
-		mode, hosts = "tun", c.net.addr
+		mode, hosts = tunnel.ModeTUN, c.net.addr
 	}
 	args := []string{"--dev-consortium", c.spec.Dir, "--boxes", strings.Join(c.spec.Boxes, ","),
-		"--tunnel", mode, "--hosts", strings.Join(hosts, ","), "--base-port", strconv.Itoa(base),
+		"--tunnel", string(mode), "--hosts", strings.Join(hosts, ","), "--base-port", strconv.Itoa(base),
 		"--interval", c.spec.Interval.String(), "--verdict-lifetime", c.spec.Lifetime.String()}
 	if len(c.spec.Tampered) > 0 {
 		args = append(args, "--tamper", strings.Join(c.spec.Tampered, ","))

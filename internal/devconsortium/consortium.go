@@ -34,6 +34,7 @@ import (
 	"github.com/wardgate/wardgate/firmware"
 	"github.com/wardgate/wardgate/gateway"
 	"github.com/wardgate/wardgate/gateway/config"
+	"github.com/wardgate/wardgate/tunnel"
 )
 
 type consortiumOpts struct {
@@ -41,7 +42,7 @@ type consortiumOpts struct {
 	boxes    []string
 	hosts    []string // underlay address per box (default 127.0.0.1)
 	tamper   map[string]bool
-	mode     string
+	mode     tunnel.Mode
 	basePort int
 	interval string
 	lifetime string
@@ -54,7 +55,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	boxes := fs.String("boxes", "a,b,c", "comma-separated box names")
 	hosts := fs.String("hosts", "", "comma-separated underlay IPs, one per box (default 127.0.0.1 for all; set them for network namespaces)")
 	tamper := fs.String("tamper", "", "comma-separated boxes that boot a kernel that is not in the manifest")
-	mode := fs.String("tunnel", "userspace", "tunnel mode: userspace or tun")
+	mode := fs.String("tunnel", string(tunnel.ModeUserspace), "tunnel mode: userspace or tun")
 	base := fs.Int("base-port", 17000, "first port; box i uses base+10i .. base+10i+6 (attestation, wireguard, records LAN, metrics, [MLLP], LAN sink, report API), the dev chain base+9")
 	interval := fs.String("interval", "2s", "re-attestation interval")
 	lifetime := fs.String("verdict-lifetime", "6s", "verdict lifetime")
@@ -62,7 +63,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o := consortiumOpts{dir: *dir, boxes: splitList(*boxes), hosts: splitList(*hosts), tamper: map[string]bool{},
-		mode: *mode, basePort: *base, interval: *interval, lifetime: *lifetime}
+		mode: tunnel.Mode(*mode), basePort: *base, interval: *interval, lifetime: *lifetime}
 	for _, t := range splitList(*tamper) {
 		o.tamper[t] = true
 	}
@@ -255,7 +256,7 @@ func boxConfig(o consortiumOpts, i int, dir string) *config.Config {
 	return &config.Config{
 		Box:      b,
 		StateDir: filepath.Join(bd, "state"),
-		TPM:      config.TPM{Source: "simulator", DevCA: filepath.Join(dir, "dev-ca")},
+		TPM:      config.TPM{Source: config.TPMSimulator, DevCA: filepath.Join(dir, "dev-ca")},
 		Firmware: config.Firmware{Image: []config.Component{
 			{Name: "bootloader", Version: "2.1.0", File: filepath.Join(bd, "image", "bootloader.bin"), PCR: 4},
 			{Name: "kernel", Version: "6.12.9", File: filepath.Join(bd, "image", "kernel.bin"), PCR: 4},
@@ -268,7 +269,7 @@ func boxConfig(o consortiumOpts, i int, dir string) *config.Config {
 			VendorKeys:        []string{filepath.Join(dir, "vendor/vendor.pub")},
 			Policy:            filepath.Join(dir, "policy.yaml"),
 		},
-		Chain: config.Chain{Mode: "embedded", CheckpointInterval: "2s", Embedded: config.Embedded{
+		Chain: config.Chain{Mode: config.ChainEmbedded, CheckpointInterval: "2s", Embedded: config.Embedded{
 			Serve: i == 0, Host: o.hosts[0], Port: o.basePort + 9, Wait: "60s",
 		}},
 		Control: config.Control{Socket: filepath.Join(bd, "control.sock")},
