@@ -84,7 +84,50 @@ func splitList(s string) []string {
 	return out
 }
 
+// makeConsortium writes the whole consortium: shared keys and policy, each
+// box's image and first config (to learn its EK), the manifest approving the
+// untampered image, then every box's full config with the others as peers.
 func makeConsortium(ctx context.Context, o consortiumOpts, stdout io.Writer) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(o.dir)
+	if err != nil {
+		return err
+	}
+	for _, d := range []string{"roots", "vendor", "manifests", "dev-ca", "api"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	vendorKey, err := writeVendorKeyAndPolicy(dir)
+	if err != nil {
+		return err
+	}
+	pki, err := newDevPKI(filepath.Join(dir, "api"))
+	if err != nil {
+		return fmt.Errorf("api certificates: %w", err)
+	}
+	cfgs, ids, err := prepareBoxes(ctx, o, dir, pki)
+	if err != nil {
+		return err
+	}
+	if err := publishDevCA(dir); err != nil {
+		return err
+	}
+	if err := writeManifest(dir, o, ids, vendorKey); err != nil {
+		return err
+	}
+	if err := writePeerConfigs(dir, o, cfgs, ids); err != nil {
+		return err
+	}
+	printConsortium(stdout, dir, o, ids)
+	return nil
+}
+
+// check refuses options that cannot make a consortium, and defaults every
+// box's host to loopback.
+func (o *consortiumOpts) check() error {
 	if o.dir == "" {
 		return errors.New("give a directory")
 	}
@@ -102,89 +145,112 @@ func makeConsortium(ctx context.Context, o consortiumOpts, stdout io.Writer) err
 	if o.basePort+10*len(o.boxes) > 65535 || o.basePort < 1024 {
 		return fmt.Errorf("--base-port %d leaves no room for %d boxes", o.basePort, len(o.boxes))
 	}
-	dir, err := filepath.Abs(o.dir)
-	if err != nil {
-		return err
-	}
-	for _, d := range []string{"roots", "vendor", "manifests", "dev-ca", "api"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	// Vendor key and policy.
+	return nil
+}
+
+// writeVendorKeyAndPolicy writes the vendor's signing key pair and the
+// consortium's appraisal policy, and returns the key that signs manifests.
+func writeVendorKeyAndPolicy(dir string) (ed25519.PrivateKey, error) {
 	vpub, vpriv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	pkix, _ := x509.MarshalPKIXPublicKey(vpub)
 	pk8, _ := x509.MarshalPKCS8PrivateKey(vpriv)
 	if err := os.WriteFile(filepath.Join(dir, "vendor/vendor.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pkix}), 0o644); err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "vendor/vendor.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk8}), 0o600); err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte("# Consortium appraisal policy.\nversion: dev-consortium-1\n# pcrs: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]   # default\n# required_components: []               # default: every component the manifests name\n"), 0o644); err != nil {
-		return err
+		return nil, err
 	}
+	return vpriv, nil
+}
 
-	pki, err := newDevPKI(filepath.Join(dir, "api"))
+// prepareBoxes writes each box's image, API server certificate and config
+// without peers, and learns each box's identity from it.
+func prepareBoxes(ctx context.Context, o consortiumOpts, dir string, pki *devPKI) (map[string]*config.Config, map[string]*gateway.Identity, error) {
+	self, err := os.Executable()
 	if err != nil {
-		return fmt.Errorf("api certificates: %w", err)
+		return nil, nil, err
 	}
 	cfgs := map[string]*config.Config{}
 	ids := map[string]*gateway.Identity{}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	for i, b := range o.boxes {
 		bd := filepath.Join(dir, b)
-		if err := os.MkdirAll(filepath.Join(bd, "image"), 0o755); err != nil {
-			return err
-		}
-		kernel := []byte("wardgate appliance kernel 6.12.9 (approved)\n")
-		if o.tamper[b] {
-			kernel = []byte("wardgate appliance kernel 6.12.9 + unapproved module\n")
-		}
-		files := map[string][]byte{
-			"bootloader.bin": []byte("wardgate appliance bootloader 2.1.0\n"),
-			"kernel.bin":     kernel,
-		}
-		for n, data := range files {
-			if err := os.WriteFile(filepath.Join(bd, "image", n), data, 0o644); err != nil {
-				return err
-			}
+		if err := writeImage(filepath.Join(bd, "image"), o.tamper[b]); err != nil {
+			return nil, nil, err
 		}
 		c := boxConfig(o, i, dir)
 		cfgs[b] = c
 		if err := pki.issue(filepath.Join(bd, "api-server"), b, []net.IP{net.ParseIP(o.hosts[i])}, x509.ExtKeyUsageServerAuth); err != nil {
-			return err
+			return nil, nil, err
 		}
-		if err := writeConfig(filepath.Join(bd, "wardgate.yaml"), c, ""); err != nil {
-			return err
+		path := filepath.Join(bd, "wardgate.yaml")
+		if err := writeConfig(path, c, ""); err != nil {
+			return nil, nil, err
 		}
-		// Learn the EK and the measurements in a child process.
-		cmd := exec.CommandContext(ctx, self, "--config", filepath.Join(bd, "wardgate.yaml"), "--identity")
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("identity of box %s: %w\n%s", b, err, errb.String())
+		if ids[b], err = learnIdentity(ctx, self, path, b); err != nil {
+			return nil, nil, err
 		}
-		id := new(gateway.Identity)
-		if err := json.Unmarshal(out.Bytes(), id); err != nil {
-			return fmt.Errorf("identity of box %s: %w", b, err)
-		}
-		ids[b] = id
 	}
+	return cfgs, ids, nil
+}
+
+// writeImage writes a box's simulated firmware image: the approved
+// bootloader and kernel, or a kernel with an unapproved module.
+func writeImage(dir string, tampered bool) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	kernel := []byte("wardgate appliance kernel 6.12.9 (approved)\n")
+	if tampered {
+		kernel = []byte("wardgate appliance kernel 6.12.9 + unapproved module\n")
+	}
+	files := map[string][]byte{
+		"bootloader.bin": []byte("wardgate appliance bootloader 2.1.0\n"),
+		"kernel.bin":     kernel,
+	}
+	for n, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// learnIdentity runs `wardgated --identity` on the box's config in a child
+// process (one simulated TPM per process) for its EK and measurements.
+func learnIdentity(ctx context.Context, self, cfgPath, box string) (*gateway.Identity, error) {
+	cmd := exec.CommandContext(ctx, self, "--config", cfgPath, "--identity")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("identity of box %s: %w\n%s", box, err, errb.String())
+	}
+	id := new(gateway.Identity)
+	if err := json.Unmarshal(out.Bytes(), id); err != nil {
+		return nil, fmt.Errorf("identity of box %s: %w", box, err)
+	}
+	return id, nil
+}
+
+// publishDevCA puts the dev manufacturer CA, which the boxes' `--identity`
+// runs created and issued their EK certificates from, among the roots every
+// verifier trusts.
+func publishDevCA(dir string) error {
 	ca, err := os.ReadFile(filepath.Join(dir, "dev-ca", "ca.pem"))
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "roots", "wardgate-dev-ca.pem"), ca, 0o644); err != nil {
-		return err
-	}
-	// The manifest approves the untampered image and this wardgated binary.
+	return os.WriteFile(filepath.Join(dir, "roots", "wardgate-dev-ca.pem"), ca, 0o644)
+}
+
+// writeManifest signs a manifest that approves the untampered image and
+// this wardgated binary, as measured by the first untampered box.
+func writeManifest(dir string, o consortiumOpts, ids map[string]*gateway.Identity, vendorKey ed25519.PrivateKey) error {
 	var ref *gateway.Identity
 	for _, b := range o.boxes {
 		if !o.tamper[b] {
@@ -196,30 +262,25 @@ func makeConsortium(ctx context.Context, o consortiumOpts, stdout io.Writer) err
 		return errors.New("every box is tampered; nothing to approve")
 	}
 	m := &firmware.Manifest{Vendor: "wardgate-dev", Version: "1.0", Components: ref.Components}
-	mj, sig, err := firmware.SignManifest(m, vpriv)
+	mj, sig, err := firmware.SignManifest(m, vendorKey)
 	if err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "manifests/firmware-1.0.json"), mj, 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "manifests/firmware-1.0.sig"), sig, 0o644); err != nil {
-		return err
-	}
-	// Full configs, with every other box as a peer.
+	return os.WriteFile(filepath.Join(dir, "manifests/firmware-1.0.sig"), sig, 0o644)
+}
+
+// writePeerConfigs rewrites each box's config with every other box as a
+// peer, enrolled by the EK it reported, and checks that it loads.
+func writePeerConfigs(dir string, o consortiumOpts, cfgs map[string]*config.Config, ids map[string]*gateway.Identity) error {
 	for i, b := range o.boxes {
 		c := cfgs[b]
 		for j, p := range o.boxes {
-			if j == i {
-				continue
+			if j != i {
+				c.Peers = append(c.Peers, peerConfig(o, j, ids[p]))
 			}
-			c.Peers = append(c.Peers, config.Peer{
-				Name:              p,
-				Endpoint:          net.JoinHostPort(o.hosts[j], strconv.Itoa(o.basePort+10*j)),
-				WireGuardEndpoint: net.JoinHostPort(o.hosts[j], strconv.Itoa(o.basePort+10*j+1)),
-				EK:                ids[p].EK,
-				AllowedIPs:        []string{fmt.Sprintf("10.77.0.%d/32", j+1)},
-			})
 		}
 		note := ""
 		if o.tamper[b] {
@@ -233,6 +294,21 @@ func makeConsortium(ctx context.Context, o consortiumOpts, stdout io.Writer) err
 			return fmt.Errorf("generated config %s does not load: %w", path, err)
 		}
 	}
+	return nil
+}
+
+// peerConfig is box j as its peers see it.
+func peerConfig(o consortiumOpts, j int, id *gateway.Identity) config.Peer {
+	return config.Peer{
+		Name:              o.boxes[j],
+		Endpoint:          net.JoinHostPort(o.hosts[j], strconv.Itoa(o.basePort+10*j)),
+		WireGuardEndpoint: net.JoinHostPort(o.hosts[j], strconv.Itoa(o.basePort+10*j+1)),
+		EK:                id.EK,
+		AllowedIPs:        []string{fmt.Sprintf("10.77.0.%d/32", j+1)},
+	}
+}
+
+func printConsortium(stdout io.Writer, dir string, o consortiumOpts, ids map[string]*gateway.Identity) {
 	fmt.Fprintf(stdout, "dev consortium in %s:\n", dir)
 	for _, b := range o.boxes {
 		fmt.Fprintf(stdout, "  %s: wardgated --config %s   (EK %s)\n", b, filepath.Join(dir, b, "wardgate.yaml"), ids[b].EK)
@@ -240,7 +316,6 @@ func makeConsortium(ctx context.Context, o consortiumOpts, stdout io.Writer) err
 	fmt.Fprintf(stdout, "start %s first: it serves the dev chain the others join.\n", o.boxes[0])
 	fmt.Fprintf(stdout, "report API client certificate: %s (key %s, CA %s)\n",
 		filepath.Join(dir, "api", "client.pem"), filepath.Join(dir, "api", "client-key.pem"), filepath.Join(dir, "api", "ca.pem"))
-	return nil
 }
 
 // boxConfig is box i's config without peers. Ports: base+10i is the
