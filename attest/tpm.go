@@ -231,11 +231,15 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	return os.Rename(tmp, path)
 }
 
+// DefaultDevicePath is the kernel's TPM resource manager, which lets the
+// daemon share the TPM with other users; the config's tpm.path default.
+const DefaultDevicePath = "/dev/tpmrm0"
+
 // OpenDevice opens a hardware TPM (normally /dev/tpmrm0) and reads the
 // platform event log from the kernel.
 func OpenDevice(path string) (TPM, error) {
 	if path == "" {
-		path = "/dev/tpmrm0"
+		path = DefaultDevicePath
 	}
 	rwc, err := tpm2.OpenTPM(path)
 	if err != nil {

@@ -40,6 +40,10 @@ type Policy struct {
 	RequiredComponents []string `json:"required_components" yaml:"required_components"`
 }
 
+// DefaultNonceTTL is how long a verifier nonce stays usable when
+// VerifierConfig.NonceTTL is 0; the config's attestation.nonce_ttl default.
+const DefaultNonceTTL = 30 * time.Second
+
 // VerifierConfig configures the appraising box.
 type VerifierConfig struct {
 	Name       string            // this box, as written in reports
@@ -103,7 +107,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		cfg.VerdictLifetime = 10 * time.Minute
 	}
 	if cfg.NonceTTL <= 0 {
-		cfg.NonceTTL = 30 * time.Second
+		cfg.NonceTTL = DefaultNonceTTL
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -25,6 +25,15 @@ const DevChainID = 7741
 // DevGasLimit is the block gas limit of the pinned dev genesis.
 const DevGasLimit = 30_000_000
 
+// DevChainHost and DevChainPort are where the embedded dev chain serves
+// JSON-RPC by default (devchain.Config, the config's chain.embedded). They
+// live here, not in devchain, so that the config can name them without
+// linking a go-ethereum node.
+const (
+	DevChainHost = "127.0.0.1"
+	DevChainPort = 8545
+)
+
 // devAdminSeed derives the dev chain's prefunded admin account. It is a
 // well-known key, like geth's own dev key: fine for a local dev chain, never
 // for a consortium chain.

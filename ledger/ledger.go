@@ -111,6 +111,10 @@ type batch struct {
 	first  uint64
 }
 
+// DefaultCheckpointInterval is how often a checkpoint is signed when
+// Config.CheckpointInterval is 0; the config's chain.checkpoint_interval default.
+const DefaultCheckpointInterval = 5 * time.Second
+
 // Open opens (or creates) the ledger in cfg.StateDir, replays the journal
 // into the Merkle tree and starts the committer, the checkpointer and, with a
 // chain, the anchorer.
@@ -125,7 +129,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		return nil, errors.New("ledger: config state dir is empty")
 	}
 	if cfg.CheckpointInterval <= 0 {
-		cfg.CheckpointInterval = 5 * time.Second
+		cfg.CheckpointInterval = DefaultCheckpointInterval
 	}
 	if cfg.CheckpointEntries == 0 {
 		cfg.CheckpointEntries = 1024

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wardgate/wardgate/ledger"
+	"github.com/wardgate/wardgate/tunnel"
 )
 
 const goodYAML = `
@@ -71,7 +74,7 @@ func TestParseGood(t *testing.T) {
 		t.Errorf("paths not resolved: %q %q", c.Firmware.Image[0].File, c.Attestation.ManufacturerRoots)
 	}
 	// defaults
-	if c.Tunnel.Interface != DefaultInterface || c.Tunnel.MTU != DefaultMTU || c.Records.PeerPort != DefaultPeerPort || c.Chain.Embedded.Host != "127.0.0.1" {
+	if c.Tunnel.Interface != tunnel.DefaultInterface || c.Tunnel.MTU != tunnel.DefaultMTU || c.Records.PeerPort != DefaultPeerPort || c.Chain.Embedded.Host != ledger.DevChainHost {
 		t.Errorf("defaults not applied: %+v %+v", c.Tunnel, c.Records)
 	}
 	if ek := c.EnrollmentMap()["hospital-b"]; !strings.HasPrefix(ek, "sha256:aaaa") {

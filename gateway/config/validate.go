@@ -8,24 +8,22 @@ import (
 	"slices"
 	"time"
 
+	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/firmware"
+	"github.com/wardgate/wardgate/gateway/control"
+	"github.com/wardgate/wardgate/ledger"
+	"github.com/wardgate/wardgate/records"
 	"github.com/wardgate/wardgate/tunnel"
 )
 
-// Defaults applied by validation.
+// Defaults applied by validation that only the config uses. The others
+// are the defaults of the package that takes the value (tunnel.DefaultMTU,
+// records.DefaultMaxBody, ledger.DevChainPort...): validation fills them
+// in by name, so each default is defined once, where it is used.
 const (
-	DefaultInterface    = "wg-wardgate"
-	DefaultMTU          = 1420
 	DefaultInterval     = 30 * time.Second
-	DefaultNonceTTL     = 30 * time.Second
-	DefaultSocket       = "/run/wardgate/control.sock"
-	DefaultGroup        = "wardgate"
-	DefaultChainPort    = 8545
 	DefaultPeerPort     = 7400
-	DefaultMaxBody      = 16 << 20
 	DefaultEmbeddedWait = 60 * time.Second
-	DefaultCheckpoint   = 5 * time.Second
-	DefaultDevicePath   = "/dev/tpmrm0"
-	DefaultEventLog     = "/sys/kernel/security/tpm0/binary_bios_measurements"
 	maxPeers            = 1024
 	maxListLen          = 4096
 )
@@ -85,7 +83,7 @@ func (c *Config) validateTPM(k *checker) {
 
 func (c *Config) validateTPMDevice(k *checker) {
 	if c.TPM.Path == "" {
-		c.TPM.Path = DefaultDevicePath
+		c.TPM.Path = attest.DefaultDevicePath
 	}
 	if c.TPM.Address != "" {
 		k.add("tpm.address", "is only for source swtpm; remove it or set source: swtpm")
@@ -100,7 +98,7 @@ func (c *Config) validateTPMDevice(k *checker) {
 		k.add("firmware.image", "is only for simulated TPMs; a device's boot is measured by the platform (set firmware.event_log)")
 	}
 	if c.Firmware.EventLog == "" {
-		c.Firmware.EventLog = DefaultEventLog
+		c.Firmware.EventLog = firmware.KernelEventLogPath
 	}
 }
 
@@ -179,7 +177,7 @@ func (c *Config) validateTunnel(k *checker) {
 	t := &c.Tunnel
 	oneOf(k, "tunnel.mode", t.Mode, tunnel.Modes()...)
 	if t.Interface == "" {
-		t.Interface = DefaultInterface
+		t.Interface = tunnel.DefaultInterface
 	} else if !ifRE.MatchString(t.Interface) {
 		k.add("tunnel.interface", "%q is not a Linux interface name (1-15 letters, digits, '_', '.', '-')", t.Interface)
 	}
@@ -190,9 +188,9 @@ func (c *Config) validateTunnel(k *checker) {
 		}
 	}
 	if t.MTU == 0 {
-		t.MTU = DefaultMTU
+		t.MTU = tunnel.DefaultMTU
 	} else if t.MTU < 1280 || t.MTU > 9000 {
-		k.add("tunnel.mtu", "%d is out of range; use 1280..9000 (1420 suits a 1500-byte underlay)", t.MTU)
+		k.add("tunnel.mtu", "%d is out of range; use 1280..9000 (%d suits a 1500-byte underlay)", t.MTU, tunnel.DefaultMTU)
 	}
 	k.listLen("tunnel.lan_routes", len(t.LANRoutes))
 	for i, r := range t.LANRoutes {
@@ -226,7 +224,7 @@ func (c *Config) validateAttestationTimes(k *checker) {
 	if c.p.verdictLifetime < c.p.interval {
 		k.add("attestation.verdict_lifetime", "%s is shorter than attestation.interval %s, so every peer would expire between re-attestations; make it at least the interval (e.g. 3x)", c.p.verdictLifetime, c.p.interval)
 	}
-	c.p.nonceTTL = k.duration("attestation.nonce_ttl", a.NonceTTL, DefaultNonceTTL, 100*time.Millisecond)
+	c.p.nonceTTL = k.duration("attestation.nonce_ttl", a.NonceTTL, attest.DefaultNonceTTL, 100*time.Millisecond)
 }
 
 func validateEnrollment(k *checker, list []Enrolled) map[string]string {
@@ -383,9 +381,9 @@ func (c *Config) validateChain(k *checker) {
 	ch := &c.Chain
 	c.p.period = 0
 	if ch.CheckpointInterval == "" {
-		ch.CheckpointInterval = DefaultCheckpoint.String()
+		ch.CheckpointInterval = ledger.DefaultCheckpointInterval.String()
 	} else {
-		k.duration("chain.checkpoint_interval", ch.CheckpointInterval, DefaultCheckpoint, 100*time.Millisecond)
+		k.duration("chain.checkpoint_interval", ch.CheckpointInterval, ledger.DefaultCheckpointInterval, 100*time.Millisecond)
 	}
 	if !oneOf(k, "chain.mode", ch.Mode, ChainModes()...) {
 		return
@@ -412,12 +410,12 @@ func (c *Config) validateChain(k *checker) {
 func (c *Config) validateEmbedded(k *checker) {
 	e := &c.Chain.Embedded
 	if e.Port == 0 {
-		e.Port = DefaultChainPort
+		e.Port = ledger.DevChainPort
 	} else {
-		k.port("chain.embedded.port", e.Port, DefaultChainPort)
+		k.port("chain.embedded.port", e.Port, ledger.DevChainPort)
 	}
 	if e.Host == "" {
-		e.Host = "127.0.0.1"
+		e.Host = ledger.DevChainHost
 	} else if _, err := netip.ParseAddr(e.Host); err != nil {
 		k.add("chain.embedded.host", "%q is not an IP address; write e.g. 127.0.0.1", e.Host)
 	}
@@ -436,7 +434,7 @@ func validateRPC(k *checker, r RPC) {
 		}
 	}
 	if r.ChainID == 0 {
-		k.add("chain.rpc.chain_id", "is required: the chain id (e.g. 7741 for the wardgate dev chain)")
+		k.add("chain.rpc.chain_id", "is required: the chain id (e.g. %d for the wardgate dev chain)", ledger.DevChainID)
 	}
 	if !addrRE.MatchString(r.Contract) {
 		k.add("chain.rpc.contract", "%q is not a contract address; write 0x followed by 40 hex digits", r.Contract)
@@ -448,10 +446,10 @@ func validateRPC(k *checker, r RPC) {
 // will do (a missing group is reported at start, not here).
 func (c *Config) validateControl(*checker) {
 	if c.Control.Socket == "" {
-		c.Control.Socket = DefaultSocket
+		c.Control.Socket = control.DefaultSocket
 	}
 	if c.Control.Group == "" {
-		c.Control.Group = DefaultGroup
+		c.Control.Group = control.DefaultGroup
 	}
 }
 
@@ -550,7 +548,7 @@ func (c *Config) validateMLLPRoutes(k *checker) {
 func (c *Config) validateRecordsLimits(k *checker) {
 	r := &c.Records
 	if r.MaxBody == 0 {
-		r.MaxBody = DefaultMaxBody
+		r.MaxBody = records.DefaultMaxBody
 	} else if r.MaxBody < 1 || r.MaxBody > 1<<30 {
 		k.add("records.max_body", "%d is out of range; use 1..1073741824 bytes", r.MaxBody)
 	}

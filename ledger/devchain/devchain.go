@@ -56,7 +56,7 @@ type Config struct {
 // box's gateway key, and makes the chain ready for it.
 func Start(ctx context.Context, cfg Config) (*ledger.Chain, error) {
 	if cfg.Port == 0 {
-		cfg.Port = 8545
+		cfg.Port = ledger.DevChainPort
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -67,7 +67,7 @@ func Start(ctx context.Context, cfg Config) (*ledger.Chain, error) {
 		return nil, err
 	}
 	if cfg.Host == "" {
-		cfg.Host = "127.0.0.1"
+		cfg.Host = ledger.DevChainHost
 	}
 	url := "http://" + net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 	var closers []func() error
