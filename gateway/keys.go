@@ -37,66 +37,100 @@ const maxSealedFile = 64 << 10
 // reports, while the sealed keys and the real log stay untouched for when
 // the approved firmware boots again.
 func (d *Gateway) loadKeys(ctx context.Context) error {
-	dir := d.cfg.StateDir
-	d.dataDir = dir
-	path := filepath.Join(dir, recordKeyFile)
-	blob, err := readBounded(path)
-	switch {
-	case err == nil:
-		seed, err := d.tpm.Unseal(ctx, blob)
-		if errors.Is(err, attest.ErrUnseal) {
-			d.quarantine = "the record key in " + path + " is sealed to a different boot state (the measured firmware changed)"
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("unsealing %s: %w", path, err)
-		}
-		if len(seed) != ed25519.SeedSize {
-			return fmt.Errorf("%s unsealed to %d bytes, want %d; remove it and the ledger to start a new log", path, len(seed), ed25519.SeedSize)
-		}
-		d.recordKey = ed25519.NewKeyFromSeed(seed)
-	case errors.Is(err, fs.ErrNotExist):
-		seed := make([]byte, ed25519.SeedSize)
-		if _, err := io.ReadFull(rand.Reader, seed); err != nil {
-			return err
-		}
-		sealed, err := d.tpm.Seal(ctx, seed)
-		if err != nil {
-			return fmt.Errorf("sealing a new record key: %w", err)
-		}
-		if err := writeFileAtomic(path, sealed); err != nil {
-			return err
-		}
-		d.recordKey = ed25519.NewKeyFromSeed(seed)
-		d.log.Info("generated and sealed a new record key", "path", path)
-	default:
+	d.dataDir = d.cfg.StateDir
+	if err := d.loadRecordKey(ctx); err != nil {
 		return err
 	}
 	if d.quarantine == "" {
-		// The tunnel refuses to start on a WireGuard key it cannot unseal;
-		// find out first, and quarantine instead.
-		wgPath := filepath.Join(dir, tunnel.SealedKeyFile)
-		if blob, err := readBounded(wgPath); err == nil {
-			if _, err := d.tpm.Unseal(ctx, blob); errors.Is(err, attest.ErrUnseal) {
-				d.quarantine = "the WireGuard key in " + wgPath + " is sealed to a different boot state (the measured firmware changed)"
-			} else if err != nil {
-				return fmt.Errorf("unsealing %s: %w", wgPath, err)
-			}
+		if err := d.checkWireGuardKey(ctx); err != nil {
+			return err
 		}
 	}
 	if d.quarantine == "" {
 		return nil
 	}
-	d.dataDir = filepath.Join(dir, "quarantine")
-	if err := os.RemoveAll(d.dataDir); err != nil {
+	return d.enterQuarantine()
+}
+
+// loadRecordKey unseals the record key, or creates and seals one on a
+// box's first start. A key sealed to another boot state sets quarantine.
+func (d *Gateway) loadRecordKey(ctx context.Context) error {
+	path := filepath.Join(d.cfg.StateDir, recordKeyFile)
+	blob, err := readBounded(path)
+	switch {
+	case err == nil:
+		return d.unsealRecordKey(ctx, path, blob)
+	case errors.Is(err, fs.ErrNotExist):
+		return d.newRecordKey(ctx, path)
+	default:
 		return err
 	}
+}
+
+func (d *Gateway) unsealRecordKey(ctx context.Context, path string, blob []byte) error {
+	seed, err := d.tpm.Unseal(ctx, blob)
+	if errors.Is(err, attest.ErrUnseal) {
+		d.quarantine = "the record key in " + path + " is sealed to a different boot state (the measured firmware changed)"
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("unsealing %s: %w", path, err)
+	}
+	if len(seed) != ed25519.SeedSize {
+		return fmt.Errorf("%s unsealed to %d bytes, want %d; remove it and the ledger to start a new log", path, len(seed), ed25519.SeedSize)
+	}
+	d.recordKey = ed25519.NewKeyFromSeed(seed)
+	return nil
+}
+
+func (d *Gateway) newRecordKey(ctx context.Context, path string) error {
+	seed := make([]byte, ed25519.SeedSize)
+	if _, err := io.ReadFull(rand.Reader, seed); err != nil {
+		return fmt.Errorf("generating a record key: %w", err)
+	}
+	sealed, err := d.tpm.Seal(ctx, seed)
+	if err != nil {
+		return fmt.Errorf("sealing a new record key: %w", err)
+	}
+	if err := writeFileAtomic(path, sealed); err != nil {
+		return fmt.Errorf("writing the sealed record key: %w", err)
+	}
+	d.recordKey = ed25519.NewKeyFromSeed(seed)
+	d.log.Info("generated and sealed a new record key", "path", path)
+	return nil
+}
+
+// checkWireGuardKey tries to unseal the tunnel's key now: the tunnel
+// refuses to start on a key it cannot unseal, and the box should start in
+// quarantine instead.
+func (d *Gateway) checkWireGuardKey(ctx context.Context) error {
+	wgPath := filepath.Join(d.cfg.StateDir, tunnel.SealedKeyFile)
+	blob, err := readBounded(wgPath)
+	if err != nil {
+		return nil // none yet (the tunnel creates it), or the tunnel reports it
+	}
+	if _, err := d.tpm.Unseal(ctx, blob); errors.Is(err, attest.ErrUnseal) {
+		d.quarantine = "the WireGuard key in " + wgPath + " is sealed to a different boot state (the measured firmware changed)"
+	} else if err != nil {
+		return fmt.Errorf("unsealing %s: %w", wgPath, err)
+	}
+	return nil
+}
+
+// enterQuarantine switches to an ephemeral record key and an emptied
+// state_dir/quarantine, so nothing of this boot touches the sealed keys or
+// the real log.
+func (d *Gateway) enterQuarantine() error {
+	d.dataDir = filepath.Join(d.cfg.StateDir, "quarantine")
+	if err := os.RemoveAll(d.dataDir); err != nil {
+		return fmt.Errorf("clearing the quarantine directory: %w", err)
+	}
 	if err := os.MkdirAll(d.dataDir, 0o700); err != nil {
-		return err
+		return fmt.Errorf("creating the quarantine directory: %w", err)
 	}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return err
+		return fmt.Errorf("generating an ephemeral record key: %w", err)
 	}
 	d.recordKey = priv
 	d.log.Error("QUARANTINE: running on ephemeral keys and relaying no records; peers refuse this box unless its new boot state is approved. "+
