@@ -21,6 +21,11 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/attest/peerproto"
+	// devtpm links the cgo TPM simulator. The daemon may use it (tpm.source
+	// simulator or swtpm); the wardgate CLI must not, and does not import
+	// gateway.
+	"github.com/wardgate/wardgate/attest/devtpm"
 	"github.com/wardgate/wardgate/firmware"
 	"github.com/wardgate/wardgate/gateway/api"
 	"github.com/wardgate/wardgate/gateway/config"
@@ -74,13 +79,10 @@ type Gateway struct {
 	selfComp []control.ComponentInfo
 }
 
-// start composes the daemon. On any error everything already opened is
-// closed again: the box never half-starts.
+// Start composes the box, step by step. On any error everything already
+// opened is closed again: the box never half-starts.
 func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *Gateway, err error) {
-	log = log.With("box", cfg.Box)
-	d = &Gateway{cfg: cfg, log: log, started: time.Now(), errc: make(chan error, 8), peers: map[string]*peerState{},
-		tpmLimit: rate.NewLimiter(rate.Limit(50+10*len(cfg.Peers)), 100)}
-	d.bg, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	d = newGateway(ctx, cfg, log)
 	built := d // the named result is nil by the time a failing return runs this
 	defer func() {
 		if err != nil {
@@ -90,118 +92,228 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *Gatewa
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state_dir: %w", err)
 	}
-	step := func(what string, err error) error {
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		return nil
-	}
-
 	// 1. TPM, EK certificate (dev CA), measured boot.
-	if err := step("tpm", d.openTPM(ctx, true)); err != nil {
-		return nil, err
-	}
-	evlog, err := d.measuredBoot(ctx)
-	if err := step("firmware", err); err != nil {
-		return nil, err
-	}
-
-	// 2. Keys sealed to this boot state. If they were sealed to another
-	// state (the firmware changed), run on ephemeral keys in quarantine:
-	// the box still answers its peers, whose appraisal will refuse it.
-	if err := step("keys", d.loadKeys(ctx)); err != nil {
-		return nil, err
-	}
-
-	// 3. Attester and verifier.
-	d.attester, err = attest.NewAttester(ctx, d.tpm, attest.AttesterConfig{StateDir: cfg.StateDir, EventLog: evlog, Logger: log})
-	if err := step("attester", err); err != nil {
-		return nil, err
-	}
-	d.closers = append(d.closers, d.attester.Close)
-	if err := step("attestation", d.newVerifier()); err != nil {
-		return nil, err
-	}
-
-	// 4. Ledger (and chain), report store.
-	if err := step("chain", d.openChain(ctx)); err != nil {
-		return nil, err
-	}
-	signer, err := proof.NewKeySigner(d.recordKey)
+	evlog, err := d.bootTPM(ctx)
 	if err != nil {
 		return nil, err
 	}
-	lchain := d.chain
-	if d.quarantine != "" {
-		lchain = nil // never anchor under an ephemeral key
+	// 2. Keys sealed to this boot state. If they were sealed to another
+	// state (the firmware changed), run on ephemeral keys in quarantine:
+	// the box still answers its peers, whose appraisal will refuse it.
+	if err := d.loadKeys(ctx); err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
 	}
+	// 3. Attester and verifier.
+	if err := d.startAttestation(ctx, evlog); err != nil {
+		return nil, err
+	}
+	// 4. Ledger (and chain), report store.
+	if err := d.openLedger(ctx); err != nil {
+		return nil, err
+	}
+	// 5. Tunnel. Peers are admitted only from fresh verdicts of this run.
+	if err := d.openTunnel(ctx); err != nil {
+		return nil, fmt.Errorf("tunnel: %w", err)
+	}
+	// 6. Listeners: all bound before anything is served, so a taken port
+	// fails the start.
+	l, err := d.bind(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// 7. Self-check: appraise our own evidence, as a peer would.
+	d.selfCheck(ctx)
+	// 8. Serve, then contact the peers.
+	d.serve(l)
+	// The log line comes first so that whoever sees status ready also finds it.
+	defer d.ready.Store(true)
+	d.log.Info("ready", "tpm", d.tpm.Kind(), "ek", d.attester.EKFingerprint(), "attestation", l.attestAddr.String(),
+		"tunnel", cfg.TunnelAddress(), "listen_port", d.dev.ListenPort(), "control", cfg.Control.Socket,
+		"peers", len(d.peers), "quarantine", d.quarantine != "")
+	return d, nil
+}
+
+// newGateway is the box before any step has run: nothing open yet, so
+// Close on it is a no-op.
+func newGateway(ctx context.Context, cfg *config.Config, log *slog.Logger) *Gateway {
+	d := &Gateway{cfg: cfg, log: log.With("box", cfg.Box), started: time.Now(), errc: make(chan error, 8), peers: map[string]*peerState{},
+		tpmLimit: peerproto.NewBudget(len(cfg.Peers))}
+	// The box outlives the context it was started with (that one may be a
+	// start timeout); Close ends it.
+	d.bg, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	return d
+}
+
+// bootTPM opens the TPM (step 1) and plays or reads the measured boot; it
+// returns the event log the attester hands to verifiers.
+func (d *Gateway) bootTPM(ctx context.Context) ([]byte, error) {
+	if err := d.openTPM(ctx, true); err != nil {
+		return nil, fmt.Errorf("tpm: %w", err)
+	}
+	evlog, err := d.measuredBoot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("firmware: %w", err)
+	}
+	return evlog, nil
+}
+
+// startAttestation starts the attester on the TPM and the verifier that
+// appraises the peers (step 3).
+func (d *Gateway) startAttestation(ctx context.Context, evlog []byte) error {
+	var err error
+	d.attester, err = attest.NewAttester(ctx, d.tpm, attest.AttesterConfig{StateDir: d.cfg.StateDir, EventLog: evlog, Logger: d.log})
+	if err != nil {
+		return fmt.Errorf("attester: %w", err)
+	}
+	d.closers = append(d.closers, d.attester.Close)
+	if err := d.newVerifier(); err != nil {
+		return fmt.Errorf("attestation: %w", err)
+	}
+	return nil
+}
+
+// anchorChain is the chain the ledger anchors on: none in quarantine,
+// where the record key is ephemeral.
+func (d *Gateway) anchorChain() *ledger.Chain {
+	if d.quarantine != "" {
+		return nil
+	}
+	return d.chain
+}
+
+// openLedger connects the chain and opens the ledger and the report store
+// (step 4).
+func (d *Gateway) openLedger(ctx context.Context) error {
+	if err := d.openChain(ctx); err != nil {
+		return fmt.Errorf("chain: %w", err)
+	}
+	signer, err := proof.NewKeySigner(d.recordKey)
+	if err != nil {
+		return err
+	}
+	cfg := d.cfg
 	d.ledger, err = ledger.Open(ctx, ledger.Config{
-		Box: cfg.Box, StateDir: d.dataDir, Signer: signer, Chain: lchain,
-		CheckpointInterval: cfg.CheckpointInterval(), AnchorInterval: cfg.CheckpointInterval(), Logger: log,
+		Box: cfg.Box, StateDir: d.dataDir, Signer: signer, Chain: d.anchorChain(),
+		CheckpointInterval: cfg.CheckpointInterval(), AnchorInterval: cfg.CheckpointInterval(), Logger: d.log,
 		// Receipts answer each record at once: sign the checkpoint with
 		// the commit rather than in a second fsync'd write.
 		CheckpointEachCommit: true,
 	})
-	if err := step("ledger", err); err != nil {
-		return nil, err
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
 	}
 	d.closers = append(d.closers, d.ledger.Close)
 	d.reports, err = openReports(d.dataDir)
-	if err := step("reports", err); err != nil {
-		return nil, err
+	if err != nil {
+		return fmt.Errorf("reports: %w", err)
 	}
 	d.closers = append(d.closers, d.reports.close)
+	return nil
+}
 
-	// 5. Tunnel. Peers are admitted only from fresh verdicts of this run.
+// openTunnel brings up the WireGuard device with no peers (step 5), and
+// the state of each configured peer, not yet admitted.
+func (d *Gateway) openTunnel(ctx context.Context) error {
+	cfg := d.cfg
+	var err error
 	d.dev, err = tunnel.New(ctx, tunnel.Config{
 		Name: cfg.Box, Mode: cfg.Tunnel.Mode, Interface: cfg.Tunnel.Interface, ListenPort: cfg.Tunnel.ListenPort,
-		Address: cfg.TunnelAddress(), MTU: cfg.Tunnel.MTU, StateDir: d.dataDir, Sealer: d.tpm, Logger: log,
+		Address: cfg.TunnelAddress(), MTU: cfg.Tunnel.MTU, StateDir: d.dataDir, Sealer: d.tpm, Logger: d.log,
 		OnChange: d.onTunnelChange,
 	})
-	if err := step("tunnel", err); err != nil {
-		return nil, err
+	if err != nil {
+		return err
 	}
 	d.closers = append(d.closers, d.dev.Close)
 	d.wgKey = d.dev.PublicKey()
 	for _, p := range cfg.Peers {
-		d.peers[p.Name] = &peerState{cfg: p, client: newPeerClient(cfg.Box, p.Endpoint), kick: make(chan time.Time, 1)}
+		d.peers[p.Name] = &peerState{cfg: p, client: peerproto.NewClient(cfg.Box, p.Endpoint), kick: make(chan time.Time, 1)}
 	}
+	return nil
+}
 
-	// 6. Listeners: all bound before anything is served, so a taken port
-	// fails the start.
-	var serve []func()
-	add := func(name string, srv *http.Server, ln net.Listener, tlsOn bool) {
-		// srv.Close closes only listeners being served; ln.Close covers a
-		// start that fails before serving.
-		d.servers = append(d.servers, srv.Close, ln.Close)
-		serve = append(serve, func() {
-			var err error
-			if tlsOn {
-				err = srv.ServeTLS(ln, "", "")
-			} else {
-				err = srv.Serve(ln)
-			}
-			if err != nil && !errors.Is(err, http.ErrServerClosed) && d.bg.Err() == nil {
-				d.fail(fmt.Errorf("%s server: %w", name, err))
-			}
-		})
+// listeners are bound but not yet served: Start serves them only once
+// every step has succeeded.
+type listeners struct {
+	d          *Gateway
+	serve      []func()
+	attestAddr net.Addr
+}
+
+// http registers an HTTP server on a bound listener.
+func (l *listeners) http(name string, srv *http.Server, ln net.Listener, tlsOn bool) {
+	d := l.d
+	// srv.Close closes only listeners being served; ln.Close covers a
+	// start that fails before serving.
+	d.servers = append(d.servers, srv.Close, ln.Close)
+	l.serve = append(l.serve, func() {
+		var err error
+		if tlsOn {
+			err = srv.ServeTLS(ln, "", "")
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && d.bg.Err() == nil {
+			d.fail(fmt.Errorf("%s server: %w", name, err))
+		}
+	})
+}
+
+// withContext registers a server that serves ln until its context ends.
+func (l *listeners) withContext(name string, serveCtx func(context.Context) error, ln net.Listener) {
+	d := l.d
+	d.servers = append(d.servers, ln.Close)
+	l.serve = append(l.serve, func() {
+		if err := serveCtx(d.bg); err != nil && d.bg.Err() == nil {
+			d.fail(fmt.Errorf("%s: %w", name, err))
+		}
+	})
+}
+
+// bind binds every listener (step 6): records, attestation, the control
+// socket, the report API and metrics.
+func (d *Gateway) bind(ctx context.Context) (*listeners, error) {
+	l := &listeners{d: d}
+	if err := d.startRelay(ctx, l.http); err != nil {
+		return nil, fmt.Errorf("records: %w", err)
 	}
-	if err := step("records", d.startRelay(ctx, add)); err != nil {
+	if err := d.bindAttestation(l); err != nil {
 		return nil, err
 	}
-	tc, err := selfSignedTLS(cfg.Box)
+	if err := d.bindControl(l); err != nil {
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	d.metrics = api.NewMetrics(d, d.log)
+	if d.relay != nil {
+		d.metrics.Registry().MustRegister(relayCollector{d.relay})
+	}
+	if err := d.startAPI(l.withContext); err != nil {
+		return nil, fmt.Errorf("api/metrics: %w", err)
+	}
+	return l, nil
+}
+
+// bindAttestation binds the peers' attestation listener (TLS with a
+// self-signed certificate: the evidence, not TLS, authenticates a box).
+func (d *Gateway) bindAttestation(l *listeners) error {
+	tc, err := peerproto.SelfSignedTLS(d.cfg.Box)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	aln, err := net.Listen("tcp", cfg.Attestation.Listen)
-	if err := step("attestation.listen", err); err != nil {
-		return nil, err
+	aln, err := net.Listen("tcp", d.cfg.Attestation.Listen)
+	if err != nil {
+		return fmt.Errorf("attestation.listen: %w", err)
 	}
-	add("attestation", newAttestServer(d.attestHandler(), tc, log), aln, true)
-	ctl, err := control.NewServer(control.ServerConfig{Path: cfg.Control.Socket, Group: cfg.Control.Group, Backend: d, Logger: log})
-	if err := step("control", err); err != nil {
-		aln.Close()
-		return nil, err
+	l.http("attestation", peerproto.NewServer(d.attestHandler(), tc, d.log), aln, true)
+	l.attestAddr = aln.Addr()
+	return nil
+}
+
+// bindControl creates the control socket of the wardgate CLI.
+func (d *Gateway) bindControl(l *listeners) error {
+	ctl, err := control.NewServer(control.ServerConfig{Path: d.cfg.Control.Socket, Group: d.cfg.Control.Group, Backend: d, Logger: d.log})
+	if err != nil {
+		return err
 	}
 	d.servers = append(d.servers, ctl.Close, func() error {
 		// http.Server.Close only closes listeners it is serving; after a
@@ -211,54 +323,37 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *Gatewa
 		}
 		return nil
 	})
-	d.metrics = api.NewMetrics(d, log)
-	if d.relay != nil {
-		d.metrics.Registry().MustRegister(relayCollector{d.relay})
-	}
-	addCtx := func(name string, serveCtx func(context.Context) error, ln net.Listener) {
-		d.servers = append(d.servers, ln.Close)
-		serve = append(serve, func() {
-			if err := serveCtx(d.bg); err != nil && d.bg.Err() == nil {
-				d.fail(fmt.Errorf("%s: %w", name, err))
-			}
-		})
-	}
-	if err := step("api/metrics", d.startAPI(addCtx)); err != nil {
-		return nil, err
-	}
-
-	// 7. Self-check: appraise our own evidence, as a peer would.
-	d.selfCheck(ctx)
-
-	// 8. Serve, then contact the peers: say hello (so a peer that already
-	// runs appraises us now rather than at its next interval) and appraise.
-	for _, s := range serve {
-		d.goDo(s)
-	}
-	d.goDo(func() {
+	l.serve = append(l.serve, func() {
 		if err := ctl.Serve(d.bg); err != nil && d.bg.Err() == nil {
 			d.fail(err)
 		}
 	})
-	if d.ledger != nil && lchain != nil {
+	return nil
+}
+
+// serve starts serving the bound listeners, watches anchoring, and starts
+// one loop per peer (step 8).
+func (d *Gateway) serve(l *listeners) {
+	for _, s := range l.serve {
+		d.goDo(s)
+	}
+	if d.ledger != nil && d.anchorChain() != nil {
 		d.goDo(func() { d.watchAnchoring(d.bg) })
 	}
 	for _, p := range d.peers {
 		d.goDo(func() { d.peerLoop(d.bg, p) })
-		d.goDo(func() {
-			ctx, cancel := context.WithTimeout(d.bg, protoTimeout)
-			defer cancel()
-			if err := p.client.hello(ctx); err != nil {
-				log.Debug("hello not delivered (peer not up yet?)", "peer", p.cfg.Name, "err", err)
-			}
-		})
+		d.goDo(func() { d.hello(p) })
 	}
-	// The log line comes first so that whoever sees status ready also finds it.
-	defer d.ready.Store(true)
-	log.Info("ready", "tpm", d.tpm.Kind(), "ek", d.attester.EKFingerprint(), "attestation", aln.Addr().String(),
-		"tunnel", cfg.TunnelAddress(), "listen_port", d.dev.ListenPort(), "control", cfg.Control.Socket,
-		"peers", len(d.peers), "quarantine", d.quarantine != "")
-	return d, nil
+}
+
+// hello tells p that this box (re)started, so a peer that already runs
+// appraises it now rather than at its next interval.
+func (d *Gateway) hello(p *peerState) {
+	ctx, cancel := context.WithTimeout(d.bg, peerproto.Timeout)
+	defer cancel()
+	if err := p.client.Hello(ctx); err != nil {
+		d.log.Debug("hello not delivered (peer not up yet?)", "peer", p.cfg.Name, "err", err)
+	}
 }
 
 // fail reports a server that stopped on its own; wait returns the first.
@@ -308,14 +403,14 @@ func (d *Gateway) openTPM(ctx context.Context, boot bool) error {
 	var err error
 	switch c.TPM.Source {
 	case config.TPMSimulator:
-		d.tpm, err = attest.OpenSimulator(c.StateDir)
+		d.tpm, err = devtpm.OpenSimulator(c.StateDir)
 	case config.TPMSwtpm:
 		if boot {
-			if err := swtpmReboot(ctx, c.TPM.Address, c.TPM.CtrlAddress); err != nil {
+			if err := devtpm.SWTPMReboot(ctx, c.TPM.Address, c.TPM.CtrlAddress); err != nil {
 				return err
 			}
 		}
-		d.tpm, err = attest.OpenSWTPM(ctx, c.TPM.Address)
+		d.tpm, err = devtpm.OpenSWTPM(ctx, c.TPM.Address)
 	case config.TPMDevice:
 		d.tpm, err = attest.OpenDevice(c.TPM.Path)
 	}
@@ -336,7 +431,7 @@ func (d *Gateway) openTPM(ctx context.Context, boot bool) error {
 
 // openDevCA opens (or, the first time, creates) the dev CA under a lock,
 // so boxes started together do not race to create two CAs.
-func openDevCA(dir string) (*attest.DevCA, error) {
+func openDevCA(dir string) (*devtpm.DevCA, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -345,7 +440,7 @@ func openDevCA(dir string) (*attest.DevCA, error) {
 		return nil, err
 	}
 	defer unlock()
-	return attest.NewDevCA(dir)
+	return devtpm.NewDevCA(dir)
 }
 
 // bootComponents is the simulated firmware image, then the running
@@ -485,27 +580,36 @@ func (d *Gateway) openChain(ctx context.Context) error {
 	return nil
 }
 
-// startRelay builds the record relay and binds its LAN, MLLP and tunnel
+// startRelay builds the record relay and binds its tunnel, LAN and MLLP
 // listeners.
 func (d *Gateway) startRelay(ctx context.Context, add func(string, *http.Server, net.Listener, bool)) error {
-	c := d.cfg
 	if d.quarantine != "" {
 		// Records would be signed by a throw-away key into a log that is
 		// never anchored: relay nothing until the approved state is back.
 		d.log.Warn("quarantine: the record relay is off (no LAN intake, no peer delivery)")
 		return nil
 	}
+	if err := d.newRelay(); err != nil {
+		return err
+	}
+	if err := d.listenRelayPeers(add); err != nil {
+		return err
+	}
+	if err := d.listenRelayLAN(add); err != nil {
+		return err
+	}
+	return d.listenRelayMLLP()
+}
+
+// newRelay builds the relay: records signed with the record key, sent to
+// peers through the tunnel only.
+func (d *Gateway) newRelay() error {
+	c := d.cfg
 	signer, err := proof.NewKeySigner(d.recordKey)
 	if err != nil {
 		return err
 	}
-	peerAddr := map[string]netip.AddrPort{}
-	for _, p := range c.Peers {
-		// A peer's relay listens on the first allowed IP (its tunnel address).
-		if ips := c.PeerAllowedIPs(p.Name); len(ips) > 0 {
-			peerAddr[p.Name] = netip.AddrPortFrom(ips[0].Addr(), uint16(c.Records.PeerPort))
-		}
-	}
+	peerAddr := d.peerRelayAddrs()
 	d.relay, err = records.New(records.Config{
 		Box: c.Box, Ledger: d.ledger, RecordKey: signer, Verdicts: d,
 		Dial: func(ctx context.Context, peer string) (net.Conn, error) {
@@ -523,98 +627,98 @@ func (d *Gateway) startRelay(ctx context.Context, add func(string, *http.Server,
 		return err
 	}
 	d.closers = append(d.closers, func() error { d.relay.Close(); return nil })
-	httpSrv := func(h http.Handler) *http.Server {
-		return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-			ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelDebug)}
+	return nil
+}
+
+// peerRelayAddrs is where each peer's relay listens: on its first allowed
+// IP (its tunnel address), records.peer_port.
+func (d *Gateway) peerRelayAddrs() map[string]netip.AddrPort {
+	c := d.cfg
+	out := map[string]netip.AddrPort{}
+	for _, p := range c.Peers {
+		if ips := c.PeerAllowedIPs(p.Name); len(ips) > 0 {
+			out[p.Name] = netip.AddrPortFrom(ips[0].Addr(), uint16(c.Records.PeerPort))
+		}
 	}
+	return out
+}
+
+// relayHTTPServer bounds a relay listener's headers and idle connections.
+func (d *Gateway) relayHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelDebug)}
+}
+
+// listenRelayPeers binds the peers' record listener on the tunnel address:
+// only admitted peers can reach it.
+func (d *Gateway) listenRelayPeers(add func(string, *http.Server, net.Listener, bool)) error {
+	c := d.cfg
 	pln, err := d.dev.Listen("tcp", netip.AddrPortFrom(c.TunnelAddress().Addr(), uint16(c.Records.PeerPort)).String())
 	if err != nil {
 		return fmt.Errorf("records.peer_port %d on the tunnel address: %w", c.Records.PeerPort, err)
 	}
-	add("records-peer", httpSrv(d.relay.PeerHandler()), pln, false)
-	if c.Records.LANListen != "" {
-		srv := httpSrv(d.relay.LANHandler())
-		if c.Records.TLSCert != "" {
-			// Hospital systems authenticate with client certificates.
-			tc, err := api.TLSConfig(c.Records.TLSCert, c.Records.TLSKey, c.Records.ClientCA)
-			if err != nil {
-				return fmt.Errorf("records.tls_cert/tls_key/client_ca: %w", err)
-			}
-			srv.TLSConfig = tc
-		}
-		ln, err := net.Listen("tcp", c.Records.LANListen)
-		if err != nil {
-			return fmt.Errorf("records.lan_listen: %w", err)
-		}
-		add("records-lan", srv, ln, srv.TLSConfig != nil)
-	}
-	if c.Records.MLLPListen != "" {
-		ln, err := net.Listen("tcp", c.Records.MLLPListen)
-		if err != nil {
-			return fmt.Errorf("records.mllp_listen: %w", err)
-		}
-		d.servers = append(d.servers, ln.Close)
-		d.goDo(func() {
-			if err := d.relay.ServeMLLP(d.bg, ln); err != nil && d.bg.Err() == nil {
-				d.fail(fmt.Errorf("mllp: %w", err))
-			}
-		})
-	}
+	add("records-peer", d.relayHTTPServer(d.relay.PeerHandler()), pln, false)
 	return nil
 }
 
-// selfCheck appraises this box's own evidence with its own verifier.
+// listenRelayLAN binds the hospital systems' record intake, if configured.
+func (d *Gateway) listenRelayLAN(add func(string, *http.Server, net.Listener, bool)) error {
+	c := d.cfg
+	if c.Records.LANListen == "" {
+		return nil
+	}
+	srv := d.relayHTTPServer(d.relay.LANHandler())
+	if c.Records.TLSCert != "" {
+		// Hospital systems authenticate with client certificates.
+		tc, err := api.TLSConfig(c.Records.TLSCert, c.Records.TLSKey, c.Records.ClientCA)
+		if err != nil {
+			return fmt.Errorf("records.tls_cert/tls_key/client_ca: %w", err)
+		}
+		srv.TLSConfig = tc
+	}
+	ln, err := net.Listen("tcp", c.Records.LANListen)
+	if err != nil {
+		return fmt.Errorf("records.lan_listen: %w", err)
+	}
+	add("records-lan", srv, ln, srv.TLSConfig != nil)
+	return nil
+}
+
+// listenRelayMLLP binds the HL7 MLLP intake, if configured, and serves it
+// at once; if a later step of Start fails, Close closes it with the rest.
+func (d *Gateway) listenRelayMLLP() error {
+	addr := d.cfg.Records.MLLPListen
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("records.mllp_listen: %w", err)
+	}
+	d.servers = append(d.servers, ln.Close)
+	d.goDo(func() {
+		if err := d.relay.ServeMLLP(d.bg, ln); err != nil && d.bg.Err() == nil {
+			d.fail(fmt.Errorf("mllp: %w", err))
+		}
+	})
+	return nil
+}
+
+// selfCheck appraises this box's own evidence with its own verifier, as a
+// peer would, and keeps the outcome for `wardgate status` and `firmware
+// show`. A quarantined box fails it whatever its evidence says.
 func (d *Gateway) selfCheck(ctx context.Context) {
 	sc := control.SelfCheck{Time: time.Now()}
-	err := func() error {
-		id, err := d.identity(ctx)
-		if err != nil {
-			return err
-		}
-		ch, err := d.verifier.Challenge(ctx, d.cfg.Box, id)
-		if err != nil {
-			return err
-		}
-		d.attMu.Lock()
-		resp, err := d.attester.ActivateCredential(ctx, ch)
-		d.attMu.Unlock()
-		if err != nil {
-			return err
-		}
-		if err := d.verifier.Activate(ctx, d.cfg.Box, resp); err != nil {
-			return err
-		}
-		nonce, err := d.verifier.Nonce(d.cfg.Box)
-		if err != nil {
-			return err
-		}
-		d.attMu.Lock()
-		ev, err := d.attester.Evidence(ctx, nonce, d.wgKey, d.recordKey.Public().(ed25519.PublicKey))
-		d.attMu.Unlock()
-		if err != nil {
-			return err
-		}
-		v, rep, err := d.verifier.Appraise(ctx, d.cfg.Box, ev, d.wgKey, d.recordKey.Public().(ed25519.PublicKey))
-		if err != nil {
-			return err
-		}
-		if err := d.recordReport(ctx, rep); err != nil {
-			return err
-		}
+	v, rep, err := d.appraiseSelf(ctx)
+	if err == nil {
+		err = d.recordReport(ctx, rep)
+	}
+	if err != nil {
+		sc.Reasons = append(sc.Reasons, control.Reason{Code: "self-check-error", Message: err.Error()})
+	} else {
 		sc.Pass = v.Passed()
 		sc.Reasons = controlReasons(v.Reasons())
-		var comps []control.ComponentInfo
-		for _, c := range rep.Components {
-			comps = append(comps, control.ComponentInfo{Name: c.Name, Version: c.Version, PCR: c.PCR, Digest: c.Digest, Matched: c.Matched, Manifest: c.Manifest})
-		}
-		d.selfMu.Lock()
-		d.selfComp = comps
-		d.selfMu.Unlock()
-		return nil
-	}()
-	if err != nil {
-		sc.Pass = false
-		sc.Reasons = append(sc.Reasons, control.Reason{Code: "self-check-error", Message: err.Error()})
+		d.keepSelfComponents(rep)
 	}
 	if d.quarantine != "" {
 		sc.Pass = false
@@ -628,6 +732,58 @@ func (d *Gateway) selfCheck(ctx context.Context) {
 	} else {
 		d.log.Warn("self-check failed: peers will refuse this box", "reasons", sc.Reasons)
 	}
+}
+
+// appraiseSelf runs the peer protocol against this box's own attester:
+// first contact (credential activation), then fresh evidence bound to the
+// box's own keys, appraised.
+func (d *Gateway) appraiseSelf(ctx context.Context) (*attest.Verdict, *attest.Report, error) {
+	if err := d.activateSelf(ctx); err != nil {
+		return nil, nil, err
+	}
+	nonce, err := d.verifier.Nonce(d.cfg.Box)
+	if err != nil {
+		return nil, nil, err
+	}
+	rk := d.recordKey.Public().(ed25519.PublicKey)
+	d.attMu.Lock()
+	ev, err := d.attester.Evidence(ctx, nonce, d.wgKey, rk)
+	d.attMu.Unlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	return d.verifier.Appraise(ctx, d.cfg.Box, ev, d.wgKey, rk)
+}
+
+// activateSelf proves to the verifier that the AK lives in this TPM.
+func (d *Gateway) activateSelf(ctx context.Context) error {
+	id, err := d.identity(ctx)
+	if err != nil {
+		return err
+	}
+	ch, err := d.verifier.Challenge(ctx, d.cfg.Box, id)
+	if err != nil {
+		return err
+	}
+	d.attMu.Lock()
+	resp, err := d.attester.ActivateCredential(ctx, ch)
+	d.attMu.Unlock()
+	if err != nil {
+		return err
+	}
+	return d.verifier.Activate(ctx, d.cfg.Box, resp)
+}
+
+// keepSelfComponents keeps the self-check's per-component outcome for
+// `wardgate firmware show`.
+func (d *Gateway) keepSelfComponents(rep *attest.Report) {
+	var comps []control.ComponentInfo
+	for _, c := range rep.Components {
+		comps = append(comps, control.ComponentInfo{Name: c.Name, Version: c.Version, PCR: c.PCR, Digest: c.Digest, Matched: c.Matched, Manifest: c.Manifest})
+	}
+	d.selfMu.Lock()
+	d.selfComp = comps
+	d.selfMu.Unlock()
 }
 
 // watchAnchoring counts anchoring failures for metrics: each time the
