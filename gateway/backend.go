@@ -77,9 +77,9 @@ func (d *Gateway) Peers(ctx context.Context) ([]control.PeerInfo, error) {
 	var out []control.PeerInfo
 	for _, pc := range d.cfg.Peers {
 		p := d.peers[pc.Name]
-		info := control.PeerInfo{Name: pc.Name, State: tunnel.StateNeverAdmitted, Endpoint: pc.WireGuardEndpoint, AllowedIPs: pc.AllowedIPs}
+		info := control.PeerInfo{Name: pc.Name, State: control.PeerNeverAdmitted, Endpoint: pc.WireGuardEndpoint, AllowedIPs: pc.AllowedIPs}
 		if st, ok := tun[pc.Name]; ok {
-			info.State = st.State
+			info.State = peerStateOf(st.State)
 			info.WireGuardKey = base64.StdEncoding.EncodeToString(st.PublicKey[:])
 			if st.Endpoint.IsValid() {
 				info.Endpoint = st.Endpoint.String()
