@@ -1,0 +1,169 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/gateway/control"
+	"github.com/wardgate/wardgate/internal/testutil"
+)
+
+// TestAdmit: a admits b only on passing evidence. While b boots a kernel
+// the manifest does not approve, a refuses it with the reason and a record
+// for b is refused before it reaches the tunnel. Reinstalled with the
+// approved image (fresh state, same TPM), b is admitted both ways and a
+// record crosses the tunnel to b's hospital system.
+func TestAdmit(t *testing.T) {
+	c := newConsortium(t, []string{"a", "b"}, "b")
+	a, b := c.boxes["a"], c.boxes["b"]
+	a.start(t)
+	b.start(t)
+
+	p := a.waitPeer(t, "b", "refused as unapproved", func(p control.PeerInfo) bool {
+		return p.Verdict == control.VerdictFail && hasReason(p.Reasons, attest.ReasonComponentUnapproved)
+	})
+	if p.State == control.PeerAdmitted {
+		t.Fatalf("a admitted b on failing evidence: %+v", p)
+	}
+	rec := []byte(`{"resourceType":"Patient","id":"admit-1"}`)
+	if code, refusal, err := a.send("b", rec); err != nil || code != http.StatusForbidden || refusal != "not_admitted" {
+		t.Errorf("record to refused b: %d %q %v, want 403 not_admitted", code, refusal, err)
+	}
+
+	b.stop()
+	b.setKernel(t, true)
+	if err := os.RemoveAll(b.state); err != nil { // its keys were sealed to the unapproved boot
+		t.Fatal(err)
+	}
+	b.start(t)
+	a.waitPeer(t, "b", "admitted", func(p control.PeerInfo) bool { return p.State == control.PeerAdmitted })
+	b.waitPeer(t, "a", "admitted", func(p control.PeerInfo) bool { return p.State == control.PeerAdmitted })
+	// The first send may meet the tunnel's first handshake still
+	// outstanding (502); a resend of the same body is idempotent.
+	testutil.WaitFor(t, "record a->b accepted", func() bool {
+		code, _, err := a.send("b", rec)
+		return err == nil && code == http.StatusOK
+	})
+	select {
+	case got := <-b.sink:
+		if !bytes.Equal(got, rec) {
+			t.Errorf("b delivered %q, want %q", got, rec)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("b's hospital system never received the record")
+	}
+}
+
+// TestRevoke: a admitted b; b reboots with a tampered kernel, and a
+// removes it from the tunnel as revoked, with the named reason, a signed
+// failing report, and records to b refused.
+func TestRevoke(t *testing.T) {
+	c := newConsortium(t, []string{"a", "b"})
+	a, b := c.boxes["a"], c.boxes["b"]
+	a.start(t)
+	b.start(t)
+	a.waitPeer(t, "b", "admitted", func(p control.PeerInfo) bool { return p.State == control.PeerAdmitted })
+	testutil.WaitFor(t, "record a->b accepted", func() bool {
+		code, _, err := a.send("b", []byte("before tamper"))
+		return err == nil && code == http.StatusOK
+	})
+
+	b.stop()
+	b.setKernel(t, false)
+	b.start(t)
+	p := a.waitPeer(t, "b", "revoked", func(p control.PeerInfo) bool { return p.State == control.PeerRevoked })
+	if p.Verdict != control.VerdictFail || !hasReason(p.Reasons, attest.ReasonComponentUnapproved) {
+		t.Errorf("b revoked without the reason: %+v", p)
+	}
+	if code, refusal, err := a.send("b", []byte("after tamper")); err != nil || code != http.StatusForbidden || refusal != "not_admitted" {
+		t.Errorf("record to revoked b: %d %q %v, want 403 not_admitted", code, refusal, err)
+	}
+	reps, err := a.g.Reports(context.Background(), control.ReportFilter{Peer: "b", Verdict: control.VerdictFail})
+	if err != nil || len(reps) == 0 {
+		t.Errorf("no failing report on tampered b: %v %v", reps, err)
+	}
+}
+
+// TestRevokeOnExpiry: a admitted b; b goes away, so its verdict cannot be
+// renewed, and when it runs out a removes b from the tunnel as expired and
+// refuses records for it.
+func TestRevokeOnExpiry(t *testing.T) {
+	c := newConsortium(t, []string{"a", "b"})
+	a, b := c.boxes["a"], c.boxes["b"]
+	a.start(t)
+	b.start(t)
+	a.waitPeer(t, "b", "admitted", func(p control.PeerInfo) bool { return p.State == control.PeerAdmitted })
+
+	b.stop()
+	p := a.waitPeer(t, "b", "expired", func(p control.PeerInfo) bool { return p.State == control.PeerExpired })
+	if !hasReason(p.Reasons, "tunnel") {
+		t.Errorf("b expired without the tunnel's reason: %+v", p)
+	}
+	if code, refusal, err := a.send("b", []byte("after expiry")); err != nil || code != http.StatusForbidden || refusal != "not_admitted" {
+		t.Errorf("record to expired b: %d %q %v, want 403 not_admitted", code, refusal, err)
+	}
+}
+
+// TestQuarantine: a box whose sealed keys do not unseal (its boot state
+// changed) still starts, on ephemeral keys, reports quarantine with the
+// reason, relays nothing and leaves the sealed keys alone; booting the
+// approved image again brings the sealed record key back.
+func TestQuarantine(t *testing.T) {
+	c := newConsortium(t, []string{"a", "b"})
+	a := c.boxes["a"]
+	a.start(t)
+	if st := a.status(t); !st.SelfCheck.Pass {
+		t.Fatalf("a's first self-check failed: %+v", st.SelfCheck)
+	}
+	key := a.recordKey(t)
+	sealedPath := filepath.Join(a.state, "record-key.sealed")
+	sealed, err := os.ReadFile(sealedPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dialable(a.lan) {
+		t.Fatal("a's LAN intake is closed before quarantine")
+	}
+
+	a.stop()
+	a.setKernel(t, false)
+	a.start(t)
+	st := a.status(t)
+	if st.SelfCheck.Pass || !hasReason(st.SelfCheck.Reasons, "keys-sealed-to-other-state") {
+		t.Fatalf("quarantined a's self-check: %+v", st.SelfCheck)
+	}
+	for _, r := range st.SelfCheck.Reasons {
+		if r.Code == "keys-sealed-to-other-state" && !strings.Contains(r.Message, sealedPath) {
+			t.Errorf("quarantine reason does not name the sealed key: %q", r.Message)
+		}
+	}
+	if k := a.recordKey(t); k == key {
+		t.Error("quarantined a signs with its sealed record key")
+	}
+	if dialable(a.lan) {
+		t.Error("quarantined a accepts records on its LAN intake")
+	}
+	if now, _ := os.ReadFile(sealedPath); !bytes.Equal(now, sealed) {
+		t.Error("quarantine rewrote the sealed record key")
+	}
+	if fi, err := os.Stat(filepath.Join(a.state, "quarantine")); err != nil || !fi.IsDir() {
+		t.Errorf("no quarantine data directory: %v", err)
+	}
+
+	a.stop()
+	a.setKernel(t, true)
+	a.start(t)
+	if st := a.status(t); !st.SelfCheck.Pass {
+		t.Errorf("a back on approved firmware, self-check: %+v", st.SelfCheck)
+	}
+	if k := a.recordKey(t); k != key {
+		t.Error("a back on approved firmware does not sign with its sealed record key")
+	}
+}
