@@ -29,9 +29,13 @@ APT_PKGS  := swtpm swtpm-tools tpm2-tools iperf3 wireguard-tools libssl-dev gcc 
 all: build
 
 # deps installs the Debian packages the tests and benchmarks drive (swtpm,
-# iperf3, ...). It only calls apt-get when something is missing, and only as root.
+# iperf3, ...), and npm for contracts-check's solc. npm is looked for as a
+# command: a NodeSource nodejs carries its own, and Debian's npm would
+# conflict with it. It only calls apt-get when something is missing, and
+# only as root.
 deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
