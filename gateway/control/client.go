@@ -136,8 +136,8 @@ func (c *Client) Peers(ctx context.Context) ([]PeerInfo, error) {
 }
 
 func (c *Client) Attest(ctx context.Context, peer string) (AttestResult, error) {
-	if err := ValidName(peer); err != nil {
-		return AttestResult{}, fmt.Errorf("peer: %w", err)
+	if err := ValidPeer(peer); err != nil {
+		return AttestResult{}, err
 	}
 	return get[AttestResult](ctx, c, http.MethodPost, "/v1/peers/"+peer+"/attest", nil)
 }

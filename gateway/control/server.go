@@ -172,7 +172,7 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	})
 	mux.HandleFunc("POST /v1/peers/{name}/attest", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
-		if err := ValidName(name); err != nil {
+		if err := ValidPeer(name); err != nil {
 			reply(w, log, nil, err)
 			return
 		}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wardgate/wardgate/internal/names"
 	"github.com/wardgate/wardgate/ledger/proof"
 )
 
@@ -166,8 +167,10 @@ func (f *ReportFilter) Validate() error {
 	default:
 		return fmt.Errorf("%w: verdict %q: use %q or %q", ErrBadRequest, f.Verdict, VerdictPass, VerdictFail)
 	}
-	if len(f.Peer) > maxNameLen {
-		return fmt.Errorf("%w: peer name is %d bytes, limit %d", ErrBadRequest, len(f.Peer), maxNameLen)
+	if f.Peer != "" {
+		if err := ValidPeer(f.Peer); err != nil {
+			return err
+		}
 	}
 	if f.Limit < 0 || f.Limit > MaxLimit {
 		return fmt.Errorf("%w: limit %d: use 1..%d", ErrBadRequest, f.Limit, MaxLimit)
@@ -300,7 +303,16 @@ func parseDuration(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
-// ValidName checks a peer name or report id taken from a URL path: bounded,
+// ValidPeer checks a peer name by the one box-name rule (internal/names),
+// which also keeps it safe in a URL path.
+func ValidPeer(s string) error {
+	if err := names.CheckBox("peer", s); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	return nil
+}
+
+// ValidName checks a report id taken from a URL path: bounded,
 // and only characters that need no escaping.
 func ValidName(s string) error {
 	if s == "" || len(s) > maxNameLen {
