@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 )
@@ -9,62 +10,73 @@ import (
 // (what --check-config adds to Validate).
 func (c *Config) CheckFiles() error {
 	k := &checker{}
-	file := func(path, p string) {
-		if p == "" {
-			return
-		}
-		st, err := os.Stat(p)
-		switch {
-		case err != nil:
-			k.add(path, "%s: %v; fix the path or create the file", p, unwrapPathErr(err))
-		case st.IsDir():
-			k.add(path, "%s is a directory; name a file", p)
-		}
-	}
-	dir := func(path, p string) {
-		if p == "" {
-			return
-		}
-		st, err := os.Stat(p)
-		switch {
-		case err != nil:
-			k.add(path, "%s: %v; fix the path or create the directory", p, unwrapPathErr(err))
-		case !st.IsDir():
-			k.add(path, "%s is not a directory", p)
-		}
-	}
-	dir("attestation.manufacturer_roots", c.Attestation.ManufacturerRoots)
-	for i, m := range c.Attestation.Manifests {
-		file(fmt.Sprintf("attestation.manifests[%d].path", i), m.Path)
-		file(fmt.Sprintf("attestation.manifests[%d].signature", i), m.Signature)
-	}
-	for i, v := range c.Attestation.VendorKeys {
-		file(fmt.Sprintf("attestation.vendor_keys[%d]", i), v)
-	}
-	file("attestation.policy", c.Attestation.Policy)
+	c.checkAttestationFiles(k)
 	for i, fc := range c.Firmware.Image {
-		file(fmt.Sprintf("firmware.image[%d].file", i), fc.File)
+		k.file(fmt.Sprintf("firmware.image[%d].file", i), fc.File)
 	}
 	if c.TPM.Source == TPMDevice {
-		file("tpm.path", c.TPM.Path)
+		k.file("tpm.path", c.TPM.Path)
 	}
-	file("chain.embedded.passphrase_file", c.Chain.Embedded.PassphraseFile)
-	file("chain.rpc.keystore", c.Chain.RPC.Keystore)
-	file("chain.rpc.passphrase_file", c.Chain.RPC.PassphraseFile)
-	file("api.tls_cert", c.API.TLSCert)
-	file("api.tls_key", c.API.TLSKey)
-	file("api.client_ca", c.API.ClientCA)
-	file("records.tls_cert", c.Records.TLSCert)
-	file("records.tls_key", c.Records.TLSKey)
-	file("records.client_ca", c.Records.ClientCA)
+	k.file("chain.embedded.passphrase_file", c.Chain.Embedded.PassphraseFile)
+	k.file("chain.rpc.keystore", c.Chain.RPC.Keystore)
+	k.file("chain.rpc.passphrase_file", c.Chain.RPC.PassphraseFile)
+	k.file("api.tls_cert", c.API.TLSCert)
+	k.file("api.tls_key", c.API.TLSKey)
+	k.file("api.client_ca", c.API.ClientCA)
+	k.file("records.tls_cert", c.Records.TLSCert)
+	k.file("records.tls_key", c.Records.TLSKey)
+	k.file("records.client_ca", c.Records.ClientCA)
 	if len(k.errs) > 0 {
 		return k.errs
 	}
 	return nil
 }
 
+func (c *Config) checkAttestationFiles(k *checker) {
+	a := c.Attestation
+	k.dir("attestation.manufacturer_roots", a.ManufacturerRoots)
+	for i, m := range a.Manifests {
+		k.file(fmt.Sprintf("attestation.manifests[%d].path", i), m.Path)
+		k.file(fmt.Sprintf("attestation.manifests[%d].signature", i), m.Signature)
+	}
+	for i, v := range a.VendorKeys {
+		k.file(fmt.Sprintf("attestation.vendor_keys[%d]", i), v)
+	}
+	k.file("attestation.policy", a.Policy)
+}
+
+// file checks that p, if set, names an existing file.
+func (k *checker) file(path, p string) {
+	if p == "" {
+		return
+	}
+	st, err := os.Stat(p)
+	switch {
+	case err != nil:
+		k.add(path, "%s: %v; fix the path or create the file", p, unwrapPathErr(err))
+	case st.IsDir():
+		k.add(path, "%s is a directory; name a file", p)
+	}
+}
+
+// dir checks that p, if set, names an existing directory.
+func (k *checker) dir(path, p string) {
+	if p == "" {
+		return
+	}
+	st, err := os.Stat(p)
+	switch {
+	case err != nil:
+		k.add(path, "%s: %v; fix the path or create the directory", p, unwrapPathErr(err))
+	case !st.IsDir():
+		k.add(path, "%s is not a directory", p)
+	}
+}
+
+// unwrapPathErr drops the path from a stat error: the message names it
+// already, next to the config key.
 func unwrapPathErr(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
+	if pe := (*os.PathError)(nil); errors.As(err, &pe) {
 		return pe.Err
 	}
 	return err
