@@ -17,6 +17,7 @@ import (
 
 	"github.com/wardgate/wardgate/attest"
 	"github.com/wardgate/wardgate/attest/attesttest"
+	"github.com/wardgate/wardgate/attest/devtpm"
 )
 
 func userspaceConfig(dir string, s Sealer) Config {
@@ -93,7 +94,7 @@ func startSWTPM(t *testing.T) attest.TPM {
 	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		tpm, err := attest.OpenSWTPM(context.Background(), addr)
+		tpm, err := devtpm.OpenSWTPM(context.Background(), addr)
 		if err == nil {
 			t.Cleanup(func() { tpm.Close() })
 			return tpm

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/wardgate/wardgate/gateway/control"
 )
 
 // BenchmarkAttestNow measures one on-demand appraisal of a running peer
@@ -21,7 +23,7 @@ func BenchmarkAttestNow(b *testing.B) {
 	bb := startBox(b, dir, "b")
 	a.waitReady(b)
 	bb.waitReady(b)
-	eventually(b, "a admits b", func() (bool, string) { p := a.peer(b, "b"); return p.State == "admitted", p.State })
+	eventually(b, "a admits b", func() (bool, string) { p := a.peer(b, "b"); return p.State == control.PeerAdmitted, string(p.State) })
 	ctx := context.Background()
 
 	b.Run("status-baseline", func(b *testing.B) {

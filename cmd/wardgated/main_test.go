@@ -267,7 +267,7 @@ func (b *box) peer(t testing.TB, name string) control.PeerInfo {
 	defer cancel()
 	ps, err := b.ctl.Peers(ctx)
 	if err != nil {
-		return control.PeerInfo{State: "error: " + err.Error()}
+		return control.PeerInfo{State: control.PeerState("error: " + err.Error())}
 	}
 	for _, p := range ps {
 		if p.Name == name {
@@ -345,14 +345,14 @@ func TestConsortium(t *testing.T) {
 
 	eventually(t, "a admits b and b admits a", func() (bool, string) {
 		pa, pb := a.peer(t, "b"), b.peer(t, "a")
-		return pa.State == "admitted" && pb.State == "admitted", pa.State + "/" + pb.State
+		return pa.State == control.PeerAdmitted && pb.State == control.PeerAdmitted, string(pa.State + "/" + pb.State)
 	})
 	eventually(t, "a and b refuse c with its reason", func() (bool, string) {
 		pa, pb := a.peer(t, "c"), b.peer(t, "c")
 		ok := pa.Verdict == "fail" && pb.Verdict == "fail" && hasReason(pa.Reasons, attest.ReasonComponentUnapproved) && hasReason(pb.Reasons, attest.ReasonComponentUnapproved)
 		return ok, fmt.Sprintf("%+v", pa)
 	})
-	if st := a.peer(t, "c").State; st == "admitted" {
+	if st := a.peer(t, "c").State; st == control.PeerAdmitted {
 		t.Errorf("c admitted on a")
 	}
 
@@ -467,7 +467,7 @@ func TestConsortium(t *testing.T) {
 	}
 	eventually(t, "a revokes tampered b", func() (bool, string) {
 		p := a.peer(t, "b")
-		return p.State == "revoked" && p.Verdict == "fail" && hasReason(p.Reasons, attest.ReasonComponentUnapproved), fmt.Sprintf("%+v", p)
+		return p.State == control.PeerRevoked && p.Verdict == control.VerdictFail && hasReason(p.Reasons, attest.ReasonComponentUnapproved), fmt.Sprintf("%+v", p)
 	})
 	if code, body, _ := sendRecord(port(0, 2), "b", []byte("after tamper")); code == 200 {
 		t.Errorf("record to revoked b accepted: %s", body)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/wardgate/wardgate/gateway"
+	"github.com/wardgate/wardgate/gateway/control"
 )
 
 // TestSWTPM runs box b on a real swtpm process (over TCP) next to a on the
@@ -73,7 +74,7 @@ func TestSWTPM(t *testing.T) {
 		if st.TPMKind != "swtpm" || !st.SelfCheck.Pass {
 			t.Fatalf("run %d: b on swtpm: kind %s self-check %+v", run, st.TPMKind, st.SelfCheck)
 		}
-		eventually(t, "a admits b on swtpm", func() (bool, string) { p := a.peer(t, "b"); return p.State == "admitted", p.State })
+		eventually(t, "a admits b on swtpm", func() (bool, string) { p := a.peer(t, "b"); return p.State == control.PeerAdmitted, string(p.State) })
 		if strings.Contains(b.log.String(), "QUARANTINE") {
 			t.Fatalf("run %d: b quarantined after a reboot of the same swtpm", run)
 		}
