@@ -13,6 +13,7 @@ import (
 
 	gattest "github.com/google/go-attestation/attest"
 	"github.com/google/go-tpm/legacy/tpm2"
+	"github.com/wardgate/wardgate/internal/atomicfile"
 )
 
 // AttesterConfig configures the box being appraised.
@@ -155,7 +156,7 @@ func (a *Attester) loadAK() (*gattest.AK, error) {
 		if err := os.MkdirAll(a.cfg.StateDir, 0o700); err != nil {
 			return nil, err
 		}
-		if err := writeFileAtomic(path, blob, 0o600); err != nil {
+		if err := atomicfile.Write(path, blob, 0o600); err != nil {
 			return nil, fmt.Errorf("attest: store AK: %w", err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 
 	gattest "github.com/google/go-attestation/attest"
@@ -207,28 +206,6 @@ func WriteEKCertificate(ctx context.Context, t TPM, der []byte) error {
 		}
 	}
 	return nil
-}
-
-// writeFileAtomic replaces path with data so that a crash leaves the old
-// file or the new one, never half of one (the AK blob).
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // DefaultDevicePath is the kernel's TPM resource manager, which lets the

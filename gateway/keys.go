@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/internal/atomicfile"
 	"github.com/wardgate/wardgate/tunnel"
 )
 
@@ -92,7 +93,7 @@ func (d *Gateway) newRecordKey(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("sealing a new record key: %w", err)
 	}
-	if err := writeFileAtomic(path, sealed); err != nil {
+	if err := atomicfile.Write(path, sealed, 0o600); err != nil {
 		return fmt.Errorf("writing the sealed record key: %w", err)
 	}
 	d.recordKey = ed25519.NewKeyFromSeed(seed)
@@ -154,26 +155,6 @@ func readBounded(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxSealedFile)
 	}
 	return b, nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // readEd25519Public reads a vendor key: PEM "PUBLIC KEY" (PKIX), or the 32

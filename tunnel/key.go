@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/wardgate/wardgate/internal/atomicfile"
 )
 
 // Sealer seals secrets to this box's TPM and measured state. attest.TPM
@@ -73,7 +75,7 @@ func loadOrCreateKey(ctx context.Context, s Sealer, stateDir string) (priv [32]b
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return priv, false, fmt.Errorf("tunnel: state dir: %w", err)
 	}
-	if err := writeFileAtomic(path, blob); err != nil {
+	if err := atomicfile.Write(path, blob, 0o600); err != nil {
 		return priv, false, fmt.Errorf("tunnel: store sealed key: %w", err)
 	}
 	return priv, true, nil
@@ -94,35 +96,4 @@ func publicKey(priv [32]byte) ([32]byte, error) {
 	}
 	copy(pub[:], k.PublicKey().Bytes())
 	return pub, nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".wg.key.*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/internal/atomicfile"
 )
 
 // DevCA is a development "manufacturer" CA that issues EK certificates for
@@ -67,10 +68,10 @@ func NewDevCA(dir string) (*DevCA, error) {
 	}
 	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-	if err := writeFileAtomic(filepath.Join(dir, caKeyFile), keyPEM, 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, caKeyFile), keyPEM, 0o600); err != nil {
 		return nil, fmt.Errorf("devtpm: write dev CA key: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, caCertFile), certPEM, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, caCertFile), certPEM, 0o644); err != nil {
 		return nil, fmt.Errorf("devtpm: write dev CA cert: %w", err)
 	}
 	return parseDevCA(certPEM, keyPEM)

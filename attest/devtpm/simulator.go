@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-tpm-tools/simulator"
 
 	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/internal/atomicfile"
 )
 
 // simInUse enforces the simulator's one-per-process rule with an error
@@ -60,7 +61,7 @@ func OpenSimulator(stateDir string) (attest.TPM, error) {
 		},
 		EKCertificate: cert,
 		SaveEKCertificate: func(der []byte) error {
-			return writeFileAtomic(certPath, der, 0o600)
+			return atomicfile.Write(certPath, der, 0o600)
 		},
 	})
 }
@@ -77,7 +78,7 @@ func loadSeed(path string) (int64, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return 0, fmt.Errorf("devtpm: create state directory: %w", err)
 		}
-		if err := writeFileAtomic(path, []byte(hex.EncodeToString(r[:])+"\n"), 0o600); err != nil {
+		if err := atomicfile.Write(path, []byte(hex.EncodeToString(r[:])+"\n"), 0o600); err != nil {
 			return 0, fmt.Errorf("devtpm: write TPM seed: %w", err)
 		}
 		return int64(binary.BigEndian.Uint64(r[:])), nil
@@ -90,26 +91,4 @@ func loadSeed(path string) (int64, error) {
 		return 0, fmt.Errorf("devtpm: %s is not a 16-hex-digit seed; delete it to create a new TPM identity", path)
 	}
 	return int64(binary.BigEndian.Uint64(r)), nil
-}
-
-// writeFileAtomic replaces path with data so that a crash leaves the old
-// file or the new one, never half of one (a torn seed is a lost identity).
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
