@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardgate/wardgate/internal/testutil"
 	"github.com/wardgate/wardgate/ledger"
 	"github.com/wardgate/wardgate/ledger/proof"
 )
@@ -30,7 +31,7 @@ func TestPacerSharesCheckpoints(t *testing.T) {
 	_, priv, _ := ed25519.GenerateKey(nil)
 	signer, _ := proof.NewKeySigner(priv)
 	l, err := ledger.Open(ctx, ledger.Config{Box: "st-mary", StateDir: t.TempDir(), Signer: signer,
-		CheckpointInterval: time.Hour, CheckpointEntries: 1 << 40, Logger: testLogger()})
+		CheckpointInterval: time.Hour, CheckpointEntries: 1 << 40, Logger: testutil.EnvLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -27,19 +26,13 @@ import (
 
 	"github.com/wardgate/wardgate/attest"
 	"github.com/wardgate/wardgate/attest/attesttest"
+	"github.com/wardgate/wardgate/internal/testutil"
 	"github.com/wardgate/wardgate/ledger"
 	"github.com/wardgate/wardgate/ledger/devchain"
 	"github.com/wardgate/wardgate/ledger/proof"
 	"github.com/wardgate/wardgate/records/hl7"
 	"github.com/wardgate/wardgate/records/receipt"
 )
-
-func testLogger() *slog.Logger {
-	if os.Getenv("WARDGATE_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
 
 // verdictMap is this box's view of its peers' current verdicts (the daemon
 // keeps the same from the tunnel's admissions). The verdicts are real ones
@@ -155,7 +148,7 @@ func newRecBox(t testing.TB, n *recNet, name string, deliver Delivery, mod func(
 	}
 	b := &recBox{name: name, dir: t.TempDir(), signer: signer, verdicts: &verdictMap{m: map[string]*attest.Verdict{}}, clk: &clock{}}
 	lcfg := ledger.Config{Box: name, StateDir: b.dir, Signer: signer,
-		CheckpointInterval: time.Hour, CheckpointEntries: 1 << 40, Logger: testLogger()}
+		CheckpointInterval: time.Hour, CheckpointEntries: 1 << 40, Logger: testutil.EnvLogger()}
 	if len(chain) > 0 {
 		lcfg.Chain = chain[0]
 	}
@@ -165,7 +158,7 @@ func newRecBox(t testing.TB, n *recNet, name string, deliver Delivery, mod func(
 	}
 	t.Cleanup(func() { b.l.Close() })
 	cfg := Config{Box: name, Ledger: b.l, RecordKey: signer, Verdicts: b.verdicts, Dial: n.dial, Deliver: deliver,
-		MaxBody: 64 << 10, ForwardTimeout: 10 * time.Second, Now: b.clk.now, Logger: testLogger()}
+		MaxBody: 64 << 10, ForwardTimeout: 10 * time.Second, Now: b.clk.now, Logger: testutil.EnvLogger()}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -747,7 +740,7 @@ func TestReceiptUpgradedWhenAnchored(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	chainDir := t.TempDir()
-	chain, err := devchain.Start(ctx, devchain.Config{StateDir: chainDir, Port: port, Passphrase: "pw", Logger: testLogger()})
+	chain, err := devchain.Start(ctx, devchain.Config{StateDir: chainDir, Port: port, Passphrase: "pw", Logger: testutil.EnvLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -794,7 +787,7 @@ func TestReceiptUpgradedWhenAnchored(t *testing.T) {
 func TestNewRejectsBadConfig(t *testing.T) {
 	_, priv, _ := ed25519.GenerateKey(nil)
 	signer, _ := proof.NewKeySigner(priv)
-	l, err := ledger.Open(context.Background(), ledger.Config{Box: "st-mary", StateDir: t.TempDir(), Signer: signer, Logger: testLogger()})
+	l, err := ledger.Open(context.Background(), ledger.Config{Box: "st-mary", StateDir: t.TempDir(), Signer: signer, Logger: testutil.EnvLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

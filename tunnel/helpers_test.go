@@ -5,22 +5,12 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"testing"
 	"time"
 )
-
-// testLogger keeps test output quiet unless WARDGATE_TEST_LOG is set.
-func testLogger() *slog.Logger {
-	if os.Getenv("WARDGATE_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
 
 // recordKey is a throwaway record-signing key: the tunnel does not use it,
 // but every verdict binds one.

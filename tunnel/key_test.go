@@ -18,11 +18,12 @@ import (
 	"github.com/wardgate/wardgate/attest"
 	"github.com/wardgate/wardgate/attest/attesttest"
 	"github.com/wardgate/wardgate/attest/devtpm"
+	"github.com/wardgate/wardgate/internal/testutil"
 )
 
 func userspaceConfig(dir string, s Sealer) Config {
 	return Config{Name: "hosp-a", Mode: ModeUserspace, Address: netip.MustParsePrefix("10.68.0.1/32"),
-		StateDir: dir, Sealer: s, Logger: testLogger()}
+		StateDir: dir, Sealer: s, Logger: testutil.EnvLogger()}
 }
 
 // TestSealedKeyPersists: the key is created once, stored only sealed, and

@@ -34,7 +34,7 @@ func TestTUNNamespaces(t *testing.T) {
 	mk := func(name, ifname, nsPath string, addr netip.Addr, stateDir string) *Device {
 		d, err := New(ctx, Config{Name: name, Mode: ModeTUN, Interface: ifname, ListenPort: port,
 			Address: netip.PrefixFrom(addr, 32), MTU: 1400, StateDir: stateDir, Sealer: f.TPM(),
-			Logger: testLogger().With("test_box", name), Netns: nsPath})
+			Logger: testutil.EnvLogger().With("test_box", name), Netns: nsPath})
 		if err != nil {
 			t.Fatalf("New(%s): %v", name, err)
 		}
@@ -198,7 +198,7 @@ func TestTUNPersistentInterface(t *testing.T) {
 	h := nsHandle(t, p.pathA())
 	d, err := New(context.Background(), Config{Name: "hosp-a", Mode: ModeTUN, Interface: "wgtp",
 		Address: netip.MustParsePrefix("10.79.0.1/32"), StateDir: t.TempDir(), Sealer: f.TPM(),
-		Logger: testLogger(), Netns: p.pathA()})
+		Logger: testutil.EnvLogger(), Netns: p.pathA()})
 	if err != nil {
 		t.Fatalf("New over an existing interface: %v", err)
 	}
@@ -248,7 +248,7 @@ func TestTUNCallerThreadNetns(t *testing.T) {
 		}
 		var err error
 		d, err = New(context.Background(), Config{Name: "hosp-a", Mode: ModeTUN, Interface: "wgtc",
-			Address: netip.MustParsePrefix("10.78.0.1/32"), StateDir: t.TempDir(), Sealer: f.TPM(), Logger: testLogger()})
+			Address: netip.MustParsePrefix("10.78.0.1/32"), StateDir: t.TempDir(), Sealer: f.TPM(), Logger: testutil.EnvLogger()})
 		done <- err
 	}()
 	if err := <-done; err != nil {

@@ -129,7 +129,7 @@ func newUserspaceBox(t *testing.T, f *attesttest.Fixture, name string, addr neti
 	ch := newChanges()
 	d, err := New(context.Background(), Config{
 		Name: name, Mode: ModeUserspace, Address: netip.PrefixFrom(addr, 32),
-		StateDir: t.TempDir(), Sealer: f.TPM(), Logger: testLogger().With("test_box", name), OnChange: ch.fn,
+		StateDir: t.TempDir(), Sealer: f.TPM(), Logger: testutil.EnvLogger().With("test_box", name), OnChange: ch.fn,
 	})
 	if err != nil {
 		t.Fatalf("New(%s): %v", name, err)

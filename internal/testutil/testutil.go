@@ -63,3 +63,13 @@ func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
 }
+
+// EnvLogger discards everything unless WARDGATE_TEST_LOG is set, then logs
+// at debug level to stderr. Unlike Logger it is safe for goroutines that
+// outlive the test.
+func EnvLogger() *slog.Logger {
+	if os.Getenv("WARDGATE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
