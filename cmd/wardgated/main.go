@@ -89,54 +89,86 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return devconsortium.Main(args, stdout, stderr)
 		}
 	}
+	f, code := parseFlags(args, stderr)
+	if code >= 0 {
+		return code
+	}
+	switch {
+	case f.check:
+		return checkConfig(f.config, stdout, stderr)
+	case f.identity:
+		return printIdentity(f.config, stdout, stderr)
+	}
+	return serve(f.config, stderr)
+}
+
+// flags are wardgated's command line.
+type flags struct {
+	config          string
+	check, identity bool
+}
+
+// parseFlags returns the flags, or an exit code >= 0 if it already failed.
+func parseFlags(args []string, stderr io.Writer) (flags, int) {
+	var f flags
 	fs := flag.NewFlagSet("wardgated", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", config.DefaultPath, "path of wardgate.yaml")
-	check := fs.Bool("check-config", false, "validate the config (and the files it names) and exit: 0 if valid, 1 with every error otherwise")
-	identity := fs.Bool("identity", false, "print this box's EK identity and boot measurements as JSON and exit (for peers' enrollment and manifests)")
+	fs.StringVar(&f.config, "config", config.DefaultPath, "path of wardgate.yaml")
+	fs.BoolVar(&f.check, "check-config", false, "validate the config (and the files it names) and exit: 0 if valid, 1 with every error otherwise")
+	fs.BoolVar(&f.identity, "identity", false, "print this box's EK identity and boot measurements as JSON and exit (for peers' enrollment and manifests)")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return f, 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "wardgated: unexpected arguments %q\n", fs.Args())
-		return 2
+		return f, 2
 	}
+	return f, -1
+}
 
-	cfg, err := config.Load(*cfgPath)
-	if *check {
-		if err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", *cfgPath, err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "%s: ok (box %s, %d peers)\n", *cfgPath, cfg.Box, len(cfg.Peers))
-		return 0
-	}
-	if *identity {
-		// Identity needs only the box, its TPM and its image; peers may not
-		// be known yet (their EKs are what this prints).
-		cfg, err = config.LoadPartial(*cfgPath)
-	}
+// checkConfig is --check-config: every error, by key, and exit 1; or ok.
+func checkConfig(path string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(path)
 	if err != nil {
-		fmt.Fprintf(stderr, "wardgated: %s: %v\nwardgated: not starting; fix the config (check with --check-config)\n", *cfgPath, err)
+		fmt.Fprintf(stderr, "%s: %v\n", path, err)
 		return 1
 	}
-	log := newLogger(cfg.Log, stderr)
+	fmt.Fprintf(stdout, "%s: ok (box %s, %d peers)\n", path, cfg.Box, len(cfg.Peers))
+	return 0
+}
 
+// printIdentity is --identity. It needs only the box, its TPM and its
+// image; peers may not be known yet (their EKs are what this prints).
+func printIdentity(path string, stdout, stderr io.Writer) int {
+	cfg, err := config.LoadPartial(path)
+	if err != nil {
+		return notStarting(path, err, stderr)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-
-	if *identity {
-		id, err := gateway.PrintIdentity(ctx, cfg, log)
-		if err != nil {
-			fmt.Fprintf(stderr, "wardgated: %v\n", err)
-			return 1
-		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(id)
-		return 0
+	id, err := gateway.PrintIdentity(ctx, cfg, newLogger(cfg.Log, stderr))
+	if err != nil {
+		fmt.Fprintf(stderr, "wardgated: %v\n", err)
+		return 1
 	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(id); err != nil {
+		fmt.Fprintf(stderr, "wardgated: %v\n", err)
+		return 1
+	}
+	return 0
+}
 
+// serve runs the box until SIGTERM or SIGINT, or until a server fails.
+func serve(path string, stderr io.Writer) int {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return notStarting(path, err, stderr)
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
 	d, err := gateway.Start(ctx, cfg, log)
 	if err != nil {
 		log.Error("not starting", "err", err)
@@ -150,6 +182,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+func notStarting(path string, err error, stderr io.Writer) int {
+	fmt.Fprintf(stderr, "wardgated: %s: %v\nwardgated: not starting; fix the config (check with --check-config)\n", path, err)
+	return 1
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {

@@ -138,73 +138,91 @@ type ReportPage struct {
 //	GET /v1/peers          []control.PeerInfo
 //	GET /v1/checkpoints    []control.CheckpointInfo
 func Handler(b control.Backend, log *slog.Logger) http.Handler {
+	h := handlers{b: b, log: log}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/reports", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		if c := q.Get("cursor"); c != "" {
-			after, err := decodeCursor(c)
-			if err != nil {
-				writeErr(w, http.StatusBadRequest, err.Error())
-				return
-			}
-			q.Set("after", after)
-		}
-		f, err := control.ParseReportFilter(q, time.Now())
+	mux.HandleFunc("GET /v1/reports", h.reports)
+	mux.HandleFunc("GET /v1/reports/{id}", h.report)
+	mux.HandleFunc("GET /v1/peers", h.peers)
+	mux.HandleFunc("GET /v1/checkpoints", h.checkpoints)
+	return audit(mux, log)
+}
+
+// handlers answers the report API's routes from the control backend.
+type handlers struct {
+	b   control.Backend
+	log *slog.Logger
+}
+
+// reports lists report summaries a page at a time; the cursor is the last
+// id of the previous page.
+func (h handlers) reports(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if c := q.Get("cursor"); c != "" {
+		after, err := decodeCursor(c)
 		if err != nil {
 			writeErr(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		rs, err := b.Reports(r.Context(), f)
-		if err != nil {
-			backendErr(w, log, err)
-			return
-		}
-		page := ReportPage{Reports: rs}
-		if page.Reports == nil {
-			page.Reports = []control.ReportSummary{}
-		}
-		if len(rs) == f.Limit {
-			page.NextCursor = encodeCursor(rs[len(rs)-1].ID)
-		}
-		writeJSON(w, page)
-	})
-	mux.HandleFunc("GET /v1/reports/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		if err := control.ValidName(id); err != nil {
-			writeErr(w, http.StatusBadRequest, "report id: "+err.Error())
-			return
-		}
-		doc, err := b.Report(r.Context(), id)
-		if err != nil {
-			backendErr(w, log, err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(doc)
-	})
-	mux.HandleFunc("GET /v1/peers", func(w http.ResponseWriter, r *http.Request) {
-		ps, err := b.Peers(r.Context())
-		if err != nil {
-			backendErr(w, log, err)
-			return
-		}
-		if ps == nil {
-			ps = []control.PeerInfo{}
-		}
-		writeJSON(w, ps)
-	})
-	mux.HandleFunc("GET /v1/checkpoints", func(w http.ResponseWriter, r *http.Request) {
-		cps, err := b.Checkpoints(r.Context())
-		if err != nil {
-			backendErr(w, log, err)
-			return
-		}
-		if cps == nil {
-			cps = []control.CheckpointInfo{}
-		}
-		writeJSON(w, cps)
-	})
-	return audit(mux, log)
+		q.Set("after", after)
+	}
+	f, err := control.ParseReportFilter(q, time.Now())
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	rs, err := h.b.Reports(r.Context(), f)
+	if err != nil {
+		backendErr(w, h.log, err)
+		return
+	}
+	page := ReportPage{Reports: rs}
+	if page.Reports == nil {
+		page.Reports = []control.ReportSummary{}
+	}
+	if len(rs) == f.Limit {
+		page.NextCursor = encodeCursor(rs[len(rs)-1].ID)
+	}
+	writeJSON(w, page)
+}
+
+// report returns one signed report document as stored.
+func (h handlers) report(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := control.ValidName(id); err != nil {
+		writeErr(w, http.StatusBadRequest, "report id: "+err.Error())
+		return
+	}
+	doc, err := h.b.Report(r.Context(), id)
+	if err != nil {
+		backendErr(w, h.log, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(doc)
+}
+
+func (h handlers) peers(w http.ResponseWriter, r *http.Request) {
+	ps, err := h.b.Peers(r.Context())
+	if err != nil {
+		backendErr(w, h.log, err)
+		return
+	}
+	if ps == nil {
+		ps = []control.PeerInfo{}
+	}
+	writeJSON(w, ps)
+}
+
+func (h handlers) checkpoints(w http.ResponseWriter, r *http.Request) {
+	cps, err := h.b.Checkpoints(r.Context())
+	if err != nil {
+		backendErr(w, h.log, err)
+		return
+	}
+	if cps == nil {
+		cps = []control.CheckpointInfo{}
+	}
+	writeJSON(w, cps)
 }
 
 // audit logs who asked for what: the security team's access is itself
