@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/wardgate/wardgate/attest"
 	"github.com/wardgate/wardgate/attest/attesttest"
+	"github.com/wardgate/wardgate/internal/testutil"
 	"github.com/wardgate/wardgate/ledger"
 	"github.com/wardgate/wardgate/ledger/proof"
 	"github.com/wardgate/wardgate/records"
@@ -229,13 +229,6 @@ type recBenchEnvT struct {
 const recBenchRelayPort = 7100
 const recBenchEndpointPort = 7200
 
-func recBenchLogger() *slog.Logger {
-	if os.Getenv("WARDGATE_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
 func newRecBenchBox(b *testing.B, f *attesttest.Fixture, name string, addr netip.Addr) (box *recBenchBox) {
 	b.Helper()
 	// Everything the box starts runs labelled with its name (bench_cpu_test.go).
@@ -246,7 +239,7 @@ func newRecBenchBox(b *testing.B, f *attesttest.Fixture, name string, addr netip
 func openRecBenchBox(b *testing.B, f *attesttest.Fixture, name string, addr netip.Addr) *recBenchBox {
 	ctx := context.Background()
 	dev, err := tunnel.New(ctx, tunnel.Config{Name: name, Mode: tunnel.ModeUserspace, Address: netip.PrefixFrom(addr, 32),
-		StateDir: b.TempDir(), Sealer: f.TPM(), Logger: recBenchLogger()})
+		StateDir: b.TempDir(), Sealer: f.TPM(), Logger: testutil.EnvLogger()})
 	if err != nil {
 		b.Fatalf("tunnel %s: %v", name, err)
 	}
@@ -256,7 +249,7 @@ func openRecBenchBox(b *testing.B, f *attesttest.Fixture, name string, addr neti
 	if err != nil {
 		b.Fatal(err)
 	}
-	l, err := ledger.Open(ctx, ledger.Config{Box: name, StateDir: b.TempDir(), Signer: signer, CheckpointEachCommit: true, Logger: recBenchLogger()})
+	l, err := ledger.Open(ctx, ledger.Config{Box: name, StateDir: b.TempDir(), Signer: signer, CheckpointEachCommit: true, Logger: testutil.EnvLogger()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -347,7 +340,7 @@ func newRecBenchEnv(b *testing.B) *recBenchEnvT {
 				}
 				return x.dev.DialContext(ctx, "tcp", peerAddr)
 			},
-			MaxBody: 1 << 20, Logger: recBenchLogger()})
+			MaxBody: 1 << 20, Logger: testutil.EnvLogger()})
 		if err != nil {
 			b.Fatal(err)
 		}

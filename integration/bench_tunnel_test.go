@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/wardgate/wardgate/attest/attesttest"
+	"github.com/wardgate/wardgate/internal/testutil"
 	"github.com/wardgate/wardgate/tunnel"
 )
 
@@ -444,7 +444,7 @@ func BenchmarkTunBenchChild(b *testing.B) {
 		Name: cfg.Name, Mode: tunnel.ModeTUN, Interface: cfg.Iface, ListenPort: tunBenchWardPort,
 		Address:  netip.PrefixFrom(netip.MustParseAddr(cfg.Addr), 32),
 		StateDir: cfg.StateDir, Sealer: f.TPM(),
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: testutil.QuietLogger(),
 	})
 	if err != nil {
 		fail("tunnel.New: %v", err)
