@@ -51,10 +51,10 @@ func (b *testBackend) Status(context.Context) (control.StatusInfo, error) {
 
 func (b *testBackend) Peers(context.Context) ([]control.PeerInfo, error) {
 	return []control.PeerInfo{
-		{Name: "hospital-b", State: "admitted", WireGuardKey: "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=", Endpoint: "10.99.0.2:51820",
+		{Name: "hospital-b", State: control.PeerAdmitted, WireGuardKey: "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=", Endpoint: "10.99.0.2:51820",
 			LastHandshake: b.now.Add(-12 * time.Second), RxBytes: 1269760, TxBytes: 3500, Verdict: control.VerdictPass,
 			Expiry: b.now.Add(4*time.Minute + 30*time.Second), LastReportID: "rep-0000"},
-		{Name: "hospital-c", State: "never-admitted", Endpoint: "10.99.0.3:51820", Verdict: control.VerdictFail,
+		{Name: "hospital-c", State: control.PeerNeverAdmitted, Endpoint: "10.99.0.3:51820", Verdict: control.VerdictFail,
 			LastReportID: "rep-0001", Reasons: []control.Reason{{Code: "component_unknown", Message: "kernel digest 7a7a is in no approved manifest"}}},
 	}, nil
 }
