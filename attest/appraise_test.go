@@ -201,13 +201,13 @@ func TestRefusalsOnGoodBox(t *testing.T) {
 		}
 		cut := *ev
 		cut.Quote = cut.Quote[:10]
-		vd, r := appraise(t, v, peer, &cut, wg, rk)
+		vd, _ := appraise(t, v, peer, &cut, wg, rk)
 		if !slices.ContainsFunc(vd.Reasons(), func(x attest.Reason) bool {
 			return x.Code == attest.ReasonQuoteSignature || x.Code == attest.ReasonEvidenceMalformed
 		}) {
 			t.Fatalf("truncated quote: %v", vd.Reasons())
 		}
-		vd, r = appraise(t, v, peer, nil, wg, rk)
+		vd, r := appraise(t, v, peer, nil, wg, rk)
 		wantRefused(t, vd, r, attest.ReasonEvidenceMalformed)
 	})
 	t.Run("eventlog-mismatch/hidden-component", func(t *testing.T) {
@@ -429,12 +429,12 @@ func TestActivationFailsForAKFromAnotherTPM(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Challenge: %v", err) // the certificate itself is fine
 	}
-	resp, err := b.att.ActivateCredential(testCtx, ch)
+	_, err = b.att.ActivateCredential(testCtx, ch)
 	if err == nil {
 		t.Fatal("TPM B activated a credential made for TPM A's EK")
 	}
 	// The best B can send is a guess.
-	resp = &attest.ChallengeResponse{Version: attest.ProtocolVersion, Secret: bytes.Repeat([]byte{1}, 32)}
+	resp := &attest.ChallengeResponse{Version: attest.ProtocolVersion, Secret: bytes.Repeat([]byte{1}, 32)}
 	if err := v.Activate(testCtx, peer, resp); attest.ReasonCode(err) != attest.ReasonActivationFailed {
 		t.Fatalf("Activate = %v, want %s", err, attest.ReasonActivationFailed)
 	}

@@ -86,7 +86,7 @@ func decodeBounded(what string, b []byte, limit int, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrMalformed, what, err)
+		return fmt.Errorf("%w: %s: %w", ErrMalformed, what, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("%w: %s: trailing data after the JSON object", ErrMalformed, what)

@@ -98,7 +98,7 @@ func VerifyReport(data []byte, pub ed25519.PublicKey) (*Report, error) {
 	}
 	var env signedEnvelope
 	if err := json.Unmarshal(data, &env); err != nil {
-		return nil, fmt.Errorf("%w: report envelope: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: report envelope: %w", ErrMalformed, err)
 	}
 	if len(env.Report) == 0 || len(env.Signature) != ed25519.SignatureSize {
 		return nil, fmt.Errorf("%w: report envelope needs \"report\" and a 64-byte \"signature\"", ErrMalformed)
@@ -108,7 +108,7 @@ func VerifyReport(data []byte, pub ed25519.PublicKey) (*Report, error) {
 	}
 	var r Report
 	if err := json.Unmarshal(env.Report, &r); err != nil {
-		return nil, fmt.Errorf("%w: report body: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: report body: %w", ErrMalformed, err)
 	}
 	r.signed, r.sig, r.key = bytes.Clone(env.Report), env.Signature, pub
 	return &r, nil

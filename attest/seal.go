@@ -102,7 +102,7 @@ func (c *tpmConn) Unseal(ctx context.Context, blob []byte) ([]byte, error) {
 	obj, _, err := tpm2.Load(c.rw, srk, "", b.Public, b.Private)
 	if err != nil {
 		// The blob's integrity is bound to this TPM's storage key.
-		return nil, fmt.Errorf("attest: unseal: load (sealed by another TPM?): %v: %w", err, ErrUnseal)
+		return nil, fmt.Errorf("attest: unseal: load (sealed by another TPM?): %w: %w", err, ErrUnseal)
 	}
 	defer tpm2.FlushContext(c.rw, obj)
 	sess, _, err := tpm2.StartAuthSession(c.rw, tpm2.HandleNull, tpm2.HandleNull,
@@ -116,7 +116,7 @@ func (c *tpmConn) Unseal(ctx context.Context, blob []byte) ([]byte, error) {
 	}
 	out, err := tpm2.UnsealWithSession(c.rw, sess, obj, "")
 	if err != nil {
-		return nil, fmt.Errorf("attest: unseal: boot PCRs differ from when the secret was sealed: %v: %w", err, ErrUnseal)
+		return nil, fmt.Errorf("attest: unseal: boot PCRs differ from when the secret was sealed: %w: %w", err, ErrUnseal)
 	}
 	return out, nil
 }

@@ -684,7 +684,7 @@ func checkPolicy(required []string, comps []ReportComponent) []Reason {
 func verifyQuoteSignature(ak *gattest.AKPublic, quote, sigBytes []byte) error {
 	sig, err := tpm2.DecodeSignature(bytes.NewBuffer(sigBytes))
 	if err != nil {
-		return fmt.Errorf("quote signature does not decode: %v", err)
+		return fmt.Errorf("quote signature does not decode: %w", err)
 	}
 	if !ak.Hash.Available() {
 		return errors.New("AK hash is unavailable")

@@ -90,7 +90,7 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	dec.DisallowUnknownFields()
 	var m Manifest
 	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrManifestInvalid, err)
+		return nil, fmt.Errorf("%w: %w", ErrManifestInvalid, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: trailing data after the manifest object", ErrManifestInvalid)

@@ -209,7 +209,7 @@ func waitMined(ctx context.Context, b proof.Backend, h common.Hash) (*types.Rece
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for tx %s (last answer: %v): %w", h, err, ctx.Err())
+			return nil, fmt.Errorf("waiting for tx %s (last answer: %w): %w", h, err, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

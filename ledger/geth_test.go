@@ -43,7 +43,7 @@ func gethBinary(t testing.TB) string {
 		os.MkdirAll(filepath.Dir(gethPath), 0o755)
 		out, err := exec.Command("go", "build", "-o", gethPath, "github.com/ethereum/go-ethereum/cmd/geth").CombinedOutput()
 		if err != nil {
-			gethErr = fmt.Errorf("building geth: %v\n%s", err, out)
+			gethErr = fmt.Errorf("building geth: %w\n%s", err, out)
 		}
 	})
 	if gethErr != nil {

@@ -83,7 +83,6 @@ type Ledger struct {
 	anchors     map[uint64]*proof.Anchor // checkpoint size -> anchor
 	anchorSizes []uint64                 // ascending
 	chainErr    error                    // last anchoring error, nil when connected
-	cpWaiters   []chan struct{}          // woken after each checkpoint attempt
 	nextSeq     uint64                   // owned by the sequencer goroutine
 	lastCPSize  uint64                   // size at the last checkpoint
 	closeOnce   sync.Once

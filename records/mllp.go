@@ -81,7 +81,7 @@ func (r *Relay) serveMLLPConn(ctx context.Context, c net.Conn) {
 	for {
 		msg, err := hl7.ReadFrame(rd, r.cfg.MaxBody)
 		if err != nil {
-			if err != io.EOF && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+			if !errors.Is(err, io.EOF) && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
 				log.Warn("MLLP frame refused", "err", err)
 				hl7.WriteFrame(c, hl7.BuildAck(nil, "AE", err.Error(), r.cfg.Now()))
 			}

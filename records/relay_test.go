@@ -705,7 +705,7 @@ func TestHL7OverMLLP(t *testing.T) {
 	if ack.Code != "AE" || !strings.Contains(ack.Text, "0x0B") {
 		t.Fatalf("bad-frame ACK %+v", ack)
 	}
-	if _, err := hl7.ReadFrame(rd, 1<<20); err != io.EOF {
+	if _, err := hl7.ReadFrame(rd, 1<<20); !errors.Is(err, io.EOF) {
 		t.Fatalf("connection not closed after a bad frame: %v", err)
 	}
 	// An oversize frame likewise.

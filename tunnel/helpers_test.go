@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 )
@@ -24,7 +23,6 @@ func recordKey(t *testing.T) ed25519.PublicKey {
 
 // changes collects OnChange notifications.
 type changes struct {
-	mu sync.Mutex
 	ch chan PeerStatus
 }
 

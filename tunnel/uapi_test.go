@@ -39,8 +39,6 @@ func TestParseIpcGet(t *testing.T) {
 	if st.listenPort != 12912 || len(st.peers) != 2 {
 		t.Fatalf("got port %d, %d peers", st.listenPort, len(st.peers))
 	}
-	var k1, k2 [32]byte
-	k1[0], k2[0] = 0xb8, 0x58
 	for k, p := range st.peers {
 		switch k[0] {
 		case 0xb8:

@@ -40,7 +40,7 @@ func NewDevCA(dir string) (*DevCA, error) {
 		return parseDevCA(certPEM, keyPEM)
 	}
 	if !errors.Is(cerr, os.ErrNotExist) || !errors.Is(kerr, os.ErrNotExist) {
-		return nil, fmt.Errorf("devtpm: dev CA in %s is incomplete (need both %s and %s): %v", dir, caCertFile, caKeyFile, errors.Join(cerr, kerr))
+		return nil, fmt.Errorf("devtpm: dev CA in %s is incomplete (need both %s and %s): %w", dir, caCertFile, caKeyFile, errors.Join(cerr, kerr))
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

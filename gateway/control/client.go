@@ -84,7 +84,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values) ([]b
 		if errors.Is(err, fs.ErrPermission) {
 			hint = "only root and members of group wardgate may use the control socket"
 		}
-		return nil, fmt.Errorf("%w at %s: %v: %s", ErrUnreachable, c.path, unwrapDial(err), hint)
+		return nil, fmt.Errorf("%w at %s: %w: %s", ErrUnreachable, c.path, unwrapDial(err), hint)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))

@@ -117,9 +117,13 @@ func dialDevChain(ctx context.Context, url string) (*ethclient.Client, error) {
 		return nil, err
 	}
 	id, err := cl.ChainID(ctx)
-	if err != nil || id.Uint64() != ledger.DevChainID {
+	if err != nil {
 		cl.Close()
-		return nil, fmt.Errorf("devchain: %s is not the wardgate dev chain (chain id %v, err %v)", url, id, err)
+		return nil, fmt.Errorf("devchain: asking %s for its chain id: %w", url, err)
+	}
+	if id.Uint64() != ledger.DevChainID {
+		cl.Close()
+		return nil, fmt.Errorf("devchain: %s is not the wardgate dev chain (chain id %v, want %d)", url, id, ledger.DevChainID)
 	}
 	return cl, nil
 }

@@ -116,7 +116,7 @@ func VerifyInclusion(r *Receipt, leaf [32]byte) error {
 		p[i] = r.InclusionProof[i][:]
 	}
 	if err := merkleproof.VerifyInclusion(rfc6962.DefaultHasher, r.LeafIndex, r.Checkpoint.Size, leaf[:], p, r.Checkpoint.Root[:]); err != nil {
-		return fmt.Errorf("%w: leaf %d in size %d: %v", ErrBadProof, r.LeafIndex, r.Checkpoint.Size, err)
+		return fmt.Errorf("%w: leaf %d in size %d: %w", ErrBadProof, r.LeafIndex, r.Checkpoint.Size, err)
 	}
 	return nil
 }
@@ -174,7 +174,7 @@ func checkAnchorChain(ctx context.Context, a *Anchor, o VerifyOptions) error {
 func checkAnchorEvent(ctx context.Context, abi *contracts.Anchor, cp Checkpoint, a *Anchor, o VerifyOptions) error {
 	hdr, err := o.Backend.HeaderByNumber(ctx, new(big.Int).SetUint64(a.Block))
 	if err != nil {
-		return fmt.Errorf("%w: block %d: %v", ErrRootNotOnChain, a.Block, err)
+		return fmt.Errorf("%w: block %d: %w", ErrRootNotOnChain, a.Block, err)
 	}
 	if hdr.Hash() != a.BlockHash {
 		return fmt.Errorf("%w: block %d is %s, the receipt names %s (reorg?)", ErrRootNotOnChain, a.Block, hdr.Hash(), a.BlockHash)
@@ -245,7 +245,7 @@ func VerifyConsistency(ctx context.Context, p *ConsistencyProof, o VerifyOptions
 		hs[i] = p.Proof[i][:]
 	}
 	if err := merkleproof.VerifyConsistency(rfc6962.DefaultHasher, p.Old.Size, p.New.Size, hs, p.Old.Root[:], p.New.Root[:]); err != nil {
-		return fmt.Errorf("%w: consistency %d -> %d: %v", ErrBadProof, p.Old.Size, p.New.Size, err)
+		return fmt.Errorf("%w: consistency %d -> %d: %w", ErrBadProof, p.Old.Size, p.New.Size, err)
 	}
 	if o.Backend == nil {
 		return nil

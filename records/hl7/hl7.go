@@ -55,7 +55,7 @@ func ReadFrame(rd *bufio.Reader, max int64) ([]byte, error) {
 			return nil, fmt.Errorf("%w: over %d bytes without an end marker (0x1C 0x0D)", ErrFrameTooLarge, max)
 		}
 		msg = append(msg, chunk...)
-		if err == bufio.ErrBufferFull {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
 		if err != nil {
