@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -27,10 +26,15 @@ import (
 const maxRecord = 1 << 30
 
 // refusals names each way a receipt can fail, for scripts (--json "reason").
+// A countersignature or header refusal comes first: it may wrap a ledger
+// error (a bad signature inside the countersignature) that is not the
+// receipt's own.
 var refusals = []struct {
 	err  error
 	code string
 }{
+	{receipt.ErrBadCountersign, "bad_countersignature"},
+	{receipt.ErrHeaderMismatch, "header_mismatch"},
 	{proof.ErrReceiptTooLarge, "receipt_too_large"},
 	{proof.ErrMalformedReceipt, "malformed_receipt"},
 	{proof.ErrBadEntry, "malformed_receipt"},
@@ -43,7 +47,6 @@ var refusals = []struct {
 	{proof.ErrRootNotOnChain, "root_not_on_chain"},
 	{proof.ErrUnregisteredGateway, "unregistered_gateway"},
 	{proof.ErrNotDeepEnough, "not_deep_enough"},
-	{receipt.ErrBadCountersign, "bad_countersignature"},
 }
 
 func refusalCode(err error) string {
@@ -87,28 +90,14 @@ type verifyOutput struct {
 
 // parseAnyReceipt reads either a ledger receipt or the receipt the sending
 // box returns to its hospital (the ledger receipt under "ledger", with the
-// receiver's countersignature).
+// receiver's countersignature), with the relay's own parser: every
+// top-level field must agree with the signed entry (ErrHeaderMismatch).
 func parseAnyReceipt(raw []byte) (*proof.Receipt, *receipt.Countersign, error) {
-	var box struct {
-		Ledger      json.RawMessage `json:"ledger"`
-		Countersign json.RawMessage `json:"countersign"`
-	}
-	if json.Unmarshal(raw, &box) != nil || len(box.Ledger) == 0 {
-		r, err := proof.ParseReceipt(raw)
-		return r, nil, err
-	}
-	r, err := proof.ParseReceipt(box.Ledger)
+	rc, err := receipt.ParseReceipt(raw)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(box.Countersign) == 0 || string(box.Countersign) == "null" {
-		return r, nil, nil
-	}
-	cs, err := receipt.ParseCountersign(box.Countersign)
-	if err != nil {
-		return nil, nil, err
-	}
-	return r, cs, nil
+	return rc.Ledger, rc.Countersign, nil
 }
 
 type verifyFlags struct {

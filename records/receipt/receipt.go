@@ -283,8 +283,12 @@ func ParseReceipt(b []byte) (*Receipt, error) {
 	if err != nil {
 		return nil, err
 	}
-	if raw.Digest == nil || *raw.Digest != rc.Digest || raw.Status != lr.Status || raw.Sender != rc.Sender || raw.Receiver != rc.Receiver {
-		return nil, fmt.Errorf("%w: header (digest, status, sender, receiver) disagrees with the ledger entry", proof.ErrMalformedReceipt)
+	if raw.Digest == nil {
+		return nil, fmt.Errorf("%w: field \"digest\" is missing", ErrHeaderMismatch)
+	}
+	got := Receipt{Digest: *raw.Digest, Kind: raw.Kind, Sender: raw.Sender, Receiver: raw.Receiver, ContentType: raw.ContentType, Status: raw.Status}
+	if err := checkHeader(&got, rc); err != nil {
+		return nil, err
 	}
 	if len(raw.Countersign) > 0 && string(raw.Countersign) != "null" {
 		if rc.Countersign, err = ParseCountersign(raw.Countersign); err != nil {
@@ -292,7 +296,55 @@ func ParseReceipt(b []byte) (*Receipt, error) {
 		}
 	}
 	rc.Delivery, rc.DeliveryError = raw.Delivery, raw.DeliveryErr
+	if err := checkDelivery(rc); err != nil {
+		return nil, err
+	}
 	return rc, nil
+}
+
+// ErrHeaderMismatch: a receipt's top-level field says something the signed
+// entry (or the countersignature) does not: the header was edited.
+var ErrHeaderMismatch = errors.New("receipt: header disagrees with the signed entry")
+
+// checkHeader compares each top-level field of a receipt as read (got)
+// with the one derived from its signed ledger entry (want), and names the
+// first that differs.
+func checkHeader(got, want *Receipt) error {
+	for _, f := range []struct{ name, got, want string }{
+		{"digest", got.Digest.String(), want.Digest.String()},
+		{"kind", got.Kind, want.Kind},
+		{"sender", got.Sender, want.Sender},
+		{"receiver", got.Receiver, want.Receiver},
+		{"content_type", got.ContentType, want.ContentType},
+		{"status", got.Status, want.Status},
+	} {
+		if f.got != f.want {
+			return fmt.Errorf("%w: field %q is %q, the signed entry says %q", ErrHeaderMismatch, f.name, f.got, f.want)
+		}
+	}
+	return nil
+}
+
+// checkDelivery ties the delivery field to what is signed: "countersigned"
+// exactly when a countersignature is present, and a delivery_error only
+// with a delivery that did not get one.
+func checkDelivery(rc *Receipt) error {
+	switch rc.Delivery {
+	case DeliveryCountersigned:
+		if rc.Countersign == nil {
+			return fmt.Errorf("%w: field \"delivery\" is %q but the receipt has no countersignature", ErrHeaderMismatch, rc.Delivery)
+		}
+	case "", DeliveryNotReceived, DeliveryUnknown:
+		if rc.Countersign != nil {
+			return fmt.Errorf("%w: field \"delivery\" is %q but the receipt carries a countersignature", ErrHeaderMismatch, rc.Delivery)
+		}
+	default:
+		return fmt.Errorf("%w: field \"delivery\" is %q; it must be %s, %s or %s", ErrHeaderMismatch, rc.Delivery, DeliveryCountersigned, DeliveryNotReceived, DeliveryUnknown)
+	}
+	if rc.DeliveryError != "" && rc.Delivery != DeliveryUnknown && rc.Delivery != DeliveryNotReceived {
+		return fmt.Errorf("%w: field \"delivery_error\" is set but delivery is %q", ErrHeaderMismatch, rc.Delivery)
+	}
+	return nil
 }
 
 func New(lr *proof.Receipt, cs *Countersign) (*Receipt, error) {
