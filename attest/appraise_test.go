@@ -33,7 +33,7 @@ func TestAppraisePassAndReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vd, r, err := v.AppraiseBytes(testCtx, peer, raw, wg, rk)
+	vd, r, err := v.AppraiseBytes(testCtx, peer, ev.Nonce, raw, wg, rk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +118,21 @@ func TestRefusalsOnGoodBox(t *testing.T) {
 		vd, r := appraise(t, v, peer, ev, wg, rk)
 		wantRefused(t, vd, r, attest.ReasonNonceStale)
 	})
+	t.Run("nonce-superseded", func(t *testing.T) {
+		// Evidence fetched for one round, spent after the next round's
+		// nonce was issued: in that round, and under its own nonce.
+		old := evidence(t, v, b, peer, wg, rk)
+		n, _ := v.Nonce(peer)
+		vd, r, err := v.Appraise(testCtx, peer, n, old, wg, rk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantRefused(t, vd, r, attest.ReasonNonceSuperseded)
+		old = evidence(t, v, b, peer, wg, rk)
+		v.Nonce(peer)
+		vd, r = appraise(t, v, peer, old, wg, rk)
+		wantRefused(t, vd, r, attest.ReasonNonceSuperseded)
+	})
 	t.Run("nonce-unknown", func(t *testing.T) {
 		ev, err := b.att.Evidence(testCtx, bytes.Repeat([]byte{7}, 32), wg, rk)
 		if err != nil {
@@ -193,7 +208,7 @@ func TestRefusalsOnGoodBox(t *testing.T) {
 			"empty":     nil,
 			"huge":      make([]byte, attest.MaxEvidenceSize+1),
 		} {
-			vd, r, err := v.AppraiseBytes(testCtx, peer, bad, wg, rk)
+			vd, r, err := v.AppraiseBytes(testCtx, peer, ev.Nonce, bad, wg, rk)
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -535,7 +550,7 @@ func TestConcurrentAppraisals(t *testing.T) {
 					out <- result{p, nil, err}
 					continue
 				}
-				vd, _, err := v.Appraise(testCtx, p, ev, wg, rk)
+				vd, _, err := v.Appraise(testCtx, p, n, ev, wg, rk)
 				out <- result{p, vd, err}
 			}
 		}()

@@ -57,7 +57,7 @@ func BenchmarkAppraise(b *testing.B) {
 	b.Run("full", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			reissue()
-			vd, _, err := v.Appraise(testCtx, peer, ev, wg, rk)
+			vd, _, err := v.Appraise(testCtx, peer, ev.Nonce, ev, wg, rk)
 			if err != nil || !vd.Passed() {
 				b.Fatalf("%v %v", err, vd.Reasons())
 			}
@@ -67,7 +67,7 @@ func BenchmarkAppraise(b *testing.B) {
 	b.Run("full-from-wire", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			reissue()
-			vd, r, err := v.AppraiseBytes(testCtx, peer, raw, wg, rk)
+			vd, r, err := v.AppraiseBytes(testCtx, peer, ev.Nonce, raw, wg, rk)
 			if err != nil || !vd.Passed() {
 				b.Fatalf("%v %v", err, vd.Reasons())
 			}

@@ -228,6 +228,10 @@ func TestCheckQuote(t *testing.T) {
 	}
 }
 
+// TestConsumeNonce: only the round's own nonce, still the peer's newest,
+// quoted by the evidence, is accepted; an older one is refused after a
+// newer one was issued, whether it is offered as the round's or quoted by
+// evidence fetched for an earlier round.
 func TestConsumeNonce(t *testing.T) {
 	clk := &clock{t: time.Now()}
 	v := newVerifier(t, mustCA(t), nil, clk)
@@ -239,22 +243,31 @@ func TestConsumeNonce(t *testing.T) {
 		return n
 	}
 	used := issue()
-	wantReason(t, v.ConsumeNonce(peer, used, clk.t), "")
+	wantReason(t, v.ConsumeNonce(peer, used, used, clk.t), "")
 	other, _ := v.Nonce("hospital-z")
+	never := bytes.Repeat([]byte{7}, 32)
+	same := func(n func() []byte) func() ([]byte, []byte) {
+		return func() ([]byte, []byte) { r := n(); return r, r }
+	}
+	fixed := func(n []byte) func() []byte { return func() []byte { return n } }
 	for _, tc := range []struct {
 		name  string
-		nonce []byte
+		nonce func() (round, quoted []byte)
 		after time.Duration
 		want  string
 	}{
-		{"fresh", issue(), 0, ""},
-		{"replayed", used, 0, attest.ReasonNonceReplayed},
-		{"never issued", bytes.Repeat([]byte{7}, 32), 0, attest.ReasonNonceUnknown},
-		{"issued to another peer", other, 0, attest.ReasonNonceUnknown},
-		{"older than its TTL", issue(), 31 * time.Second, attest.ReasonNonceStale},
+		{"fresh", same(issue), 0, ""},
+		{"replayed", same(fixed(used)), 0, attest.ReasonNonceReplayed},
+		{"never issued", same(fixed(never)), 0, attest.ReasonNonceUnknown},
+		{"issued to another peer", same(fixed(other)), 0, attest.ReasonNonceUnknown},
+		{"older than its TTL", same(issue), 31 * time.Second, attest.ReasonNonceStale},
+		{"superseded round", func() ([]byte, []byte) { old := issue(); issue(); return old, old }, 0, attest.ReasonNonceSuperseded},
+		{"evidence of an earlier round", func() ([]byte, []byte) { old := issue(); return issue(), old }, 0, attest.ReasonNonceSuperseded},
+		{"evidence quoting a never-issued nonce", func() ([]byte, []byte) { return issue(), never }, 0, attest.ReasonNonceUnknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			wantReason(t, v.ConsumeNonce(peer, tc.nonce, clk.t.Add(tc.after)), tc.want)
+			round, quoted := tc.nonce()
+			wantReason(t, v.ConsumeNonce(peer, round, quoted, clk.t.Add(tc.after)), tc.want)
 		})
 	}
 }

@@ -14,7 +14,7 @@
 //	V: Verifier.Nonce(peer)              -> fresh single-use nonce
 //	A: Attester.Evidence(nonce, wg, rk)  -> Evidence: quote with extraData =
 //	                                        SHA-256("wardgate/attest/v1"||nonce||wg||rk)
-//	V: Verifier.Appraise(peer, ev, wg, rk) -> Verdict + signed Report
+//	V: Verifier.Appraise(peer, nonce, ev, wg, rk) -> Verdict + signed Report
 //
 // Refusals are failing verdicts whose reasons carry the stable Reason*
 // codes; Challenge and Activate also return them as *RefusalError, and the

@@ -28,8 +28,8 @@ func (v *Verifier) ActivatedAK(peer string) (*gattest.AKPublic, *Reason) {
 }
 
 // ConsumeNonce is the nonce check on its own.
-func (v *Verifier) ConsumeNonce(peer string, n []byte, now time.Time) *Reason {
-	return v.consumeNonce(peer, n, now)
+func (v *Verifier) ConsumeNonce(peer string, round, quoted []byte, now time.Time) *Reason {
+	return v.consumeNonce(peer, round, quoted, now)
 }
 
 // ReissueNonce makes n fresh and unused again for peer, so that fuzzing and
@@ -38,5 +38,5 @@ func (v *Verifier) ReissueNonce(peer string, n []byte) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	delete(v.used, string(n))
-	v.nonces[string(n)] = nonceEntry{peer: peer, issued: v.cfg.Now()}
+	v.nonces[peer] = nonceEntry{nonce: string(n), issued: v.cfg.Now()}
 }

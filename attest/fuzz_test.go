@@ -99,7 +99,7 @@ func FuzzAppraise(f *testing.F) {
 	f.Add(noLog)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v.ReissueNonce(peer, ev.Nonce)
-		vd, r, err := v.AppraiseBytes(testCtx, peer, data, wg, rk)
+		vd, r, err := v.AppraiseBytes(testCtx, peer, ev.Nonce, data, wg, rk)
 		if err != nil {
 			t.Fatalf("appraisal error on input: %v", err)
 		}

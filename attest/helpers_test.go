@@ -166,7 +166,11 @@ func evidence(t testing.TB, v *attest.Verifier, b *box, peer string, wg [32]byte
 
 func appraise(t testing.TB, v *attest.Verifier, peer string, ev *attest.Evidence, wg [32]byte, rk ed25519.PublicKey) (*attest.Verdict, *attest.Report) {
 	t.Helper()
-	vd, r, err := v.Appraise(testCtx, peer, ev, wg, rk)
+	var nonce []byte
+	if ev != nil {
+		nonce = ev.Nonce
+	}
+	vd, r, err := v.Appraise(testCtx, peer, nonce, ev, wg, rk)
 	if err != nil {
 		t.Fatal(err)
 	}

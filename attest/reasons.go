@@ -19,6 +19,7 @@ const (
 	ReasonNonceUnknown        = "nonce-unknown"        // nonce was never issued to this peer
 	ReasonNonceReplayed       = "nonce-replayed"       // nonce was already used
 	ReasonNonceStale          = "nonce-stale"          // nonce is older than the nonce TTL
+	ReasonNonceSuperseded     = "nonce-superseded"     // a newer nonce was issued to this peer since
 	ReasonQuoteBinding        = "quote-binding"        // quote extraData does not match nonce and keys in the evidence
 	ReasonBoundKeyMismatch    = "bound-key-mismatch"   // keys bound in the quote differ from the ones presented
 	ReasonPCRSelection        = "pcr-selection"        // quote does not cover the policy PCRs

@@ -68,10 +68,11 @@ type Verifier struct {
 	required  []string
 	pcrs      []int
 
-	mu     sync.Mutex
-	peers  map[string]*peerState
-	nonces map[string]nonceEntry // issued, unused
-	used   map[string]time.Time  // used nonce -> forget after
+	mu      sync.Mutex
+	peers   map[string]*peerState
+	nonces  map[string]nonceEntry // peer -> its current nonce, issued and unused
+	used    map[string]time.Time  // used nonce -> forget after
+	retired map[string]time.Time  // nonce superseded by a newer one -> forget after
 }
 
 type peerState struct {
@@ -88,7 +89,7 @@ type pendingActivation struct {
 }
 
 type nonceEntry struct {
-	peer   string
+	nonce  string
 	issued time.Time
 }
 
@@ -113,12 +114,13 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		cfg.Now = time.Now
 	}
 	v := &Verifier{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		peers:  map[string]*peerState{},
-		nonces: map[string]nonceEntry{},
-		used:   map[string]time.Time{},
-		pcrs:   slices.Clone(cfg.Policy.PCRs),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		peers:   map[string]*peerState{},
+		nonces:  map[string]nonceEntry{},
+		used:    map[string]time.Time{},
+		retired: map[string]time.Time{},
+		pcrs:    slices.Clone(cfg.Policy.PCRs),
 	}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
@@ -262,7 +264,9 @@ func (v *Verifier) Activate(ctx context.Context, peer string, resp *ChallengeRes
 	return nil
 }
 
-// Nonce issues a fresh single-use nonce for the peer's next evidence.
+// Nonce issues a fresh single-use nonce for the peer's next round. It
+// retires the peer's earlier nonces: only the newest is ever accepted, so
+// evidence fetched for an earlier round cannot be spent in a later one.
 func (v *Verifier) Nonce(peer string) ([]byte, error) {
 	n := make([]byte, 32)
 	if _, err := rand.Read(n); err != nil {
@@ -272,58 +276,81 @@ func (v *Verifier) Nonce(peer string) ([]byte, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.prune(now)
-	v.nonces[string(n)] = nonceEntry{peer: peer, issued: now}
+	if old, ok := v.nonces[peer]; ok {
+		v.retired[old.nonce] = now.Add(4 * v.cfg.NonceTTL)
+	}
+	v.nonces[peer] = nonceEntry{nonce: string(n), issued: now}
 	return n, nil
 }
 
-// prune drops nonces that can no longer be used; a used nonce is kept long
-// enough to be reported as replayed rather than unknown.
+// prune forgets used and retired nonces once they are long past their
+// TTL; until then they are reported as replayed or superseded rather than
+// unknown.
 func (v *Verifier) prune(now time.Time) {
-	if len(v.nonces)+len(v.used) < 1024 {
+	if len(v.used)+len(v.retired) < 1024 {
 		return
 	}
-	for k, e := range v.nonces {
-		if now.Sub(e.issued) > 2*v.cfg.NonceTTL {
-			delete(v.nonces, k)
-		}
-	}
-	for k, t := range v.used {
-		if now.After(t) {
-			delete(v.used, k)
+	for _, m := range []map[string]time.Time{v.used, v.retired} {
+		for k, t := range m {
+			if now.After(t) {
+				delete(m, k)
+			}
 		}
 	}
 }
 
-// consumeNonce marks the nonce used and says why it is unacceptable, if it is.
-func (v *Verifier) consumeNonce(peer string, n []byte, now time.Time) *Reason {
+// consumeNonce spends the round's nonce, which must be the peer's current
+// one, and checks that the evidence quotes it. It says why either is
+// unacceptable, if one is.
+func (v *Verifier) consumeNonce(peer string, round, quoted []byte, now time.Time) *Reason {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	k := string(n)
-	if _, ok := v.used[k]; ok {
-		return &Reason{ReasonNonceReplayed, "the nonce was already used by an earlier appraisal"}
+	e, ok := v.nonces[peer]
+	if !ok || e.nonce != string(round) {
+		return v.nonceReason(round, "the round's nonce")
 	}
-	e, ok := v.nonces[k]
-	if !ok || e.peer != peer {
-		return &Reason{ReasonNonceUnknown, "the nonce was not issued to this peer by this verifier"}
+	delete(v.nonces, peer)
+	v.used[e.nonce] = now.Add(4 * v.cfg.NonceTTL)
+	if !bytes.Equal(quoted, round) {
+		return v.nonceReason(quoted, "the evidence quotes a nonce other than this round's; it")
 	}
-	delete(v.nonces, k)
-	v.used[k] = now.Add(4 * v.cfg.NonceTTL)
 	if age := now.Sub(e.issued); age > v.cfg.NonceTTL {
 		return &Reason{ReasonNonceStale, fmt.Sprintf("the nonce is %s old; the limit is %s", age.Round(time.Millisecond), v.cfg.NonceTTL)}
 	}
 	return nil
 }
 
-// AppraiseBytes parses evidence from the wire and appraises it; garbage or
-// truncated bytes give a failing verdict with ReasonEvidenceMalformed.
-func (v *Verifier) AppraiseBytes(ctx context.Context, peer string, data []byte, wgKey [32]byte, recordKey ed25519.PublicKey) (*Verdict, *Report, error) {
+// nonceReason says why nonce n, which is not the peer's current one, is
+// refused. Called with v.mu held.
+func (v *Verifier) nonceReason(n []byte, what string) *Reason {
+	if _, ok := v.used[string(n)]; ok {
+		return &Reason{ReasonNonceReplayed, what + " was already used by an earlier appraisal"}
+	}
+	if _, ok := v.retired[string(n)]; ok {
+		return &Reason{ReasonNonceSuperseded, what + " was superseded by a newer nonce issued to this peer"}
+	}
+	return &Reason{ReasonNonceUnknown, what + " is not the current nonce this verifier issued to this peer"}
+}
+
+// AppraiseBytes parses evidence from the wire and appraises it against the
+// round's nonce; garbage or truncated bytes give a failing verdict with
+// ReasonEvidenceMalformed.
+func (v *Verifier) AppraiseBytes(ctx context.Context, peer string, nonce, data []byte, wgKey [32]byte, recordKey ed25519.PublicKey) (*Verdict, *Report, error) {
 	ev, err := ParseEvidence(data)
 	if err != nil {
-		a := v.newAppraisal(peer, wgKey, recordKey)
-		a.fail(ReasonEvidenceMalformed, "%v", err)
-		return v.finish(a)
+		return v.Malformed(peer, ReasonEvidenceMalformed, err.Error())
 	}
-	return v.Appraise(ctx, peer, ev, wgKey, recordKey)
+	return v.Appraise(ctx, peer, nonce, ev, wgKey, recordKey)
+}
+
+// Malformed is the failing verdict and signed report for a peer whose
+// answer could not be appraised at all (code is ReasonEvidenceMalformed or
+// ReasonIdentityMalformed), so that a misbehaving peer is refused and
+// reported like any other, not just retried.
+func (v *Verifier) Malformed(peer, code, detail string) (*Verdict, *Report, error) {
+	a := v.newAppraisal(peer, [32]byte{}, nil)
+	a.fail(code, "%s", detail)
+	return v.finish(a)
 }
 
 type appraisal struct {
@@ -407,21 +434,23 @@ func reasonCodes(rs []Reason) []string {
 // Appraise checks evidence in DESIGN.md's order: the AK and its activation
 // and the quote signature; the nonce and the bound keys; the event log
 // replayed against the quoted PCRs; every measured component against the
-// signed manifests; the policy. A refusal is a failing verdict and report,
-// not an error; err is only for internal failures.
-func (v *Verifier) Appraise(ctx context.Context, peer string, ev *Evidence, wgKey [32]byte, recordKey ed25519.PublicKey) (*Verdict, *Report, error) {
+// signed manifests; the policy. nonce is the round's own (from Nonce): the
+// evidence must quote it, and it must still be the peer's newest. A
+// refusal is a failing verdict and report, not an error; err is only for
+// internal failures.
+func (v *Verifier) Appraise(ctx context.Context, peer string, nonce []byte, ev *Evidence, wgKey [32]byte, recordKey ed25519.PublicKey) (*Verdict, *Report, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
 	a := v.newAppraisal(peer, wgKey, recordKey)
-	v.appraise(a, peer, ev, wgKey, recordKey)
+	v.appraise(a, peer, nonce, ev, wgKey, recordKey)
 	return v.finish(a)
 }
 
 // appraise runs the checks in DESIGN.md's order. Each returns the reason an
 // attacker would see; the first refusal ends the appraisal, except that
 // every unapproved component and every policy failure is reported.
-func (v *Verifier) appraise(a *appraisal, peer string, ev *Evidence, wgKey [32]byte, recordKey ed25519.PublicKey) {
+func (v *Verifier) appraise(a *appraisal, peer string, nonce []byte, ev *Evidence, wgKey [32]byte, recordKey ed25519.PublicKey) {
 	if a.failed(checkWellFormed(ev)) {
 		return
 	}
@@ -438,7 +467,7 @@ func (v *Verifier) appraise(a *appraisal, peer string, ev *Evidence, wgKey [32]b
 	}
 
 	// 2. The nonce (fresh, single use) and the bound keys.
-	if a.failed(v.consumeNonce(peer, ev.Nonce, a.now)) || a.failed(checkBinding(ev, att, wgKey, recordKey)) {
+	if a.failed(v.consumeNonce(peer, nonce, ev.Nonce, a.now)) || a.failed(checkBinding(ev, att, wgKey, recordKey)) {
 		return
 	}
 

@@ -752,7 +752,7 @@ func (d *Gateway) appraiseSelf(ctx context.Context) (*attest.Verdict, *attest.Re
 	if err != nil {
 		return nil, nil, err
 	}
-	return d.verifier.Appraise(ctx, d.cfg.Box, ev, d.wgKey, rk)
+	return d.verifier.Appraise(ctx, d.cfg.Box, nonce, ev, d.wgKey, rk)
 }
 
 // activateSelf proves to the verifier that the AK lives in this TPM.

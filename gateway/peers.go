@@ -218,7 +218,7 @@ func (d *Gateway) freshEvidence(ctx context.Context, p *peerState) (*attest.Verd
 	if err != nil {
 		return nil, nil, fmt.Errorf("evidence: %w", err)
 	}
-	v, rep, err := d.verifier.Appraise(ctx, p.cfg.Name, ev, wg, rk)
+	v, rep, err := d.verifier.Appraise(ctx, p.cfg.Name, nonce, ev, wg, rk)
 	if err != nil {
 		return nil, nil, fmt.Errorf("appraise: %w", err)
 	}

@@ -204,7 +204,7 @@ func Attest(ctx context.Context, v *attest.Verifier, a *attest.Attester, peer st
 	if err != nil {
 		return nil, nil, err
 	}
-	return v.Appraise(ctx, peer, ev, wgKey, recordKey)
+	return v.Appraise(ctx, peer, nonce, ev, wgKey, recordKey)
 }
 
 // Pass returns a real passing verdict for peer, bound to the keys, that

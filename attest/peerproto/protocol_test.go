@@ -161,7 +161,7 @@ func TestRoundTrip(t *testing.T) {
 	if wg != b.wg || !rk.Equal(b.rk) {
 		t.Fatal("the client returned other keys than the box bound")
 	}
-	verdict, _, err := v.Appraise(ctx, "hospital-a", ev, wg, rk)
+	verdict, _, err := v.Appraise(ctx, "hospital-a", nonce, ev, wg, rk)
 	if err != nil || !verdict.Passed() {
 		t.Fatalf("appraisal: err %v, reasons %v", err, verdict.Reasons())
 	}
