@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"golang.org/x/time/rate"
 
 	"github.com/wardgate/wardgate/attest"
 	"github.com/wardgate/wardgate/attest/peerproto"
@@ -57,7 +56,6 @@ type Gateway struct {
 
 	attester  *attest.Attester
 	attMu     sync.Mutex // one attester command sequence at a time
-	tpmLimit  *rate.Limiter
 	ident     *attest.Identity
 	verifier  *attest.Verifier
 	manifests []*firmware.Manifest
@@ -136,8 +134,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *Gatewa
 // newGateway is the box before any step has run: nothing open yet, so
 // Close on it is a no-op.
 func newGateway(ctx context.Context, cfg *config.Config, log *slog.Logger) *Gateway {
-	d := &Gateway{cfg: cfg, log: log.With("box", cfg.Box), started: time.Now(), errc: make(chan error, 8), peers: map[string]*peerState{},
-		tpmLimit: peerproto.NewBudget(len(cfg.Peers))}
+	d := &Gateway{cfg: cfg, log: log.With("box", cfg.Box), started: time.Now(), errc: make(chan error, 8), peers: map[string]*peerState{}}
 	// The box outlives the context it was started with (that one may be a
 	// start timeout); Close ends it.
 	d.bg, d.cancel = context.WithCancel(context.WithoutCancel(ctx))

@@ -17,6 +17,12 @@
 // the WireGuard and record keys). A man in the middle can relay messages but
 // cannot change the keys a passing verdict admits.
 //
+// Who may ask: a request is answered only if it names a configured peer
+// and comes from one of that peer's configured underlay addresses
+// (Box.CheckPeer), and only then is any budget spent or TPM work done.
+// Each peer then has its own budget of TPM work and of hellos (Budget),
+// so that a flood in one peer's name cannot starve another's renewals.
+//
 // The package knows nothing of the daemon: the attester side asks the box
 // for what it needs through the Box interface, and the verifier side
 // returns what the peer sent for the caller's own attest.Verifier to

@@ -6,9 +6,11 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -30,7 +32,7 @@ type box struct {
 	att   *attest.Attester
 	wg    [32]byte
 	rk    ed25519.PublicKey
-	peers map[string]bool
+	peers map[string]netip.Addr // name -> its underlay address
 
 	mu       sync.Mutex // one TPM command sequence at a time, as the Box contract asks
 	tpmCalls int
@@ -38,16 +40,25 @@ type box struct {
 }
 
 func newBox(att *attest.Attester, peers ...string) *box {
-	b := &box{att: att, peers: map[string]bool{}}
+	b := &box{att: att, peers: map[string]netip.Addr{}}
 	rand.Read(b.wg[:])
 	b.rk, _, _ = ed25519.GenerateKey(rand.Reader)
 	for _, p := range peers {
-		b.peers[p] = true
+		b.peers[p] = netip.MustParseAddr("127.0.0.1")
 	}
 	return b
 }
 
-func (b *box) KnownPeer(name string) bool { return b.peers[name] }
+func (b *box) CheckPeer(name string, remote netip.Addr) error {
+	addr, ok := b.peers[name]
+	if !ok {
+		return ErrUnknownPeer
+	}
+	if addr != remote {
+		return fmt.Errorf("%w: %s is at %s, not %s", ErrWrongSource, name, addr, remote)
+	}
+	return nil
+}
 
 func (b *box) tpm() (*attest.Attester, func(), error) {
 	b.mu.Lock()
@@ -99,7 +110,7 @@ func (b *box) calls() (tpm int, hellos []string) {
 }
 
 // serve starts the attester side of b over TLS and returns its host:port.
-func serve(t *testing.T, b Box, budget *rate.Limiter) *httptest.Server {
+func serve(t *testing.T, b Box, budget Budget) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(NewHandler(b, budget, testutil.Logger(t)))
 	tc, err := SelfSignedTLS("hospital-a")
@@ -127,7 +138,7 @@ func ctxT(t *testing.T) context.Context {
 func TestRoundTrip(t *testing.T) {
 	fx := attesttest.New(t)
 	b := newBox(fx.Attester(), "hospital-b")
-	srv := serve(t, b, NewBudget(1))
+	srv := serve(t, b, DefaultBudget)
 	c := NewClient("hospital-b", endpoint(srv))
 	ctx := ctxT(t)
 
@@ -177,7 +188,7 @@ func TestRoundTrip(t *testing.T) {
 // every path and causes no TPM work.
 func TestUnknownPeerRefused(t *testing.T) {
 	b := newBox(nil, "hospital-b")
-	srv := serve(t, b, NewBudget(1))
+	srv := serve(t, b, DefaultBudget)
 	c := NewClient("mallory", endpoint(srv))
 	ctx := ctxT(t)
 
@@ -213,7 +224,7 @@ func wantRefused(t *testing.T, what string, err error, want ...string) {
 // TPM work.
 func TestBadRequestsRefused(t *testing.T) {
 	b := newBox(nil, "hospital-b")
-	srv := serve(t, b, NewBudget(1))
+	srv := serve(t, b, DefaultBudget)
 	nonce := `"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="`
 	huge := `{"from":"hospital-b","nonce":"` + strings.Repeat("A", MaxRequestBody) + `"}`
 	for _, tc := range []struct {
@@ -249,36 +260,77 @@ func TestBadRequestsRefused(t *testing.T) {
 	}
 }
 
-// TestTPMBudget: past the budget, quotes and activations are answered 429
-// with Retry-After and reach no TPM, even for a known peer; identity (cached
-// by the box) and hello still work.
+// TestTPMBudget: each peer has its own budget. Past its own, a peer's
+// quotes and activations are answered 429 with Retry-After and reach no
+// TPM; identity (cached by the box) still works. Another peer, whose name
+// the flood did not use, still gets its quote.
 func TestTPMBudget(t *testing.T) {
-	b := newBox(nil, "hospital-b")
-	srv := serve(t, b, rate.NewLimiter(rate.Every(time.Hour), 1))
-	evidence := `{"from":"hospital-b","nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}`
-	if status, body := post(t, srv, pathEvidence, "hospital-b", evidence); status != 500 || !strings.Contains(body, errNoTPM.Error()) {
+	b := newBox(nil, "hospital-b", "hospital-c")
+	srv := serve(t, b, Budget{TPM: rate.Every(time.Hour), TPMBurst: 1, Hello: rate.Every(time.Hour), HelloBurst: 1})
+	evidence := func(from string) string {
+		return `{"from":"` + from + `","nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}`
+	}
+	if status, body := post(t, srv, pathEvidence, "hospital-c", evidence("hospital-c")); status != 500 || !strings.Contains(body, errNoTPM.Error()) {
 		t.Fatalf("first quote: %d %q, want the box's own failure", status, body)
 	}
 	for _, path := range []string{pathEvidence, pathActivate} {
-		req := evidence
+		req := evidence("hospital-c")
 		if path == pathActivate {
 			req = `{"version":"wardgate/attest/v1","credential":"AQ==","secret":"Ag=="}`
 		}
-		resp := postResp(t, srv, path, "hospital-b", req)
+		resp := postResp(t, srv, path, "hospital-c", req)
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(body), "too many attestation requests") {
 			t.Fatalf("%s over budget: %d Retry-After %q %q", path, resp.StatusCode, resp.Header.Get("Retry-After"), body)
 		}
 	}
-	if status, _ := post(t, srv, pathHello, "hospital-b", `{"from":"hospital-b"}`); status != http.StatusAccepted {
-		t.Fatalf("hello over budget: %d, want 202", status)
+	if status, body := post(t, srv, pathEvidence, "hospital-b", evidence("hospital-b")); status != 500 || !strings.Contains(body, errNoTPM.Error()) {
+		t.Fatalf("b's quote after a flood in c's name: %d %q, want it to reach the TPM", status, body)
 	}
-	if tpm, _ := b.calls(); tpm != 1 {
-		t.Fatalf("%d TPM calls, want the 1 within budget", tpm)
+	if tpm, _ := b.calls(); tpm != 2 {
+		t.Fatalf("%d TPM calls, want the 2 within budget (one each)", tpm)
 	}
-	_, _, _, err := NewClient("hospital-b", endpoint(srv)).Evidence(ctxT(t), make([]byte, 32))
+	_, _, _, err := NewClient("hospital-c", endpoint(srv)).Evidence(ctxT(t), make([]byte, 32))
 	wantRefused(t, "client over budget", err, "429")
+}
+
+// TestHelloBudget: hellos, each of which makes the box appraise the peer
+// at once, are limited per peer too.
+func TestHelloBudget(t *testing.T) {
+	b := newBox(nil, "hospital-b", "hospital-c")
+	srv := serve(t, b, Budget{TPM: 1, TPMBurst: 1, Hello: rate.Every(time.Hour), HelloBurst: 2})
+	for i, want := range []int{202, 202, 429, 429} {
+		if status, _ := post(t, srv, pathHello, "hospital-c", `{"from":"hospital-c"}`); status != want {
+			t.Fatalf("hello %d in c's name: %d, want %d", i, status, want)
+		}
+	}
+	if status, _ := post(t, srv, pathHello, "hospital-b", `{"from":"hospital-b"}`); status != http.StatusAccepted {
+		t.Fatalf("b's hello after c's flood: %d, want 202", status)
+	}
+	if _, hellos := b.calls(); len(hellos) != 3 {
+		t.Fatalf("hellos %q, want c twice and b once", hellos)
+	}
+}
+
+// TestWrongSourceRefused: a request naming a configured peer from another
+// address than that peer's is refused 403 before any TPM work or hello.
+func TestWrongSourceRefused(t *testing.T) {
+	b := newBox(nil)
+	b.peers["hospital-b"] = netip.MustParseAddr("192.0.2.7")
+	srv := serve(t, b, DefaultBudget)
+	c := NewClient("hospital-b", endpoint(srv))
+	ctx := ctxT(t)
+	_, err := c.Identity(ctx)
+	wantRefused(t, "identity", err, "403", "configured underlay address")
+	_, err = c.Activate(ctx, &attest.Challenge{Version: attest.ProtocolVersion, Credential: []byte{1}, Secret: []byte{2}})
+	wantRefused(t, "activate", err, "403", "configured underlay address")
+	_, _, _, err = c.Evidence(ctx, make([]byte, 32))
+	wantRefused(t, "evidence", err, "403", "configured underlay address")
+	wantRefused(t, "hello", c.Hello(ctx), "403", "configured underlay address")
+	if tpm, hellos := b.calls(); tpm != 0 || len(hellos) != 0 {
+		t.Fatalf("a caller at the wrong address caused %d TPM calls and hellos %q", tpm, hellos)
+	}
 }
 
 // TestClientBoundsPeer: the verifier side must survive a hostile or absent

@@ -9,11 +9,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
+	"net/netip"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -25,10 +28,13 @@ import (
 // that reach the TPM must serialise their own TPM command sequences: the
 // handler calls them concurrently.
 type Box interface {
-	// KnownPeer reports whether name is one of the box's configured peers.
-	// Only they are answered, and only after this check is any TPM work
-	// done.
-	KnownPeer(name string) bool
+	// CheckPeer says whether a request naming itself name, from source
+	// address remote, comes from one of the box's configured peers: nil,
+	// or an error wrapping ErrUnknownPeer (no such peer) or ErrWrongSource
+	// (not one of that peer's configured underlay addresses). Only requests
+	// that pass are answered, and only after it is any budget spent or TPM
+	// work done.
+	CheckPeer(name string, remote netip.Addr) error
 	// Identity is the box's EK certificate and AK.
 	Identity(ctx context.Context) (*attest.Identity, error)
 	// ActivateCredential answers a verifier's challenge with the TPM.
@@ -41,25 +47,64 @@ type Box interface {
 	Hello(peer string)
 }
 
-// NewBudget is the TPM budget for a box with peers peers: real peers need
-// a few activations and quotes per interval, so this is far above their
-// need and still bounds what an unauthenticated caller can make the TPM
-// do.
-func NewBudget(peers int) *rate.Limiter {
-	return rate.NewLimiter(rate.Limit(50+10*peers), 100)
+// Refusals of CheckPeer.
+var (
+	ErrUnknownPeer = errors.New("unknown box; it is not in this box's peers")
+	ErrWrongSource = errors.New("request does not come from the peer's configured underlay address")
+)
+
+// Budget is what one peer may ask of this box. Each peer has its own, so
+// that no caller can spend another peer's: a flood in one peer's name
+// (all an attacker on that peer's address can do) leaves every other
+// peer's renewals alone.
+type Budget struct {
+	// TPM bounds activations and quotes. A real peer needs one activation
+	// per first contact and one quote per interval, with retries.
+	TPM      rate.Limit
+	TPMBurst int
+	// Hello bounds hellos, each of which makes this box appraise the peer
+	// at once (a round of its own TPM work on the peer's side).
+	Hello      rate.Limit
+	HelloBurst int
+}
+
+// DefaultBudget is far above a real peer's need (about one quote per
+// interval) and bounds what one peer's name can make the TPM do.
+var DefaultBudget = Budget{TPM: 2, TPMBurst: 10, Hello: rate.Every(5 * time.Second), HelloBurst: 3}
+
+// budgets holds one peer's limiters per name. Names reach it only after
+// CheckPeer passed, so it holds at most one entry per configured peer.
+type budgets struct {
+	cfg   Budget
+	mu    sync.Mutex
+	peers map[string]*peerBudget
+}
+
+type peerBudget struct{ tpm, hello *rate.Limiter }
+
+func (b *budgets) of(peer string) *peerBudget {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	pb := b.peers[peer]
+	if pb == nil {
+		pb = &peerBudget{tpm: rate.NewLimiter(b.cfg.TPM, b.cfg.TPMBurst), hello: rate.NewLimiter(b.cfg.Hello, b.cfg.HelloBurst)}
+		b.peers[peer] = pb
+	}
+	return pb
 }
 
 type handler struct {
-	box    Box
-	budget *rate.Limiter
-	log    *slog.Logger
+	box     Box
+	budgets *budgets
+	log     *slog.Logger
 }
 
-// NewHandler serves the attester side of the protocol for box. budget
-// bounds the TPM work (activations and quotes) callers can cause; a
-// request over it is answered 429 with Retry-After.
-func NewHandler(box Box, budget *rate.Limiter, log *slog.Logger) http.Handler {
-	h := &handler{box: box, budget: budget, log: log}
+// NewHandler serves the attester side of the protocol for box. Every
+// request must pass box.CheckPeer; budget then bounds, per peer, the TPM
+// work (activations and quotes) and the hellos it can cause: a request
+// over it is answered 429 with Retry-After.
+func NewHandler(box Box, budget Budget, log *slog.Logger) http.Handler {
+	h := &handler{box: box, budgets: &budgets{cfg: budget, peers: map[string]*peerBudget{}}, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+pathIdentity, h.identity)
 	mux.HandleFunc("POST "+pathActivate, h.activate)
@@ -78,7 +123,8 @@ func (h *handler) identity(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) activate(w http.ResponseWriter, r *http.Request) {
-	if !h.knownPeer(w, r.Header.Get(headerFrom)) || !h.tpmBudget(w) {
+	from := r.Header.Get(headerFrom)
+	if !h.checkPeer(w, r, from) || !h.spend(w, h.budgets.of(from).tpm) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
@@ -97,7 +143,7 @@ func (h *handler) activate(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) evidence(w http.ResponseWriter, r *http.Request) {
 	var m evidenceReq
-	if !h.readPeerJSON(w, r, &m, &m.From) || !h.tpmBudget(w) {
+	if !h.readPeerJSON(w, r, &m, &m.From) || !h.spend(w, h.budgets.of(m.From).tpm) {
 		return
 	}
 	ev, err := h.box.Evidence(r.Context(), m.Nonce)
@@ -106,7 +152,7 @@ func (h *handler) evidence(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) hello(w http.ResponseWriter, r *http.Request) {
 	var m fromMsg
-	if !h.readPeerJSON(w, r, &m, &m.From) {
+	if !h.readPeerJSON(w, r, &m, &m.From) || !h.spend(w, h.budgets.of(m.From).hello) {
 		return
 	}
 	h.log.Info("peer says hello; appraising it afresh", "peer", m.From)
@@ -114,8 +160,9 @@ func (h *handler) hello(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
-func (h *handler) tpmBudget(w http.ResponseWriter) bool {
-	if !h.budget.Allow() {
+// spend takes one request from a peer's budget, or answers 429.
+func (h *handler) spend(w http.ResponseWriter, l *rate.Limiter) bool {
+	if !l.Allow() {
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "too many attestation requests; retry shortly", http.StatusTooManyRequests)
 		return false
@@ -123,9 +170,16 @@ func (h *handler) tpmBudget(w http.ResponseWriter) bool {
 	return true
 }
 
-func (h *handler) knownPeer(w http.ResponseWriter, name string) bool {
-	if !h.box.KnownPeer(name) {
-		http.Error(w, "unknown box; it is not in this box's peers", http.StatusForbidden)
+// checkPeer refuses, 403, a request that does not come from the
+// configured peer it names.
+func (h *handler) checkPeer(w http.ResponseWriter, r *http.Request, name string) bool {
+	remote, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err == nil {
+		err = h.box.CheckPeer(name, remote.Addr().Unmap())
+	}
+	if err != nil {
+		h.log.Debug("attestation request refused", "from", name, "remote", r.RemoteAddr, "err", err)
+		http.Error(w, err.Error(), http.StatusForbidden)
 		return false
 	}
 	return true
@@ -138,7 +192,7 @@ func (h *handler) readPeerJSON(w http.ResponseWriter, r *http.Request, v any, fr
 		http.Error(w, "bad request body: "+err.Error(), http.StatusBadRequest)
 		return false
 	}
-	return h.knownPeer(w, *from)
+	return h.checkPeer(w, r, *from)
 }
 
 func (h *handler) reply(w http.ResponseWriter, v any, err error) {
