@@ -1,0 +1,103 @@
+package consent
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Mode is records.consent: whether the gate refuses, only reports, or is off.
+type Mode string
+
+// Gate modes.
+const (
+	ModeOff      Mode = "off"      // today's behaviour: no check
+	ModeAudit    Mode = "audit"    // log what would be refused, forward it
+	ModeRequired Mode = "required" // refuse without consent
+)
+
+// Modes lists the valid modes, in the order error messages give them.
+func Modes() []Mode { return []Mode{ModeOff, ModeAudit, ModeRequired} }
+
+// DefaultPurpose is the purpose of use of records that name none.
+const DefaultPurpose = "TREAT"
+
+// Gate decides for the records of one box.
+type Gate struct {
+	Mode   Mode
+	Store  *Store
+	Hasher *Hasher
+	// Orgs maps a peer's box name to its organisation identifier (the
+	// config's peers[].organization); a peer without one is never a
+	// permitted recipient.
+	Orgs           map[string]string
+	DefaultPurpose string
+}
+
+// Refusal is a gate refusal: the reason and the patient it is about.
+type Refusal struct {
+	Reason  Reason
+	Patient PatientHash // zero for patient_unknown
+	Detail  string
+}
+
+func (r *Refusal) Error() string {
+	if r.Reason == PatientUnknown {
+		return fmt.Sprintf("consent: %s: %s", r.Reason, r.Detail)
+	}
+	return fmt.Sprintf("consent: %s for patient %s", r.Reason, r.Patient)
+}
+
+// Outcome is a release: the consent relied on (of the record's first
+// patient; every patient had one) and that patient's hash.
+type Outcome struct {
+	Ref     Ref
+	Patient PatientHash
+}
+
+// Check decides whether a record of contentType may go to peer for
+// purpose at now. It returns the outcome of a release or a *Refusal. Every
+// patient a record names must be permitted.
+func (g *Gate) Check(peer, contentType string, body []byte, purpose string, now time.Time) (Outcome, error) {
+	sub, err := SubjectOf(contentType, body)
+	if err != nil {
+		return Outcome{}, &Refusal{Reason: PatientUnknown, Detail: err.Error()}
+	}
+	if purpose == "" {
+		purpose = g.purpose()
+	}
+	req := Request{Recipient: g.Orgs[peer], Purpose: purpose, Classes: sub.Classes, Time: now}
+	var out Outcome
+	for i, p := range sub.Patients {
+		d := Decide(g.Store.ForPatient(p), req)
+		if !d.Permit {
+			return Outcome{}, &Refusal{Reason: d.Reason, Patient: g.Hasher.Hash(p)}
+		}
+		if i == 0 {
+			out = Outcome{Ref: d.Consent.Ref(), Patient: g.Hasher.Hash(p)}
+		}
+	}
+	return out, nil
+}
+
+// CheckPatient decides for one patient key directly (the CLI's check).
+func (g *Gate) CheckPatient(patient, peer, purpose string, classes []string, now time.Time) Decision {
+	if purpose == "" {
+		purpose = g.purpose()
+	}
+	return Decide(g.Store.ForPatient(patient), Request{Recipient: g.Orgs[peer], Purpose: purpose, Classes: classes, Time: now})
+}
+
+func (g *Gate) purpose() string {
+	if g.DefaultPurpose != "" {
+		return g.DefaultPurpose
+	}
+	return DefaultPurpose
+}
+
+// AsRefusal returns err's *Refusal, if it is one.
+func AsRefusal(err error) (*Refusal, bool) {
+	var r *Refusal
+	ok := errors.As(err, &r)
+	return r, ok
+}
