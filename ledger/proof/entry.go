@@ -19,6 +19,9 @@ const (
 	KindReceived    Kind = 2 // a record this box received from a peer
 	KindAttestation Kind = 3 // an attestation report
 	KindRevocation  Kind = 4 // a revocation (of a peer, key or manifest)
+	// KindRefused is a record the consent gate refused: its digest, the
+	// salted patient hash and the reason, never the body.
+	KindRefused Kind = 5
 )
 
 func (k Kind) String() string {
@@ -31,11 +34,13 @@ func (k Kind) String() string {
 		return "attestation"
 	case KindRevocation:
 		return "revocation"
+	case KindRefused:
+		return "refused"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
-func (k Kind) valid() bool { return k >= KindSent && k <= KindRevocation }
+func (k Kind) valid() bool { return k >= KindSent && k <= KindRefused }
 
 // SaltSize is the length of the random salt in every leaf. The salt keeps a
 // small record (a short HL7 ack, say) from being guessed by hashing
@@ -64,22 +69,49 @@ type Entry struct {
 	// over SignedBytes when Batch.Size is 0.
 	Signature []byte
 	Batch     BatchProof
+	// Consent binds a sent record to the consent that released it, and a
+	// refused one to its reason; an entry that sets it is encoded as v2.
+	Consent ConsentFields
 }
+
+// ConsentFields are the consent gate's part of an entry. Patient is the
+// box's salted hash of the patient identifier, never the identifier.
+type ConsentFields struct {
+	ID      string   // the Consent's FHIR id (sent entries)
+	Version string   // its meta.versionId, or the box's digest-based version
+	Digest  [32]byte // SHA-256 of the Consent resource as posted
+	Patient [32]byte // salted patient hash
+	Reason  string   // refusal reason (refused entries), e.g. no_consent
+}
+
+// IsZero reports whether no consent field is set.
+func (c *ConsentFields) IsZero() bool { return *c == ConsentFields{} }
 
 // entryBatchDomain separates entry batch roots from other batch signatures.
 const entryBatchDomain = "entry/v1\x00"
 
 // EntryDomain separates entry signatures from every other use of the key.
-const EntryDomain = "wardgate/ledger/entry/v1\x00"
+// EntryDomainV2 marks the encoding with consent fields; it is as long as
+// EntryDomain, so the digest sits at the same offset in both. An entry
+// without consent fields is still encoded as v1, so receipts issued
+// before v2 verify unchanged.
+const (
+	EntryDomain   = "wardgate/ledger/entry/v1\x00"
+	EntryDomainV2 = "wardgate/ledger/entry/v2\x00"
+)
+
+// v2 reports whether e needs the v2 encoding.
+func (e *Entry) v2() bool { return e.Kind == KindRefused || !e.Consent.IsZero() }
 
 // ErrBadEntry is returned when an entry cannot be encoded or decoded.
 var ErrBadEntry = errors.New("proof: malformed entry")
 
 func (e *Entry) Check() error {
 	if !e.Kind.valid() {
-		return fmt.Errorf("%w: kind %d is not one of sent, received, attestation, revocation", ErrBadEntry, e.Kind)
+		return fmt.Errorf("%w: kind %d is not one of sent, received, attestation, revocation, refused", ErrBadEntry, e.Kind)
 	}
-	for _, f := range []struct{ name, v string }{{"sender", e.Sender}, {"receiver", e.Receiver}, {"content type", e.ContentType}, {"log", e.Log}} {
+	for _, f := range []struct{ name, v string }{{"sender", e.Sender}, {"receiver", e.Receiver}, {"content type", e.ContentType}, {"log", e.Log},
+		{"consent id", e.Consent.ID}, {"consent version", e.Consent.Version}, {"refusal reason", e.Consent.Reason}} {
 		if len(f.v) > MaxNameLen {
 			return fmt.Errorf("%w: %s is %d bytes, limit is %d", ErrBadEntry, f.name, len(f.v), MaxNameLen)
 		}
@@ -100,7 +132,11 @@ func (e *Entry) SignedBytes() []byte {
 }
 
 func (e *Entry) appendSigned(b []byte) []byte {
-	b = append(b, EntryDomain...)
+	if e.v2() {
+		b = append(b, EntryDomainV2...)
+	} else {
+		b = append(b, EntryDomain...)
+	}
 	b = append(b, byte(e.Kind))
 	b = append(b, e.Digest[:]...)
 	b = appendString(b, e.Sender)
@@ -110,7 +146,44 @@ func (e *Entry) appendSigned(b []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.UnixNano()))
 	b = binary.BigEndian.AppendUint64(b, e.Seq)
 	b = append(b, e.Salt[:]...)
+	if e.v2() {
+		b = e.Consent.append(b)
+	}
 	return b
+}
+
+func (c *ConsentFields) append(b []byte) []byte {
+	b = appendString(b, c.ID)
+	b = appendString(b, c.Version)
+	b = append(b, c.Digest[:]...)
+	b = append(b, c.Patient[:]...)
+	return appendString(b, c.Reason)
+}
+
+// parseConsent reads the v2 consent fields.
+func parseConsent(b []byte) (ConsentFields, []byte, error) {
+	var c ConsentFields
+	var err error
+	if c.ID, b, err = parseString(b); err != nil {
+		return c, nil, err
+	}
+	if c.Version, b, err = parseString(b); err != nil {
+		return c, nil, err
+	}
+	if len(b) < 64 {
+		return c, nil, fmt.Errorf("%w: truncated consent digest", ErrBadEntry)
+	}
+	copy(c.Digest[:], b)
+	copy(c.Patient[:], b[32:])
+	c.Reason, b, err = parseString(b[64:])
+	return c, b, err
+}
+
+func parseString(b []byte) (string, []byte, error) {
+	if len(b) < 1 || len(b) < 1+int(b[0]) {
+		return "", nil, fmt.Errorf("%w: truncated string field", ErrBadEntry)
+	}
+	return string(b[1 : 1+int(b[0])]), b[1+int(b[0]):], nil
 }
 
 // MarshalBinary is the stored form and the Merkle leaf data: SignedBytes,
@@ -129,7 +202,8 @@ func (e *Entry) MarshalBinary() ([]byte, error) {
 
 // UnmarshalBinary parses the stored form.
 func (e *Entry) UnmarshalBinary(b []byte) error {
-	if len(b) < len(EntryDomain) || string(b[:len(EntryDomain)]) != EntryDomain {
+	v2 := len(b) >= len(EntryDomainV2) && string(b[:len(EntryDomainV2)]) == EntryDomainV2
+	if !v2 && (len(b) < len(EntryDomain) || string(b[:len(EntryDomain)]) != EntryDomain) {
 		return fmt.Errorf("%w: missing %q prefix", ErrBadEntry, EntryDomain[:len(EntryDomain)-1])
 	}
 	b = b[len(EntryDomain):]
@@ -153,7 +227,17 @@ func (e *Entry) UnmarshalBinary(b []byte) error {
 	out.Time = time.Unix(0, int64(binary.BigEndian.Uint64(b))).UTC()
 	out.Seq = binary.BigEndian.Uint64(b[8:])
 	copy(out.Salt[:], b[16:16+SaltSize])
-	p, rest, err := parseProof(b[16+SaltSize:])
+	b = b[16+SaltSize:]
+	if v2 {
+		var err error
+		if out.Consent, b, err = parseConsent(b); err != nil {
+			return err
+		}
+		if !out.v2() {
+			return fmt.Errorf("%w: v2 entry without consent fields (encode it as v1)", ErrBadEntry)
+		}
+	}
+	p, rest, err := parseProof(b)
 	if err != nil {
 		return err
 	}
@@ -211,7 +295,7 @@ func SignEntries(s Signer, es []*Entry) ([][]byte, error) {
 		leaves := make([][32]byte, hi-lo)
 		for i := lo; i < hi; i++ {
 			e := es[i]
-			msgs[i-lo] = e.appendSigned(make([]byte, 0, 192+len(e.Sender)+len(e.Receiver)+len(e.ContentType)+len(e.Log)))
+			msgs[i-lo] = e.appendSigned(make([]byte, 0, 300+len(e.Sender)+len(e.Receiver)+len(e.ContentType)+len(e.Log)))
 			leaves[i-lo] = BatchLeaf(msgs[i-lo])
 		}
 		sig, proofs, err := SignBatch(s, entryBatchDomain, leaves)

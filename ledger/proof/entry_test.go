@@ -35,6 +35,10 @@ func FuzzEntryUnmarshal(f *testing.F) {
 	e.Log, e.Signature = "st-mary", make([]byte, 64)
 	b, _ := e.MarshalBinary()
 	f.Add(b)
+	c := consentEntry()
+	c.Signature = make([]byte, 64)
+	b, _ = c.MarshalBinary()
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var e proof.Entry
 		if e.UnmarshalBinary(b) != nil {
