@@ -105,9 +105,7 @@ func (d *Gateway) Peers(ctx context.Context) ([]control.PeerInfo, error) {
 				info.WireGuardKey = base64.StdEncoding.EncodeToString(k[:])
 			}
 		}
-		if p.lastErr != "" {
-			info.Reasons = append(info.Reasons, control.Reason{Code: "protocol", Message: p.lastErr})
-		}
+		p.describe(&info)
 		p.mu.Unlock()
 		out = append(out, info)
 	}

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/gateway/config"
 	"github.com/wardgate/wardgate/gateway/control"
 	"github.com/wardgate/wardgate/internal/testutil"
 )
@@ -91,24 +93,81 @@ func TestRevoke(t *testing.T) {
 	}
 }
 
-// TestRevokeOnExpiry: a admitted b; b goes away, so its verdict cannot be
-// renewed, and when it runs out a removes b from the tunnel as expired and
+// TestRevokeOnExpiry: a admitted b; b freezes (its attestation port
+// still accepts connections, as a SIGSTOPped process's does, but nothing
+// answers). a shows b as unreachable, with since when and why, not as an
+// expired pass; when b's verdict runs out a revokes it, says so, and
 // refuses records for it.
 func TestRevokeOnExpiry(t *testing.T) {
 	c := newConsortium(t, []string{"a", "b"})
 	a, b := c.boxes["a"], c.boxes["b"]
+	// Long enough for a round against the frozen b to time out (3 s TLS
+	// handshake) well before b's verdict runs out, as with real intervals.
+	a.editConfig(t, func(cfg *config.Config) { cfg.Attestation.VerdictLifetime = "8s" })
 	a.start(t)
 	b.start(t)
 	a.waitPeer(t, "b", "admitted", func(p control.PeerInfo) bool { return p.State == control.PeerAdmitted })
 
 	b.stop()
-	p := a.waitPeer(t, "b", "expired", func(p control.PeerInfo) bool { return p.State == control.PeerExpired })
-	if !hasReason(p.Reasons, "tunnel") {
-		t.Errorf("b expired without the tunnel's reason: %+v", p)
+	freeze(t, b)
+	p := a.waitPeer(t, "b", "unreachable", func(p control.PeerInfo) bool { return p.State == control.PeerUnreachable })
+	if p.UnreachableSince.IsZero() || !strings.Contains(reason(p.Reasons, "unreachable"), "still admitted until") {
+		t.Errorf("b unreachable without since when or why, or not still admitted: %+v", p)
+	}
+	p = a.waitPeer(t, "b", "revoked at expiry", func(p control.PeerInfo) bool {
+		return p.State == control.PeerUnreachable && strings.Contains(reason(p.Reasons, "unreachable"), "revoked")
+	})
+	if msg := reason(p.Reasons, "unreachable"); !strings.Contains(msg, "no answer since") {
+		t.Errorf("unreachable reason %q does not say since when", msg)
 	}
 	if code, refusal, err := a.send("b", []byte("after expiry")); err != nil || code != http.StatusForbidden || refusal != "not_admitted" {
 		t.Errorf("record to expired b: %d %q %v, want 403 not_admitted", code, refusal, err)
 	}
+	if log := a.log.tail(400); !strings.Contains(log, "peer unreachable") || !strings.Contains(log, "has not answered since") {
+		t.Errorf("a's log does not report b unreachable and revoked for it:\n%s", a.log.tail(20))
+	}
+}
+
+// freeze holds b's attestation address as a frozen process would: the
+// kernel accepts connections, nothing reads or answers them.
+func freeze(t *testing.T, b *box) {
+	t.Helper()
+	cfg, err := config.LoadPartial(b.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", cfg.Attestation.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range held {
+			c.Close()
+		}
+	})
+}
+
+func reason(rs []control.Reason, code string) string {
+	for _, r := range rs {
+		if r.Code == code {
+			return r.Message
+		}
+	}
+	return ""
 }
 
 // TestQuarantine: a box whose sealed keys do not unseal (its boot state

@@ -22,9 +22,10 @@ import (
 
 // Content types of the ledger entries the daemon writes about attestation.
 const (
-	ctReport     = "application/vnd.wardgate.report+json"
-	ctAdmission  = "application/vnd.wardgate.admission+json"
-	ctRevocation = "application/vnd.wardgate.revocation+json"
+	ctReport      = "application/vnd.wardgate.report+json"
+	ctAdmission   = "application/vnd.wardgate.admission+json"
+	ctRevocation  = "application/vnd.wardgate.revocation+json"
+	ctUnreachable = "application/vnd.wardgate.unreachable+json"
 )
 
 // peerState is this box's view of one configured peer, as verifier.
@@ -40,6 +41,9 @@ type peerState struct {
 	admitted  *attest.Verdict // verdict the tunnel admitted with; nil when not admitted
 	lastErr   string          // last protocol failure (not a verdict)
 	lastTry   time.Time
+	// unreachable is since when the peer has not answered (zero while it
+	// answers); it stays in the tunnel until its verdict expires.
+	unreachable time.Time
 }
 
 func (p *peerState) poke() {
@@ -123,13 +127,20 @@ func (d *Gateway) appraise(ctx context.Context, p *peerState, reset bool) (*atte
 	defer p.round.Unlock()
 	if activated := p.beginRound(reset); !activated {
 		if err := d.firstContact(ctx, p); err != nil {
-			return nil, d.protocolFailed(p, err)
+			return d.roundFailed(ctx, p, err)
 		}
 	}
 	v, rep, err := d.freshEvidence(ctx, p)
 	if err != nil {
-		return nil, d.protocolFailed(p, err)
+		return d.roundFailed(ctx, p, err)
 	}
+	d.reachable(p)
+	return d.conclude(ctx, p, v, rep)
+}
+
+// conclude keeps the round's verdict and acts on it: revocation on a
+// failing one, admission (or renewal) on a passing one.
+func (d *Gateway) conclude(ctx context.Context, p *peerState, v *attest.Verdict, rep *attest.Report) (*attest.Verdict, error) {
 	wasAdmitted, err := d.keepVerdict(ctx, p, v, rep)
 	if err != nil {
 		return nil, d.protocolFailed(p, err)
@@ -157,6 +168,96 @@ func (p *peerState) beginRound(reset bool) (activated bool) {
 	return p.activated
 }
 
+// malformedError is an answer from the peer that cannot be appraised at
+// all: the peer misbehaves, and that is a failing verdict (code), not a
+// retry.
+type malformedError struct {
+	code string
+	err  error
+}
+
+func (e *malformedError) Error() string { return e.err.Error() }
+func (e *malformedError) Unwrap() error { return e.err }
+
+// asMalformed marks err as a malformed answer with code, when it is one.
+func asMalformed(code string, err error) error {
+	if errors.Is(err, attest.ErrMalformed) {
+		return &malformedError{code: code, err: err}
+	}
+	return err
+}
+
+// roundFailed tells the ways a round can fail apart: a malformed answer
+// becomes a failing verdict with its report; a peer that does not answer
+// becomes unreachable (and stays admitted until its verdict expires); any
+// other failure is kept as a protocol error.
+func (d *Gateway) roundFailed(ctx context.Context, p *peerState, err error) (*attest.Verdict, error) {
+	var bad *malformedError
+	switch {
+	case errors.As(err, &bad):
+		d.reachable(p)
+		v, rep, verr := d.verifier.Malformed(p.cfg.Name, bad.code, err.Error())
+		if verr != nil {
+			return nil, d.protocolFailed(p, fmt.Errorf("%w (and its report: %w)", err, verr))
+		}
+		return d.conclude(ctx, p, v, rep)
+	case errors.Is(err, peerproto.ErrUnreachable) && !errors.Is(err, context.Canceled):
+		d.markUnreachable(ctx, p, err)
+	default:
+		d.reachable(p)
+	}
+	return nil, d.protocolFailed(p, err)
+}
+
+// markUnreachable records since when p has not answered and, on the first
+// failure, logs and journals it.
+func (d *Gateway) markUnreachable(ctx context.Context, p *peerState, err error) {
+	p.mu.Lock()
+	first := p.unreachable.IsZero()
+	if first {
+		p.unreachable = time.Now()
+	}
+	since := p.unreachable
+	p.mu.Unlock()
+	if !first {
+		return
+	}
+	d.log.Warn("peer unreachable; it stays admitted until its verdict expires", "peer", p.cfg.Name, "err", err)
+	d.journal(ctx, proof.KindAttestation, p.cfg.Name, ctUnreachable, map[string]any{
+		"event": "unreachable", "verifier": d.cfg.Box, "peer": p.cfg.Name, "error": err.Error(), "since": since.UTC(),
+	})
+}
+
+// reachable notes that p answered (whatever it said).
+func (d *Gateway) reachable(p *peerState) {
+	p.mu.Lock()
+	was := p.unreachable
+	p.unreachable = time.Time{}
+	p.mu.Unlock()
+	if !was.IsZero() {
+		d.log.Info("peer reachable again", "peer", p.cfg.Name, "unreachable_for", time.Since(was).Round(time.Second))
+	}
+}
+
+// describe adds to info what p's rounds found beyond the verdict: the
+// last protocol failure, or that the peer does not answer (a state of its
+// own, with since when and why).
+func (p *peerState) describe(info *control.PeerInfo) {
+	if p.unreachable.IsZero() {
+		if p.lastErr != "" {
+			info.Reasons = append(info.Reasons, control.Reason{Code: "protocol", Message: p.lastErr})
+		}
+		return
+	}
+	until := "its verdict has expired: revoked"
+	if p.admitted != nil {
+		until = "still admitted until its verdict expires at " + p.admitted.Expiry().UTC().Format(time.RFC3339)
+	}
+	info.State, info.UnreachableSince = control.PeerUnreachable, p.unreachable
+	info.Reasons = append(info.Reasons, control.Reason{Code: string(control.PeerUnreachable),
+		Message: fmt.Sprintf("no answer since %s (%s): %s", p.unreachable.UTC().Format(time.RFC3339), until, p.lastErr)})
+}
+
 // protocolFailed counts and keeps a protocol failure (not a verdict), for
 // `wardgate peers` to show, and returns it.
 func (d *Gateway) protocolFailed(p *peerState, err error) error {
@@ -177,7 +278,7 @@ func (d *Gateway) firstContact(ctx context.Context, p *peerState) error {
 	name := p.cfg.Name
 	id, err := p.client.Identity(ctx)
 	if err != nil {
-		return fmt.Errorf("identity: %w", err)
+		return asMalformed(attest.ReasonIdentityMalformed, fmt.Errorf("identity: %w", err))
 	}
 	ch, err := d.verifier.Challenge(ctx, name, id)
 	if isRefusal(err) {
@@ -188,7 +289,7 @@ func (d *Gateway) firstContact(ctx context.Context, p *peerState) error {
 	}
 	resp, err := p.client.Activate(ctx, ch)
 	if err != nil {
-		return fmt.Errorf("activate: %w", err)
+		return asMalformed(attest.ReasonEvidenceMalformed, fmt.Errorf("activate: %w", err))
 	}
 	err = d.verifier.Activate(ctx, name, resp)
 	if isRefusal(err) {
@@ -216,7 +317,7 @@ func (d *Gateway) freshEvidence(ctx context.Context, p *peerState) (*attest.Verd
 	}
 	ev, wg, rk, err := p.client.Evidence(ctx, nonce)
 	if err != nil {
-		return nil, nil, fmt.Errorf("evidence: %w", err)
+		return nil, nil, asMalformed(attest.ReasonEvidenceMalformed, fmt.Errorf("evidence: %w", err))
 	}
 	v, rep, err := d.verifier.Appraise(ctx, p.cfg.Name, nonce, ev, wg, rk)
 	if err != nil {
@@ -316,15 +417,19 @@ func (d *Gateway) onTunnelChange(st tunnel.PeerStatus) {
 	p.mu.Lock()
 	was := p.admitted
 	p.admitted = nil
+	reason := "verdict expired without renewal"
+	if !p.unreachable.IsZero() {
+		reason += fmt.Sprintf(": the peer has not answered since %s: %s", p.unreachable.UTC().Format(time.RFC3339), p.lastErr)
+	}
 	p.mu.Unlock()
 	if was == nil {
 		return
 	}
-	d.log.Warn("peer verdict expired; removed from the tunnel", "peer", st.Name)
+	d.log.Warn("peer verdict expired; removed from the tunnel", "peer", st.Name, "reason", reason)
 	// Do not block the tunnel's goroutine on the journal's fsync.
 	d.goDo(func() {
 		d.journal(d.bg, proof.KindRevocation, st.Name, ctRevocation, map[string]any{
-			"event": "revocation", "verifier": d.cfg.Box, "peer": st.Name, "reason": "verdict expired without renewal",
+			"event": "revocation", "verifier": d.cfg.Box, "peer": st.Name, "reason": reason,
 			"report_id": was.ReportID(), "time": time.Now().UTC(),
 		})
 	})

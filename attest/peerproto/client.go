@@ -75,7 +75,7 @@ func (c *Client) Evidence(ctx context.Context, nonce []byte) (*attest.Evidence, 
 		return nil, wg, nil, err
 	}
 	if len(ev.WireGuardKey) != len(wg) || len(ev.RecordKey) != ed25519.PublicKeySize {
-		return nil, wg, nil, errors.New("evidence: bound keys must be 32 bytes each")
+		return nil, wg, nil, fmt.Errorf("%w: evidence: bound keys must be 32 bytes each", attest.ErrMalformed)
 	}
 	copy(wg[:], ev.WireGuardKey)
 	return ev, wg, ed25519.PublicKey(ev.RecordKey), nil
@@ -109,7 +109,7 @@ func (c *Client) post(ctx context.Context, path string, msg any) ([]byte, error)
 		return nil, fmt.Errorf("%w: reading %s: %w", ErrUnreachable, path, err)
 	}
 	if len(b) > MaxResponseBody {
-		return nil, fmt.Errorf("%s: response larger than %d bytes", path, MaxResponseBody)
+		return nil, fmt.Errorf("%w: %s: response larger than %d bytes", attest.ErrMalformed, path, MaxResponseBody)
 	}
 	if resp.StatusCode/100 != 2 {
 		return nil, fmt.Errorf("%s: peer answered %s: %s", path, resp.Status, bytes.TrimSpace(b[:min(len(b), 512)]))

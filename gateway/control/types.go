@@ -97,6 +97,10 @@ const (
 	PeerRevoked       PeerState = "revoked"        // removed by a revocation: a failing verdict, a refused admission
 	PeerExpired       PeerState = "expired"        // removed: its verdict ran out without renewal
 	PeerNeverAdmitted PeerState = "never-admitted" // no passing verdict yet in this run
+	// PeerUnreachable: the last round could not reach the peer (it is down,
+	// frozen or cut off). Its reasons say since when and why; it stays in
+	// the tunnel until its verdict expires, then it is revoked.
+	PeerUnreachable PeerState = "unreachable"
 )
 
 // PeerInfo is one row of `wardgate peers`.
@@ -113,6 +117,9 @@ type PeerInfo struct {
 	Expiry        time.Time `json:"expiry"`
 	LastReportID  string    `json:"last_report_id,omitempty"`
 	Reasons       []Reason  `json:"reasons,omitempty"`
+	// UnreachableSince is when the peer stopped answering; zero while it
+	// answers.
+	UnreachableSince time.Time `json:"unreachable_since,omitzero"`
 }
 
 // AttestResult answers `wardgate attest PEER`.
