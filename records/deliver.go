@@ -53,15 +53,17 @@ func (r *Relay) deliverHTTP(ctx context.Context, e *proof.Entry, body []byte) er
 }
 
 func (r *Relay) deliverMLLP(ctx context.Context, body []byte) error {
-	ack, err := r.mllp.exchange(ctx, body)
+	m, err := hl7.CheckFrameable(body)
 	if err != nil {
-		return fmt.Errorf("%w: MLLP %s: %w", ErrDeliveryFailed, r.cfg.Deliver.MLLPAddr, err)
+		return fmt.Errorf("%w: %w", ErrNotMLLP, err)
 	}
-	a, err := hl7.ParseAck(ack)
+	a, err := r.mllp.exchange(ctx, m, body)
 	if err != nil {
 		return fmt.Errorf("%w: MLLP %s: %w", ErrDeliveryFailed, r.cfg.Deliver.MLLPAddr, err)
 	}
 	if a.Code != "AA" && a.Code != "CA" {
+		// MSA-3 is the engine's own text and may quote the message: it
+		// goes back to the sender, never into this box's log.
 		return fmt.Errorf("%w: MLLP %s answered %s: %s", ErrDeliveryFailed, r.cfg.Deliver.MLLPAddr, a.Code, a.Text)
 	}
 	return nil
@@ -82,7 +84,11 @@ type mllpConn struct {
 
 func newMLLPPool(addr string, max int64) *mllpPool { return &mllpPool{addr: addr, max: max} }
 
-func (p *mllpPool) exchange(ctx context.Context, msg []byte) ([]byte, error) {
+// exchange sends msg (whose header is m) and returns the engine's ACK for
+// it. A connection goes back to the pool only if the ACK acknowledges m
+// (MSA-2 = MSH-10) and nothing else is waiting on it: an extra or stray
+// ACK would otherwise be read as the answer to the next record.
+func (p *mllpPool) exchange(ctx context.Context, m *hl7.MSH, msg []byte) (*hl7.Ack, error) {
 	for attempt := 0; ; attempt++ {
 		c, reused, err := p.get(ctx)
 		if err != nil {
@@ -93,7 +99,7 @@ func (p *mllpPool) exchange(ctx context.Context, msg []byte) ([]byte, error) {
 		} else {
 			c.c.SetDeadline(time.Now().Add(30 * time.Second))
 		}
-		ack, err := func() ([]byte, error) {
+		raw, err := func() ([]byte, error) {
 			if err := hl7.WriteFrame(c.c, msg); err != nil {
 				return nil, err
 			}
@@ -107,8 +113,15 @@ func (p *mllpPool) exchange(ctx context.Context, msg []byte) ([]byte, error) {
 			}
 			return nil, err
 		}
+		a, err := hl7.MatchAck(m, raw)
+		if err != nil || c.rd.Buffered() > 0 {
+			// Out of step, or bytes beyond the ACK (an extra ACK): the
+			// connection is never used again.
+			c.c.Close()
+			return a, err
+		}
 		p.put(c)
-		return ack, nil
+		return a, nil
 	}
 }
 

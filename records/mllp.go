@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wardgate/wardgate/internal/netlimit"
 	"github.com/wardgate/wardgate/records/hl7"
 )
 
@@ -33,7 +34,14 @@ func (r *Relay) route(m *hl7.MSH) (string, error) {
 // answered, in order, with AA once the record is journaled, forwarded,
 // delivered and countersigned, or AE with the reason. A malformed frame is
 // answered with AE and the connection is closed (framing cannot resync).
+//
+// ln is wrapped with Config.MLLPLimits: a connection cap in total and per
+// source, an idle deadline between frames and a deadline for each frame.
+// A temporary Accept error (EMFILE, ENFILE) pauses accepting, with
+// backoff, and never ends the server. For MLLPS pass a tls.Listener.
 func (r *Relay) ServeMLLP(ctx context.Context, ln net.Listener) error {
+	lim := r.cfg.MLLPLimits.WithDefaults()
+	ln = netlimit.Listen(ln, lim)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	conns := make(map[net.Conn]struct{})
@@ -47,26 +55,31 @@ func (r *Relay) ServeMLLP(ctx context.Context, ln net.Listener) error {
 	})
 	defer stop()
 	defer wg.Wait()
-	for {
+	for fails := 0; ; {
 		c, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
+			if netlimit.Temporary(err) {
+				r.log.Warn("MLLP accept failed; backing off", "err", err)
+				select {
+				case <-time.After(netlimit.Backoff(fails)):
+				case <-ctx.Done():
+				}
+				fails++
 				continue
 			}
 			return fmt.Errorf("hl7: MLLP accept: %w", err)
 		}
+		fails = 0
 		mu.Lock()
 		conns[c] = struct{}{}
 		mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.serveMLLPConn(ctx, c)
+			r.serveMLLPConn(ctx, c, lim)
 			c.Close()
 			mu.Lock()
 			delete(conns, c)
@@ -75,12 +88,25 @@ func (r *Relay) ServeMLLP(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-func (r *Relay) serveMLLPConn(ctx context.Context, c net.Conn) {
+// serveMLLPConn answers frames on c. The client gets lim.IdleTimeout to
+// start a frame and lim.ReadTimeout to finish it, so a silent or slow
+// (slowloris) client lets go of its connection.
+func (r *Relay) serveMLLPConn(ctx context.Context, c net.Conn, lim netlimit.Limits) {
 	rd := bufio.NewReaderSize(c, 64<<10)
 	log := r.log.With("mllp_client", c.RemoteAddr().String())
 	for {
-		msg, err := hl7.ReadFrame(rd, r.cfg.MaxBody)
+		c.SetReadDeadline(time.Now().Add(lim.IdleTimeout))
+		_, err := rd.Peek(1)
+		var msg []byte
+		if err == nil {
+			c.SetReadDeadline(time.Now().Add(lim.ReadTimeout))
+			msg, err = hl7.ReadFrame(rd, r.cfg.MaxBody)
+		}
 		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return
+			}
 			if !errors.Is(err, io.EOF) && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
 				log.Warn("MLLP frame refused", "err", err)
 				hl7.WriteFrame(c, hl7.BuildAck(nil, "AE", err.Error(), r.cfg.Now()))
@@ -107,7 +133,7 @@ func (r *Relay) handleHL7(ctx context.Context, msg []byte) []byte {
 	}
 	if err != nil {
 		r.log.Warn("HL7 message not forwarded", "control_id", m.ControlID, "err", err)
-		return hl7.BuildAck(m, "AE", err.Error(), r.cfg.Now())
+		return hl7.BuildAck(m, ackCode(err), err.Error(), r.cfg.Now())
 	}
 	return hl7.BuildAck(m, "AA", "", r.cfg.Now())
 }

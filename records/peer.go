@@ -47,10 +47,14 @@ const (
 	codeBadCountersign = "bad_countersign"
 	codeInternal       = "internal"
 	codeNotReceived    = "not_received"
+	codeNotMLLP        = "not_mllp_deliverable"
 )
 
 // classify maps an error to its code and HTTP status.
 func classify(err error) (string, int) {
+	if code, ok := refusalCode(err); ok {
+		return code, http.StatusForbidden
+	}
 	switch {
 	case errors.Is(err, ErrNotAdmitted):
 		return codeNotAdmitted, http.StatusForbidden
@@ -64,6 +68,8 @@ func classify(err error) (string, int) {
 		return codeBadRequest, http.StatusBadRequest
 	case errors.Is(err, ErrNotReceived):
 		return codeNotReceived, http.StatusNotFound
+	case errors.Is(err, ErrNotMLLP):
+		return codeNotMLLP, http.StatusUnprocessableEntity
 	case errors.Is(err, ErrDeliveryFailed):
 		return codeDelivery, http.StatusBadGateway
 	case errors.Is(err, ErrPeerUnreachable):
@@ -337,6 +343,8 @@ func peerRefusal(pe peerError, peer string) error {
 		return fmt.Errorf("%w: %s: %s", ErrNotReceived, who, pe.Error)
 	case codeTooLarge:
 		return fmt.Errorf("%w: %s: %s", ErrTooLarge, who, pe.Error)
+	case codeNotMLLP:
+		return fmt.Errorf("%w: %s: %s", ErrNotMLLP, who, pe.Error)
 	}
 	return fmt.Errorf("%w: %s: %s: %s", ErrPeerRefused, who, pe.Code, pe.Error)
 }

@@ -59,8 +59,10 @@ import (
 
 	"github.com/wardgate/wardgate/attest"
 	"github.com/wardgate/wardgate/internal/names"
+	"github.com/wardgate/wardgate/internal/netlimit"
 	"github.com/wardgate/wardgate/ledger"
 	"github.com/wardgate/wardgate/ledger/proof"
+	"github.com/wardgate/wardgate/records/consent"
 	"github.com/wardgate/wardgate/records/receipt"
 )
 
@@ -110,6 +112,10 @@ type Config struct {
 	MLLPRoutes map[string]string
 	MLLPPeer   string
 
+	// Consent is the consent gate (consentgate.go); nil or mode off
+	// forwards every record as before.
+	Consent *consent.Gate
+
 	// CheckpointPace is the shortest time between checkpoints the relay
 	// asks for so that fresh receipts have one to prove inclusion in
 	// (default 20ms). Longer means fewer checkpoints, later receipts.
@@ -117,8 +123,11 @@ type Config struct {
 
 	MaxBody        int64         // largest record accepted (default DefaultMaxBody)
 	ForwardTimeout time.Duration // forward + delivery + countersign (default 30s)
-	Now            func() time.Time
-	Logger         *slog.Logger
+	// MLLPLimits bound the MLLP intake (ServeMLLP); zero fields take the
+	// netlimit defaults.
+	MLLPLimits netlimit.Limits
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 // dialTimeout bounds connecting to a peer through the tunnel. WireGuard
@@ -142,6 +151,8 @@ var (
 	ErrBadSignature    = errors.New("relay: entry signature does not verify with the sender's attested record key")
 	ErrNoRoute         = errors.New("relay: no peer route for HL7 message")
 	ErrNotReceived     = errors.New("relay: peer has not received this record")
+	// ErrNotMLLP: a record cannot be delivered as one MLLP frame.
+	ErrNotMLLP = errors.New("relay: record cannot be delivered over MLLP")
 )
 
 // Relay forwards and receives records. Safe for concurrent use.
@@ -418,6 +429,10 @@ func (r *Relay) sendChecked(ctx context.Context, peer, contentType string, body 
 	if err != nil {
 		return nil, err
 	}
+	cf, err := r.consentCheck(ctx, peer, contentType, body)
+	if err != nil {
+		return nil, err
+	}
 	digest := sha256.Sum256(body)
 	// Concurrent identical sends share one journal entry and one forward.
 	key := flightKey{peer: peer, digest: digest}
@@ -434,7 +449,7 @@ func (r *Relay) sendChecked(ctx context.Context, peer, contentType string, body 
 	f := &flight{done: make(chan struct{})}
 	r.inflight[key] = f
 	r.mu.Unlock()
-	f.res, f.err = r.send(ctx, v, peer, contentType, digest, body)
+	f.res, f.err = r.send(ctx, v, peer, contentType, digest, body, cf)
 	r.mu.Lock()
 	delete(r.inflight, key)
 	r.mu.Unlock()
@@ -442,8 +457,8 @@ func (r *Relay) sendChecked(ctx context.Context, peer, contentType string, body 
 	return f.res, f.err
 }
 
-func (r *Relay) send(ctx context.Context, v *attest.Verdict, peer, contentType string, digest [32]byte, body []byte) (*receipt.Receipt, error) {
-	sent, err := r.sentEntry(ctx, peer, contentType, digest)
+func (r *Relay) send(ctx context.Context, v *attest.Verdict, peer, contentType string, digest [32]byte, body []byte, cf proof.ConsentFields) (*receipt.Receipt, error) {
+	sent, err := r.sentEntry(ctx, peer, contentType, digest, cf)
 	if err != nil {
 		return nil, err
 	}
@@ -490,7 +505,7 @@ func (r *Relay) send(ctx context.Context, v *attest.Verdict, peer, contentType s
 
 // sentEntry journals the KindSent entry, or returns the one journaled by an
 // earlier attempt with the same digest to the same peer.
-func (r *Relay) sentEntry(ctx context.Context, peer, contentType string, digest [32]byte) (*proof.Entry, error) {
+func (r *Relay) sentEntry(ctx context.Context, peer, contentType string, digest [32]byte, cf proof.ConsentFields) (*proof.Entry, error) {
 	for _, seq := range r.cfg.Ledger.Lookup(digest) {
 		e, err := r.cfg.Ledger.Entry(ctx, seq)
 		if err != nil {
@@ -500,7 +515,7 @@ func (r *Relay) sentEntry(ctx context.Context, peer, contentType string, digest 
 			return e, nil
 		}
 	}
-	a, err := r.cfg.Ledger.Append(ctx, proof.Entry{Kind: proof.KindSent, Digest: digest, Sender: r.cfg.Box, Receiver: peer, ContentType: contentType})
+	a, err := r.cfg.Ledger.Append(ctx, proof.Entry{Kind: proof.KindSent, Digest: digest, Sender: r.cfg.Box, Receiver: peer, ContentType: contentType, Consent: cf})
 	if err != nil {
 		return nil, fmt.Errorf("relay: journaling sent entry: %w", err)
 	}

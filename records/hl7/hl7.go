@@ -30,7 +30,38 @@ var (
 	ErrFrameTooLarge = errors.New("hl7: MLLP frame too large")
 	// ErrBadHL7: the frame does not hold a parseable HL7 v2 message.
 	ErrBadHL7 = errors.New("hl7: malformed HL7 v2 message")
+	// ErrUnframeable: a body holds an MLLP framing byte (0x0B or 0x1C),
+	// so written into a frame it would end the frame early and smuggle
+	// whatever follows to the engine as messages of their own.
+	ErrUnframeable = errors.New("hl7: body holds an MLLP framing byte")
+	// ErrAckMismatch: an ACK does not acknowledge the message just sent
+	// (MSA-2 is not its MSH-10).
+	ErrAckMismatch = errors.New("hl7: ACK does not acknowledge the message sent")
 )
+
+// CheckFrameable parses body as an HL7 v2 message that can be sent as one
+// MLLP frame: no 0x0B or 0x1C byte anywhere, and a valid MSH. It returns
+// the MSH, whose MSH-10 the ACK must echo.
+func CheckFrameable(body []byte) (*MSH, error) {
+	if i := bytes.IndexAny(body, "\x0b\x1c"); i >= 0 {
+		return nil, fmt.Errorf("%w: byte 0x%02x at offset %d; HL7 v2 text never holds 0x0B or 0x1C", ErrUnframeable, body[i], i)
+	}
+	return ParseMSH(body)
+}
+
+// MatchAck parses ack and checks that it acknowledges sent (MSA-2 equals
+// the sent MSH-10). A mismatch means the connection is out of step (an
+// extra or lost ACK) and must not be used again.
+func MatchAck(sent *MSH, ack []byte) (*Ack, error) {
+	a, err := ParseAck(ack)
+	if err != nil {
+		return nil, err
+	}
+	if a.ControlID != sent.ControlID {
+		return nil, fmt.Errorf("%w: MSA-2 %q, sent MSH-10 %q", ErrAckMismatch, trunc(a.ControlID, 32), trunc(sent.ControlID, 32))
+	}
+	return a, nil
+}
 
 // ReadFrame reads one MLLP frame of at most max bytes of payload. It skips
 // CR/LF between frames, and returns io.EOF on a clean close between frames.
