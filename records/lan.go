@@ -31,7 +31,8 @@ func (r *Relay) LANHandler() http.Handler {
 	mux.HandleFunc("POST /v1/records", r.handleRecord)
 	mux.HandleFunc("POST "+bulkPath, r.handleBulk)
 	mux.HandleFunc("GET /v1/receipts/{digest}", r.handleReceipt)
-	return mux
+	r.consentRoutes(mux)
+	return withPurpose(mux)
 }
 
 // intake checks a LAN request's To: peer (named, admitted now) before it
