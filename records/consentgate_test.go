@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/wardgate/wardgate/ledger/proof"
 	"github.com/wardgate/wardgate/records/consent"
+	"github.com/wardgate/wardgate/records/receipt"
 )
 
 // consentPair is a sending box with a consent gate (mode) and a receiver;
@@ -260,5 +262,32 @@ func TestConsentOverMLLP(t *testing.T) {
 	postConsent(t, p.a, testConsent("c-1", "PATID1234", "org-city", ""))
 	if a := mllpExchange(t, c, rd, frame(withControlID("CONS0002"))); a.Code != "AA" {
 		t.Fatalf("with consent: ACK %+v, want AA", a)
+	}
+}
+
+// A released record's receipt shows the consent's id, version and digest,
+// as the signed entry says; an edited consent field is refused.
+func TestConsentInReceipt(t *testing.T) {
+	p, _ := consentPair(t, consent.ModeRequired, nil)
+	c := testConsent("c-1", "pat-1", "org-city", "")
+	postConsent(t, p.a, c)
+	st, out := sendRecord(t, p.a, observation(t, "pat-1", ""), "")
+	if st != http.StatusOK {
+		t.Fatalf("%d %s", st, out)
+	}
+	rc, err := receipt.ParseReceipt(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.Consent == nil || rc.Consent.ID != "c-1" || rc.Consent.Digest != proof.Hash(sha256.Sum256(c)) || rc.Consent.Version == "" {
+		t.Fatalf("receipt consent %+v", rc.Consent)
+	}
+	viaMarshal, _ := json.Marshal(rc)
+	if !bytes.Equal(append(viaMarshal, '\n'), out) {
+		t.Fatalf("AppendJSON and json.Marshal differ:\n%s\n%s", out, viaMarshal)
+	}
+	edited := bytes.Replace(out, []byte(`"id":"c-1"`), []byte(`"id":"c-2"`), 1)
+	if _, err := receipt.ParseReceipt(edited); !errors.Is(err, receipt.ErrHeaderMismatch) {
+		t.Fatalf("edited consent id: %v, want ErrHeaderMismatch", err)
 	}
 }

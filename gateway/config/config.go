@@ -23,6 +23,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wardgate/wardgate/records/consent"
 	"github.com/wardgate/wardgate/tunnel"
 )
 
@@ -186,6 +187,10 @@ type Peer struct {
 	WireGuardEndpoint string   `yaml:"wireguard_endpoint"`
 	EK                string   `yaml:"ek,omitempty"` // sha256:<64 hex>
 	AllowedIPs        []string `yaml:"allowed_ips"`
+	// Organization is the peer hospital's organisation identifier, as
+	// Consent resources name it in provision.actor: the consent gate
+	// releases a patient's records to this peer only if a Consent names it.
+	Organization string `yaml:"organization,omitempty"`
 }
 
 // Chain is where checkpoints are anchored.
@@ -287,6 +292,12 @@ type Records struct {
 	// PeerPort is the TCP port on each box's tunnel address where peers'
 	// relays deliver records (default 7400).
 	PeerPort int `yaml:"peer_port,omitempty"`
+	// Consent is the consent gate: off (default), audit (log what would be
+	// refused, forward it) or required (refuse records without consent).
+	Consent consent.Mode `yaml:"consent,omitempty"`
+	// Purpose is the purpose of use of records that name none (a Purpose
+	// header on the LAN API); default TREAT. HL7 v2 records always take it.
+	Purpose string `yaml:"purpose,omitempty"`
 }
 
 // Load reads, parses and validates path, resolving relative paths against

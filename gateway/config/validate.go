@@ -480,6 +480,7 @@ func (c *Config) validateRecords(k *checker) {
 	c.validateRecordsDelivery(k)
 	c.validateMLLPRoutes(k)
 	c.validateRecordsLimits(k)
+	c.validateConsent(k)
 }
 
 // validateRecordsLAN checks the intake listeners; the TLS files go

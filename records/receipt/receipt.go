@@ -41,6 +41,40 @@ type Receipt struct {
 	// DeliveryError (the receiver could not be asked).
 	Delivery      string `json:"delivery,omitempty"`
 	DeliveryError string `json:"delivery_error,omitempty"`
+	// Consent is the consent the record was released under (from the
+	// signed entry; absent for records sent without the consent gate).
+	Consent *Consent `json:"consent,omitempty"`
+}
+
+// Consent names, in a receipt, the consent a record was released under.
+// `wardgate verify --consent FILE` checks Digest against the resource.
+type Consent struct {
+	ID      string     `json:"id"`
+	Version string     `json:"version"`
+	Digest  proof.Hash `json:"digest"`
+}
+
+// consentOf is the receipt's consent part of e, or nil.
+func consentOf(e *proof.Entry) *Consent {
+	if e.Consent.ID == "" {
+		return nil
+	}
+	return &Consent{ID: e.Consent.ID, Version: e.Consent.Version, Digest: proof.Hash(e.Consent.Digest)}
+}
+
+// checkConsent compares a receipt's consent field (raw, as read) with the
+// signed entry's.
+func checkConsent(raw json.RawMessage, want *Consent) error {
+	var got *Consent
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &got); err != nil {
+			return fmt.Errorf("%w: field \"consent\": %w", ErrHeaderMismatch, err)
+		}
+	}
+	if (got == nil) != (want == nil) || (got != nil && *got != *want) {
+		return fmt.Errorf("%w: field \"consent\" is %+v, the signed entry says %+v", ErrHeaderMismatch, got, want)
+	}
+	return nil
 }
 
 // Delivery states of a sent record's receipt.
@@ -263,6 +297,7 @@ func ParseReceipt(b []byte) (*Receipt, error) {
 		Countersign json.RawMessage `json:"countersign"`
 		Delivery    string          `json:"delivery"`
 		DeliveryErr string          `json:"delivery_error"`
+		Consent     json.RawMessage `json:"consent"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("%w: %w", proof.ErrMalformedReceipt, err)
@@ -296,6 +331,9 @@ func ParseReceipt(b []byte) (*Receipt, error) {
 		}
 	}
 	rc.Delivery, rc.DeliveryError = raw.Delivery, raw.DeliveryErr
+	if err := checkConsent(raw.Consent, rc.Consent); err != nil {
+		return nil, err
+	}
 	if err := checkDelivery(rc); err != nil {
 		return nil, err
 	}
@@ -353,7 +391,7 @@ func New(lr *proof.Receipt, cs *Countersign) (*Receipt, error) {
 		return nil, err
 	}
 	rc := &Receipt{Version: 1, Digest: proof.Hash(e.Digest), Kind: e.Kind.String(), Sender: e.Sender, Receiver: e.Receiver,
-		ContentType: e.ContentType, Status: lr.Status, Ledger: lr, Countersign: cs}
+		ContentType: e.ContentType, Status: lr.Status, Ledger: lr, Countersign: cs, Consent: consentOf(e)}
 	if cs != nil {
 		rc.Delivery = DeliveryCountersigned
 	}

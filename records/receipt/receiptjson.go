@@ -41,6 +41,15 @@ func (rc *Receipt) AppendJSON(b []byte) []byte {
 		b = append(b, `,"delivery_error":`...)
 		b = proof.AppendJSONString(b, rc.DeliveryError)
 	}
+	if c := rc.Consent; c != nil {
+		b = append(b, `,"consent":{"id":`...)
+		b = proof.AppendJSONString(b, c.ID)
+		b = append(b, `,"version":`...)
+		b = proof.AppendJSONString(b, c.Version)
+		b = append(b, `,"digest":`...)
+		b = c.Digest.AppendJSON(b)
+		b = append(b, '}')
+	}
 	return append(b, '}')
 }
 
