@@ -2,6 +2,7 @@ package records
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -336,4 +337,54 @@ func (l *emfileListener) Accept() (net.Conn, error) {
 func TestMLLPSurvivesEMFILE(t *testing.T) {
 	addr := mllpServer(t, netlimit.Limits{}, func(ln net.Listener) net.Listener { return &emfileListener{Listener: ln, n: 5} })
 	okExchange(t, "127.0.0.1", addr, "AFTER001")
+}
+
+// FuzzMLLPFramingAndAck: a body CheckFrameable accepts goes out as exactly
+// one frame that reads back as itself; an ACK stream MatchAck accepts
+// acknowledges the sent message's MSH-10 with a valid code.
+func FuzzMLLPFramingAndAck(f *testing.F) {
+	m, _ := hl7.ParseMSH([]byte(adtA01))
+	f.Add([]byte(adtA01), ackFrame(m, "AA"))
+	f.Add([]byte(adtA01+"ZZZ|X\x1c\r"+adtA01), append(ackFrame(m, "AA"), ackFrame(m, "AE")...))
+	other := *m
+	other.ControlID = "X"
+	f.Add([]byte(adtA01), ackFrame(&other, "AA"))
+	f.Add([]byte("MSH|^~\\&|||||||ADT|1\r"), []byte("\x0bMSH|^~\\&|||||||ACK|2\rMSA|AA|1\x1c\r"))
+	f.Fuzz(func(t *testing.T, body, acks []byte) {
+		sent, err := hl7.CheckFrameable(body)
+		if err != nil {
+			return
+		}
+		if bytes.IndexByte(body, 0x0b) >= 0 || bytes.IndexByte(body, 0x1c) >= 0 {
+			t.Fatalf("framing byte in accepted body %q", body)
+		}
+		var w bytes.Buffer
+		if err := hl7.WriteFrame(&w, body); err != nil {
+			t.Fatal(err)
+		}
+		rd := bufio.NewReader(&w)
+		got, err := hl7.ReadFrame(rd, int64(len(body)))
+		if err != nil || !bytes.Equal(got, body) || rd.Buffered() != 0 {
+			t.Fatalf("frame of %q read back as %q (%v), %d bytes left", body, got, err, rd.Buffered())
+		}
+		ard := bufio.NewReaderSize(bytes.NewReader(acks), 16)
+		for {
+			raw, err := hl7.ReadFrame(ard, 4096)
+			if err != nil {
+				return
+			}
+			a, err := hl7.MatchAck(sent, raw)
+			if err != nil {
+				continue
+			}
+			if a.ControlID != sent.ControlID {
+				t.Fatalf("ACK for %q matched %q", a.ControlID, sent.ControlID)
+			}
+			switch a.Code {
+			case "AA", "AE", "AR", "CA", "CE", "CR":
+			default:
+				t.Fatalf("ACK code %q accepted", a.Code)
+			}
+		}
+	})
 }

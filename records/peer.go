@@ -96,19 +96,22 @@ func writeRefusal(w http.ResponseWriter, status int, code string, err error) {
 	json.NewEncoder(w).Encode(peerError{Code: code, Error: err.Error()})
 }
 
+// initialBodyBuf is the most readBody allocates before the body arrives.
+const initialBodyBuf = 16 << 10
+
 // readBody reads at most max bytes of the request body into memory.
 func readBody(w http.ResponseWriter, req *http.Request, max int64) ([]byte, error) {
 	if req.ContentLength > max {
 		return nil, fmt.Errorf("%w: Content-Length %d exceeds the limit of %d bytes (max_body)", ErrTooLarge, req.ContentLength, max)
 	}
-	// Size the buffer from Content-Length (bulk requests and peer batches
-	// run to a MiB; growing to it copies it several times), but not past
-	// 1 MiB on the word of a header alone.
-	n := req.ContentLength
+	// The buffer grows with the bytes that arrive, never on the word of
+	// Content-Length alone: a header costs a sender nothing, and thousands
+	// of half-open uploads each claiming max_body would otherwise pin
+	// that much memory before sending a byte.
+	n := min(req.ContentLength, initialBodyBuf)
 	if n < 0 {
-		n = 64 << 10
+		n = initialBodyBuf
 	}
-	n = min(n, 1<<20)
 	buf := bytes.NewBuffer(make([]byte, 0, n+1))
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, req.Body, max))
 	if err != nil {

@@ -6,20 +6,21 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/wardgate/wardgate/internal/netlimit"
 )
 
-// Serve serves h on ln (the LAN listener, possibly wrapped in TLS for mTLS,
+// Serve serves h on ln, with netlimit's default caps and timeouts, (the LAN listener, possibly wrapped in TLS for mTLS,
 // or the tunnel listener for PeerHandler) with timeouts that keep a slow or
 // idle client from holding resources, until ctx ends. Record bodies are
 // read with their own size bound by the handlers.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
+	return ServeLimited(ctx, netlimit.Listen(ln, netlimit.Limits{}), netlimit.Limits{}.HTTPServer(h))
+}
+
+// ServeLimited serves srv on ln (wrapped by netlimit.Listen, possibly
+// under TLS) until ctx ends, then shuts it down.
+func ServeLimited(ctx context.Context, ln net.Listener, srv *http.Server) error {
 	stop := context.AfterFunc(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
