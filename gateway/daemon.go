@@ -607,6 +607,10 @@ func (d *Gateway) newRelay() error {
 		return err
 	}
 	peerAddr := d.peerRelayAddrs()
+	gate, err := c.ConsentGate()
+	if err != nil {
+		return err
+	}
 	d.relay, err = records.New(records.Config{
 		Box: c.Box, Ledger: d.ledger, RecordKey: signer, Verdicts: d,
 		Dial: func(ctx context.Context, peer string) (net.Conn, error) {
@@ -618,7 +622,7 @@ func (d *Gateway) newRelay() error {
 		},
 		Deliver:    records.Delivery{HTTPURL: c.Records.DeliverURL, MLLPAddr: c.Records.DeliverMLLP, FHIRBatch: c.Records.DeliverFHIRBatch},
 		MLLPRoutes: c.Records.MLLPRoutes, MLLPPeer: c.Records.MLLPPeer,
-		MaxBody: c.Records.MaxBody, Logger: d.log,
+		MaxBody: c.Records.MaxBody, Consent: gate, Logger: d.log,
 	})
 	if err != nil {
 		return err

@@ -35,6 +35,7 @@ var refusals = []struct {
 }{
 	{receipt.ErrBadCountersign, "bad_countersignature"},
 	{receipt.ErrHeaderMismatch, "header_mismatch"},
+	{errConsentMismatch, "consent_mismatch"},
 	{proof.ErrReceiptTooLarge, "receipt_too_large"},
 	{proof.ErrMalformedReceipt, "malformed_receipt"},
 	{proof.ErrBadEntry, "malformed_receipt"},
@@ -46,6 +47,7 @@ var refusals = []struct {
 	{proof.ErrWrongChain, "wrong_chain"},
 	{proof.ErrRootNotOnChain, "root_not_on_chain"},
 	{proof.ErrUnregisteredGateway, "unregistered_gateway"},
+	{proof.ErrGatewayNotBound, "gateway_not_bound"},
 	{proof.ErrNotDeepEnough, "not_deep_enough"},
 }
 
@@ -86,6 +88,9 @@ type verifyOutput struct {
 	Depth          uint64    `json:"depth,omitempty"`
 	Countersigned  string    `json:"countersigned,omitempty"`
 	Warnings       []string  `json:"warnings,omitempty"`
+
+	// Consent is the entry's consent part (verify_consent.go).
+	Consent *consentOutput `json:"consent,omitempty"`
 }
 
 // parseAnyReceipt reads either a ledger receipt or the receipt the sending
@@ -106,6 +111,7 @@ type verifyFlags struct {
 	chainID                         uint64
 	contract, gateway               string
 	minDepth                        uint64
+	consent                         string // --consent FILE (verify_consent.go)
 }
 
 func (a *app) verifyCmd() *cobra.Command {
@@ -156,6 +162,7 @@ used and a warning says so. Exits 1 with the reason on any failure.`,
 	f.StringVar(&vf.contract, "contract", "", "trusted anchor contract address (with --rpc; default: the one in the receipt)")
 	f.StringVar(&vf.gateway, "gateway", "", "require the anchor to be sent by this gateway account (with --rpc)")
 	f.Uint64Var(&vf.minDepth, "min-depth", 1, "blocks the anchor needs, counting its own (with --rpc)")
+	f.StringVar(&vf.consent, "consent", "", "a FHIR Consent file (from `wardgate consents show`): must be the consent the record was released under")
 	return cmd
 }
 
@@ -191,6 +198,9 @@ func runVerify(ctx context.Context, vf verifyFlags, timeout time.Duration, stdin
 		return out, err
 	}
 	describeResult(&out, r, res)
+	if err := checkConsentFile(vf.consent, &out); err != nil {
+		return out, err
+	}
 	return out, nil
 }
 
@@ -217,6 +227,7 @@ func describeReceipt(out *verifyOutput, r *proof.Receipt) {
 	if e, err := r.ParsedEntry(); err == nil {
 		out.Log, out.Kind, out.Digest = e.Log, e.Kind.String(), hex.EncodeToString(e.Digest[:])
 		out.Sender, out.Receiver, out.ContentType, out.Time = e.Sender, e.Receiver, e.ContentType, e.Time
+		describeConsent(out, e)
 	}
 }
 
@@ -322,6 +333,7 @@ func printVerify(w io.Writer, v verifyOutput) {
 		fmt.Fprintf(t, "  entry:\t%s %s -> %s, %s, %s\n", v.Kind, orDash(v.Sender), orDash(v.Receiver), orDash(v.ContentType), v.Time.UTC().Format(time.RFC3339))
 		fmt.Fprintf(t, "  digest:\tsha256:%s\n", v.Digest)
 		fmt.Fprintf(t, "  checkpoint root:\t%s\n", v.CheckpointRoot)
+		printConsent(t, v)
 	}
 	if v.OK {
 		rec := "not checked (no --record)"

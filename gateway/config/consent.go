@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 
 	"github.com/wardgate/wardgate/records/consent"
@@ -30,4 +31,29 @@ func (c *Config) validateConsent(k *checker) {
 			k.add(fmt.Sprintf("peers[%d].organization", i), "is required with records.consent: required; set peer %q's organisation identifier as its Consents name it", p.Name)
 		}
 	}
+}
+
+// ConsentDir is where the box keeps the Consents posted to it and the
+// patient-hash salt.
+func (c *Config) ConsentDir() string { return filepath.Join(c.StateDir, "consents") }
+
+// ConsentGate opens the consent store and returns the gate this config
+// describes (in mode off it decides nothing, but the consent API still
+// takes Consents, so a box can be filled before the gate is switched on).
+func (c *Config) ConsentGate() (*consent.Gate, error) {
+	st, err := consent.Open(c.ConsentDir())
+	if err != nil {
+		return nil, err
+	}
+	h, err := consent.LoadHasher(c.ConsentDir())
+	if err != nil {
+		return nil, err
+	}
+	orgs := make(map[string]string, len(c.Peers))
+	for _, p := range c.Peers {
+		if p.Organization != "" {
+			orgs[p.Name] = p.Organization
+		}
+	}
+	return &consent.Gate{Mode: c.Records.Consent, Store: st, Hasher: h, Orgs: orgs, DefaultPurpose: c.Records.Purpose}, nil
 }
