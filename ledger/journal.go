@@ -1,11 +1,9 @@
 package ledger
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"log/slog"
 	"maps"
 	"os"
@@ -13,10 +11,10 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/wardgate/wardgate/ledger/proof"
+	"github.com/wardgate/wardgate/ledger/store"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -30,26 +28,27 @@ import (
 // every acknowledged entry is there; a torn record at a WAL's tail was
 // never acknowledged and is dropped. Checkpoints, anchors and metadata are
 // written to bbolt directly.
+// The format (bucket names, WAL records) is defined once, in ledger/store.
 var (
-	bucketEntries     = []byte("entries")     // seq (BE) -> Entry.MarshalBinary
-	bucketCheckpoints = []byte("checkpoints") // size (BE) -> Checkpoint JSON
-	bucketAnchors     = []byte("anchors")     // size (BE) -> Anchor JSON
-	bucketMeta        = []byte("meta")        // key -> value
-)
+	bucketEntries     = store.BucketEntries
+	bucketCheckpoints = store.BucketCheckpoints
+	bucketAnchors     = store.BucketAnchors
+	bucketMeta        = store.BucketMeta
 
-var (
-	metaBox      = []byte("box")
-	metaKey      = []byte("record-key")
-	metaInflight = []byte("inflight-tx") // the anchoring tx sent but not yet confirmed
+	metaBox      = store.MetaBox
+	metaKey      = store.MetaKey
+	metaInflight = store.MetaInflight
 )
 
 type journal struct {
-	db  *bolt.DB
-	dir string
-	log *slog.Logger
+	db    *bolt.DB
+	dir   string
+	log   *slog.Logger
+	fs    walFS
+	every time.Duration // apply interval
 
 	walMu  sync.Mutex // held while writing the WAL and while switching files
-	wal    *os.File
+	wal    walFile
 	walGen uint64
 	walBuf []byte
 	walErr error // sticky: a WAL write failed
@@ -65,12 +64,7 @@ type journal struct {
 	done chan struct{}
 }
 
-// WAL records: u32 length of the payload, u32 CRC-32C of it, payload =
-// type, u64 key (seq or checkpoint size), value.
 const (
-	walEntry      = 1
-	walCheckpoint = 2
-	walHeader     = 8
 	applyEvery    = time.Second // rarely: each apply's bbolt fsyncs slow the WAL's
 	applyAbove    = 32768       // pending records that trigger an early apply
 	// maxPending bounds what waits in memory while applies fail (a full
@@ -78,17 +72,18 @@ const (
 	maxPending = 1 << 20
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-func walName(dir string, gen uint64) string {
-	return filepath.Join(dir, fmt.Sprintf("ledger-%016x.wal", gen))
-}
+func walName(dir string, gen uint64) string { return store.WALName(dir, gen) }
 
 func openJournal(dir string, log *slog.Logger) (*journal, error) {
+	return openJournalFS(dir, osFS{}, applyEvery, log)
+}
+
+// openJournalFS opens the journal with the WAL on fs, applied every every.
+func openJournalFS(dir string, fs walFS, every time.Duration, log *slog.Logger) (*journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("ledger: creating state dir %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, "ledger.db")
+	path := filepath.Join(dir, store.DBName)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:        2 * time.Second,
 		NoFreelistSync: true, // the freelist is rebuilt on open; saves a write per commit
@@ -109,14 +104,14 @@ func openJournal(dir string, log *slog.Logger) (*journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("ledger: initialising journal %s: %w", path, err)
 	}
-	j := &journal{db: db, dir: dir, log: log, pendE: map[uint64][]byte{}, pendC: map[uint64][]byte{},
+	j := &journal{db: db, dir: dir, log: log, fs: fs, every: every, pendE: map[uint64][]byte{}, pendC: map[uint64][]byte{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	last, err := j.replay()
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	if j.wal, err = createWAL(dir, last+1); err != nil {
+	if j.wal, err = createWAL(fs, dir, last+1); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -126,83 +121,77 @@ func openJournal(dir string, log *slog.Logger) (*journal, error) {
 }
 
 // createWAL creates an empty WAL file and makes its directory entry durable.
-func createWAL(dir string, gen uint64) (*os.File, error) {
-	f, err := os.OpenFile(walName(dir, gen), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+func createWAL(fs walFS, dir string, gen uint64) (walFile, error) {
+	name := walName(dir, gen)
+	f, err := fs.Create(name)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: creating write-ahead log: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fs.SyncDir(dir); err != nil {
 		f.Close()
+		fs.Remove(name) // empty; the next round makes it again
 		return nil, err
 	}
 	return f, nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("ledger: opening state dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("ledger: syncing state dir %s: %w", dir, err)
-	}
-	return nil
-}
-
 // walFiles lists the WAL generations in dir, oldest first.
-func walFiles(dir string) ([]uint64, error) {
-	names, err := filepath.Glob(filepath.Join(dir, "ledger-*.wal"))
+func walFiles(fs walFS, dir string) ([]uint64, error) {
+	names, err := fs.Glob(store.WALGlob(dir))
 	if err != nil {
 		return nil, err
 	}
-	var gens []uint64
-	for _, n := range names {
-		var g uint64
-		if _, err := fmt.Sscanf(filepath.Base(n), "ledger-%016x.wal", &g); err == nil {
-			gens = append(gens, g)
-		}
-	}
-	slices.Sort(gens)
-	return gens, nil
+	return store.WALGens(names), nil
 }
 
 // replay moves every WAL record left by the last run into bbolt, deletes
-// the WAL files and returns the newest generation seen.
+// the WAL files and returns the newest generation seen. A torn write at the
+// tail of the newest file was never acknowledged and is dropped (and
+// logged); any other bad record refuses the open and keeps every file, since
+// acknowledged entries may follow it and dropping them would hand their
+// sequence numbers to new entries, forking the log.
 func (j *journal) replay() (uint64, error) {
-	gens, err := walFiles(j.dir)
+	gens, err := walFiles(j.fs, j.dir)
 	if err != nil || len(gens) == 0 {
 		return 0, err
 	}
-	es, cs := map[uint64][]byte{}, map[uint64][]byte{}
-	for _, g := range gens {
-		b, err := os.ReadFile(walName(j.dir, g))
+	files := make([]store.WALFile, len(gens))
+	for i, g := range gens {
+		b, err := j.fs.ReadFile(walName(j.dir, g))
 		if err != nil {
 			return 0, fmt.Errorf("ledger: reading write-ahead log: %w", err)
 		}
-		for len(b) >= walHeader {
-			n := binary.BigEndian.Uint32(b)
-			if n < 9 || uint64(len(b)-walHeader) < uint64(n) || crc32.Checksum(b[walHeader:walHeader+n], castagnoli) != binary.BigEndian.Uint32(b[4:]) {
-				break // a torn tail: written, never acknowledged
-			}
-			rec := b[walHeader : walHeader+n]
-			key := binary.BigEndian.Uint64(rec[1:])
-			switch rec[0] {
-			case walEntry:
-				es[key] = rec[9:]
-			case walCheckpoint:
-				cs[key] = rec[9:]
-			}
-			b = b[walHeader+n:]
+		files[i] = store.WALFile{Name: walName(j.dir, g), Data: b}
+	}
+	recs, torn, err := store.ReadWALs(files)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: refusing to open %s: %w", j.dir, err)
+	}
+	if torn != nil {
+		j.log.Warn("dropped a torn write at the tail of the write-ahead log (never acknowledged)",
+			"code", "wal-torn-tail", "file", torn.File, "offset", torn.Offset, "bytes", torn.Bytes, "reason", torn.Reason)
+	}
+	es, cs := map[uint64][]byte{}, map[uint64][]byte{}
+	for _, r := range recs {
+		switch r.Type {
+		case store.WALEntry:
+			es[r.Key] = r.Value
+		case store.WALCheckpoint:
+			cs[r.Key] = r.Value
 		}
 	}
 	if err := j.put(es, cs); err != nil {
 		return 0, fmt.Errorf("ledger: replaying write-ahead log into the journal: %w", err)
 	}
 	for _, g := range gens {
-		if err := os.Remove(walName(j.dir, g)); err != nil {
+		if err := j.fs.Remove(walName(j.dir, g)); err != nil {
 			return 0, fmt.Errorf("ledger: removing replayed write-ahead log: %w", err)
 		}
+	}
+	// Durably: a torn file come back after a crash would sit behind newer
+	// files and be taken for corruption.
+	if err := j.fs.SyncDir(j.dir); err != nil {
+		return 0, err
 	}
 	return gens[len(gens)-1], nil
 }
@@ -238,7 +227,7 @@ func (j *journal) put(es, cs map[uint64][]byte) error {
 // are pending), and once more on close.
 func (j *journal) applier() {
 	defer close(j.done)
-	t := time.NewTicker(applyEvery)
+	t := time.NewTicker(j.every)
 	defer t.Stop()
 	for {
 		select {
@@ -267,7 +256,7 @@ func (j *journal) apply() {
 	j.walMu.Lock()
 	gen := j.walGen
 	j.walMu.Unlock()
-	nf, err := createWAL(j.dir, gen+1)
+	nf, err := createWAL(j.fs, j.dir, gen+1)
 	if err != nil {
 		return // keep appending to the current file; retry next round
 	}
@@ -294,10 +283,10 @@ func (j *journal) apply() {
 	if j.applyErr.Swap(nil) != nil {
 		j.log.Info("journal apply recovered")
 	}
-	gens, _ := walFiles(j.dir)
+	gens, _ := walFiles(j.fs, j.dir)
 	for _, g := range gens {
 		if g <= gen {
-			os.Remove(walName(j.dir, g))
+			j.fs.Remove(walName(j.dir, g))
 		}
 	}
 	j.pendMu.Lock()
@@ -330,12 +319,12 @@ func (j *journal) close() error {
 	j.pendMu.RUnlock()
 	if left == 0 {
 		// Everything is in bbolt: the last file holds nothing new.
-		os.Remove(walName(j.dir, j.walGen))
+		j.fs.Remove(walName(j.dir, j.walGen))
 	}
 	return j.db.Close()
 }
 
-func u64key(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+func u64key(v uint64) []byte { return store.U64Key(v) }
 
 // appendEntries makes one batch, and the checkpoint over it if cp is not
 // nil, durable: one WAL write and one fdatasync.
@@ -355,16 +344,16 @@ func (j *journal) appendEntries(first uint64, data [][]byte, cp []byte) error {
 	}
 	b := j.walBuf[:0]
 	for i, d := range data {
-		b = appendWAL(b, walEntry, first+uint64(i), d)
+		b = store.AppendWAL(b, store.WALEntry, first+uint64(i), d)
 	}
 	size := first + uint64(len(data))
 	if cp != nil {
-		b = appendWAL(b, walCheckpoint, size, cp)
+		b = store.AppendWAL(b, store.WALCheckpoint, size, cp)
 	}
 	j.walBuf = b
 	_, err := j.wal.Write(b)
 	if err == nil {
-		err = syscall.Fdatasync(int(j.wal.Fd()))
+		err = j.wal.Datasync()
 	}
 	if err != nil {
 		// The file's tail is unknown now: stop, as bbolt would.
@@ -387,17 +376,6 @@ func (j *journal) appendEntries(first uint64, data [][]byte, cp []byte) error {
 		}
 	}
 	return nil
-}
-
-func appendWAL(b []byte, typ byte, key uint64, v []byte) []byte {
-	off := len(b)
-	b = append(b, make([]byte, walHeader)...)
-	b = append(b, typ)
-	b = binary.BigEndian.AppendUint64(b, key)
-	b = append(b, v...)
-	binary.BigEndian.PutUint32(b[off:], uint32(len(b)-off-walHeader))
-	binary.BigEndian.PutUint32(b[off+4:], crc32.Checksum(b[off+walHeader:], castagnoli))
-	return b
 }
 
 func (j *journal) entry(seq uint64) (*proof.Entry, error) {

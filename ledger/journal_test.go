@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/wardgate/wardgate/internal/testutil"
+	"github.com/wardgate/wardgate/ledger/store"
 )
 
 // copyDir snapshots a state dir as a crash would leave it (files as written).
@@ -54,7 +55,7 @@ func TestWALReplayAfterCrash(t *testing.T) {
 	// The crash: the files as they are now, the applier not yet run
 	// (it runs every 100ms; nothing has been applied within this test's time).
 	crashed := copyDir(t, dir)
-	gens, _ := walFiles(crashed)
+	gens, _ := walFiles(osFS{}, crashed)
 	if len(gens) != 1 {
 		t.Fatalf("%d WAL files, want 1", len(gens))
 	}
@@ -62,7 +63,7 @@ func TestWALReplayAfterCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Write([]byte{0, 0, 1, 0, 0xde, 0xad, 0xbe, 0xef, walEntry, 0, 0}) // a torn record
+	f.Write([]byte{0, 0, 1, 0, 0xde, 0xad, 0xbe, 0xef, store.WALEntry, 0, 0}) // a torn record
 	f.Close()
 
 	r, err := openJournal(crashed, testutil.QuietLogger())
@@ -86,7 +87,7 @@ func TestWALReplayAfterCrash(t *testing.T) {
 	if ok, err := r.getJSON(bucketCheckpoints, u64key(5), &cp); !ok || err != nil || cp.Size != 5 {
 		t.Fatalf("checkpoint lost: %v %v", ok, err)
 	}
-	if gens, _ := walFiles(crashed); len(gens) != 1 {
+	if gens, _ := walFiles(osFS{}, crashed); len(gens) != 1 {
 		t.Fatalf("replayed WAL files not removed: %v", gens)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wardgate/wardgate/internal/names"
+	"github.com/wardgate/wardgate/ledger/check"
 	"github.com/wardgate/wardgate/ledger/proof"
 	bolt "go.etcd.io/bbolt"
 )
@@ -52,6 +53,11 @@ type Config struct {
 	CheckpointEachCommit bool
 
 	Logger *slog.Logger
+
+	// walFS and applyEvery are for the power-loss test (nil, 0: the OS
+	// and applyEvery).
+	walFS      walFS
+	applyEvery time.Duration
 }
 
 // Appended is what Append returns once the entry is durable.
@@ -139,7 +145,13 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	j, err := openJournal(cfg.StateDir, cfg.Logger.With("component", "ledger-journal", "box", cfg.Box))
+	if cfg.walFS == nil {
+		cfg.walFS = osFS{}
+	}
+	if cfg.applyEvery <= 0 {
+		cfg.applyEvery = applyEvery
+	}
+	j, err := openJournalFS(cfg.StateDir, cfg.walFS, cfg.applyEvery, cfg.Logger.With("component", "ledger-journal", "box", cfg.Box))
 	if err != nil {
 		return nil, err
 	}
@@ -187,8 +199,28 @@ func (l *Ledger) load() error {
 		if err := l.loadCheckpoints(tx.Bucket(bucketCheckpoints)); err != nil {
 			return err
 		}
-		return l.loadAnchors(tx.Bucket(bucketAnchors))
+		if err := l.loadAnchors(tx.Bucket(bucketAnchors)); err != nil {
+			return err
+		}
+		return l.checkRoots()
 	})
+}
+
+// checkRoots refuses a journal whose entries do not reproduce every stored
+// checkpoint's and anchor's root: appending to it would fork the log
+// against roots already signed or anchored.
+func (l *Ledger) checkRoots() error {
+	roots := make([]check.Root, 0, len(l.checkpoints)+len(l.anchorSizes))
+	for _, c := range l.checkpoints {
+		roots = append(roots, check.Root{What: "checkpoint", Size: c.Size, Root: c.Root})
+	}
+	for _, s := range l.anchorSizes {
+		roots = append(roots, check.Root{What: "anchor", Size: s, Root: l.anchors[s].Root})
+	}
+	if err := check.Roots(l.tree.size(), l.tree.root, roots); err != nil {
+		return fmt.Errorf("ledger: refusing to open %s: %w; the files are kept: run `wardgate ledger check --state-dir %s` and restore the state dir from a backup", l.cfg.StateDir, err, l.cfg.StateDir)
+	}
+	return nil
 }
 
 // bind refuses a journal of another box or record key, and marks a new one
