@@ -65,8 +65,8 @@ type journal struct {
 }
 
 const (
-	applyEvery    = time.Second // rarely: each apply's bbolt fsyncs slow the WAL's
-	applyAbove    = 32768       // pending records that trigger an early apply
+	applyEvery = time.Second // rarely: each apply's bbolt fsyncs slow the WAL's
+	applyAbove = 32768       // pending records that trigger an early apply
 	// maxPending bounds what waits in memory while applies fail (a full
 	// or failing disk): past it appends are refused, not buffered.
 	maxPending = 1 << 20
