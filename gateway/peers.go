@@ -240,8 +240,10 @@ func (d *Gateway) reachable(p *peerState) {
 }
 
 // describe adds to info what p's rounds found beyond the verdict: the
-// last protocol failure, or that the peer does not answer (a state of its
-// own, with since when and why).
+// last protocol failure, or that the peer does not answer, with since
+// when and why. An unreachable peer still in the tunnel stays admitted
+// (the state says where it stands in the tunnel); once its verdict has
+// run out it is unreachable, not an expired pass.
 func (p *peerState) describe(info *control.PeerInfo) {
 	if p.unreachable.IsZero() {
 		if p.lastErr != "" {
@@ -252,8 +254,10 @@ func (p *peerState) describe(info *control.PeerInfo) {
 	until := "its verdict has expired: revoked"
 	if p.admitted != nil {
 		until = "still admitted until its verdict expires at " + p.admitted.Expiry().UTC().Format(time.RFC3339)
+	} else {
+		info.State = control.PeerUnreachable
 	}
-	info.State, info.UnreachableSince = control.PeerUnreachable, p.unreachable
+	info.UnreachableSince = p.unreachable
 	info.Reasons = append(info.Reasons, control.Reason{Code: string(control.PeerUnreachable),
 		Message: fmt.Sprintf("no answer since %s (%s): %s", p.unreachable.UTC().Format(time.RFC3339), until, p.lastErr)})
 }

@@ -97,9 +97,10 @@ const (
 	PeerRevoked       PeerState = "revoked"        // removed by a revocation: a failing verdict, a refused admission
 	PeerExpired       PeerState = "expired"        // removed: its verdict ran out without renewal
 	PeerNeverAdmitted PeerState = "never-admitted" // no passing verdict yet in this run
-	// PeerUnreachable: the last round could not reach the peer (it is down,
-	// frozen or cut off). Its reasons say since when and why; it stays in
-	// the tunnel until its verdict expires, then it is revoked.
+	// PeerUnreachable: not in the tunnel, and the last round could not
+	// reach the peer (it is down, frozen or cut off); its reasons say since
+	// when and why. A peer that stops answering while admitted stays
+	// admitted, with that reason, until its verdict expires.
 	PeerUnreachable PeerState = "unreachable"
 )
 
