@@ -554,6 +554,7 @@ func (d *Gateway) openChain(ctx context.Context) error {
 		d.chain, err = devchain.Start(ctx, devchain.Config{
 			StateDir: c.StateDir, Port: e.Port, Host: e.Host, Period: c.ChainPeriod(),
 			Passphrase: pass, Confirmations: e.Confirmations, Logger: d.log,
+			Box: c.Box, RecordKey: d.recordKey.Public().(ed25519.PublicKey),
 		})
 		if err != nil {
 			return err

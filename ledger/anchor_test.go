@@ -176,7 +176,7 @@ func TestAnchorReceiptVerify(t *testing.T) {
 		ca := chain.Contract()
 		tx, _ := types.SignTx(types.NewTx(&types.DynamicFeeTx{ChainID: big.NewInt(DevChainID), Nonce: nonce, GasTipCap: big.NewInt(1e9),
 			GasFeeCap: new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), big.NewInt(1e9)), Gas: 100000, To: &ca,
-			Data: abi.PackRemoveGateway(chain.Gateway())}), types.LatestSignerForChainID(big.NewInt(DevChainID)), admin)
+			Data: abi.PackRevoke(chain.Gateway())}), types.LatestSignerForChainID(big.NewInt(DevChainID)), admin)
 		if err := b.SendTransaction(ctx, tx); err != nil {
 			t.Fatal(err)
 		}

@@ -400,10 +400,10 @@ func (l *Ledger) adoptAnchor(ctx context.Context, size uint64) error {
 
 func (l *Ledger) buildAnchorTx(ctx context.Context, cp proof.Checkpoint, nonce uint64, floor *types.Transaction) (*types.Transaction, error) {
 	c := l.cfg.Chain
-	data := c.abi.PackAnchor(cp.Size, cp.Root)
+	data := c.abi.PackAnchor(cp.Size, cp.Root, proof.LogHash(cp.Log))
 	gas, err := c.backend.EstimateGas(ctx, ethereum.CallMsg{From: c.gateway, To: &c.contract, Data: data})
 	if err != nil {
-		return nil, fmt.Errorf("ledger: estimating anchor gas for size %d (is %s registered as a gateway?): %w", cp.Size, c.gateway, err)
+		return nil, fmt.Errorf("ledger: estimating anchor gas for size %d (is %s registered as the gateway of box %q? see wardgate chain register): %w", cp.Size, c.gateway, cp.Log, err)
 	}
 	gas = gas + gas/4 // headroom: state can change between estimate and inclusion
 	head, err := c.backend.HeaderByNumber(ctx, nil)

@@ -3,9 +3,9 @@ package ledger
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"fmt"
 	"math/big"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -69,16 +69,24 @@ func DevContractAddress() common.Address {
 	return crypto.CreateAddress(crypto.PubkeyToAddress(DevAdminKey().PublicKey), 0)
 }
 
+// DevGateway is a box's gateway account on the dev chain, bound to the
+// box's name (its log) and record key.
+type DevGateway struct {
+	Addr      common.Address
+	Box       string
+	RecordKey ed25519.PublicKey
+}
+
 // SetupDev makes a dev chain ready for the given gateways: it deploys the
 // anchor contract at DevContractAddress if missing, registers each gateway
-// and funds it. It is idempotent.
-func SetupDev(ctx context.Context, b proof.Backend, gateways ...common.Address) (common.Address, error) {
+// for its box and record key, and funds it. It is idempotent.
+func SetupDev(ctx context.Context, b proof.Backend, gateways ...DevGateway) (common.Address, error) {
 	chainID, err := b.ChainID(ctx)
 	if err != nil {
 		return common.Address{}, fmt.Errorf("ledger: dev setup: chain id: %w", err)
 	}
 	admin := DevAdminKey()
-	ad := &devAdmin{b: b, chainID: chainID, key: admin, addr: crypto.PubkeyToAddress(admin.PublicKey)}
+	ad := &Sender{b: b, chainID: chainID, key: admin, addr: crypto.PubkeyToAddress(admin.PublicKey)}
 	addr := DevContractAddress()
 	code, err := b.CodeAt(ctx, addr, nil)
 	if err != nil {
@@ -99,12 +107,7 @@ func SetupDev(ctx context.Context, b proof.Backend, gateways ...common.Address) 
 }
 
 // devAdmin sends the dev chain's setup transactions as its admin.
-type devAdmin struct {
-	b       proof.Backend
-	chainID *big.Int
-	key     *ecdsa.PrivateKey
-	addr    common.Address
-}
+type devAdmin = Sender
 
 // deploy deploys the anchor contract, expected at addr, from a fresh admin.
 func (ad *devAdmin) deploy(ctx context.Context, abi *contracts.Anchor, addr common.Address) error {
@@ -122,16 +125,25 @@ func (ad *devAdmin) deploy(ctx context.Context, abi *contracts.Anchor, addr comm
 	return nil
 }
 
-// setupGateway registers gateway g on the contract at addr, unless it is
-// already, and funds it with 100 ETH when it holds less than one.
-func (ad *devAdmin) setupGateway(ctx context.Context, abi *contracts.Anchor, addr, g common.Address) error {
-	ok, err := bind.Call(abi.Instance(ad.b, addr), &bind.CallOpts{Context: ctx}, abi.PackIsGateway(g), abi.UnpackIsGateway)
+// setupGateway registers gw on the contract at addr for its box and record
+// key, unless it is already, and funds it with 100 ETH when it holds less
+// than one. A dev box whose record key changed (a new state dir under the
+// same gateway key) has its key rotated.
+func (ad *devAdmin) setupGateway(ctx context.Context, abi *contracts.Anchor, addr common.Address, gw DevGateway) error {
+	g := gw.Addr
+	head, err := ad.b.BlockNumber(ctx)
 	if err != nil {
-		return fmt.Errorf("ledger: dev setup: isGateway(%s): %w", g, err)
+		return fmt.Errorf("ledger: dev setup: block number: %w", err)
+	}
+	call := &bind.CallOpts{Context: ctx}
+	inst := abi.Instance(ad.b, addr)
+	ok, err := bind.Call(inst, call, abi.PackBound(g, proof.LogHash(gw.Box), proof.KeyHash(gw.RecordKey), head+1), abi.UnpackBound)
+	if err != nil {
+		return fmt.Errorf("ledger: dev setup: bound(%s): %w", g, err)
 	}
 	if !ok {
-		if err := ad.send(ctx, &addr, nil, abi.PackAddGateway(g)); err != nil {
-			return fmt.Errorf("ledger: dev setup: registering gateway %s: %w", g, err)
+		if err := ad.send(ctx, &addr, nil, abi.PackRegister(g, gw.Box, proof.KeyHash(gw.RecordKey))); err != nil {
+			return fmt.Errorf("ledger: dev setup: registering gateway %s for box %q: %w", g, gw.Box, err)
 		}
 	}
 	bal, err := ad.b.BalanceAt(ctx, g, nil)
@@ -143,54 +155,6 @@ func (ad *devAdmin) setupGateway(ctx context.Context, abi *contracts.Anchor, add
 		if err := ad.send(ctx, &g, new(big.Int).Mul(eth, big.NewInt(100)), nil); err != nil {
 			return fmt.Errorf("ledger: dev setup: funding gateway %s: %w", g, err)
 		}
-	}
-	return nil
-}
-
-// send sends a transaction and waits for it to succeed. Boxes joining a
-// shared dev chain at once all send as the admin: a transaction that lost
-// the nonce race is sent again with a fresh nonce.
-func (ad *devAdmin) send(ctx context.Context, to *common.Address, value *big.Int, data []byte) error {
-	for try := 0; ; try++ {
-		err := ad.sendOnce(ctx, to, value, data)
-		if err == nil || try == 30 || !nonceRace(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(50+rand.IntN(200)) * time.Millisecond):
-		}
-	}
-}
-
-// sendOnce signs a transaction at the admin's pending nonce, sends it and
-// waits until it is mined.
-func (ad *devAdmin) sendOnce(ctx context.Context, to *common.Address, value *big.Int, data []byte) error {
-	nonce, err := ad.b.PendingNonceAt(ctx, ad.addr)
-	if err != nil {
-		return err
-	}
-	head, err := ad.b.HeaderByNumber(ctx, nil)
-	if err != nil {
-		return err
-	}
-	tip := big.NewInt(1_000_000_000)
-	feeCap := new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip)
-	tx := types.NewTx(&types.DynamicFeeTx{ChainID: ad.chainID, Nonce: nonce, GasTipCap: tip, GasFeeCap: feeCap, Gas: 1_500_000, To: to, Value: value, Data: data})
-	tx, err = types.SignTx(tx, types.LatestSignerForChainID(ad.chainID), ad.key)
-	if err != nil {
-		return err
-	}
-	if err := ad.b.SendTransaction(ctx, tx); err != nil {
-		return err
-	}
-	r, err := waitMined(ctx, ad.b, tx.Hash())
-	if err != nil {
-		return err
-	}
-	if r.Status != types.ReceiptStatusSuccessful {
-		return fmt.Errorf("tx %s reverted", tx.Hash())
 	}
 	return nil
 }

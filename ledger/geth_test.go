@@ -167,7 +167,7 @@ func setupGethGateway(t testing.TB, g *gethNode) RPCConfig {
 	}
 	defer cl.Close()
 	key, _ := crypto.GenerateKey()
-	contract, err := SetupDev(ctx, cl, crypto.PubkeyToAddress(key.PublicKey))
+	contract, err := SetupDev(ctx, cl, DevGateway{Addr: crypto.PubkeyToAddress(key.PublicKey), Box: "st-mary", RecordKey: testSigner(t, 7).Public()})
 	if err != nil {
 		t.Fatal(err)
 	}

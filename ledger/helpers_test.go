@@ -74,13 +74,19 @@ func newSimChain(t testing.TB) *simChain {
 	return s
 }
 
-// gateway registers a fresh gateway on the dev contract and returns a Chain for it.
+// gateway registers a fresh gateway on the dev contract for openTest's box
+// and record key, and returns a Chain for it.
 func (s *simChain) gateway(t testing.TB) (*Chain, *ecdsa.PrivateKey) {
+	return s.gatewayFor(t, "st-mary", testSigner(t, 7).Public())
+}
+
+// gatewayFor registers a fresh gateway bound to box and record key rk.
+func (s *simChain) gatewayFor(t testing.TB, box string, rk ed25519.PublicKey) (*Chain, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, _ := crypto.GenerateKey()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	addr, err := SetupDev(ctx, s.sim.Client(), crypto.PubkeyToAddress(key.PublicKey))
+	addr, err := SetupDev(ctx, s.sim.Client(), DevGateway{Addr: crypto.PubkeyToAddress(key.PublicKey), Box: box, RecordKey: rk})
 	if err != nil {
 		t.Fatal(err)
 	}

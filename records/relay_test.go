@@ -740,7 +740,8 @@ func TestReceiptUpgradedWhenAnchored(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	chainDir := t.TempDir()
-	chain, err := devchain.Start(ctx, devchain.Config{StateDir: chainDir, Port: port, Passphrase: "pw", Logger: testutil.EnvLogger()})
+	placeholder, _, _ := ed25519.GenerateKey(nil)
+	chain, err := devchain.Start(ctx, devchain.Config{StateDir: chainDir, Port: port, Passphrase: "pw", Logger: testutil.EnvLogger(), Box: "st-mary", RecordKey: placeholder})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -748,6 +749,10 @@ func TestReceiptUpgradedWhenAnchored(t *testing.T) {
 	n := &recNet{addrs: map[string]string{}}
 	ep := &lanEndpoint{}
 	a := newRecBox(t, n, "st-mary", Delivery{}, nil, chain)
+	// Bind the gateway to the record key the box just made.
+	if _, err := ledger.SetupDev(ctx, chain.Backend(), ledger.DevGateway{Addr: chain.Gateway(), Box: "st-mary", RecordKey: a.signer.Public()}); err != nil {
+		t.Fatal(err)
+	}
 	b := newRecBox(t, n, "city-general", Delivery{HTTPURL: "http://" + serveHTTP(t, ep)}, nil)
 	admit(t, f, a, b)
 

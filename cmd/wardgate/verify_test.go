@@ -43,6 +43,12 @@ func writeFile(t *testing.T, dir, name string, b []byte) string {
 func openLedger(t *testing.T, chain *ledger.Chain, dir string) (*ledger.Ledger, ed25519.PublicKey) {
 	t.Helper()
 	_, priv, _ := ed25519.GenerateKey(nil)
+	return openLedgerKey(t, chain, dir, priv)
+}
+
+// openLedgerKey opens box hospital-a's ledger with record key priv.
+func openLedgerKey(t *testing.T, chain *ledger.Chain, dir string, priv ed25519.PrivateKey) (*ledger.Ledger, ed25519.PublicKey) {
+	t.Helper()
 	s, err := proof.NewKeySigner(priv)
 	if err != nil {
 		t.Fatal(err)
@@ -194,12 +200,14 @@ func TestVerifyOnline(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	port := testutil.FreePort(t)
-	chain, err := devchain.Start(ctx, devchain.Config{StateDir: filepath.Join(dir, "state"), Port: port, Passphrase: "pw", Logger: slog.New(slog.DiscardHandler)})
+	pubKey, priv, _ := ed25519.GenerateKey(nil)
+	chain, err := devchain.Start(ctx, devchain.Config{StateDir: filepath.Join(dir, "state"), Port: port, Passphrase: "pw", Logger: slog.New(slog.DiscardHandler),
+		Box: "hospital-a", RecordKey: pubKey})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer chain.Close()
-	l, pub := openLedger(t, chain, filepath.Join(dir, "state"))
+	l, pub := openLedgerKey(t, chain, filepath.Join(dir, "state"), priv)
 	records := [][]byte{[]byte("record one"), []byte("record two"), []byte("record three")}
 	apps := appendRecords(t, l, records)
 	if _, err := l.Checkpoint(ctx); err != nil {

@@ -24,11 +24,18 @@ var (
 	_ = abi.ConvertType
 )
 
+// AnchorKey is an auto generated low-level Go binding around an user-defined struct.
+type AnchorKey struct {
+	KeyHash    [32]byte
+	FromBlock  uint64
+	UntilBlock uint64
+}
+
 // AnchorMetaData contains all meta data concerning the Anchor contract.
 var AnchorMetaData = bind.MetaData{
-	ABI: "[{\"inputs\":[{\"internalType\":\"address\",\"name\":\"admin_\",\"type\":\"address\"}],\"stateMutability\":\"nonpayable\",\"type\":\"constructor\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"caller\",\"type\":\"address\"}],\"name\":\"NotAdmin\",\"type\":\"error\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"caller\",\"type\":\"address\"}],\"name\":\"NotGateway\",\"type\":\"error\"},{\"inputs\":[{\"internalType\":\"uint64\",\"name\":\"latest\",\"type\":\"uint64\"},{\"internalType\":\"uint64\",\"name\":\"size\",\"type\":\"uint64\"}],\"name\":\"SizeNotGrowing\",\"type\":\"error\"},{\"inputs\":[],\"name\":\"ZeroAddress\",\"type\":\"error\"},{\"anonymous\":false,\"inputs\":[{\"indexed\":true,\"internalType\":\"address\",\"name\":\"previous\",\"type\":\"address\"},{\"indexed\":true,\"internalType\":\"address\",\"name\":\"next\",\"type\":\"address\"}],\"name\":\"AdminChanged\",\"type\":\"event\"},{\"anonymous\":false,\"inputs\":[{\"indexed\":true,\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"},{\"indexed\":true,\"internalType\":\"uint64\",\"name\":\"size\",\"type\":\"uint64\"},{\"indexed\":false,\"internalType\":\"bytes32\",\"name\":\"root\",\"type\":\"bytes32\"}],\"name\":\"Anchored\",\"type\":\"event\"},{\"anonymous\":false,\"inputs\":[{\"indexed\":true,\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"}],\"name\":\"GatewayAdded\",\"type\":\"event\"},{\"anonymous\":false,\"inputs\":[{\"indexed\":true,\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"}],\"name\":\"GatewayRemoved\",\"type\":\"event\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"}],\"name\":\"addGateway\",\"outputs\":[],\"stateMutability\":\"nonpayable\",\"type\":\"function\"},{\"inputs\":[],\"name\":\"admin\",\"outputs\":[{\"internalType\":\"address\",\"name\":\"\",\"type\":\"address\"}],\"stateMutability\":\"view\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"uint64\",\"name\":\"size\",\"type\":\"uint64\"},{\"internalType\":\"bytes32\",\"name\":\"root\",\"type\":\"bytes32\"}],\"name\":\"anchor\",\"outputs\":[],\"stateMutability\":\"nonpayable\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"}],\"name\":\"isGateway\",\"outputs\":[{\"internalType\":\"bool\",\"name\":\"\",\"type\":\"bool\"}],\"stateMutability\":\"view\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"}],\"name\":\"latestSize\",\"outputs\":[{\"internalType\":\"uint64\",\"name\":\"\",\"type\":\"uint64\"}],\"stateMutability\":\"view\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"}],\"name\":\"removeGateway\",\"outputs\":[],\"stateMutability\":\"nonpayable\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"next\",\"type\":\"address\"}],\"name\":\"transferAdmin\",\"outputs\":[],\"stateMutability\":\"nonpayable\",\"type\":\"function\"}]",
+	ABI: "[{\"inputs\":[{\"internalType\":\"address\",\"name\":\"admin_\",\"type\":\"address\"}],\"stateMutability\":\"nonpayable\",\"type\":\"constructor\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"},{\"internalType\":\"bytes32\",\"name\":\"logHash\",\"type\":\"bytes32\"}],\"name\":\"BoundToOtherBox\",\"type\":\"error\"},{\"inputs\":[{\"internalType\":\"bytes32\",\"name\":\"logHash\",\"type\":\"bytes32\"},{\"internalType\":\"address\",\"name\":\"owner\",\"type\":\"address\"}],\"name\":\"BoxTaken\",\"type\":\"error\"},{\"inputs\":[],\"name\":\"EmptyBox\",\"type\":\"error\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"caller\",\"type\":\"address\"}],\"name\":\"NotAdmin\",\"type\":\"error\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"caller\",\"type\":\"address\"}],\"name\":\"NotGateway\",\"type\":\"error\"},{\"inputs\":[{\"internalType\":\"uint64\",\"name\":\"latest\",\"type\":\"uint64\"},{\"internalType\":\"uint64\",\"name\":\"size\",\"type\":\"uint64\"}],\"name\":\"SizeNotGrowing\",\"type\":\"error\"},{\"inputs\":[{\"internalType\":\"bytes32\",\"name\":\"bound\",\"type\":\"bytes32\"},{\"internalType\":\"bytes32\",\"name\":\"logHash\",\"type\":\"bytes32\"}],\"name\":\"WrongLog\",\"type\":\"error\"},{\"inputs\":[],\"name\":\"ZeroAddress\",\"type\":\"error\"},{\"inputs\":[],\"name\":\"ZeroKey\",\"type\":\"error\"},{\"anonymous\":false,\"inputs\":[{\"indexed\":true,\"internalType\":\"address\",\"name\":\"previous\",\"type\":\"address\"},{\"indexed\":true,\"internalType\":\"address\",\"name\":\"next\",\"type\":\"address\"}],\"name\":\"AdminChanged\",\"type\":\"event\"},{\"anonymous\":false,\"inputs\":[{\"indexed\":true,\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"},{\"indexed\":true,\"internalType\":\"uint64\",\"name\":\"size\",\"type\":\"uint64\"},{\"indexed\":false,\"internalType\":\"bytes32\",\"name\":\"root\",\"type\":\"bytes32\"}],\"name\":\"Anchored\",\"type\":\"event\"},{\"anonymous\":false,\"inputs\":[{\"indexed\":true,\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"},{\"indexed\":false,\"internalType\":\"string\",\"name\":\"box\",\"type\":\"string\"},{\"indexed\":false,\"internalType\":\"bytes32\",\"name\":\"keyHash\",\"type\":\"bytes32\"}],\"name\":\"GatewayRegistered\",\"type\":\"event\"},{\"anonymous\":false,\"inputs\":[{\"indexed\":true,\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"}],\"name\":\"GatewayRevoked\",\"type\":\"event\"},{\"anonymous\":false,\"inputs\":[{\"indexed\":true,\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"},{\"indexed\":false,\"internalType\":\"bytes32\",\"name\":\"keyHash\",\"type\":\"bytes32\"},{\"indexed\":false,\"internalType\":\"uint64\",\"name\":\"fromBlock\",\"type\":\"uint64\"}],\"name\":\"KeyRotated\",\"type\":\"event\"},{\"inputs\":[],\"name\":\"admin\",\"outputs\":[{\"internalType\":\"address\",\"name\":\"\",\"type\":\"address\"}],\"stateMutability\":\"view\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"uint64\",\"name\":\"size\",\"type\":\"uint64\"},{\"internalType\":\"bytes32\",\"name\":\"root\",\"type\":\"bytes32\"},{\"internalType\":\"bytes32\",\"name\":\"logHash\",\"type\":\"bytes32\"}],\"name\":\"anchor\",\"outputs\":[],\"stateMutability\":\"nonpayable\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"},{\"internalType\":\"bytes32\",\"name\":\"logHash\",\"type\":\"bytes32\"},{\"internalType\":\"bytes32\",\"name\":\"keyHash\",\"type\":\"bytes32\"},{\"internalType\":\"uint64\",\"name\":\"blockNumber\",\"type\":\"uint64\"}],\"name\":\"bound\",\"outputs\":[{\"internalType\":\"bool\",\"name\":\"\",\"type\":\"bool\"}],\"stateMutability\":\"view\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"}],\"name\":\"isGateway\",\"outputs\":[{\"internalType\":\"bool\",\"name\":\"\",\"type\":\"bool\"}],\"stateMutability\":\"view\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"}],\"name\":\"keysOf\",\"outputs\":[{\"components\":[{\"internalType\":\"bytes32\",\"name\":\"keyHash\",\"type\":\"bytes32\"},{\"internalType\":\"uint64\",\"name\":\"fromBlock\",\"type\":\"uint64\"},{\"internalType\":\"uint64\",\"name\":\"untilBlock\",\"type\":\"uint64\"}],\"internalType\":\"structAnchor.Key[]\",\"name\":\"\",\"type\":\"tuple[]\"}],\"stateMutability\":\"view\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"}],\"name\":\"latestSize\",\"outputs\":[{\"internalType\":\"uint64\",\"name\":\"\",\"type\":\"uint64\"}],\"stateMutability\":\"view\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"}],\"name\":\"logHashOf\",\"outputs\":[{\"internalType\":\"bytes32\",\"name\":\"\",\"type\":\"bytes32\"}],\"stateMutability\":\"view\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"},{\"internalType\":\"string\",\"name\":\"box\",\"type\":\"string\"},{\"internalType\":\"bytes32\",\"name\":\"keyHash\",\"type\":\"bytes32\"}],\"name\":\"register\",\"outputs\":[],\"stateMutability\":\"nonpayable\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"}],\"name\":\"revoke\",\"outputs\":[],\"stateMutability\":\"nonpayable\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"gateway\",\"type\":\"address\"},{\"internalType\":\"bytes32\",\"name\":\"keyHash\",\"type\":\"bytes32\"}],\"name\":\"rotateKey\",\"outputs\":[],\"stateMutability\":\"nonpayable\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"next\",\"type\":\"address\"}],\"name\":\"transferAdmin\",\"outputs\":[],\"stateMutability\":\"nonpayable\",\"type\":\"function\"}]",
 	ID:  "Anchor",
-	Bin: "0x6080604052348015600e575f5ffd5b50604051610741380380610741833981016040819052602b91609d565b6001600160a01b03811660515760405163d92e233d60e01b815260040160405180910390fd5b5f80546001600160a01b0319166001600160a01b03831690811782556040519091907f7e644d79422f17c01e4894b5f4f588d331ebfa28653d42ae832dc59e38c9798f908290a35060c8565b5f6020828403121560ac575f5ffd5b81516001600160a01b038116811460c1575f5ffd5b9392505050565b61066c806100d55f395ff3fe608060405234801561000f575f5ffd5b506004361061007a575f3560e01c8063a685520811610058578063a6855208146100b9578063bfe69d9a146100cc578063f588fe0514610119578063f851a44014610176575f5ffd5b806368bb37951461007e57806375829def146100935780638a885e35146100a6575b5f5ffd5b61009161008c3660046105ef565b6101ba565b005b6100916100a13660046105ef565b6102d7565b6100916100b43660046105ef565b610401565b6100916100c7366004610629565b6104c6565b6101046100da3660046105ef565b73ffffffffffffffffffffffffffffffffffffffff165f9081526001602052604090205460ff1690565b60405190151581526020015b60405180910390f35b61015d6101273660046105ef565b73ffffffffffffffffffffffffffffffffffffffff165f90815260016020526040902054610100900467ffffffffffffffff1690565b60405167ffffffffffffffff9091168152602001610110565b5f546101959073ffffffffffffffffffffffffffffffffffffffff1681565b60405173ffffffffffffffffffffffffffffffffffffffff9091168152602001610110565b5f5473ffffffffffffffffffffffffffffffffffffffff163314610211576040517f17a842420000000000000000000000000000000000000000000000000000000081523360048201526024015b60405180910390fd5b73ffffffffffffffffffffffffffffffffffffffff811661025e576040517fd92e233d00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b73ffffffffffffffffffffffffffffffffffffffff81165f81815260016020819052604080832080547fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff0016909217909155517f7137528d21fb7b0b9462886348954009edac49570e27ef9dba8bb3a676fc11e29190a250565b5f5473ffffffffffffffffffffffffffffffffffffffff163314610329576040517f17a84242000000000000000000000000000000000000000000000000000000008152336004820152602401610208565b73ffffffffffffffffffffffffffffffffffffffff8116610376576040517fd92e233d00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b5f805460405173ffffffffffffffffffffffffffffffffffffffff808516939216917f7e644d79422f17c01e4894b5f4f588d331ebfa28653d42ae832dc59e38c9798f91a35f80547fffffffffffffffffffffffff00000000000000000000000000000000000000001673ffffffffffffffffffffffffffffffffffffffff92909216919091179055565b5f5473ffffffffffffffffffffffffffffffffffffffff163314610453576040517f17a84242000000000000000000000000000000000000000000000000000000008152336004820152602401610208565b73ffffffffffffffffffffffffffffffffffffffff81165f8181526001602052604080822080547fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff00169055517f6ad07cb5676ab639fa3821550f0ec4379900d542e2d8bd8f0f8158d8bd352da29190a250565b335f908152600160205260409020805460ff16610511576040517f0b1c2e61000000000000000000000000000000000000000000000000000000008152336004820152602401610208565b805467ffffffffffffffff61010090910481169084161161057a5780546040517fcfd88f7d00000000000000000000000000000000000000000000000000000000815261010090910467ffffffffffffffff908116600483015284166024820152604401610208565b80547fffffffffffffffffffffffffffffffffffffffffffffff0000000000000000ff1661010067ffffffffffffffff851690810291909117825560405183815233907f0cd48d2f0de2b26babeaa563bc19f67e7b14bb998edeaabe4592e8b4472dda6b9060200160405180910390a3505050565b5f602082840312156105ff575f5ffd5b813573ffffffffffffffffffffffffffffffffffffffff81168114610622575f5ffd5b9392505050565b5f5f6040838503121561063a575f5ffd5b823567ffffffffffffffff81168114610651575f5ffd5b94602093909301359350505056fea164736f6c634300081c000a",
+	Bin: "0x6080604052348015600e575f5ffd5b506040516112ad3803806112ad833981016040819052602b91609d565b6001600160a01b03811660515760405163d92e233d60e01b815260040160405180910390fd5b5f80546001600160a01b0319166001600160a01b03831690811782556040519091907f7e644d79422f17c01e4894b5f4f588d331ebfa28653d42ae832dc59e38c9798f908290a35060c8565b5f6020828403121560ac575f5ffd5b81516001600160a01b038116811460c1575f5ffd5b9392505050565b6111d8806100d55f395ff3fe608060405234801561000f575f5ffd5b50600436106100c4575f3560e01c806375829def1161007d578063ded8b18011610058578063ded8b180146101e1578063f588fe05146101f4578063f851a44014610251575f5ffd5b806375829def1461014f5780638cabaed214610162578063bfe69d9a146101a9575f5ffd5b806355032851116100ad57806355032851146101145780637494b1af1461012957806374a8f1031461013c575f5ffd5b80630e959b29146100c8578063364d5542146100f1575b5f5ffd5b6100db6100d6366004610ef7565b610295565b6040516100e89190610f17565b60405180910390f35b6101046100ff366004610fa0565b610343565b60405190151581526020016100e8565b610127610122366004610fe3565b610484565b005b610127610137366004611068565b610878565b61012761014a366004610ef7565b6109ef565b61012761015d366004610ef7565b610ad7565b61019b610170366004610ef7565b73ffffffffffffffffffffffffffffffffffffffff165f908152600160208190526040909120015490565b6040519081526020016100e8565b6101046101b7366004610ef7565b73ffffffffffffffffffffffffffffffffffffffff165f9081526001602052604090205460ff1690565b6101276101ef366004611098565b610c01565b610238610202366004610ef7565b73ffffffffffffffffffffffffffffffffffffffff165f90815260016020526040902054610100900467ffffffffffffffff1690565b60405167ffffffffffffffff90911681526020016100e8565b5f546102709073ffffffffffffffffffffffffffffffffffffffff1681565b60405173ffffffffffffffffffffffffffffffffffffffff90911681526020016100e8565b73ffffffffffffffffffffffffffffffffffffffff81165f908152600260209081526040808320805482518185028101850190935280835260609492939192909184015b82821015610338575f84815260209081902060408051606081018252600286029092018054835260019081015467ffffffffffffffff8082168587015268010000000000000000909104169183019190915290835290920191016102d9565b505050509050919050565b73ffffffffffffffffffffffffffffffffffffffff84165f908152600160205260408120805460ff16158061037c575084816001015414155b1561038a575f91505061047c565b73ffffffffffffffffffffffffffffffffffffffff86165f90815260026020526040902080545b8015610475575f826103c46001846110ed565b815481106103d4576103d4611106565b905f5260205f209060020201905086815f01541480156104055750600181015467ffffffffffffffff808816911611155b80156104505750600181015468010000000000000000900467ffffffffffffffff1615806104505750600181015467ffffffffffffffff680100000000000000009091048116908716105b1561046257600194505050505061047c565b508061046d81611133565b9150506103b1565b505f925050505b949350505050565b5f5473ffffffffffffffffffffffffffffffffffffffff1633146104db576040517f17a842420000000000000000000000000000000000000000000000000000000081523360048201526024015b60405180910390fd5b73ffffffffffffffffffffffffffffffffffffffff8416610528576040517fd92e233d00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b5f829003610562576040517fb6272d8400000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b80610599576040517ffbd849c600000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b5f83836040516105aa929190611167565b604080519182900390912073ffffffffffffffffffffffffffffffffffffffff87165f9081526001602081905292902091820154909250158015906105f3575081816001015414155b1561064f5760018101546040517f2b632c5500000000000000000000000000000000000000000000000000000000815273ffffffffffffffffffffffffffffffffffffffff8816600482015260248101919091526044016104d2565b5f8281526003602052604090205473ffffffffffffffffffffffffffffffffffffffff1680158015906106ae57508673ffffffffffffffffffffffffffffffffffffffff168173ffffffffffffffffffffffffffffffffffffffff1614155b15610704576040517fcb4db7910000000000000000000000000000000000000000000000000000000081526004810184905273ffffffffffffffffffffffffffffffffffffffff821660248201526044016104d2565b5f83815260036020526040902080547fffffffffffffffffffffffff00000000000000000000000000000000000000001673ffffffffffffffffffffffffffffffffffffffff891617905581547fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff001660019081178355820183905561078887610df4565b73ffffffffffffffffffffffffffffffffffffffff87165f81815260026020818152604080842081516060810183528a815267ffffffffffffffff438116828601908152828501888152845460018181018755958a52969098209251959096029091019384559351920180549451841668010000000000000000027fffffffffffffffffffffffffffffffff000000000000000000000000000000009095169290931691909117929092179055517f33c658b9bedeb3d02e88bd68fb7e3693cc078d58556aeb40ac0f4b87c17669869061086790899089908990611176565b60405180910390a250505050505050565b335f908152600160205260409020805460ff166108c3576040517f0b1c2e610000000000000000000000000000000000000000000000000000000081523360048201526024016104d2565b818160010154146109105760018101546040517f1f840c4f0000000000000000000000000000000000000000000000000000000081526004810191909152602481018390526044016104d2565b805467ffffffffffffffff6101009091048116908516116109795780546040517fcfd88f7d00000000000000000000000000000000000000000000000000000000815261010090910467ffffffffffffffff9081166004830152851660248201526044016104d2565b80547fffffffffffffffffffffffffffffffffffffffffffffff0000000000000000ff1661010067ffffffffffffffff861690810291909117825560405184815233907f0cd48d2f0de2b26babeaa563bc19f67e7b14bb998edeaabe4592e8b4472dda6b9060200160405180910390a350505050565b5f5473ffffffffffffffffffffffffffffffffffffffff163314610a41576040517f17a842420000000000000000000000000000000000000000000000000000000081523360048201526024016104d2565b73ffffffffffffffffffffffffffffffffffffffff81165f90815260016020526040902080547fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff00169055610a9481610df4565b60405173ffffffffffffffffffffffffffffffffffffffff8216907f3ab01fe5356cd9e5f966e94c7294a3a850b8e1c1b8f62e7293c3ea6a402309ca905f90a250565b5f5473ffffffffffffffffffffffffffffffffffffffff163314610b29576040517f17a842420000000000000000000000000000000000000000000000000000000081523360048201526024016104d2565b73ffffffffffffffffffffffffffffffffffffffff8116610b76576040517fd92e233d00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b5f805460405173ffffffffffffffffffffffffffffffffffffffff808516939216917f7e644d79422f17c01e4894b5f4f588d331ebfa28653d42ae832dc59e38c9798f91a35f80547fffffffffffffffffffffffff00000000000000000000000000000000000000001673ffffffffffffffffffffffffffffffffffffffff92909216919091179055565b5f5473ffffffffffffffffffffffffffffffffffffffff163314610c53576040517f17a842420000000000000000000000000000000000000000000000000000000081523360048201526024016104d2565b73ffffffffffffffffffffffffffffffffffffffff82165f9081526001602052604090205460ff16610cc9576040517f0b1c2e6100000000000000000000000000000000000000000000000000000000815273ffffffffffffffffffffffffffffffffffffffff831660048201526024016104d2565b80610d00576040517ffbd849c600000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b610d0982610df4565b73ffffffffffffffffffffffffffffffffffffffff82165f818152600260208181526040808420815160608101835287815267ffffffffffffffff438116828601818152838601898152855460018082018855968b529988902094519990980290930197885591519690920180549551831668010000000000000000027fffffffffffffffffffffffffffffffff000000000000000000000000000000009096169690921695909517939093179092558151858152908101929092527fee0d133703a4b05903e7bfef2a8a4c596851d72d03601e32b393ed9d96aa1577910160405180910390a25050565b73ffffffffffffffffffffffffffffffffffffffff81165f908152600260205260409020805415801590610e6e575080548190610e33906001906110ed565b81548110610e4357610e43611106565b5f91825260209091206002909102016001015468010000000000000000900467ffffffffffffffff16155b15610ecb57805443908290610e85906001906110ed565b81548110610e9557610e95611106565b905f5260205f20906002020160010160086101000a81548167ffffffffffffffff021916908367ffffffffffffffff1602179055505b5050565b803573ffffffffffffffffffffffffffffffffffffffff81168114610ef2575f5ffd5b919050565b5f60208284031215610f07575f5ffd5b610f1082610ecf565b9392505050565b602080825282518282018190525f918401906040840190835b81811015610f7e5783518051845267ffffffffffffffff602082015116602085015267ffffffffffffffff604082015116604085015250606083019250602084019350600181019050610f30565b509095945050505050565b803567ffffffffffffffff81168114610ef2575f5ffd5b5f5f5f5f60808587031215610fb3575f5ffd5b610fbc85610ecf565b93506020850135925060408501359150610fd860608601610f89565b905092959194509250565b5f5f5f5f60608587031215610ff6575f5ffd5b610fff85610ecf565b9350602085013567ffffffffffffffff81111561101a575f5ffd5b8501601f8101871361102a575f5ffd5b803567ffffffffffffffff811115611040575f5ffd5b876020828401011115611051575f5ffd5b949760209190910196509394604001359392505050565b5f5f5f6060848603121561107a575f5ffd5b61108384610f89565b95602085013595506040909401359392505050565b5f5f604083850312156110a9575f5ffd5b6110b283610ecf565b946020939093013593505050565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52601160045260245ffd5b81810381811115611100576111006110c0565b92915050565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52603260045260245ffd5b5f81611141576111416110c0565b507fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff0190565b818382375f9101908152919050565b60408152826040820152828460608301375f606084830101525f60607fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe0601f860116830101905082602083015294935050505056fea164736f6c634300081c000a",
 }
 
 // Anchor is an auto generated Go binding around an Ethereum contract.
@@ -68,28 +75,6 @@ func (anchor *Anchor) PackConstructor(admin_ common.Address) []byte {
 	return enc
 }
 
-// PackAddGateway is the Go binding used to pack the parameters required for calling
-// the contract method with ID 0x68bb3795.  This method will panic if any
-// invalid/nil inputs are passed.
-//
-// Solidity: function addGateway(address gateway) returns()
-func (anchor *Anchor) PackAddGateway(gateway common.Address) []byte {
-	enc, err := anchor.abi.Pack("addGateway", gateway)
-	if err != nil {
-		panic(err)
-	}
-	return enc
-}
-
-// TryPackAddGateway is the Go binding used to pack the parameters required for calling
-// the contract method with ID 0x68bb3795.  This method will return an error
-// if any inputs are invalid/nil.
-//
-// Solidity: function addGateway(address gateway) returns()
-func (anchor *Anchor) TryPackAddGateway(gateway common.Address) ([]byte, error) {
-	return anchor.abi.Pack("addGateway", gateway)
-}
-
 // PackAdmin is the Go binding used to pack the parameters required for calling
 // the contract method with ID 0xf851a440.  This method will panic if any
 // invalid/nil inputs are passed.
@@ -126,12 +111,12 @@ func (anchor *Anchor) UnpackAdmin(data []byte) (common.Address, error) {
 }
 
 // PackAnchor is the Go binding used to pack the parameters required for calling
-// the contract method with ID 0xa6855208.  This method will panic if any
+// the contract method with ID 0x7494b1af.  This method will panic if any
 // invalid/nil inputs are passed.
 //
-// Solidity: function anchor(uint64 size, bytes32 root) returns()
-func (anchor *Anchor) PackAnchor(size uint64, root [32]byte) []byte {
-	enc, err := anchor.abi.Pack("anchor", size, root)
+// Solidity: function anchor(uint64 size, bytes32 root, bytes32 logHash) returns()
+func (anchor *Anchor) PackAnchor(size uint64, root [32]byte, logHash [32]byte) []byte {
+	enc, err := anchor.abi.Pack("anchor", size, root, logHash)
 	if err != nil {
 		panic(err)
 	}
@@ -139,12 +124,47 @@ func (anchor *Anchor) PackAnchor(size uint64, root [32]byte) []byte {
 }
 
 // TryPackAnchor is the Go binding used to pack the parameters required for calling
-// the contract method with ID 0xa6855208.  This method will return an error
+// the contract method with ID 0x7494b1af.  This method will return an error
 // if any inputs are invalid/nil.
 //
-// Solidity: function anchor(uint64 size, bytes32 root) returns()
-func (anchor *Anchor) TryPackAnchor(size uint64, root [32]byte) ([]byte, error) {
-	return anchor.abi.Pack("anchor", size, root)
+// Solidity: function anchor(uint64 size, bytes32 root, bytes32 logHash) returns()
+func (anchor *Anchor) TryPackAnchor(size uint64, root [32]byte, logHash [32]byte) ([]byte, error) {
+	return anchor.abi.Pack("anchor", size, root, logHash)
+}
+
+// PackBound is the Go binding used to pack the parameters required for calling
+// the contract method with ID 0x364d5542.  This method will panic if any
+// invalid/nil inputs are passed.
+//
+// Solidity: function bound(address gateway, bytes32 logHash, bytes32 keyHash, uint64 blockNumber) view returns(bool)
+func (anchor *Anchor) PackBound(gateway common.Address, logHash [32]byte, keyHash [32]byte, blockNumber uint64) []byte {
+	enc, err := anchor.abi.Pack("bound", gateway, logHash, keyHash, blockNumber)
+	if err != nil {
+		panic(err)
+	}
+	return enc
+}
+
+// TryPackBound is the Go binding used to pack the parameters required for calling
+// the contract method with ID 0x364d5542.  This method will return an error
+// if any inputs are invalid/nil.
+//
+// Solidity: function bound(address gateway, bytes32 logHash, bytes32 keyHash, uint64 blockNumber) view returns(bool)
+func (anchor *Anchor) TryPackBound(gateway common.Address, logHash [32]byte, keyHash [32]byte, blockNumber uint64) ([]byte, error) {
+	return anchor.abi.Pack("bound", gateway, logHash, keyHash, blockNumber)
+}
+
+// UnpackBound is the Go binding that unpacks the parameters returned
+// from invoking the contract method with ID 0x364d5542.
+//
+// Solidity: function bound(address gateway, bytes32 logHash, bytes32 keyHash, uint64 blockNumber) view returns(bool)
+func (anchor *Anchor) UnpackBound(data []byte) (bool, error) {
+	out, err := anchor.abi.Unpack("bound", data)
+	if err != nil {
+		return *new(bool), err
+	}
+	out0 := *abi.ConvertType(out[0], new(bool)).(*bool)
+	return out0, nil
 }
 
 // PackIsGateway is the Go binding used to pack the parameters required for calling
@@ -179,6 +199,41 @@ func (anchor *Anchor) UnpackIsGateway(data []byte) (bool, error) {
 		return *new(bool), err
 	}
 	out0 := *abi.ConvertType(out[0], new(bool)).(*bool)
+	return out0, nil
+}
+
+// PackKeysOf is the Go binding used to pack the parameters required for calling
+// the contract method with ID 0x0e959b29.  This method will panic if any
+// invalid/nil inputs are passed.
+//
+// Solidity: function keysOf(address gateway) view returns((bytes32,uint64,uint64)[])
+func (anchor *Anchor) PackKeysOf(gateway common.Address) []byte {
+	enc, err := anchor.abi.Pack("keysOf", gateway)
+	if err != nil {
+		panic(err)
+	}
+	return enc
+}
+
+// TryPackKeysOf is the Go binding used to pack the parameters required for calling
+// the contract method with ID 0x0e959b29.  This method will return an error
+// if any inputs are invalid/nil.
+//
+// Solidity: function keysOf(address gateway) view returns((bytes32,uint64,uint64)[])
+func (anchor *Anchor) TryPackKeysOf(gateway common.Address) ([]byte, error) {
+	return anchor.abi.Pack("keysOf", gateway)
+}
+
+// UnpackKeysOf is the Go binding that unpacks the parameters returned
+// from invoking the contract method with ID 0x0e959b29.
+//
+// Solidity: function keysOf(address gateway) view returns((bytes32,uint64,uint64)[])
+func (anchor *Anchor) UnpackKeysOf(data []byte) ([]AnchorKey, error) {
+	out, err := anchor.abi.Unpack("keysOf", data)
+	if err != nil {
+		return *new([]AnchorKey), err
+	}
+	out0 := *abi.ConvertType(out[0], new([]AnchorKey)).(*[]AnchorKey)
 	return out0, nil
 }
 
@@ -217,26 +272,105 @@ func (anchor *Anchor) UnpackLatestSize(data []byte) (uint64, error) {
 	return out0, nil
 }
 
-// PackRemoveGateway is the Go binding used to pack the parameters required for calling
-// the contract method with ID 0x8a885e35.  This method will panic if any
+// PackLogHashOf is the Go binding used to pack the parameters required for calling
+// the contract method with ID 0x8cabaed2.  This method will panic if any
 // invalid/nil inputs are passed.
 //
-// Solidity: function removeGateway(address gateway) returns()
-func (anchor *Anchor) PackRemoveGateway(gateway common.Address) []byte {
-	enc, err := anchor.abi.Pack("removeGateway", gateway)
+// Solidity: function logHashOf(address gateway) view returns(bytes32)
+func (anchor *Anchor) PackLogHashOf(gateway common.Address) []byte {
+	enc, err := anchor.abi.Pack("logHashOf", gateway)
 	if err != nil {
 		panic(err)
 	}
 	return enc
 }
 
-// TryPackRemoveGateway is the Go binding used to pack the parameters required for calling
-// the contract method with ID 0x8a885e35.  This method will return an error
+// TryPackLogHashOf is the Go binding used to pack the parameters required for calling
+// the contract method with ID 0x8cabaed2.  This method will return an error
 // if any inputs are invalid/nil.
 //
-// Solidity: function removeGateway(address gateway) returns()
-func (anchor *Anchor) TryPackRemoveGateway(gateway common.Address) ([]byte, error) {
-	return anchor.abi.Pack("removeGateway", gateway)
+// Solidity: function logHashOf(address gateway) view returns(bytes32)
+func (anchor *Anchor) TryPackLogHashOf(gateway common.Address) ([]byte, error) {
+	return anchor.abi.Pack("logHashOf", gateway)
+}
+
+// UnpackLogHashOf is the Go binding that unpacks the parameters returned
+// from invoking the contract method with ID 0x8cabaed2.
+//
+// Solidity: function logHashOf(address gateway) view returns(bytes32)
+func (anchor *Anchor) UnpackLogHashOf(data []byte) ([32]byte, error) {
+	out, err := anchor.abi.Unpack("logHashOf", data)
+	if err != nil {
+		return *new([32]byte), err
+	}
+	out0 := *abi.ConvertType(out[0], new([32]byte)).(*[32]byte)
+	return out0, nil
+}
+
+// PackRegister is the Go binding used to pack the parameters required for calling
+// the contract method with ID 0x55032851.  This method will panic if any
+// invalid/nil inputs are passed.
+//
+// Solidity: function register(address gateway, string box, bytes32 keyHash) returns()
+func (anchor *Anchor) PackRegister(gateway common.Address, box string, keyHash [32]byte) []byte {
+	enc, err := anchor.abi.Pack("register", gateway, box, keyHash)
+	if err != nil {
+		panic(err)
+	}
+	return enc
+}
+
+// TryPackRegister is the Go binding used to pack the parameters required for calling
+// the contract method with ID 0x55032851.  This method will return an error
+// if any inputs are invalid/nil.
+//
+// Solidity: function register(address gateway, string box, bytes32 keyHash) returns()
+func (anchor *Anchor) TryPackRegister(gateway common.Address, box string, keyHash [32]byte) ([]byte, error) {
+	return anchor.abi.Pack("register", gateway, box, keyHash)
+}
+
+// PackRevoke is the Go binding used to pack the parameters required for calling
+// the contract method with ID 0x74a8f103.  This method will panic if any
+// invalid/nil inputs are passed.
+//
+// Solidity: function revoke(address gateway) returns()
+func (anchor *Anchor) PackRevoke(gateway common.Address) []byte {
+	enc, err := anchor.abi.Pack("revoke", gateway)
+	if err != nil {
+		panic(err)
+	}
+	return enc
+}
+
+// TryPackRevoke is the Go binding used to pack the parameters required for calling
+// the contract method with ID 0x74a8f103.  This method will return an error
+// if any inputs are invalid/nil.
+//
+// Solidity: function revoke(address gateway) returns()
+func (anchor *Anchor) TryPackRevoke(gateway common.Address) ([]byte, error) {
+	return anchor.abi.Pack("revoke", gateway)
+}
+
+// PackRotateKey is the Go binding used to pack the parameters required for calling
+// the contract method with ID 0xded8b180.  This method will panic if any
+// invalid/nil inputs are passed.
+//
+// Solidity: function rotateKey(address gateway, bytes32 keyHash) returns()
+func (anchor *Anchor) PackRotateKey(gateway common.Address, keyHash [32]byte) []byte {
+	enc, err := anchor.abi.Pack("rotateKey", gateway, keyHash)
+	if err != nil {
+		panic(err)
+	}
+	return enc
+}
+
+// TryPackRotateKey is the Go binding used to pack the parameters required for calling
+// the contract method with ID 0xded8b180.  This method will return an error
+// if any inputs are invalid/nil.
+//
+// Solidity: function rotateKey(address gateway, bytes32 keyHash) returns()
+func (anchor *Anchor) TryPackRotateKey(gateway common.Address, keyHash [32]byte) ([]byte, error) {
+	return anchor.abi.Pack("rotateKey", gateway, keyHash)
 }
 
 // PackTransferAdmin is the Go binding used to pack the parameters required for calling
@@ -352,32 +486,34 @@ func (anchor *Anchor) UnpackAnchoredEvent(log *types.Log) (*AnchorAnchored, erro
 	return out, nil
 }
 
-// AnchorGatewayAdded represents a GatewayAdded event raised by the Anchor contract.
-type AnchorGatewayAdded struct {
+// AnchorGatewayRegistered represents a GatewayRegistered event raised by the Anchor contract.
+type AnchorGatewayRegistered struct {
 	Gateway common.Address
+	Box     string
+	KeyHash [32]byte
 	Raw     *types.Log // Blockchain specific contextual infos
 }
 
-const AnchorGatewayAddedEventName = "GatewayAdded"
+const AnchorGatewayRegisteredEventName = "GatewayRegistered"
 
 // ContractEventName returns the user-defined event name.
-func (AnchorGatewayAdded) ContractEventName() string {
-	return AnchorGatewayAddedEventName
+func (AnchorGatewayRegistered) ContractEventName() string {
+	return AnchorGatewayRegisteredEventName
 }
 
-// UnpackGatewayAddedEvent is the Go binding that unpacks the event data emitted
+// UnpackGatewayRegisteredEvent is the Go binding that unpacks the event data emitted
 // by contract.
 //
-// Solidity: event GatewayAdded(address indexed gateway)
-func (anchor *Anchor) UnpackGatewayAddedEvent(log *types.Log) (*AnchorGatewayAdded, error) {
-	event := "GatewayAdded"
+// Solidity: event GatewayRegistered(address indexed gateway, string box, bytes32 keyHash)
+func (anchor *Anchor) UnpackGatewayRegisteredEvent(log *types.Log) (*AnchorGatewayRegistered, error) {
+	event := "GatewayRegistered"
 	if len(log.Topics) == 0 {
 		return nil, bind.ErrNoEventSignature
 	}
 	if log.Topics[0] != anchor.abi.Events[event].ID {
 		return nil, bind.ErrEventSignatureMismatch
 	}
-	out := new(AnchorGatewayAdded)
+	out := new(AnchorGatewayRegistered)
 	if len(log.Data) > 0 {
 		if err := anchor.abi.UnpackIntoInterface(out, event, log.Data); err != nil {
 			return nil, err
@@ -396,32 +532,78 @@ func (anchor *Anchor) UnpackGatewayAddedEvent(log *types.Log) (*AnchorGatewayAdd
 	return out, nil
 }
 
-// AnchorGatewayRemoved represents a GatewayRemoved event raised by the Anchor contract.
-type AnchorGatewayRemoved struct {
+// AnchorGatewayRevoked represents a GatewayRevoked event raised by the Anchor contract.
+type AnchorGatewayRevoked struct {
 	Gateway common.Address
 	Raw     *types.Log // Blockchain specific contextual infos
 }
 
-const AnchorGatewayRemovedEventName = "GatewayRemoved"
+const AnchorGatewayRevokedEventName = "GatewayRevoked"
 
 // ContractEventName returns the user-defined event name.
-func (AnchorGatewayRemoved) ContractEventName() string {
-	return AnchorGatewayRemovedEventName
+func (AnchorGatewayRevoked) ContractEventName() string {
+	return AnchorGatewayRevokedEventName
 }
 
-// UnpackGatewayRemovedEvent is the Go binding that unpacks the event data emitted
+// UnpackGatewayRevokedEvent is the Go binding that unpacks the event data emitted
 // by contract.
 //
-// Solidity: event GatewayRemoved(address indexed gateway)
-func (anchor *Anchor) UnpackGatewayRemovedEvent(log *types.Log) (*AnchorGatewayRemoved, error) {
-	event := "GatewayRemoved"
+// Solidity: event GatewayRevoked(address indexed gateway)
+func (anchor *Anchor) UnpackGatewayRevokedEvent(log *types.Log) (*AnchorGatewayRevoked, error) {
+	event := "GatewayRevoked"
 	if len(log.Topics) == 0 {
 		return nil, bind.ErrNoEventSignature
 	}
 	if log.Topics[0] != anchor.abi.Events[event].ID {
 		return nil, bind.ErrEventSignatureMismatch
 	}
-	out := new(AnchorGatewayRemoved)
+	out := new(AnchorGatewayRevoked)
+	if len(log.Data) > 0 {
+		if err := anchor.abi.UnpackIntoInterface(out, event, log.Data); err != nil {
+			return nil, err
+		}
+	}
+	var indexed abi.Arguments
+	for _, arg := range anchor.abi.Events[event].Inputs {
+		if arg.Indexed {
+			indexed = append(indexed, arg)
+		}
+	}
+	if err := abi.ParseTopics(out, indexed, log.Topics[1:]); err != nil {
+		return nil, err
+	}
+	out.Raw = log
+	return out, nil
+}
+
+// AnchorKeyRotated represents a KeyRotated event raised by the Anchor contract.
+type AnchorKeyRotated struct {
+	Gateway   common.Address
+	KeyHash   [32]byte
+	FromBlock uint64
+	Raw       *types.Log // Blockchain specific contextual infos
+}
+
+const AnchorKeyRotatedEventName = "KeyRotated"
+
+// ContractEventName returns the user-defined event name.
+func (AnchorKeyRotated) ContractEventName() string {
+	return AnchorKeyRotatedEventName
+}
+
+// UnpackKeyRotatedEvent is the Go binding that unpacks the event data emitted
+// by contract.
+//
+// Solidity: event KeyRotated(address indexed gateway, bytes32 keyHash, uint64 fromBlock)
+func (anchor *Anchor) UnpackKeyRotatedEvent(log *types.Log) (*AnchorKeyRotated, error) {
+	event := "KeyRotated"
+	if len(log.Topics) == 0 {
+		return nil, bind.ErrNoEventSignature
+	}
+	if log.Topics[0] != anchor.abi.Events[event].ID {
+		return nil, bind.ErrEventSignatureMismatch
+	}
+	out := new(AnchorKeyRotated)
 	if len(log.Data) > 0 {
 		if err := anchor.abi.UnpackIntoInterface(out, event, log.Data); err != nil {
 			return nil, err
@@ -443,6 +625,15 @@ func (anchor *Anchor) UnpackGatewayRemovedEvent(log *types.Log) (*AnchorGatewayR
 // UnpackError attempts to decode the provided error data using user-defined
 // error definitions.
 func (anchor *Anchor) UnpackError(raw []byte) (any, error) {
+	if bytes.Equal(raw[:4], anchor.abi.Errors["BoundToOtherBox"].ID.Bytes()[:4]) {
+		return anchor.UnpackBoundToOtherBoxError(raw[4:])
+	}
+	if bytes.Equal(raw[:4], anchor.abi.Errors["BoxTaken"].ID.Bytes()[:4]) {
+		return anchor.UnpackBoxTakenError(raw[4:])
+	}
+	if bytes.Equal(raw[:4], anchor.abi.Errors["EmptyBox"].ID.Bytes()[:4]) {
+		return anchor.UnpackEmptyBoxError(raw[4:])
+	}
 	if bytes.Equal(raw[:4], anchor.abi.Errors["NotAdmin"].ID.Bytes()[:4]) {
 		return anchor.UnpackNotAdminError(raw[4:])
 	}
@@ -452,10 +643,89 @@ func (anchor *Anchor) UnpackError(raw []byte) (any, error) {
 	if bytes.Equal(raw[:4], anchor.abi.Errors["SizeNotGrowing"].ID.Bytes()[:4]) {
 		return anchor.UnpackSizeNotGrowingError(raw[4:])
 	}
+	if bytes.Equal(raw[:4], anchor.abi.Errors["WrongLog"].ID.Bytes()[:4]) {
+		return anchor.UnpackWrongLogError(raw[4:])
+	}
 	if bytes.Equal(raw[:4], anchor.abi.Errors["ZeroAddress"].ID.Bytes()[:4]) {
 		return anchor.UnpackZeroAddressError(raw[4:])
 	}
+	if bytes.Equal(raw[:4], anchor.abi.Errors["ZeroKey"].ID.Bytes()[:4]) {
+		return anchor.UnpackZeroKeyError(raw[4:])
+	}
 	return nil, errors.New("Unknown error")
+}
+
+// AnchorBoundToOtherBox represents a BoundToOtherBox error raised by the Anchor contract.
+type AnchorBoundToOtherBox struct {
+	Gateway common.Address
+	LogHash [32]byte
+}
+
+// ErrorID returns the hash of canonical representation of the error's signature.
+//
+// Solidity: error BoundToOtherBox(address gateway, bytes32 logHash)
+func AnchorBoundToOtherBoxErrorID() common.Hash {
+	return common.HexToHash("0x2b632c557ad8802a46fda6616d427656718591b493f37e9597483a10f3e8591e")
+}
+
+// UnpackBoundToOtherBoxError is the Go binding used to decode the provided
+// error data into the corresponding Go error struct.
+//
+// Solidity: error BoundToOtherBox(address gateway, bytes32 logHash)
+func (anchor *Anchor) UnpackBoundToOtherBoxError(raw []byte) (*AnchorBoundToOtherBox, error) {
+	out := new(AnchorBoundToOtherBox)
+	if err := anchor.abi.UnpackIntoInterface(out, "BoundToOtherBox", raw); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AnchorBoxTaken represents a BoxTaken error raised by the Anchor contract.
+type AnchorBoxTaken struct {
+	LogHash [32]byte
+	Owner   common.Address
+}
+
+// ErrorID returns the hash of canonical representation of the error's signature.
+//
+// Solidity: error BoxTaken(bytes32 logHash, address owner)
+func AnchorBoxTakenErrorID() common.Hash {
+	return common.HexToHash("0xcb4db791f161d6bc8b6d1d56f7ff8b346a0298b7852adcf0371b797725690da8")
+}
+
+// UnpackBoxTakenError is the Go binding used to decode the provided
+// error data into the corresponding Go error struct.
+//
+// Solidity: error BoxTaken(bytes32 logHash, address owner)
+func (anchor *Anchor) UnpackBoxTakenError(raw []byte) (*AnchorBoxTaken, error) {
+	out := new(AnchorBoxTaken)
+	if err := anchor.abi.UnpackIntoInterface(out, "BoxTaken", raw); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AnchorEmptyBox represents a EmptyBox error raised by the Anchor contract.
+type AnchorEmptyBox struct {
+}
+
+// ErrorID returns the hash of canonical representation of the error's signature.
+//
+// Solidity: error EmptyBox()
+func AnchorEmptyBoxErrorID() common.Hash {
+	return common.HexToHash("0xb6272d841795c649aab83f228ed8cf80338faaf6442b89168be5fffd711b3014")
+}
+
+// UnpackEmptyBoxError is the Go binding used to decode the provided
+// error data into the corresponding Go error struct.
+//
+// Solidity: error EmptyBox()
+func (anchor *Anchor) UnpackEmptyBoxError(raw []byte) (*AnchorEmptyBox, error) {
+	out := new(AnchorEmptyBox)
+	if err := anchor.abi.UnpackIntoInterface(out, "EmptyBox", raw); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // AnchorNotAdmin represents a NotAdmin error raised by the Anchor contract.
@@ -531,6 +801,31 @@ func (anchor *Anchor) UnpackSizeNotGrowingError(raw []byte) (*AnchorSizeNotGrowi
 	return out, nil
 }
 
+// AnchorWrongLog represents a WrongLog error raised by the Anchor contract.
+type AnchorWrongLog struct {
+	Bound   [32]byte
+	LogHash [32]byte
+}
+
+// ErrorID returns the hash of canonical representation of the error's signature.
+//
+// Solidity: error WrongLog(bytes32 bound, bytes32 logHash)
+func AnchorWrongLogErrorID() common.Hash {
+	return common.HexToHash("0x1f840c4f5545c5ca41ff30a2f680cb0ad0a857ce3f8539c9ea640c46673e0aa4")
+}
+
+// UnpackWrongLogError is the Go binding used to decode the provided
+// error data into the corresponding Go error struct.
+//
+// Solidity: error WrongLog(bytes32 bound, bytes32 logHash)
+func (anchor *Anchor) UnpackWrongLogError(raw []byte) (*AnchorWrongLog, error) {
+	out := new(AnchorWrongLog)
+	if err := anchor.abi.UnpackIntoInterface(out, "WrongLog", raw); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AnchorZeroAddress represents a ZeroAddress error raised by the Anchor contract.
 type AnchorZeroAddress struct {
 }
@@ -549,6 +844,29 @@ func AnchorZeroAddressErrorID() common.Hash {
 func (anchor *Anchor) UnpackZeroAddressError(raw []byte) (*AnchorZeroAddress, error) {
 	out := new(AnchorZeroAddress)
 	if err := anchor.abi.UnpackIntoInterface(out, "ZeroAddress", raw); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AnchorZeroKey represents a ZeroKey error raised by the Anchor contract.
+type AnchorZeroKey struct {
+}
+
+// ErrorID returns the hash of canonical representation of the error's signature.
+//
+// Solidity: error ZeroKey()
+func AnchorZeroKeyErrorID() common.Hash {
+	return common.HexToHash("0xfbd849c64583c50579479efaac1ef44e6d9d78379a9ea28aa6150a3b683c09f5")
+}
+
+// UnpackZeroKeyError is the Go binding used to decode the provided
+// error data into the corresponding Go error struct.
+//
+// Solidity: error ZeroKey()
+func (anchor *Anchor) UnpackZeroKeyError(raw []byte) (*AnchorZeroKey, error) {
+	out := new(AnchorZeroKey)
+	if err := anchor.abi.UnpackIntoInterface(out, "ZeroKey", raw); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -8,6 +8,7 @@ package devchain
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,11 +51,18 @@ type Config struct {
 	Confirmations uint64
 	Poll          time.Duration // receipt polling (default: the ledger's)
 	Logger        *slog.Logger
+	// Box and RecordKey are what the box's gateway account is bound to on
+	// the anchor contract: its log name and the key that signs it.
+	Box       string
+	RecordKey ed25519.PublicKey
 }
 
 // Start runs (or joins) the loopback dev chain, loads or creates the
 // box's gateway key, and makes the chain ready for it.
 func Start(ctx context.Context, cfg Config) (*ledger.Chain, error) {
+	if cfg.Box == "" || len(cfg.RecordKey) != ed25519.PublicKeySize {
+		return nil, errors.New("devchain: Config.Box and Config.RecordKey are required: the gateway account is bound to them on the anchor contract")
+	}
 	if cfg.Port == 0 {
 		cfg.Port = ledger.DevChainPort
 	}
@@ -87,7 +95,7 @@ func Start(ctx context.Context, cfg Config) (*ledger.Chain, error) {
 		closers = append(closers, stack.Close)
 	}
 	gw := crypto.PubkeyToAddress(key.PublicKey)
-	contract, err := ledger.SetupDev(ctx, backend, gw)
+	contract, err := ledger.SetupDev(ctx, backend, ledger.DevGateway{Addr: gw, Box: cfg.Box, RecordKey: cfg.RecordKey})
 	if err != nil {
 		for _, c := range closers {
 			c()

@@ -64,10 +64,10 @@ func TestEmbeddedChain(t *testing.T) {
 	defer cancel()
 	stateA, stateB := t.TempDir(), t.TempDir()
 	port := testutil.FreePort(t)
-	cfg := func(dir string) devchain.Config {
-		return devchain.Config{StateDir: dir, Port: port, Passphrase: "pw", Poll: 20 * time.Millisecond, Logger: testutil.QuietLogger()}
+	cfg := func(dir, box string, rk ed25519.PublicKey) devchain.Config {
+		return devchain.Config{StateDir: dir, Port: port, Passphrase: "pw", Poll: 20 * time.Millisecond, Logger: testutil.QuietLogger(), Box: box, RecordKey: rk}
 	}
-	a, err := devchain.Start(ctx, cfg(stateA))
+	a, err := devchain.Start(ctx, cfg(stateA, "st-mary", signer(t, 7).Public()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestEmbeddedChain(t *testing.T) {
 	appendAndAnchor(t, la, 6)
 
 	// A second box on the same machine shares the chain.
-	b, err := devchain.Start(ctx, cfg(stateB))
+	b, err := devchain.Start(ctx, cfg(stateB, "city-general", signer(t, 8).Public()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestEmbeddedChain(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	a2, err := devchain.Start(ctx, cfg(stateA))
+	a2, err := devchain.Start(ctx, cfg(stateA, "st-mary", signer(t, 7).Public()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,10 @@ var (
 	// ErrUnregisteredGateway: the root was anchored by an account that is not
 	// (or no longer) a registered gateway, or not the box's gateway.
 	ErrUnregisteredGateway = errors.New("proof: root anchored by an unregistered gateway")
+	// ErrGatewayNotBound: the anchoring gateway is registered, but not bound
+	// to the receipt's log name and record key at the anchor block: another
+	// box anchored this root.
+	ErrGatewayNotBound = errors.New("proof: anchoring gateway is not bound to this log and record key")
 	// ErrNotDeepEnough: the anchor block has fewer confirmations than required.
 	ErrNotDeepEnough = errors.New("proof: anchor is not deep enough")
 )
@@ -102,7 +106,7 @@ func Verify(ctx context.Context, r *Receipt, o VerifyOptions) (*Result, error) {
 	if r.Status != StatusAnchored || r.Anchor == nil {
 		return nil, ErrPending
 	}
-	depth, err := verifyAnchor(ctx, r.Checkpoint, r.Anchor, o)
+	depth, err := verifyAnchor(ctx, r.Checkpoint, key, r.Anchor, o)
 	if err != nil {
 		return nil, err
 	}
@@ -122,8 +126,9 @@ func VerifyInclusion(r *Receipt, leaf [32]byte) error {
 }
 
 // verifyAnchor checks on chain that a names the checkpoint's (size, root),
-// by a registered gateway, and returns its depth.
-func verifyAnchor(ctx context.Context, cp Checkpoint, a *Anchor, o VerifyOptions) (uint64, error) {
+// by a registered gateway bound to the checkpoint's log and record key, and
+// returns its depth.
+func verifyAnchor(ctx context.Context, cp Checkpoint, key ed25519.PublicKey, a *Anchor, o VerifyOptions) (uint64, error) {
 	if err := checkAnchorChain(ctx, a, o); err != nil {
 		return 0, err
 	}
@@ -135,6 +140,9 @@ func verifyAnchor(ctx context.Context, cp Checkpoint, a *Anchor, o VerifyOptions
 		return 0, err
 	}
 	if err := checkAnchorGateway(ctx, abi, a, o); err != nil {
+		return 0, err
+	}
+	if err := checkAnchorBinding(ctx, abi, cp.Log, key, a, o); err != nil {
 		return 0, err
 	}
 	head, err := o.Backend.BlockNumber(ctx)
@@ -226,6 +234,22 @@ func checkAnchorGateway(ctx context.Context, abi *contracts.Anchor, a *Anchor, o
 	return nil
 }
 
+// checkAnchorBinding checks that the anchoring gateway was bound, at the
+// anchor block, to the checkpoint's log name and the record key that signed
+// it. Without it any registered gateway could anchor a forged log of another
+// box under a fresh key.
+func checkAnchorBinding(ctx context.Context, abi *contracts.Anchor, log string, key ed25519.PublicKey, a *Anchor, o VerifyOptions) error {
+	bound := abi.Instance(o.Backend, o.Contract)
+	ok, err := bind.Call(bound, &bind.CallOpts{Context: ctx}, abi.PackBound(a.Gateway, LogHash(log), KeyHash(key), a.Block), abi.UnpackBound)
+	if err != nil {
+		return fmt.Errorf("proof: verify: bound(%s): %w", a.Gateway, err)
+	}
+	if !ok {
+		return fmt.Errorf("%w: gateway %s is not bound to log %q with record key %x at block %d", ErrGatewayNotBound, a.Gateway, log, []byte(key), a.Block)
+	}
+	return nil
+}
+
 // VerifyConsistency checks that p.New extends p.Old: both checkpoint
 // signatures, the consistency proof and, online, both anchors.
 func VerifyConsistency(ctx context.Context, p *ConsistencyProof, o VerifyOptions) error {
@@ -257,7 +281,7 @@ func VerifyConsistency(ctx context.Context, p *ConsistencyProof, o VerifyOptions
 		if x.a == nil {
 			return fmt.Errorf("%w: checkpoint at size %d", ErrPending, x.c.Size)
 		}
-		if _, err := verifyAnchor(ctx, x.c, x.a, o); err != nil {
+		if _, err := verifyAnchor(ctx, x.c, o.RecordKey, x.a, o); err != nil {
 			return err
 		}
 	}
