@@ -42,7 +42,7 @@ func forgeAnchored(t *testing.T, sc *simChain, contract *Chain, gwKeyChain *Chai
 func TestForgedLogAnchorRefused(t *testing.T) {
 	ctx := context.Background()
 	sc := newSimChain(t)
-	real, _ := sc.gateway(t) // st-mary, record key 7
+	box, _ := sc.gateway(t) // st-mary, record key 7
 	_, cPriv, _ := ed25519.GenerateKey(nil)
 	cChain, _ := sc.gatewayFor(t, "c", cPriv.Public().(ed25519.PublicKey))
 
@@ -59,12 +59,12 @@ func TestForgedLogAnchorRefused(t *testing.T) {
 
 	// Anchoring under st-mary's log hash from c's account reverts.
 	s, _ := NewSender(ctx, sc.sim.Client(), cChain.key)
-	ca := real.Contract()
+	ca := box.Contract()
 	if _, err := s.Send(ctx, &ca, nil, contracts.NewAnchor().PackAnchor(r.Checkpoint.Size, r.Checkpoint.Root, proof.LogHash("st-mary"))); err == nil || !strings.Contains(err.Error(), "reverted") {
 		t.Fatalf("anchor of another box's log: got %v, want a revert", err)
 	}
 
-	forged := forgeAnchored(t, sc, real, cChain, r, "c")
+	forged := forgeAnchored(t, sc, box, cChain, r, "c")
 	online := proof.VerifyOptions{Backend: sc.sim.Client(), ChainID: DevChainID, Contract: ca}
 	if _, err := proof.Verify(ctx, forged, online); !errors.Is(err, proof.ErrGatewayNotBound) {
 		t.Fatalf("forged receipt, key from receipt: got %v, want ErrGatewayNotBound", err)
