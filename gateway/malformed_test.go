@@ -3,6 +3,8 @@ package gateway_test
 import (
 	"context"
 	"crypto/tls"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -62,6 +64,7 @@ func proxyTo(t *testing.T, addr, target string, garble *atomic.Value) {
 	t.Helper()
 	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "https", Host: target})
 	rp.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} // b's certificate is self-signed per start
+	rp.ErrorLog = log.New(io.Discard, "", 0)                                               // b going away at the end is expected
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == garble.Load().(string) {
 			w.Header().Set("Content-Type", "application/json")
