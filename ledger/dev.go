@@ -50,7 +50,8 @@ func DevAdminKey() *ecdsa.PrivateKey {
 }
 
 // DevGenesis is wardgate's pinned dev genesis: chain id 7741, every fork of
-// the pinned go-ethereum active from block 0 (the contract targets cancun),
+// the pinned go-ethereum active from block 0 (the contract targets paris, so
+// it also runs on Clique and pre-Shanghai consortium chains),
 // a 30M gas limit, a 1 gwei initial base fee, the admin prefunded. Gas figures
 // in the benchmarks are measured on this genesis.
 func DevGenesis() *core.Genesis {

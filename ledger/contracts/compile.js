@@ -10,7 +10,7 @@ const input = {
   language: 'Solidity',
   sources: { 'Anchor.sol': { content: src } },
   settings: {
-    evmVersion: 'cancun',
+    evmVersion: 'paris',
     optimizer: { enabled: true, runs: 10000 },
     metadata: { bytecodeHash: 'none' },
     outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },
@@ -28,4 +28,4 @@ const outDir = path.join(process.env.OUT_DIR || __dirname, 'build');
 fs.mkdirSync(outDir, { recursive: true });
 fs.writeFileSync(path.join(outDir, 'Anchor.abi'), JSON.stringify(c.abi, null, 1) + '\n');
 fs.writeFileSync(path.join(outDir, 'Anchor.bin'), c.evm.bytecode.object + '\n');
-console.log('solc', solc.version(), 'evmVersion cancun: wrote build/Anchor.abi, build/Anchor.bin');
+console.log('solc', solc.version(), 'evmVersion paris: wrote build/Anchor.abi, build/Anchor.bin');
