@@ -205,3 +205,29 @@ func TestOpenRefusesRootMismatch(t *testing.T) {
 		})
 	}
 }
+
+// A WAL entry that differs from the bbolt entry of the same seq refuses
+// the open: replaying it would replace an entry already in the log.
+func TestWALDisagreeingWithJournalRefused(t *testing.T) {
+	dir, wal, _ := crashedLedger(t, 5)
+	db, err := bolt.Open(filepath.Join(dir, store.DBName), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketEntries).Put(u64key(2), []byte("another entry")) })
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := reopen(t, dir)
+	if err == nil {
+		l.Close()
+		t.Fatal("opened with a WAL entry that replaces a different journaled entry")
+	}
+	if !errors.Is(err, store.ErrCorruptWAL) || !strings.Contains(err.Error(), "entry 2") {
+		t.Fatalf("error does not name the entry: %v", err)
+	}
+	if _, err := os.Stat(wal); err != nil {
+		t.Fatalf("WAL file gone after a refused open: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -180,6 +181,9 @@ func (j *journal) replay() (uint64, error) {
 			cs[r.Key] = r.Value
 		}
 	}
+	if err := j.agrees(es); err != nil {
+		return 0, err
+	}
 	if err := j.put(es, cs); err != nil {
 		return 0, fmt.Errorf("ledger: replaying write-ahead log into the journal: %w", err)
 	}
@@ -194,6 +198,21 @@ func (j *journal) replay() (uint64, error) {
 		return 0, err
 	}
 	return gens[len(gens)-1], nil
+}
+
+// agrees refuses WAL entries that would overwrite a different entry in
+// bbolt under the same sequence number: replaying them would fork the log.
+func (j *journal) agrees(es map[uint64][]byte) error {
+	return j.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEntries)
+		for k, v := range es {
+			if old := b.Get(u64key(k)); old != nil && !bytes.Equal(old, v) {
+				return fmt.Errorf("ledger: refusing to open %s: %w: entry %d in the write-ahead log differs from the one in %s; "+
+					"the files are kept: run `wardgate ledger check --state-dir %s`", j.dir, store.ErrCorruptWAL, k, store.DBName, j.dir)
+			}
+		}
+		return nil
+	})
 }
 
 // put writes entries and checkpoints to bbolt in one fsync'd transaction.
