@@ -36,7 +36,7 @@ func TestAttestationFlood(t *testing.T) {
 	defer stop()
 	var refused, answered atomic.Int64
 	var wg sync.WaitGroup
-	for range 8 {
+	for range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
