@@ -94,6 +94,7 @@ bench-tunnel: deps build
 bench-records: deps build
 	$(GO) test -run '^$$' -bench 'BenchmarkRecords$$' -benchtime 1x -v ./integration/
 	$(GO) test -run '^$$' -bench 'BenchmarkRecordsDaemons' -benchtime 1x -v ./integration/
+	$(GO) test -run '^$$' -bench 'BenchmarkConsentBulk' -benchtime 1x -v ./records/
 
 # demo runs three hospitals on loopback (userspace tunnels, simulated TPMs,
 # the embedded dev chain), shows the main job, then stops them. No root.
