@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -29,6 +30,7 @@ import (
 	"github.com/wardgate/wardgate/gateway/api"
 	"github.com/wardgate/wardgate/gateway/config"
 	"github.com/wardgate/wardgate/gateway/control"
+	"github.com/wardgate/wardgate/internal/netlimit"
 	"github.com/wardgate/wardgate/ledger"
 	"github.com/wardgate/wardgate/ledger/devchain"
 	"github.com/wardgate/wardgate/ledger/proof"
@@ -271,7 +273,7 @@ func (l *listeners) withContext(name string, serveCtx func(context.Context) erro
 // socket, the report API and metrics.
 func (d *Gateway) bind(ctx context.Context) (*listeners, error) {
 	l := &listeners{d: d}
-	if err := d.startRelay(ctx, l.http); err != nil {
+	if err := d.startRelay(ctx, l); err != nil {
 		return nil, fmt.Errorf("records: %w", err)
 	}
 	if err := d.bindAttestation(l); err != nil {
@@ -580,7 +582,7 @@ func (d *Gateway) openChain(ctx context.Context) error {
 
 // startRelay builds the record relay and binds its tunnel, LAN and MLLP
 // listeners.
-func (d *Gateway) startRelay(ctx context.Context, add func(string, *http.Server, net.Listener, bool)) error {
+func (d *Gateway) startRelay(ctx context.Context, l *listeners) error {
 	if d.quarantine != "" {
 		// Records would be signed by a throw-away key into a log that is
 		// never anchored: relay nothing until the approved state is back.
@@ -590,13 +592,20 @@ func (d *Gateway) startRelay(ctx context.Context, add func(string, *http.Server,
 	if err := d.newRelay(); err != nil {
 		return err
 	}
-	if err := d.listenRelayPeers(add); err != nil {
+	for _, w := range d.cfg.Warnings() {
+		d.log.Warn("INSECURE: " + w)
+	}
+	if err := d.listenRelayPeers(l.http); err != nil {
 		return err
 	}
-	if err := d.listenRelayLAN(add); err != nil {
+	tc, err := d.recordsTLS()
+	if err != nil {
 		return err
 	}
-	return d.listenRelayMLLP()
+	if err := d.listenRelayLAN(l.http, tc); err != nil {
+		return err
+	}
+	return d.listenRelayMLLP(l, tc)
 }
 
 // newRelay builds the relay: records signed with the record key, sent to
@@ -623,7 +632,8 @@ func (d *Gateway) newRelay() error {
 		},
 		Deliver:    records.Delivery{HTTPURL: c.Records.DeliverURL, MLLPAddr: c.Records.DeliverMLLP, FHIRBatch: c.Records.DeliverFHIRBatch},
 		MLLPRoutes: c.Records.MLLPRoutes, MLLPPeer: c.Records.MLLPPeer,
-		MaxBody: c.Records.MaxBody, Consent: gate, Logger: d.log,
+		ClientPeers: c.Records.ClientPeers,
+		MaxBody:     c.Records.MaxBody, Consent: gate, Logger: d.log,
 	})
 	if err != nil {
 		return err
@@ -645,10 +655,26 @@ func (d *Gateway) peerRelayAddrs() map[string]netip.AddrPort {
 	return out
 }
 
-// relayHTTPServer bounds a relay listener's headers and idle connections.
+// relayHTTPServer bounds a relay listener's headers, reads and idle
+// connections (netlimit defaults); serve it on a netlimit.Listen listener.
 func (d *Gateway) relayHTTPServer(h http.Handler) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelDebug)}
+	srv := netlimit.Limits{}.HTTPServer(h)
+	srv.ErrorLog = slog.NewLogLogger(d.log.Handler(), slog.LevelDebug)
+	return srv
+}
+
+// recordsTLS is the hospital systems' mTLS config (records.tls_cert,
+// tls_key, client_ca), or nil when they are not set.
+func (d *Gateway) recordsTLS() (*tls.Config, error) {
+	c := d.cfg.Records
+	if c.TLSCert == "" {
+		return nil, nil
+	}
+	tc, err := api.TLSConfig(c.TLSCert, c.TLSKey, c.ClientCA)
+	if err != nil {
+		return nil, fmt.Errorf("records.tls_cert/tls_key/client_ca: %w", err)
+	}
+	return tc, nil
 }
 
 // listenRelayPeers binds the peers' record listener on the tunnel address:
@@ -659,36 +685,30 @@ func (d *Gateway) listenRelayPeers(add func(string, *http.Server, net.Listener, 
 	if err != nil {
 		return fmt.Errorf("records.peer_port %d on the tunnel address: %w", c.Records.PeerPort, err)
 	}
-	add("records-peer", d.relayHTTPServer(d.relay.PeerHandler()), pln, false)
+	add("records-peer", d.relayHTTPServer(d.relay.PeerHandler()), netlimit.Listen(pln, netlimit.Limits{}), false)
 	return nil
 }
 
 // listenRelayLAN binds the hospital systems' record intake, if configured.
-func (d *Gateway) listenRelayLAN(add func(string, *http.Server, net.Listener, bool)) error {
+func (d *Gateway) listenRelayLAN(add func(string, *http.Server, net.Listener, bool), tc *tls.Config) error {
 	c := d.cfg
 	if c.Records.LANListen == "" {
 		return nil
 	}
 	srv := d.relayHTTPServer(d.relay.LANHandler())
-	if c.Records.TLSCert != "" {
-		// Hospital systems authenticate with client certificates.
-		tc, err := api.TLSConfig(c.Records.TLSCert, c.Records.TLSKey, c.Records.ClientCA)
-		if err != nil {
-			return fmt.Errorf("records.tls_cert/tls_key/client_ca: %w", err)
-		}
-		srv.TLSConfig = tc
-	}
+	srv.TLSConfig = tc // hospital systems authenticate with client certificates
 	ln, err := net.Listen("tcp", c.Records.LANListen)
 	if err != nil {
 		return fmt.Errorf("records.lan_listen: %w", err)
 	}
-	add("records-lan", srv, ln, srv.TLSConfig != nil)
+	add("records-lan", srv, netlimit.Listen(ln, netlimit.Limits{}), tc != nil)
 	return nil
 }
 
-// listenRelayMLLP binds the HL7 MLLP intake, if configured, and serves it
-// at once; if a later step of Start fails, Close closes it with the rest.
-func (d *Gateway) listenRelayMLLP() error {
+// listenRelayMLLP binds the HL7 MLLP intake, if configured: MLLPS (TLS
+// with client certificates from records.client_ca) when records.mllp_tls
+// is set. It is served with the other listeners, once all are bound.
+func (d *Gateway) listenRelayMLLP(l *listeners, tc *tls.Config) error {
 	addr := d.cfg.Records.MLLPListen
 	if addr == "" {
 		return nil
@@ -697,12 +717,10 @@ func (d *Gateway) listenRelayMLLP() error {
 	if err != nil {
 		return fmt.Errorf("records.mllp_listen: %w", err)
 	}
-	d.servers = append(d.servers, ln.Close)
-	d.goDo(func() {
-		if err := d.relay.ServeMLLP(d.bg, ln); err != nil && d.bg.Err() == nil {
-			d.fail(fmt.Errorf("mllp: %w", err))
-		}
-	})
+	if d.cfg.Records.MLLPTLS {
+		ln = tls.NewListener(ln, tc)
+	}
+	l.withContext("mllp", func(ctx context.Context) error { return d.relay.ServeMLLP(ctx, ln) }, ln)
 	return nil
 }
 

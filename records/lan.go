@@ -48,6 +48,9 @@ func (r *Relay) intake(w http.ResponseWriter, req *http.Request, want func(ct st
 		err = want(req.Header.Get("Content-Type"))
 	}
 	if err == nil {
+		err = r.clientMayReach(req.TLS, peer)
+	}
+	if err == nil {
 		_, err = r.admitted(peer)
 	}
 	if err == nil {

@@ -3,6 +3,7 @@ package records
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -113,7 +114,7 @@ func (r *Relay) serveMLLPConn(ctx context.Context, c net.Conn, lim netlimit.Limi
 			}
 			return
 		}
-		ack := r.handleHL7(ctx, msg)
+		ack := r.handleHL7(ctx, msg, tlsState(c))
 		if err := hl7.WriteFrame(c, ack); err != nil {
 			log.Warn("MLLP ACK not sent", "err", err)
 			return
@@ -121,13 +122,31 @@ func (r *Relay) serveMLLPConn(ctx context.Context, c net.Conn, lim netlimit.Limi
 	}
 }
 
+// tlsState is an MLLPS connection's TLS state (nil for plain MLLP).
+func tlsState(c net.Conn) *tls.ConnectionState {
+	for {
+		switch x := c.(type) {
+		case *tls.Conn:
+			cs := x.ConnectionState()
+			return &cs
+		case interface{ NetConn() net.Conn }:
+			c = x.NetConn()
+		default:
+			return nil
+		}
+	}
+}
+
 // handleHL7 sends one HL7 message and returns the ACK to answer with.
-func (r *Relay) handleHL7(ctx context.Context, msg []byte) []byte {
-	m, err := hl7.ParseMSH(msg)
+func (r *Relay) handleHL7(ctx context.Context, msg []byte, cs *tls.ConnectionState) []byte {
+	m, err := hl7.CheckFrameable(msg)
 	if err != nil {
 		return hl7.BuildAck(nil, "AE", err.Error(), r.cfg.Now())
 	}
 	peer, err := r.route(m)
+	if err == nil {
+		err = r.clientMayReach(cs, peer)
+	}
 	if err == nil {
 		_, err = r.Send(ctx, peer, hl7.HL7ContentType, msg)
 	}

@@ -68,6 +68,8 @@ func classify(err error) (string, int) {
 		return codeBadRequest, http.StatusBadRequest
 	case errors.Is(err, ErrNotReceived):
 		return codeNotReceived, http.StatusNotFound
+	case errors.Is(err, ErrClientNotAllowed):
+		return codeClientNotAllowed, http.StatusForbidden
 	case errors.Is(err, ErrNotMLLP):
 		return codeNotMLLP, http.StatusUnprocessableEntity
 	case errors.Is(err, ErrDeliveryFailed):

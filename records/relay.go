@@ -126,8 +126,11 @@ type Config struct {
 	// MLLPLimits bound the MLLP intake (ServeMLLP); zero fields take the
 	// netlimit defaults.
 	MLLPLimits netlimit.Limits
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// ClientPeers limits an mTLS client, by certificate subject common
+	// name, to the peers it may send to (unlisted subjects: any peer).
+	ClientPeers map[string][]string
+	Now         func() time.Time
+	Logger      *slog.Logger
 }
 
 // dialTimeout bounds connecting to a peer through the tunnel. WireGuard

@@ -133,6 +133,9 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", path, err)
 		return 1
 	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "%s: WARNING: %s\n", path, w)
+	}
 	fmt.Fprintf(stdout, "%s: ok (box %s, %d peers)\n", path, cfg.Box, len(cfg.Peers))
 	return 0
 }

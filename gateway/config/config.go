@@ -275,6 +275,18 @@ type Records struct {
 	ClientCA string `yaml:"client_ca,omitempty"`
 	// MLLPListen accepts HL7 v2 over MLLP (host:port); empty disables.
 	MLLPListen string `yaml:"mllp_listen,omitempty"`
+	// MLLPTLS serves mllp_listen as MLLPS: TLS with client certificates
+	// from client_ca (needs tls_cert, tls_key and client_ca).
+	MLLPTLS bool `yaml:"mllp_tls,omitempty"`
+	// InsecureLAN lets lan_listen and mllp_listen on a non-loopback
+	// address take records without client certificates. Any host on the
+	// LAN could then send records signed as this hospital: for a closed
+	// test network only. --check-config and every start warn about it.
+	InsecureLAN bool `yaml:"insecure_lan,omitempty"`
+	// ClientPeers limits a client certificate, by its subject common
+	// name, to the peers it may send to; a subject not listed may send to
+	// any peer.
+	ClientPeers map[string][]string `yaml:"client_peers,omitempty"`
 	// DeliverURL receives records from peers (HTTP POST); DeliverMLLP is
 	// the HL7 engine's MLLP host:port.
 	DeliverURL  string `yaml:"deliver_url,omitempty"`

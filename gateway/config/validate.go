@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -501,6 +502,67 @@ func (c *Config) validateRecordsLAN(k *checker) {
 	if r.MLLPListen != "" {
 		k.hostPort("records.mllp_listen", r.MLLPListen, "192.168.10.2:2575")
 	}
+	if r.MLLPTLS && r.TLSCert == "" {
+		k.add("records.mllp_tls", "needs records.tls_cert, tls_key and client_ca (MLLPS uses the LAN listener's certificate and client CA)")
+	}
+	c.validateIntakeAuth(k)
+}
+
+// validateIntakeAuth refuses intake that any LAN host could use: a
+// non-loopback lan_listen needs mTLS, a non-loopback mllp_listen needs
+// mllp_tls, unless records.insecure_lan says otherwise.
+func (c *Config) validateIntakeAuth(k *checker) {
+	r := c.Records
+	if r.InsecureLAN {
+		return
+	}
+	if r.LANListen != "" && r.TLSCert == "" && !LoopbackOnly(r.LANListen) {
+		k.add("records.lan_listen", "%q is reachable from the LAN without client authentication: set records.tls_cert, tls_key and client_ca (hospital systems then present a client certificate), listen on loopback, or set records.insecure_lan: true on a closed test network", r.LANListen)
+	}
+	if r.MLLPListen != "" && !r.MLLPTLS && !LoopbackOnly(r.MLLPListen) {
+		k.add("records.mllp_listen", "%q is reachable from the LAN without client authentication: set records.mllp_tls: true (MLLPS, with records.tls_cert, tls_key and client_ca), listen on loopback, or set records.insecure_lan: true on a closed test network", r.MLLPListen)
+	}
+	for cn, peers := range r.ClientPeers {
+		for _, p := range peers {
+			if !c.hasPeer(p) {
+				k.add("records.client_peers."+cn, "%q is not in peers; name one of the configured peers", p)
+			}
+		}
+	}
+}
+
+func (c *Config) hasPeer(name string) bool {
+	for _, p := range c.Peers {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// LoopbackOnly reports whether a host:port listens on loopback only.
+func LoopbackOnly(hostPort string) bool {
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// Warnings are settings that are valid but weaken the box; --check-config
+// prints them and the daemon logs them at every start.
+func (c *Config) Warnings() []string {
+	r := c.Records
+	var w []string
+	if r.InsecureLAN && ((r.LANListen != "" && r.TLSCert == "" && !LoopbackOnly(r.LANListen)) ||
+		(r.MLLPListen != "" && !r.MLLPTLS && !LoopbackOnly(r.MLLPListen))) {
+		w = append(w, "records.insecure_lan: true: any host on the LAN can send records signed as this hospital, without a client certificate; use it on a closed test network only")
+	}
+	return w
 }
 
 // validateRecordsDelivery checks the one LAN endpoint received records go

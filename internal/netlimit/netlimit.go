@@ -25,9 +25,12 @@ type Limits struct {
 }
 
 // Defaults. A record body of max_body (16 MiB) at 1 Mbit/s takes ~2 min.
+// An interface engine or a peer's relay may hold hundreds of connections
+// at once (one per record in flight), so the per-source cap is generous:
+// it bounds a flood, with the timeouts, rather than shaping traffic.
 const (
-	DefaultMaxConns          = 512
-	DefaultMaxConnsPerSource = 64
+	DefaultMaxConns          = 2048
+	DefaultMaxConnsPerSource = 1024
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultReadTimeout       = 2 * time.Minute
 	DefaultIdleTimeout       = 2 * time.Minute
@@ -135,6 +138,9 @@ type conn struct {
 	src  netip.Addr
 	once sync.Once
 }
+
+// NetConn is the accepted connection, as tls.Conn.NetConn.
+func (c *conn) NetConn() net.Conn { return c.Conn }
 
 func (c *conn) Close() error {
 	err := c.Conn.Close()

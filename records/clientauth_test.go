@@ -1,0 +1,101 @@
+package records
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// testPKI is a hospital CA issuing the box's server and the EHRs' client certificates.
+type testPKI struct {
+	ca  *x509.Certificate
+	key *ecdsa.PrivateKey
+}
+
+func newTestPKI(t *testing.T) *testPKI {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "hospital CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(der)
+	return &testPKI{ca: ca, key: key}
+}
+
+func (p *testPKI) leaf(t *testing.T, cn string, usage x509.ExtKeyUsage) tls.Certificate {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func (p *testPKI) pool() *x509.CertPool {
+	cp := x509.NewCertPool()
+	cp.AddCert(p.ca)
+	return cp
+}
+
+// A client certificate limited by subject (records.client_peers) may send
+// only to its listed peers; an unlisted subject may send to any admitted
+// peer, and a client without a certificate does not get past TLS.
+func TestClientCertificateLimitedByPeer(t *testing.T) {
+	pair := newRecPair(t)
+	pki := newTestPKI(t)
+	a := newRecBox(t, pair.n, "st-mary-tls", Delivery{}, func(c *Config) {
+		c.ClientPeers = map[string][]string{"lab.st-mary": {"elsewhere"}}
+	})
+	admit(t, pair.f, a, pair.b)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: a.r.LANHandler(), TLSConfig: &tls.Config{
+		Certificates: []tls.Certificate{pki.leaf(t, "wardgate", x509.ExtKeyUsageServerAuth)},
+		ClientCAs:    pki.pool(), ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}}
+	go srv.ServeTLS(ln, "", "")
+	t.Cleanup(func() { srv.Close() })
+	post := func(certs ...tls.Certificate) (int, []byte, error) {
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.pool(), Certificates: certs}}}
+		req, _ := http.NewRequest(http.MethodPost, "https://"+ln.Addr().String()+"/v1/records", bytes.NewReader(fhirBundle(randMarker(t))))
+		req.Header.Set("To", "city-general")
+		req.Header.Set("Content-Type", "application/fhir+json")
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, nil
+	}
+	status, out, err := post(pki.leaf(t, "lab.st-mary", x509.ExtKeyUsageClientAuth))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRefusal(t, status, out, http.StatusForbidden, codeClientNotAllowed, "lab.st-mary")
+	if status, out, err := post(pki.leaf(t, "ehr.st-mary", x509.ExtKeyUsageClientAuth)); err != nil || status != 200 {
+		t.Fatalf("unlisted client: %d %s %v", status, out, err)
+	}
+	if _, _, err := post(); err == nil {
+		t.Fatal("a client without a certificate got an answer")
+	}
+}
