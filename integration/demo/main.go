@@ -75,7 +75,10 @@ func run(ctx context.Context, binDir, dir string) error {
 		c.Close()
 		step("stopped all three wardgated processes; state and logs stay in %s/{a,b,c}", dir)
 	}()
-	for _, f := range []func(context.Context, *cluster.Cluster) error{startAndAttest, showRefusal, sendRecords} {
+	if err := prepareConsent(c); err != nil {
+		return err
+	}
+	for _, f := range []func(context.Context, *cluster.Cluster) error{startAndAttest, showRefusal, sendRecords, consentRecords} {
 		if err := f(ctx, c); err != nil {
 			return err
 		}
