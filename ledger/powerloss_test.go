@@ -227,8 +227,11 @@ func TestPowerLossKeepsAcknowledgedEntries(t *testing.T) {
 	} {
 		for _, n := range tc.atN {
 			t.Run(fmt.Sprintf("%s-%d", tc.at, n), func(t *testing.T) {
-				for seed := uint64(1); seed <= 3; seed++ {
-					powerLoss(t, seed, tc.at, n)
+				// Then a second crash: in replay (its first remove, after
+				// the replayed records reached bbolt) or in the appends
+				// after it.
+				for seed, second := range []crashPoint{{"remove", 1}, {"datasync", 20}, {"create", 2}} {
+					powerLoss(t, uint64(seed+1), crashPoint{tc.at, n}, second)
 				}
 			})
 		}
@@ -237,43 +240,106 @@ func TestPowerLossKeepsAcknowledgedEntries(t *testing.T) {
 
 type ackLog struct {
 	mu  sync.Mutex
+	t   *testing.T
 	ent map[uint64]proof.Hash
 	cps []proof.Checkpoint
 }
 
-func powerLoss(t *testing.T, seed uint64, at string, atN int) {
+func (a *ackLog) entry(seq uint64, d proof.Hash) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if old, ok := a.ent[seq]; ok && old != d {
+		a.t.Errorf("seq %d acknowledged twice, for two entries", seq)
+	}
+	a.ent[seq] = d
+}
+
+type crashPoint struct {
+	at string
+	n  int
+}
+
+// powerLoss runs the box to a crash at first, then again from what the
+// disk held to a crash at second (in replay or the appends after it), and
+// checks the disk left by the second crash.
+func powerLoss(t *testing.T, seed uint64, first, second crashPoint) {
 	t.Helper()
-	dir, crashed := t.TempDir(), t.TempDir()
-	fs := newCrashFS(seed, at, atN)
-	l := openTest(t, dir, nil, func(c *Config) {
-		c.walFS, c.applyEvery = fs, 15*time.Millisecond
-		c.CheckpointEachCommit, c.CheckpointInterval, c.MaxBatch = true, 10*time.Millisecond, 64
-	})
+	acks := &ackLog{t: t, ent: map[uint64]proof.Hash{}}
+	dir, image := t.TempDir(), map[string][]byte{}
+	for i, cp := range []crashPoint{first, second} {
+		dir, image = runToCrash(t, seed+uint64(i)<<8, dir, image, cp, acks)
+	}
+	for name, b := range image {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkAfterCrash(t, dir, acks, fmt.Sprintf("seed %d, crash at %s #%d then %s #%d", seed, first.at, first.n, second.at, second.n))
+}
+
+// runToCrash opens the ledger on dir's bbolt file and the WAL files in
+// image (by base name), appends until the crash point, and returns a new
+// dir with bbolt as it was at the crash and the WAL files the disk kept.
+func runToCrash(t *testing.T, seed uint64, dir string, image map[string][]byte, cp crashPoint, acks *ackLog) (string, map[string][]byte) {
+	t.Helper()
+	crashed := t.TempDir()
+	fs := newCrashFS(seed, cp.at, cp.n)
+	for name, b := range image {
+		f := &memFile{data: b, synced: len(b)}
+		fs.files[filepath.Join(dir, name)], fs.durable[filepath.Join(dir, name)] = f, f
+	}
+	var l *Ledger
+	var lmu sync.Mutex
 	fs.onCrash = func() {
 		// bbolt's commits are fsync'd before they return: its last
 		// committed state is what the disk holds.
-		err := l.j.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(filepath.Join(crashed, store.DBName), 0o600) })
+		lmu.Lock()
+		db := l
+		lmu.Unlock()
+		path := filepath.Join(crashed, store.DBName)
+		var err error
+		if db != nil {
+			err = db.j.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(path, 0o600) })
+		} else {
+			err = copyFile(filepath.Join(dir, store.DBName), path) // a crash in replay, before Open returned
+		}
 		if err != nil {
 			t.Error(err)
 		}
 	}
-	acks := appendUntilCrash(t, l, fs)
-	l.Close()
+	ol, err := Open(context.Background(), Config{Box: "st-mary", StateDir: dir, Signer: testSigner(t, 7), Logger: testutil.QuietLogger(),
+		walFS: fs, applyEvery: 15 * time.Millisecond, CheckpointEachCommit: true, CheckpointInterval: 10 * time.Millisecond,
+		CheckpointEntries: 1 << 40, MaxBatch: 64})
+	if err == nil {
+		lmu.Lock()
+		l = ol
+		lmu.Unlock()
+		appendUntilCrash(l, fs, acks)
+		l.Close()
+	} else if !errors.Is(err, errCrashed) {
+		t.Fatalf("open after a crash refused: %v", err)
+	}
 	if !fs.isCrashed() {
-		t.Fatalf("seed %d: the crash point %s #%d was never reached", seed, at, atN)
+		t.Fatalf("seed %d: the crash point %s #%d was never reached", seed, cp.at, cp.n)
 	}
+	out := map[string][]byte{}
 	for name, b := range fs.image {
-		if err := os.WriteFile(filepath.Join(crashed, filepath.Base(name)), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		out[filepath.Base(name)] = b
 	}
-	checkAfterCrash(t, crashed, acks, fmt.Sprintf("seed %d, crash at %s #%d", seed, at, atN))
+	return crashed, out
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o600)
 }
 
 // appendUntilCrash appends from several goroutines, and takes checkpoints,
 // until the crash; it returns what was acknowledged.
-func appendUntilCrash(t *testing.T, l *Ledger, fs *crashFS) *ackLog {
-	acks := &ackLog{ent: map[uint64]proof.Hash{}}
+func appendUntilCrash(l *Ledger, fs *crashFS, acks *ackLog) {
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
@@ -285,9 +351,7 @@ func appendUntilCrash(t *testing.T, l *Ledger, fs *crashFS) *ackLog {
 				if err != nil {
 					return
 				}
-				acks.mu.Lock()
-				acks.ent[a.Seq] = a.Entry.Digest
-				acks.mu.Unlock()
+				acks.entry(a.Seq, a.Entry.Digest)
 				if i%50 == 0 {
 					if cp, err := l.Checkpoint(ctx); err == nil && !fs.isCrashed() {
 						// Returned before the crash: in bbolt's snapshot.
@@ -300,7 +364,6 @@ func appendUntilCrash(t *testing.T, l *Ledger, fs *crashFS) *ackLog {
 		}(w)
 	}
 	wg.Wait()
-	return acks
 }
 
 func checkAfterCrash(t *testing.T, dir string, acks *ackLog, what string) {
