@@ -10,10 +10,23 @@ CACHE     := $(HOME)/.cache/wardgate
 # clone (new file times) reuses it and a version bump builds a new one.
 GETH_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/ethereum/go-ethereum 2>/dev/null)
 GETH      := $(CACHE)/geth-$(or $(GETH_VERSION),unknown)
+# geth v1.13.15 is the last go-ethereum that seals Clique blocks: the
+# 3-signer consortium tests (ledger/clique) and `make chain-consortium` run
+# it. It is installed from the Go module proxy once per machine, cached by
+# version (the flag is for its memsize dependency on this Go).
+GETH_CLIQUE_VERSION := v1.13.15
+GETH_CLIQUE := $(CACHE)/geth-clique-$(GETH_CLIQUE_VERSION)/geth
 # golangci-lint is installed from the Go module proxy at this version, into
 # the same cache and named the same way as geth.
 GOLANGCI_VERSION := v2.15.0
 GOLANGCI_LINT := $(CACHE)/golangci-lint-$(GOLANGCI_VERSION)/golangci-lint
+# cyclonedx-gomod writes the release SBOMs; installed from the Go module
+# proxy at this version into the cache, named like golangci-lint.
+CYCLONEDX_VERSION := v1.10.0
+CYCLONEDX := $(CACHE)/cyclonedx-gomod-$(CYCLONEDX_VERSION)/cyclonedx-gomod
+# The release version carried into the binaries, and where it is written.
+RELEASE_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+DIST      ?= $(CURDIR)/dist
 # The packages whose tests also run under the race detector: everything that
 # runs goroutines of its own (peer loops, journal group commit, anchorer,
 # tunnel admission, record delivery).
@@ -21,10 +34,13 @@ RACE_PKGS := ./attest/... ./ledger/... ./tunnel/... ./records/... ./gateway/...
 export CGO_ENABLED := 1
 # Tests that need the geth binary find it here; it is built once per machine.
 export WARDGATE_GETH := $(GETH)
+export WARDGATE_GETH_CLIQUE := $(GETH_CLIQUE)
+# The twice-build release test writes SBOMs with it too.
+export WARDGATE_CYCLONEDX := $(CYCLONEDX)
 
 APT_PKGS  := swtpm swtpm-tools tpm2-tools iperf3 wireguard-tools libssl-dev gcc iproute2 iputils-ping
 
-.PHONY: all build test unit race demo bench bench-tunnel bench-records contracts contracts-check install deps geth lint fmt vet clean
+.PHONY: all build release sbom-tool test unit race demo bench bench-tunnel bench-records contracts contracts-check install deps geth geth-clique chain-consortium lint fmt vet clean
 
 all: build
 
@@ -48,12 +64,39 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./cmd/...
 
+# release builds dist/ reproducibly with the recipe in firmware/release.go
+# (-trimpath, no VCS stamp or build ID, the version by -X, the pinned Go):
+# the binaries, a CycloneDX SBOM of each, the manifest entry, release.json
+# and SHA256SUMS; with RELEASE_KEY (Ed25519 PKCS#8 PEM) it signs the
+# manifest and SHA256SUMS. docs/release.md says how to rebuild and check it.
+release: sbom-tool
+	@rm -rf $(DIST)
+	$(GO) run -trimpath ./cmd/wardgate release build --source $(CURDIR) --out $(DIST) \
+		--version $(RELEASE_VERSION) --sbom-tool $(CYCLONEDX) $(if $(RELEASE_KEY),--key $(RELEASE_KEY))
+
+sbom-tool: $(CYCLONEDX)
+$(CYCLONEDX):
+	@mkdir -p $(dir $@)
+	GOBIN=$(dir $@) $(GO) install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$(CYCLONEDX_VERSION)
+
 # geth is built once from the pinned go-ethereum module and cached outside the
 # work tree, so a fresh clone on a warm machine does not rebuild it.
 geth: $(GETH)
 $(GETH):
 	@mkdir -p $(CACHE)
 	$(GO) build -o $(GETH) github.com/ethereum/go-ethereum/cmd/geth
+
+geth-clique: $(GETH_CLIQUE)
+$(GETH_CLIQUE):
+	@mkdir -p $(dir $@)
+	cd $(dir $@) && GOBIN=$(dir $@) $(GO) install -ldflags=-checklinkname=0 github.com/ethereum/go-ethereum/cmd/geth@$(GETH_CLIQUE_VERSION)
+
+# chain-consortium starts three Clique signers on loopback (geth
+# v1.13.15), deploys the anchor contract and prints the chain lines of a
+# box config for chain.mode: rpc. Ctrl-C stops them. The data lives in
+# $(CONSORTIUM_DIR) (default ./consortium-chain).
+chain-consortium: $(GETH_CLIQUE)
+	$(GO) run ./ledger/clique/consortium --bin $(GETH_CLIQUE) --dir $(or $(CONSORTIUM_DIR),$(CURDIR)/consortium-chain)
 
 fmt:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
@@ -71,7 +114,7 @@ $(GOLANGCI_LINT):
 
 # test is what CI runs (.ci/run): checks first, cheapest first, so a format
 # or lint slip fails in seconds rather than after the integration tests.
-test: deps geth fmt vet lint contracts-check unit race
+test: deps geth sbom-tool fmt vet lint contracts-check unit race
 
 unit:
 	$(GO) test -count=1 -timeout 70m ./...
@@ -80,7 +123,7 @@ unit:
 race:
 	$(GO) test -race -count=1 -timeout 30m $(RACE_PKGS)
 
-bench: deps geth
+bench: deps geth geth-clique
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./attest/... ./firmware/... ./ledger/...
 	$(GO) test -run '^$$' -bench 'StartToTunnel|RestartToTunnel|TamperToRevocation' -benchtime 3x ./integration/
 

@@ -39,6 +39,9 @@ type Component struct {
 	Version string `json:"version"`
 	SHA256  string `json:"sha256"` // lower-case hex
 	PCR     int    `json:"pcr"`
+	// SBOMSHA256 is the digest of the component's CycloneDX SBOM, which
+	// ties the approved binary to its bill of materials (release builds).
+	SBOMSHA256 string `json:"sbom_sha256,omitempty"`
 }
 
 // Manifest is a vendor's list of approved components (reference values).
@@ -123,6 +126,9 @@ func (m *Manifest) validate() error {
 		if err != nil || len(d) != 32 || c.SHA256 != strings.ToLower(c.SHA256) {
 			return fmt.Errorf("%w: components[%d] (%s %s): \"sha256\" must be 64 lower-case hex characters", ErrManifestInvalid, i, c.Name, c.Version)
 		}
+		if sb, err := hex.DecodeString(c.SBOMSHA256); c.SBOMSHA256 != "" && (err != nil || len(sb) != 32 || c.SBOMSHA256 != strings.ToLower(c.SBOMSHA256)) {
+			return fmt.Errorf("%w: components[%d] (%s %s): \"sbom_sha256\" must be 64 lower-case hex characters or absent", ErrManifestInvalid, i, c.Name, c.Version)
+		}
 		if c.PCR < 0 || c.PCR > 23 {
 			return fmt.Errorf("%w: components[%d] (%s %s): \"pcr\" %d is outside 0..23", ErrManifestInvalid, i, c.Name, c.Version, c.PCR)
 		}
@@ -169,6 +175,20 @@ func SignManifest(m *Manifest, key ed25519.PrivateKey) (manifestJSON, sig []byte
 // VerifyManifest checks the detached signature over the exact manifest bytes
 // against the vendor keys, then parses the manifest.
 func VerifyManifest(manifestJSON, sig []byte, vendorKeys []ed25519.PublicKey) (*Manifest, error) {
+	if _, err := checkDetached(manifestJSON, sig, vendorKeys); err != nil {
+		return nil, err
+	}
+	m, err := ParseManifest(manifestJSON)
+	if err != nil {
+		return nil, err
+	}
+	m.verified = true
+	return m, nil
+}
+
+// checkDetached verifies a detached base64 Ed25519 signature over data
+// and returns the key that made it.
+func checkDetached(data, sig []byte, vendorKeys []ed25519.PublicKey) (ed25519.PublicKey, error) {
 	s := bytes.TrimSpace(sig)
 	if len(s) == 0 {
 		return nil, ErrManifestUnsigned
@@ -177,22 +197,12 @@ func VerifyManifest(manifestJSON, sig []byte, vendorKeys []ed25519.PublicKey) (*
 	if err != nil || len(raw) != ed25519.SignatureSize {
 		return nil, fmt.Errorf("%w: signature is not a base64 Ed25519 signature", ErrManifestSignature)
 	}
-	ok := false
 	for _, k := range vendorKeys {
-		if len(k) == ed25519.PublicKeySize && ed25519.Verify(k, manifestJSON, raw) {
-			ok = true
-			break
+		if len(k) == ed25519.PublicKeySize && ed25519.Verify(k, data, raw) {
+			return k, nil
 		}
 	}
-	if !ok {
-		return nil, ErrManifestSignature
-	}
-	m, err := ParseManifest(manifestJSON)
-	if err != nil {
-		return nil, err
-	}
-	m.verified = true
-	return m, nil
+	return nil, ErrManifestSignature
 }
 
 // LoadManifest reads a manifest and its detached signature and verifies it

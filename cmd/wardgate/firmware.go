@@ -13,7 +13,7 @@ func (a *app) firmwareCmd() *cobra.Command {
 		Args:  subcommandArgs,
 		RunE:  showHelp,
 	}
-	cmd.AddCommand(a.firmwareShowCmd(), a.firmwareVerifyCmd())
+	cmd.AddCommand(a.firmwareShowCmd(), a.firmwareVerifyCmd(), a.firmwareReproduceCmd())
 	return cmd
 }
 
