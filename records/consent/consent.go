@@ -195,7 +195,7 @@ func checkHead(j *jsonConsent, c *Consent) error {
 	}
 	if j.Meta != nil && j.Meta.VersionID != "" {
 		if !validID(j.Meta.VersionID) {
-			return fmt.Errorf("%w: Consent.meta.versionId: %q must be 1-64 of A-Z a-z 0-9 - .", ErrMalformed, j.Meta.VersionID)
+			return fmt.Errorf("%w: Consent.meta.versionId: %q must be 1-64 of A-Z a-z 0-9 - and . (a FHIR id)", ErrMalformed, j.Meta.VersionID)
 		}
 		c.Version = j.Meta.VersionID
 	}
