@@ -114,7 +114,7 @@ $(GOLANGCI_LINT):
 
 # test is what CI runs (.ci/run): checks first, cheapest first, so a format
 # or lint slip fails in seconds rather than after the integration tests.
-test: deps geth sbom-tool fmt vet lint contracts-check unit race
+test: deps geth geth-clique sbom-tool fmt vet lint contracts-check unit race
 
 unit:
 	$(GO) test -count=1 -timeout 70m ./...
