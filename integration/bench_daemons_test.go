@@ -67,7 +67,7 @@ func benchDaemons(b *testing.B, mode cluster.Mode, fhirBatch bool) {
 		}
 	}
 	startPair(ctx, b, A, B)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxIdleConns: 1024, DisableCompression: true}}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxIdleConns: 1024, DisableCompression: true, TLSClientConfig: A.LANTLSConfig()}}
 	defer client.CloseIdleConnections()
 	var seq atomic.Int64
 	mk := func(n int) [][]byte {

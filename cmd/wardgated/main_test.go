@@ -303,11 +303,25 @@ func sink(t testing.TB, addr string) chan []byte {
 	return got
 }
 
-func sendRecord(lan, to string, body []byte) (int, string, error) {
-	req, _ := http.NewRequest(http.MethodPost, "http://"+lan+"/v1/records", bytes.NewReader(body))
+// sendRecord posts a record to a box's mTLS intake as the EHR, with the
+// client certificate --dev-consortium wrote under dir.
+func sendRecord(dir, lan, to string, body []byte) (int, string, error) {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "api", "ehr.pem"), filepath.Join(dir, "api", "ehr-key.pem"))
+	if err != nil {
+		return 0, "", err
+	}
+	ca, err := os.ReadFile(filepath.Join(dir, "api", "ca.pem"))
+	if err != nil {
+		return 0, "", err
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: roots}}}
+	defer client.CloseIdleConnections()
+	req, _ := http.NewRequest(http.MethodPost, "https://"+lan+"/v1/records", bytes.NewReader(body))
 	req.Header.Set("To", to)
 	req.Header.Set("Content-Type", "application/fhir+json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
@@ -380,7 +394,7 @@ func TestConsortium(t *testing.T) {
 	// A record goes from A's LAN through the tunnel to B's LAN.
 	rec := []byte(`{"resourceType":"Patient","id":"test-1"}`)
 	eventually(t, "record a->b delivered", func() (bool, string) {
-		code, body, err := sendRecord(port(0, 2), "b", rec)
+		code, body, err := sendRecord(dir, port(0, 2), "b", rec)
 		return err == nil && code == 200, fmt.Sprint(code, body, err)
 	})
 	select {
@@ -391,7 +405,7 @@ func TestConsortium(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("b's LAN never received the record")
 	}
-	if code, body, _ := sendRecord(port(0, 2), "c", rec); code == 200 {
+	if code, body, _ := sendRecord(dir, port(0, 2), "c", rec); code == 200 {
 		t.Errorf("record to refused c accepted: %s", body)
 	}
 
@@ -469,11 +483,11 @@ func TestConsortium(t *testing.T) {
 		p := a.peer(t, "b")
 		return p.State == control.PeerRevoked && p.Verdict == control.VerdictFail && hasReason(p.Reasons, attest.ReasonComponentUnapproved), fmt.Sprintf("%+v", p)
 	})
-	if code, body, _ := sendRecord(port(0, 2), "b", []byte("after tamper")); code == 200 {
+	if code, body, _ := sendRecord(dir, port(0, 2), "b", []byte("after tamper")); code == 200 {
 		t.Errorf("record to revoked b accepted: %s", body)
 	}
 	// The quarantined box relays nothing: its LAN intake is closed.
-	if _, _, err := sendRecord(port(1, 2), "a", []byte("from quarantine")); err == nil {
+	if _, _, err := sendRecord(dir, port(1, 2), "a", []byte("from quarantine")); err == nil {
 		t.Error("quarantined b accepted a record on its LAN intake")
 	}
 	revs, _ := a.ctl.Reports(ctx, control.ReportFilter{Peer: "b", Verdict: "fail"})

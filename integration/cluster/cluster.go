@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -125,6 +126,7 @@ type Box struct {
 	Metrics    string
 	TunnelIP   netip.Addr
 
+	lanTLS *tls.Config // the EHR's client side of an mTLS records intake
 	c      *Cluster
 	kernel string // this box's kernel image file
 	cmd    *exec.Cmd
@@ -351,6 +353,14 @@ func (b *Box) editConfig(mllpPort int) error {
 		}
 	}
 	rec["mllp_routes"] = routes
+	if s, _ := rec["tls_cert"].(string); s != "" {
+		// mTLS intake: the test plays the EHR with the dev client
+		// certificate, and the HL7 engine speaks MLLPS.
+		if b.lanTLS, err = b.c.lanTLS(); err != nil {
+			return err
+		}
+		rec["mllp_tls"] = true
+	}
 	out, err := yaml.Marshal(doc)
 	if err != nil {
 		return err
@@ -575,7 +585,13 @@ func (b *Box) Tamper() error {
 }
 
 // LAN is the base URL of b's LAN record API.
-func (b *Box) LAN() string { return "http://" + net.JoinHostPort(b.Host, strconv.Itoa(b.LANPort)) }
+func (b *Box) LAN() string {
+	scheme := "http://"
+	if b.lanTLS != nil {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(b.Host, strconv.Itoa(b.LANPort))
+}
 
 // MLLP is b's HL7 MLLP intake address.
 func (b *Box) MLLP() string { return net.JoinHostPort(b.Host, strconv.Itoa(b.MLLPPort)) }

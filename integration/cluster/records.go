@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"time"
 
@@ -24,7 +23,7 @@ func (b *Box) PostRecord(ctx context.Context, peer, contentType string, body []b
 	}
 	req.Header.Set("To", peer)
 	req.Header.Set("Content-Type", contentType)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := b.LANClient().Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -36,8 +35,7 @@ func (b *Box) PostRecord(ctx context.Context, peer, contentType string, body []b
 // SendHL7 sends one HL7 v2 message to b over MLLP, as an interface engine
 // would, and returns the ACK.
 func (b *Box) SendHL7(ctx context.Context, msg []byte) (*hl7.Ack, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", b.MLLP())
+	conn, err := b.dialMLLP(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +61,7 @@ func (b *Box) SendHL7(ctx context.Context, msg []byte) (*hl7.Ack, error) {
 func (b *Box) AnchoredReceipt(ctx context.Context, digest string) ([]byte, error) {
 	var last string
 	for {
-		resp, err := http.Get(b.LAN() + "/v1/receipts/" + digest)
+		resp, err := b.LANClient().Get(b.LAN() + "/v1/receipts/" + digest)
 		if err == nil {
 			data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 			resp.Body.Close()
@@ -94,7 +92,7 @@ func (b *Box) PostBulk(ctx context.Context, peer string, resources [][]byte) (in
 	}
 	req.Header.Set("To", peer)
 	req.Header.Set("Content-Type", records.BulkContentType)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := b.LANClient().Do(req)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -99,7 +99,7 @@ func postConsent(ctx context.Context, b *cluster.Box, body string) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/fhir+json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := b.LANClient().Do(req)
 	if err != nil {
 		return err
 	}

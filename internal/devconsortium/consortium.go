@@ -316,6 +316,8 @@ func printConsortium(stdout io.Writer, dir string, o consortiumOpts, ids map[str
 	fmt.Fprintf(stdout, "start %s first: it serves the dev chain the others join.\n", o.boxes[0])
 	fmt.Fprintf(stdout, "report API client certificate: %s (key %s, CA %s)\n",
 		filepath.Join(dir, "api", "client.pem"), filepath.Join(dir, "api", "client-key.pem"), filepath.Join(dir, "api", "ca.pem"))
+	fmt.Fprintf(stdout, "records intake (mTLS) client certificate: %s (key %s, CA %s)\n",
+		filepath.Join(dir, "api", "ehr.pem"), filepath.Join(dir, "api", "ehr-key.pem"), filepath.Join(dir, "api", "ca.pem"))
 }
 
 // boxConfig is box i's config without peers. Ports: base+10i is the
@@ -351,7 +353,10 @@ func boxConfig(o consortiumOpts, i int, dir string) *config.Config {
 		Metrics: config.Metrics{Listen: port(3)},
 		API: config.API{Listen: port(6), TLSCert: filepath.Join(bd, "api-server.pem"), TLSKey: filepath.Join(bd, "api-server-key.pem"),
 			ClientCA: filepath.Join(dir, "api", "ca.pem")},
-		Records: config.Records{LANListen: port(2), DeliverURL: "http://" + port(5) + "/records"},
+		// Records intake is mTLS, as on a hospital LAN: the EHR presents
+		// DIR/api/ehr.pem; the box serves its API server certificate.
+		Records: config.Records{LANListen: port(2), DeliverURL: "http://" + port(5) + "/records",
+			TLSCert: filepath.Join(bd, "api-server.pem"), TLSKey: filepath.Join(bd, "api-server-key.pem"), ClientCA: filepath.Join(dir, "api", "ca.pem")},
 	}
 }
 
@@ -391,7 +396,12 @@ func newDevPKI(dir string) (*devPKI, error) {
 	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		return nil, err
 	}
-	return p, p.issue(filepath.Join(dir, "client"), "security-team", nil, x509.ExtKeyUsageClientAuth)
+	if err := p.issue(filepath.Join(dir, "client"), "security-team", nil, x509.ExtKeyUsageClientAuth); err != nil {
+		return nil, err
+	}
+	// The hospital systems' client certificate for records intake (HTTP
+	// and MLLPS). A real hospital uses its own CA as records.client_ca.
+	return p, p.issue(filepath.Join(dir, "ehr"), "ehr", nil, x509.ExtKeyUsageClientAuth)
 }
 
 // issue writes base.pem and base-key.pem.
