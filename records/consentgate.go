@@ -60,7 +60,7 @@ func (r *Relay) consentCheck(ctx context.Context, peer, contentType string, body
 	if g == nil || g.Mode == consent.ModeOff || g.Mode == "" {
 		return proof.ConsentFields{}, nil
 	}
-	out, err := g.Check(peer, contentType, body, purposeOf(ctx), r.cfg.Now())
+	out, err := g.Check(ctx, peer, contentType, body, purposeOf(ctx), r.cfg.Now())
 	if err == nil {
 		return proof.ConsentFields{ID: out.Ref.ID, Version: out.Ref.Version, Digest: out.Ref.Digest, Patient: out.Patient}, nil
 	}

@@ -260,7 +260,14 @@ type API struct {
 
 // Metrics is the Prometheus listener. Empty listen disables it.
 type Metrics struct {
+	// Listen is host:port; off loopback it needs the TLS files (metrics
+	// name the peers).
 	Listen string `yaml:"listen,omitempty"`
+	// TLSCert, TLSKey and ClientCA serve metrics over mutual TLS: the
+	// scraper presents a certificate from ClientCA. Set all three or none.
+	TLSCert  string `yaml:"tls_cert,omitempty"`
+	TLSKey   string `yaml:"tls_key,omitempty"`
+	ClientCA string `yaml:"client_ca,omitempty"`
 }
 
 // Records is the record relay.
@@ -310,6 +317,10 @@ type Records struct {
 	// Purpose is the purpose of use of records that name none (a Purpose
 	// header on the LAN API); default TREAT. HL7 v2 records always take it.
 	Purpose string `yaml:"purpose,omitempty"`
+	// ConsentFHIRURL, if set, is the EHR's FHIR server base URL: the gate
+	// also reads each patient's Consents there (GET [base]/Consent?patient=),
+	// cached for 30 s; a failed lookup refuses the record.
+	ConsentFHIRURL string `yaml:"consent_fhir_url,omitempty"`
 }
 
 // Load reads, parses and validates path, resolving relative paths against
@@ -505,6 +516,9 @@ func (c *Config) resolvePaths() {
 	abs(&c.API.TLSCert)
 	abs(&c.API.TLSKey)
 	abs(&c.API.ClientCA)
+	abs(&c.Metrics.TLSCert)
+	abs(&c.Metrics.TLSKey)
+	abs(&c.Metrics.ClientCA)
 	abs(&c.Records.TLSCert)
 	abs(&c.Records.TLSKey)
 	abs(&c.Records.ClientCA)

@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/wardgate/wardgate/records/consent"
 )
@@ -22,6 +24,11 @@ func (c *Config) validateConsent(k *checker) {
 		r.Purpose = consent.DefaultPurpose
 	} else if len(r.Purpose) > 64 {
 		k.add("records.purpose", "is %d characters; use a purpose-of-use code such as TREAT", len(r.Purpose))
+	}
+	if u := r.ConsentFHIRURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			k.add("records.consent_fhir_url", "%q is not an http(s) URL; write the FHIR base, e.g. https://ehr.example/fhir", u)
+		}
 	}
 	if r.Consent != consent.ModeRequired {
 		return
@@ -55,5 +62,9 @@ func (c *Config) ConsentGate() (*consent.Gate, error) {
 			orgs[p.Name] = p.Organization
 		}
 	}
-	return &consent.Gate{Mode: c.Records.Consent, Store: st, Hasher: h, Orgs: orgs, DefaultPurpose: c.Records.Purpose}, nil
+	g := &consent.Gate{Mode: c.Records.Consent, Store: st, Hasher: h, Orgs: orgs, DefaultPurpose: c.Records.Purpose}
+	if u := c.Records.ConsentFHIRURL; u != "" {
+		g.Fetch = &consent.Fetcher{Base: strings.TrimSuffix(u, "/")}
+	}
+	return g, nil
 }

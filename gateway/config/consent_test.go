@@ -17,6 +17,7 @@ func TestConsentConfig(t *testing.T) {
 	}
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"bad mode", edit(t, "  lan_listen: 127.0.0.1:7480", "  lan_listen: 127.0.0.1:7480\n  consent: maybe"), `records.consent: "maybe" is not one of [off audit required]`},
+		{"bad fhir url", edit(t, "  lan_listen: 127.0.0.1:7480", "  lan_listen: 127.0.0.1:7480\n  consent_fhir_url: ehr:8080"), `records.consent_fhir_url: "ehr:8080" is not an http(s) URL`},
 		{"required needs organisations", edit(t, "  lan_listen: 127.0.0.1:7480", "  lan_listen: 127.0.0.1:7480\n  consent: required"), `peers[0].organization: is required with records.consent: required`},
 	} {
 		_, err := Parse([]byte(tc.yaml), "/etc/wardgate")

@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"context"
 	"fmt"
 	"testing"
 )
@@ -16,7 +17,7 @@ func BenchmarkGateCheck(b *testing.B) {
 	b.SetBytes(int64(len(rec)))
 	b.ResetTimer()
 	for range b.N {
-		if _, err := g.Check("bravo", "application/fhir+json", rec, "TREAT", now); err != nil {
+		if _, err := g.Check(context.Background(), "bravo", "application/fhir+json", rec, "TREAT", now); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -76,7 +77,7 @@ func TestDecisions(t *testing.T) {
 		{"no patient", "bravo", "TREAT", `{"resourceType":"Observation"}`, PatientUnknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := g.Check(tc.peer, "application/fhir+json", []byte(tc.body), tc.purpose, now)
+			out, err := g.Check(context.Background(), tc.peer, "application/fhir+json", []byte(tc.body), tc.purpose, now)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -101,7 +102,7 @@ func TestDenyWinsOverAnotherPermit(t *testing.T) {
 	g := newGate(t)
 	put(t, g, consentJSON("c-a", "p1", "active", "org-bravo", "TREAT", "", ""))
 	put(t, g, consentJSON("c-b", "p1", "active", "org-bravo", "TREAT", "", denyPSY))
-	_, err := g.Check("bravo", "application/fhir+json", []byte(obs("p1", "PSY")), "TREAT", now)
+	_, err := g.Check(context.Background(), "bravo", "application/fhir+json", []byte(obs("p1", "PSY")), "TREAT", now)
 	if r, ok := AsRefusal(err); !ok || r.Reason != DataClassExcluded {
 		t.Fatalf("got %v, want data_class_excluded", err)
 	}
@@ -111,7 +112,7 @@ func TestBundleTwoPatients(t *testing.T) {
 	g := newGate(t)
 	put(t, g, consentJSON("c-1", "p1", "active", "org-bravo", "TREAT", "", ""))
 	bundle := `{"resourceType":"Bundle","type":"collection","entry":[{"resource":` + obs("p1", "") + `},{"resource":` + obs("p2", "") + `}]}`
-	_, err := g.Check("bravo", "application/fhir+json", []byte(bundle), "TREAT", now)
+	_, err := g.Check(context.Background(), "bravo", "application/fhir+json", []byte(bundle), "TREAT", now)
 	r, ok := AsRefusal(err)
 	if !ok || r.Reason != NoConsent || r.Patient != g.Hasher.Hash("p2") {
 		t.Fatalf("got %v, want no_consent naming p2's hash", err)
@@ -120,7 +121,7 @@ func TestBundleTwoPatients(t *testing.T) {
 		t.Fatalf("refusal %q does not name the patient's hash", err)
 	}
 	put(t, g, consentJSON("c-2", "p2", "active", "org-bravo", "TREAT", "", ""))
-	if _, err := g.Check("bravo", "application/fhir+json", []byte(bundle), "TREAT", now); err != nil {
+	if _, err := g.Check(context.Background(), "bravo", "application/fhir+json", []byte(bundle), "TREAT", now); err != nil {
 		t.Fatalf("both consented, still refused: %v", err)
 	}
 }
@@ -128,13 +129,13 @@ func TestBundleTwoPatients(t *testing.T) {
 func TestWithdrawalAppliesToNextRecord(t *testing.T) {
 	g := newGate(t)
 	put(t, g, consentJSON("c-1", "p1", "active", "org-bravo", "TREAT", "", ""))
-	if _, err := g.Check("bravo", "application/fhir+json", []byte(obs("p1", "")), "TREAT", now); err != nil {
+	if _, err := g.Check(context.Background(), "bravo", "application/fhir+json", []byte(obs("p1", "")), "TREAT", now); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := g.Store.Withdraw("c-1", now); err != nil {
 		t.Fatal(err)
 	}
-	_, err := g.Check("bravo", "application/fhir+json", []byte(obs("p1", "")), "TREAT", now)
+	_, err := g.Check(context.Background(), "bravo", "application/fhir+json", []byte(obs("p1", "")), "TREAT", now)
 	if r, ok := AsRefusal(err); !ok || r.Reason != ConsentWithdrawn {
 		t.Fatalf("after withdrawal got %v, want consent_withdrawn", err)
 	}
@@ -152,11 +153,11 @@ func TestHL7PID3(t *testing.T) {
 	g := newGate(t)
 	put(t, g, consentJSON("c-1", "MRN123", "active", "org-bravo", "TREAT", "", ""))
 	msg := "MSH|^~\\&|A|B|C|D|20260101||ADT^A01|1|P|2.5\rPID|1||MRN123^^^HOSP~X9||DOE^JOHN\r"
-	if _, err := g.Check("bravo", "application/hl7-v2", []byte(msg), "", now); err != nil {
+	if _, err := g.Check(context.Background(), "bravo", "application/hl7-v2", []byte(msg), "", now); err != nil {
 		t.Fatalf("refused: %v", err)
 	}
 	msg = strings.Replace(msg, "MRN123", "MRN999", 1)
-	if _, err := g.Check("bravo", "application/hl7-v2", []byte(msg), "", now); err == nil {
+	if _, err := g.Check(context.Background(), "bravo", "application/hl7-v2", []byte(msg), "", now); err == nil {
 		t.Fatal("released without consent")
 	}
 }

@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -32,6 +33,9 @@ type Gate struct {
 	// permitted recipient.
 	Orgs           map[string]string
 	DefaultPurpose string
+	// Fetch, if set, also reads each patient's Consents from the EHR's
+	// FHIR server (fetch.go); a failed lookup refuses the record.
+	Fetch *Fetcher
 }
 
 // Refusal is a gate refusal: the reason and the patient it is about.
@@ -44,6 +48,9 @@ type Refusal struct {
 func (r *Refusal) Error() string {
 	if r.Reason == PatientUnknown {
 		return fmt.Sprintf("consent: %s: %s", r.Reason, r.Detail)
+	}
+	if r.Detail != "" {
+		return fmt.Sprintf("consent: %s for patient %s: %s", r.Reason, r.Patient, r.Detail)
 	}
 	return fmt.Sprintf("consent: %s for patient %s", r.Reason, r.Patient)
 }
@@ -58,7 +65,7 @@ type Outcome struct {
 // Check decides whether a record of contentType may go to peer for
 // purpose at now. It returns the outcome of a release or a *Refusal. Every
 // patient a record names must be permitted.
-func (g *Gate) Check(peer, contentType string, body []byte, purpose string, now time.Time) (Outcome, error) {
+func (g *Gate) Check(ctx context.Context, peer, contentType string, body []byte, purpose string, now time.Time) (Outcome, error) {
 	sub, err := SubjectOf(contentType, body)
 	if err != nil {
 		return Outcome{}, &Refusal{Reason: PatientUnknown, Detail: err.Error()}
@@ -69,7 +76,11 @@ func (g *Gate) Check(peer, contentType string, body []byte, purpose string, now 
 	req := Request{Recipient: g.Orgs[peer], Purpose: purpose, Classes: sub.Classes, Time: now}
 	var out Outcome
 	for i, p := range sub.Patients {
-		d := Decide(g.Store.ForPatient(p), req)
+		cs, err := g.consents(ctx, p, now)
+		if err != nil {
+			return Outcome{}, &Refusal{Reason: NoConsent, Patient: g.Hasher.Hash(p), Detail: err.Error()}
+		}
+		d := Decide(cs, req)
 		if !d.Permit {
 			return Outcome{}, &Refusal{Reason: d.Reason, Patient: g.Hasher.Hash(p)}
 		}
@@ -78,6 +89,19 @@ func (g *Gate) Check(peer, contentType string, body []byte, purpose string, now 
 		}
 	}
 	return out, nil
+}
+
+// consents are the patient's Consents on file and, with Fetch, in the EHR.
+func (g *Gate) consents(ctx context.Context, patient string, now time.Time) ([]*Consent, error) {
+	cs := g.Store.ForPatient(patient)
+	if g.Fetch == nil {
+		return cs, nil
+	}
+	more, err := g.Fetch.ForPatient(ctx, patient, now)
+	if err != nil {
+		return nil, err
+	}
+	return append(cs[:len(cs):len(cs)], more...), nil
 }
 
 // CheckPatient decides for one patient key directly (the CLI's check).
