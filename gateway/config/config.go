@@ -260,14 +260,7 @@ type API struct {
 
 // Metrics is the Prometheus listener. Empty listen disables it.
 type Metrics struct {
-	// Listen is host:port; off loopback it needs the TLS files (metrics
-	// name the peers).
 	Listen string `yaml:"listen,omitempty"`
-	// TLSCert, TLSKey and ClientCA serve metrics over mutual TLS: the
-	// scraper presents a certificate from ClientCA. Set all three or none.
-	TLSCert  string `yaml:"tls_cert,omitempty"`
-	TLSKey   string `yaml:"tls_key,omitempty"`
-	ClientCA string `yaml:"client_ca,omitempty"`
 }
 
 // Records is the record relay.
@@ -516,9 +509,6 @@ func (c *Config) resolvePaths() {
 	abs(&c.API.TLSCert)
 	abs(&c.API.TLSKey)
 	abs(&c.API.ClientCA)
-	abs(&c.Metrics.TLSCert)
-	abs(&c.Metrics.TLSKey)
-	abs(&c.Metrics.ClientCA)
 	abs(&c.Records.TLSCert)
 	abs(&c.Records.TLSKey)
 	abs(&c.Records.ClientCA)
