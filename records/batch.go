@@ -331,7 +331,7 @@ func (r *Relay) handleBatch(w http.ResponseWriter, req *http.Request) {
 	}
 	items, err := parseBatch(body, r.cfg.MaxBody)
 	if err != nil {
-		r.log.Warn("refused batch from peer", "err", err)
+		r.logRefused(req.Context(), "refused batch from peer", err)
 		writeError(w, err)
 		return
 	}
@@ -360,7 +360,7 @@ func (r *Relay) handleBatch(w http.ResponseWriter, req *http.Request) {
 			k++
 			continue
 		}
-		r.log.Warn("refused record from peer", "err", errs[i])
+		r.logRefused(req.Context(), "refused record from peer", errs[i])
 		code, _ := classify(errs[i])
 		msg := errs[i].Error()
 		if len(msg) > 1024 {

@@ -70,7 +70,7 @@ func (r *Relay) handleRecord(w http.ResponseWriter, req *http.Request) {
 	}
 	rc, err := r.Send(req.Context(), peer, req.Header.Get("Content-Type"), body)
 	if err != nil {
-		r.log.Warn("record not forwarded", "to", peer, "err", err)
+		r.logRefused(req.Context(), "record not forwarded", err, "to", peer)
 		writeError(w, err)
 		return
 	}

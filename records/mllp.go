@@ -151,7 +151,7 @@ func (r *Relay) handleHL7(ctx context.Context, msg []byte, cs *tls.ConnectionSta
 		_, err = r.Send(ctx, peer, hl7.HL7ContentType, msg)
 	}
 	if err != nil {
-		r.log.Warn("HL7 message not forwarded", "control_id", m.ControlID, "err", err)
+		r.logRefused(ctx, "HL7 message not forwarded", err, "control_id", m.ControlID)
 		return hl7.BuildAck(m, ackCode(err), err.Error(), r.cfg.Now())
 	}
 	return hl7.BuildAck(m, "AA", "", r.cfg.Now())

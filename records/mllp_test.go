@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -387,4 +388,50 @@ func FuzzMLLPFramingAndAck(f *testing.F) {
 			}
 		}
 	})
+}
+
+// syncBuffer is a log sink shared by both boxes' loggers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// The EHR's refusal text (here MSA-3 of an AE, as an OperationOutcome's
+// diagnostics would be) may quote the patient: it reaches the sending
+// system in the refusal, but neither box logs it at INFO or above; they
+// log the refusal code and a digest.
+func TestEHRDiagnosticsNotLogged(t *testing.T) {
+	const secret = "SECRET-DIAGNOSTIC-PATIENT-42"
+	eng := &scriptEngine{reply: func(_ int, m *hl7.MSH) []byte {
+		var b bytes.Buffer
+		hl7.WriteFrame(&b, hl7.BuildAck(m, "AE", secret, time.Now()))
+		return b.Bytes()
+	}}
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	n := &recNet{addrs: map[string]string{}}
+	a := newRecBox(t, n, "st-mary", Delivery{}, func(c *Config) { c.Logger = logger })
+	b := newRecBox(t, n, "city-general", Delivery{MLLPAddr: eng.serve(t)}, func(c *Config) { c.Logger = logger })
+	admit(t, fixture(t), a, b)
+	status, out := post(t, a, "city-general", hl7.HL7ContentType, []byte(adtA01))
+	wantRefusal(t, status, out, 502, codeDelivery, secret)
+	got := logs.String()
+	if strings.Contains(got, secret) {
+		t.Fatalf("EHR diagnostic text logged:\n%s", got)
+	}
+	if !strings.Contains(got, "code="+codeDelivery) || !strings.Contains(got, "err_digest=") {
+		t.Fatalf("refusal not logged with code and digest:\n%s", got)
+	}
 }
