@@ -18,4 +18,3 @@ func (r *Relay) logRefused(ctx context.Context, msg string, err error, attrs ...
 	r.log.WarnContext(ctx, msg, append(attrs, "code", code, "err_digest", hex.EncodeToString(sum[:8]))...)
 	r.log.DebugContext(ctx, msg+" (error text)", append(attrs, "err", err)...)
 }
-
