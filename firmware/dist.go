@@ -223,14 +223,23 @@ func checkSBOMLinks(dir string, sums map[string]string, m *Manifest) ([]string, 
 		if !ok {
 			return nil, fmt.Errorf("%w: %s is not in SHA256SUMS", ErrSBOMUnlinked, a.SBOM)
 		}
+		named, approved := false, false
 		for _, c := range m.Components {
-			if c.Name != a.Name || c.SHA256 != sums[a.Name] {
+			if c.Name != a.Name {
 				continue
 			}
+			named = true
+			if c.SHA256 != sums[a.Name] {
+				continue
+			}
+			approved = true
 			if c.SBOMSHA256 != sbom {
 				return nil, fmt.Errorf("%w: %s %s names SBOM %q, but %s is %s", ErrSBOMUnlinked, c.Name, c.Version, c.SBOMSHA256, a.SBOM, sbom)
 			}
 			linked = append(linked, a.SBOM)
+		}
+		if named && !approved {
+			return nil, fmt.Errorf("%w: the manifest lists %s, but not this release's binary %s", ErrSumMismatch, a.Name, sums[a.Name])
 		}
 	}
 	return linked, nil

@@ -12,7 +12,7 @@ import (
 // fakeDist writes a signed release directory by hand, with the files that
 // BuildRelease writes (binaries here are bytes, not builds), and returns
 // the vendor's public key.
-func fakeDist(t *testing.T, dir string) ed25519.PublicKey {
+func fakeDist(t *testing.T, dir string) (ed25519.PublicKey, ed25519.PrivateKey) {
 	t.Helper()
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	s := NewFileSigner(priv)
@@ -30,12 +30,12 @@ func fakeDist(t *testing.T, dir string) ed25519.PublicKey {
 	if err := writeReleaseFiles(ReleaseOptions{Out: dir, Signer: s}, info, m); err != nil {
 		t.Fatal(err)
 	}
-	return pub
+	return pub, priv
 }
 
 func TestVerifyRelease(t *testing.T) {
 	dir := t.TempDir()
-	pub := fakeDist(t, dir)
+	pub, _ := fakeDist(t, dir)
 	v, err := VerifyRelease(dir, []ed25519.PublicKey{pub})
 	if err != nil {
 		t.Fatalf("a signed release: %v", err)
@@ -51,7 +51,7 @@ func TestVerifyRelease(t *testing.T) {
 
 	// A binary swapped after signing.
 	bad := t.TempDir()
-	pub = fakeDist(t, bad)
+	pub, _ = fakeDist(t, bad)
 	os.WriteFile(filepath.Join(bad, "wardgate"), []byte("trojan"), 0o644)
 	if _, err := VerifyRelease(bad, []ed25519.PublicKey{pub}); !errors.Is(err, ErrSumMismatch) || !strings.Contains(err.Error(), "wardgate is") {
 		t.Fatalf("swapped binary: %v", err)
@@ -60,7 +60,7 @@ func TestVerifyRelease(t *testing.T) {
 	// An SBOM replaced and re-summed by someone with the key, but the
 	// manifest still names the old SBOM digest.
 	unlinked := t.TempDir()
-	pub = fakeDist(t, unlinked)
+	pub, _ = fakeDist(t, unlinked)
 	os.WriteFile(filepath.Join(unlinked, "wardgated.cdx.json"), []byte(`{"bomFormat":"CycloneDX","components":[]}`), 0o644)
 	sums, _ := os.ReadFile(filepath.Join(unlinked, SumsFile))
 	names, _ := ParseSums(sums)
@@ -76,6 +76,26 @@ func TestVerifyRelease(t *testing.T) {
 	SignSums(unlinked, NewFileSigner(priv), b)
 	if _, err := VerifyRelease(unlinked, []ed25519.PublicKey{pub, priv.Public().(ed25519.PublicKey)}); !errors.Is(err, ErrSBOMUnlinked) {
 		t.Fatalf("SBOM not the one the manifest names: %v", err)
+	}
+
+	// A manifest (signed by the vendor) that approves another wardgated
+	// than the one released.
+	otherDir := t.TempDir()
+	pub, priv2 := fakeDist(t, otherDir)
+	m := &Manifest{Vendor: "acme", Version: "1.0.0", Components: []Component{{Name: "wardgated", Version: "1.0.0", SHA256: strings.Repeat("cd", 32), PCR: 8}}}
+	mj, sig, _ := SignManifest(m, priv2)
+	os.WriteFile(filepath.Join(otherDir, ManifestFile), mj, 0o644)
+	os.WriteFile(filepath.Join(otherDir, ManifestSigFile), sig, 0o644)
+	sums, _ = os.ReadFile(filepath.Join(otherDir, SumsFile))
+	names, _ = ParseSums(sums)
+	list = list[:0]
+	for n := range names {
+		list = append(list, n)
+	}
+	b, _ = WriteSums(otherDir, list)
+	SignSums(otherDir, NewFileSigner(priv2), b)
+	if _, err := VerifyRelease(otherDir, []ed25519.PublicKey{pub}); !errors.Is(err, ErrSumMismatch) || !strings.Contains(err.Error(), "not this release's binary") {
+		t.Fatalf("manifest approving another binary: %v", err)
 	}
 
 	// Unsigned.

@@ -159,17 +159,13 @@ func (m *Manifest) Canonical() ([]byte, error) {
 }
 
 // SignManifest returns the canonical manifest JSON and its detached Ed25519
-// signature (base64 text, as written next to the manifest file).
+// signature (base64 text, as written next to the manifest file): the
+// signing path of `wardgate manifest sign`, with the key in memory.
 func SignManifest(m *Manifest, key ed25519.PrivateKey) (manifestJSON, sig []byte, err error) {
 	if len(key) != ed25519.PrivateKeySize {
 		return nil, nil, errors.New("firmware: vendor key is not an Ed25519 private key")
 	}
-	manifestJSON, err = m.Canonical()
-	if err != nil {
-		return nil, nil, err
-	}
-	raw := ed25519.Sign(key, manifestJSON)
-	return manifestJSON, []byte(base64.StdEncoding.EncodeToString(raw) + "\n"), nil
+	return SignManifestWith(m, NewFileSigner(key))
 }
 
 // VerifyManifest checks the detached signature over the exact manifest bytes

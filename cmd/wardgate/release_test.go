@@ -93,8 +93,7 @@ func gitArchive(t *testing.T, dir string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("sh", "-c", `git archive HEAD | tar -x -C "$1"`, "sh", dir)
-	cmd.Dir = ".."
+	cmd := exec.Command("sh", "-c", `cd "$(git rev-parse --show-toplevel)" && git archive HEAD | tar -x -C "$1"`, "sh", dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("git archive: %v\n%s", err, out)
 	}
