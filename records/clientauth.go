@@ -11,7 +11,10 @@ import (
 // Config.ClientPeers) to other peers.
 var ErrClientNotAllowed = errors.New("relay: client certificate may not send to this peer")
 
-const codeClientNotAllowed = "client_not_allowed"
+const (
+	codeClientNotAllowed = "client_not_allowed"
+	codeRateLimited      = "rate_limited"
+)
 
 // clientMayReach checks a mutually authenticated client against
 // Config.ClientPeers: a subject common name listed there may send only to

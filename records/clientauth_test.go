@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -97,5 +98,32 @@ func TestClientCertificateLimitedByPeer(t *testing.T) {
 	}
 	if _, _, err := post(); err == nil {
 		t.Fatal("a client without a certificate got an answer")
+	}
+}
+
+// Receipt lookups are rate-limited (each uncached one asks a peer): a
+// burst past the limit gets 429 rate_limited, and lookups resume after.
+func TestReceiptLookupsRateLimited(t *testing.T) {
+	n := &recNet{addrs: map[string]string{}}
+	a := newRecBox(t, n, "st-mary", Delivery{}, func(c *Config) { c.ReceiptLookups = 1 })
+	url := a.lanURL + "/v1/receipts/" + strings.Repeat("ab", 32)
+	limited := 0
+	for range 10 {
+		status, out := get(t, url)
+		switch status {
+		case http.StatusNotFound:
+		case http.StatusTooManyRequests:
+			wantRefusal(t, status, out, http.StatusTooManyRequests, codeRateLimited, "receipt lookups")
+			limited++
+		default:
+			t.Fatalf("lookup: %d %s", status, out)
+		}
+	}
+	if limited < 5 {
+		t.Fatalf("%d of 10 rapid lookups limited at 1/s, burst 3", limited)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if status, out := get(t, url); status != http.StatusNotFound {
+		t.Fatalf("lookup after the burst: %d %s", status, out)
 	}
 }

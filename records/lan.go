@@ -101,6 +101,11 @@ func writeJSON(w http.ResponseWriter, v any) {
 var ErrNoReceipt = errors.New("relay: no receipt for this digest")
 
 func (r *Relay) handleReceipt(w http.ResponseWriter, req *http.Request) {
+	if !r.lookups.Allow() {
+		w.Header().Set("Retry-After", "1")
+		writeRefusal(w, http.StatusTooManyRequests, codeRateLimited, errors.New("relay: too many receipt lookups; retry in a second"))
+		return
+	}
 	s := req.PathValue("digest")
 	d, err := hex.DecodeString(s)
 	if err != nil || len(d) != 32 {

@@ -57,6 +57,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/wardgate/wardgate/attest"
 	"github.com/wardgate/wardgate/internal/names"
 	"github.com/wardgate/wardgate/internal/netlimit"
@@ -126,6 +128,9 @@ type Config struct {
 	// MLLPLimits bound the MLLP intake (ServeMLLP); zero fields take the
 	// netlimit defaults.
 	MLLPLimits netlimit.Limits
+	// ReceiptLookups is the receipt lookups (GET /v1/receipts) served per
+	// second, burst twice that (default 50).
+	ReceiptLookups float64
 	// ClientPeers limits an mTLS client, by certificate subject common
 	// name, to the peers it may send to (unlisted subjects: any peer).
 	ClientPeers map[string][]string
@@ -166,6 +171,8 @@ type Relay struct {
 	lanRT  *http.Transport // deliveries to this box's LAN endpoint
 	mllp   *mllpPool
 	pacer  *cpPacer
+	// lookups bounds GET /v1/receipts: an uncached lookup asks a peer.
+	lookups *rate.Limiter
 
 	sigs *proof.SigCache // peers' batch roots already verified
 	stop chan struct{}   // closed by Close: batch pumps end
@@ -231,6 +238,7 @@ func New(cfg Config) (*Relay, error) {
 		stop:     make(chan struct{}),
 		cs:       newCSCache(1 << 16),
 		pacer:    newCPPacer(cfg.Ledger, cfg.CheckpointPace),
+		lookups:  rate.NewLimiter(rate.Limit(cfg.ReceiptLookups), 2*int(cfg.ReceiptLookups)+1),
 		client:   peerClient(cfg.Dial, cfg.ForwardTimeout),
 		lanRT: &http.Transport{
 			MaxIdleConnsPerHost: 512,
@@ -301,6 +309,9 @@ func (d *Delivery) validate() error {
 func (cfg *Config) setDefaults() {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.ReceiptLookups <= 0 {
+		cfg.ReceiptLookups = 50
 	}
 	if cfg.ForwardTimeout <= 0 {
 		cfg.ForwardTimeout = 30 * time.Second
