@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/wardgate/wardgate/attest"
 	"github.com/wardgate/wardgate/gateway/api"
 	"github.com/wardgate/wardgate/gateway/control"
+	"github.com/wardgate/wardgate/internal/netlimit"
 	"github.com/wardgate/wardgate/ledger"
 	"github.com/wardgate/wardgate/ledger/proof"
 	"github.com/wardgate/wardgate/tunnel"
@@ -220,16 +222,27 @@ func (d *Gateway) startAPI(add func(string, func(context.Context) error, net.Lis
 		if err != nil {
 			return fmt.Errorf("api: %w", err)
 		}
-		ln, err := net.Listen("tcp", c.API.Listen)
+		raw, err := net.Listen("tcp", c.API.Listen)
 		if err != nil {
 			return fmt.Errorf("api.listen: %w", err)
 		}
+		ln := netlimit.Listen(raw, netlimit.Limits{})
 		add("report API", func(ctx context.Context) error { return s.Serve(ctx, ln) }, ln)
 	}
 	if c.Metrics.Listen != "" {
-		ln, err := net.Listen("tcp", c.Metrics.Listen)
+		raw, err := net.Listen("tcp", c.Metrics.Listen)
 		if err != nil {
 			return fmt.Errorf("metrics.listen: %w", err)
+		}
+		var ln net.Listener = netlimit.Listen(raw, netlimit.Limits{})
+		if c.Metrics.TLSCert != "" {
+			// Prometheus scrapes with a client certificate from client_ca.
+			tc, err := api.TLSConfig(c.Metrics.TLSCert, c.Metrics.TLSKey, c.Metrics.ClientCA)
+			if err != nil {
+				raw.Close()
+				return fmt.Errorf("metrics.tls_cert/tls_key/client_ca: %w", err)
+			}
+			ln = tls.NewListener(ln, tc)
 		}
 		m := d.metrics
 		add("metrics", func(ctx context.Context) error { return m.Serve(ctx, ln) }, ln)

@@ -317,8 +317,8 @@ func recordKey(ctx context.Context, tb testing.TB, box *cluster.Box) string {
 // scrape reads box's Prometheus metrics.
 func scrape(ctx context.Context, tb testing.TB, box *cluster.Box) map[string]*dto.MetricFamily {
 	tb.Helper()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+box.Metrics+"/metrics", nil)
-	resp, err := http.DefaultClient.Do(req)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, box.MetricsURL(), nil)
+	resp, err := box.MetricsClient().Do(req)
 	if err != nil {
 		tb.Fatalf("scraping %s's metrics: %v", box.Name, err)
 	}

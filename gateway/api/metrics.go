@@ -80,7 +80,8 @@ func (m *Metrics) Handler() http.Handler {
 // Serve serves /metrics (plain HTTP) on ln until ctx is done.
 func (m *Metrics) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second,
+		Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10,
 		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
 	return serve(ctx, srv, ln, m.log, "metrics")

@@ -195,9 +195,13 @@ type Peer struct {
 
 // Chain is where checkpoints are anchored.
 type Chain struct {
-	Mode     ChainMode `yaml:"mode"` // embedded | rpc | none
-	Embedded Embedded  `yaml:"embedded,omitempty"`
-	RPC      RPC       `yaml:"rpc,omitempty"`
+	Mode ChainMode `yaml:"mode"` // embedded | rpc | none
+	// MinDepth is how many blocks, counting the anchor block, a checkpoint's
+	// anchor needs before its receipts say anchored: 1 (the default) on BFT
+	// chains with immediate finality (Besu QBFT), 2 or more on Clique.
+	MinDepth uint64   `yaml:"min_depth,omitempty"`
+	Embedded Embedded `yaml:"embedded,omitempty"`
+	RPC      RPC      `yaml:"rpc,omitempty"`
 	// CheckpointInterval is how often the log signs a checkpoint (default 5s).
 	CheckpointInterval string `yaml:"checkpoint_interval,omitempty"`
 }
@@ -235,12 +239,16 @@ type Embedded struct {
 
 // RPC is an external JSON-RPC chain (Besu QBFT in production).
 type RPC struct {
-	URL            string `yaml:"url,omitempty"`
-	ChainID        uint64 `yaml:"chain_id,omitempty"`
-	Contract       string `yaml:"contract,omitempty"` // 0x + 40 hex
-	Keystore       string `yaml:"keystore,omitempty"`
-	PassphraseFile string `yaml:"passphrase_file,omitempty"`
-	Confirmations  uint64 `yaml:"confirmations,omitempty"`
+	URL string `yaml:"url,omitempty"`
+	// Endpoints are the chain's JSON-RPC URLs, one per consortium validator
+	// or RPC node (url, if set, is tried first). The box fails over between
+	// them and reports each one's health.
+	Endpoints      []string `yaml:"endpoints,omitempty"`
+	ChainID        uint64   `yaml:"chain_id,omitempty"`
+	Contract       string   `yaml:"contract,omitempty"` // 0x + 40 hex
+	Keystore       string   `yaml:"keystore,omitempty"`
+	PassphraseFile string   `yaml:"passphrase_file,omitempty"`
+	Confirmations  uint64   `yaml:"confirmations,omitempty"`
 }
 
 // Control is the local unix control socket of the wardgate CLI.
@@ -260,7 +268,14 @@ type API struct {
 
 // Metrics is the Prometheus listener. Empty listen disables it.
 type Metrics struct {
+	// Listen is host:port; off loopback it needs the TLS files (metrics
+	// name the peers).
 	Listen string `yaml:"listen,omitempty"`
+	// TLSCert, TLSKey and ClientCA serve metrics over mutual TLS: the
+	// scraper presents a certificate from ClientCA. Set all three or none.
+	TLSCert  string `yaml:"tls_cert,omitempty"`
+	TLSKey   string `yaml:"tls_key,omitempty"`
+	ClientCA string `yaml:"client_ca,omitempty"`
 }
 
 // Records is the record relay.
@@ -509,6 +524,9 @@ func (c *Config) resolvePaths() {
 	abs(&c.API.TLSCert)
 	abs(&c.API.TLSKey)
 	abs(&c.API.ClientCA)
+	abs(&c.Metrics.TLSCert)
+	abs(&c.Metrics.TLSKey)
+	abs(&c.Metrics.ClientCA)
 	abs(&c.Records.TLSCert)
 	abs(&c.Records.TLSKey)
 	abs(&c.Records.ClientCA)

@@ -26,6 +26,9 @@ func (c *Config) CheckFiles() error {
 	k.file("records.tls_cert", c.Records.TLSCert)
 	k.file("records.tls_key", c.Records.TLSKey)
 	k.file("records.client_ca", c.Records.ClientCA)
+	k.file("metrics.tls_cert", c.Metrics.TLSCert)
+	k.file("metrics.tls_key", c.Metrics.TLSKey)
+	k.file("metrics.client_ca", c.Metrics.ClientCA)
 	if len(k.errs) > 0 {
 		return k.errs
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"slices"
 	"time"
 
@@ -389,7 +390,8 @@ func (c *Config) validateChain(k *checker) {
 	if !oneOf(k, "chain.mode", ch.Mode, ChainModes()...) {
 		return
 	}
-	emb, rpc := ch.Embedded != (Embedded{}), ch.RPC != (RPC{})
+	c.validateMinDepth(k)
+	emb, rpc := ch.Embedded != (Embedded{}), !reflect.ValueOf(ch.RPC).IsZero()
 	switch ch.Mode {
 	case ChainEmbedded:
 		if rpc {
@@ -402,9 +404,31 @@ func (c *Config) validateChain(k *checker) {
 		}
 		validateRPC(k, ch.RPC)
 	case ChainNone:
+		if ch.MinDepth != 0 {
+			k.add("chain.min_depth", "is set but chain.mode is none; remove it")
+		}
 		if emb || rpc {
 			k.add("chain", "mode none takes no embedded or rpc settings; remove them")
 		}
+	}
+}
+
+// validateMinDepth fills chain.min_depth: the old per-mode confirmations
+// setting if that is all there is, else 1.
+func (c *Config) validateMinDepth(k *checker) {
+	ch := &c.Chain
+	old := ch.Embedded.Confirmations
+	field := "chain.embedded.confirmations"
+	if ch.Mode == ChainRPC {
+		old, field = ch.RPC.Confirmations, "chain.rpc.confirmations"
+	}
+	switch {
+	case ch.MinDepth != 0 && old != 0 && old != ch.MinDepth:
+		k.add(field, "is %d but chain.min_depth is %d; remove %s (min_depth replaces it)", old, ch.MinDepth, field)
+	case ch.MinDepth == 0 && old != 0:
+		ch.MinDepth = old
+	case ch.MinDepth == 0 && ch.Mode != ChainNone:
+		ch.MinDepth = 1
 	}
 }
 
@@ -429,10 +453,14 @@ func (c *Config) validateEmbedded(k *checker) {
 }
 
 func validateRPC(k *checker, r RPC) {
-	if k.required("chain.rpc.url", r.URL, "the chain's JSON-RPC URL, e.g. http://10.0.0.5:8545") {
-		if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-			k.add("chain.rpc.url", "%q is not an http(s) or ws(s) URL; write e.g. http://10.0.0.5:8545", r.URL)
-		}
+	if r.URL == "" && len(r.Endpoints) == 0 {
+		k.add("chain.rpc.endpoints", "is required: the chain's JSON-RPC URLs, one per consortium node, e.g. [http://10.0.0.5:8545, http://10.0.1.5:8545]")
+	}
+	if r.URL != "" {
+		checkRPCURL(k, "chain.rpc.url", r.URL)
+	}
+	for i, u := range r.Endpoints {
+		checkRPCURL(k, fmt.Sprintf("chain.rpc.endpoints[%d]", i), u)
 	}
 	if r.ChainID == 0 {
 		k.add("chain.rpc.chain_id", "is required: the chain id (e.g. %d for the wardgate dev chain)", ledger.DevChainID)
@@ -441,6 +469,12 @@ func validateRPC(k *checker, r RPC) {
 		k.add("chain.rpc.contract", "%q is not a contract address; write 0x followed by 40 hex digits", r.Contract)
 	}
 	k.required("chain.rpc.keystore", r.Keystore, "the gateway account's go-ethereum keystore JSON file")
+}
+
+func checkRPCURL(k *checker, field, s string) {
+	if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		k.add(field, "%q is not an http(s) or ws(s) URL; write e.g. http://10.0.0.5:8545", s)
+	}
 }
 
 // validateControl fills the control socket's defaults; any path and group
@@ -469,8 +503,16 @@ func (c *Config) validateAPI(k *checker) {
 }
 
 func (c *Config) validateMetrics(k *checker) {
-	if c.Metrics.Listen != "" {
-		k.hostPort("metrics.listen", c.Metrics.Listen, "127.0.0.1:9090")
+	m := c.Metrics
+	if m.Listen != "" {
+		k.hostPort("metrics.listen", m.Listen, "127.0.0.1:9090")
+	}
+	if m.TLSCert != "" || m.TLSKey != "" || m.ClientCA != "" {
+		k.required("metrics.tls_cert", m.TLSCert, "the metrics listener's PEM certificate (metrics.tls_cert, tls_key and client_ca go together)")
+		k.required("metrics.tls_key", m.TLSKey, "the metrics listener's PEM private key")
+		k.required("metrics.client_ca", m.ClientCA, "the PEM CA of the scraper's client certificate")
+	} else if m.Listen != "" && !LoopbackOnly(m.Listen) {
+		k.add("metrics.listen", "%q is off loopback without client authentication (metrics name the peers): listen on 127.0.0.1, or set metrics.tls_cert, tls_key and client_ca for mTLS", m.Listen)
 	}
 }
 

@@ -126,12 +126,13 @@ type Box struct {
 	Metrics    string
 	TunnelIP   netip.Addr
 
-	lanTLS *tls.Config // the EHR's client side of an mTLS records intake
-	c      *Cluster
-	kernel string // this box's kernel image file
-	cmd    *exec.Cmd
-	done   chan struct{}
-	err    error
+	lanTLS     *tls.Config // the EHR's client side of an mTLS records intake
+	metricsTLS *tls.Config // the scraper's, for metrics over mTLS
+	c          *Cluster
+	kernel     string // this box's kernel image file
+	cmd        *exec.Cmd
+	done       chan struct{}
+	err        error
 }
 
 const (
@@ -338,6 +339,11 @@ func (b *Box) editConfig(mllpPort int) error {
 	b.WGPort, b.MLLPPort = wg, mllpPort
 	b.Socket, _ = get("control", "socket").(string)
 	b.Metrics, _ = get("metrics", "listen").(string)
+	if s, _ := get("metrics", "tls_cert").(string); s != "" {
+		if b.metricsTLS, err = b.c.devTLS("client"); err != nil {
+			return err
+		}
+	}
 	rec, _ := doc["records"].(map[string]any)
 	if rec == nil {
 		rec = map[string]any{}

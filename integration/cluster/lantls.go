@@ -17,11 +17,15 @@ import (
 // the EHR client certificate `wardgated --dev-consortium` writes
 // (DIR/api/ehr.pem) and the dev CA that also signs each box's server
 // certificate.
-func (c *Cluster) lanTLS() (*tls.Config, error) {
+func (c *Cluster) lanTLS() (*tls.Config, error) { return c.devTLS("ehr") }
+
+// devTLS is a client TLS config with the dev client certificate
+// DIR/api/<name>.pem, trusting the dev CA.
+func (c *Cluster) devTLS(name string) (*tls.Config, error) {
 	dir := filepath.Join(c.spec.Dir, "api")
-	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "ehr.pem"), filepath.Join(dir, "ehr-key.pem"))
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem"))
 	if err != nil {
-		return nil, fmt.Errorf("cluster: EHR client certificate: %w", err)
+		return nil, fmt.Errorf("cluster: dev client certificate %s: %w", name, err)
 	}
 	ca, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
 	if err != nil {
@@ -68,4 +72,21 @@ func (b *Box) LANTLSConfig() *tls.Config {
 		return nil
 	}
 	return b.lanTLS.Clone()
+}
+
+// MetricsURL is b's metrics endpoint; MetricsClient scrapes it (with the
+// security team's certificate when metrics are served over mTLS).
+func (b *Box) MetricsURL() string {
+	if b.metricsTLS != nil {
+		return "https://" + b.Metrics + "/metrics"
+	}
+	return "http://" + b.Metrics + "/metrics"
+}
+
+// MetricsClient is the HTTP client for MetricsURL.
+func (b *Box) MetricsClient() *http.Client {
+	if b.metricsTLS == nil {
+		return http.DefaultClient
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: b.metricsTLS.Clone()}}
 }

@@ -350,7 +350,7 @@ func boxConfig(o consortiumOpts, i int, dir string) *config.Config {
 			Serve: i == 0, Host: o.hosts[0], Port: o.basePort + 9, Wait: "60s",
 		}},
 		Control: config.Control{Socket: filepath.Join(bd, "control.sock")},
-		Metrics: config.Metrics{Listen: port(3)},
+		Metrics: devMetrics(port(3), bd, dir),
 		API: config.API{Listen: port(6), TLSCert: filepath.Join(bd, "api-server.pem"), TLSKey: filepath.Join(bd, "api-server-key.pem"),
 			ClientCA: filepath.Join(dir, "api", "ca.pem")},
 		// Records intake is mTLS, as on a hospital LAN: the EHR presents
@@ -358,6 +358,17 @@ func boxConfig(o consortiumOpts, i int, dir string) *config.Config {
 		Records: config.Records{LANListen: port(2), DeliverURL: "http://" + port(5) + "/records",
 			TLSCert: filepath.Join(bd, "api-server.pem"), TLSKey: filepath.Join(bd, "api-server-key.pem"), ClientCA: filepath.Join(dir, "api", "ca.pem")},
 	}
+}
+
+// devMetrics serves metrics plainly on loopback; off loopback (network
+// namespaces) over mTLS, scraped with the security team's certificate.
+func devMetrics(listen, bd, dir string) config.Metrics {
+	m := config.Metrics{Listen: listen}
+	if !config.LoopbackOnly(listen) {
+		m.TLSCert, m.TLSKey = filepath.Join(bd, "api-server.pem"), filepath.Join(bd, "api-server-key.pem")
+		m.ClientCA = filepath.Join(dir, "api", "ca.pem")
+	}
+	return m
 }
 
 func writeConfig(path string, c *config.Config, note string) error {
