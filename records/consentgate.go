@@ -134,13 +134,17 @@ func (r *Relay) handlePostConsent(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *Relay) handleGetConsent(w http.ResponseWriter, req *http.Request) {
-	c, err := r.cfg.Consent.Store.Get(req.PathValue("id"))
-	if err != nil {
+	raw, err := r.cfg.Consent.Store.Raw(req.PathValue("id"))
+	if errors.Is(err, consent.ErrNotFound) {
 		writeRefusal(w, http.StatusNotFound, "not_found", err)
 		return
 	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	w.Header().Set("Content-Type", "application/fhir+json")
-	w.Write(c.Raw)
+	w.Write(raw)
 }
 
 func (r *Relay) handleDeleteConsent(w http.ResponseWriter, req *http.Request) {

@@ -176,6 +176,12 @@ func TestConsentWithdrawalBetweenRecords(t *testing.T) {
 	if st, out := sendRecord(t, p.a, observation(t, "pat-1", ""), ""); st != http.StatusOK {
 		t.Fatalf("first record: %d %s", st, out)
 	}
+	if st, out := lanDo(t, p.a, http.MethodGet, "/v1/consents/c-1", nil); st != http.StatusOK || !bytes.Equal(out, testConsent("c-1", "pat-1", "org-city", "")) {
+		t.Fatalf("GET consent: %d %s, want the bytes as posted", st, out)
+	}
+	if st, _ := lanDo(t, p.a, http.MethodGet, "/v1/consents/c-9", nil); st != http.StatusNotFound {
+		t.Fatalf("GET unknown consent: %d, want 404", st)
+	}
 	if st, out := lanDo(t, p.a, http.MethodDelete, "/v1/consents/c-1", nil); st != http.StatusOK {
 		t.Fatalf("DELETE consent: %d %s", st, out)
 	}

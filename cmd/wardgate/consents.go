@@ -108,11 +108,11 @@ func consentsShow(cmd *cobra.Command, cfgPath, id string) error {
 	if err != nil {
 		return err
 	}
-	c, err := g.Store.Get(id)
+	raw, err := g.Store.Raw(id)
 	if err != nil {
 		return err
 	}
-	_, err = cmd.OutOrStdout().Write(c.Raw)
+	_, err = cmd.OutOrStdout().Write(raw)
 	return err
 }
 

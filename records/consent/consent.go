@@ -21,7 +21,7 @@ import (
 )
 
 // MaxConsentSize bounds one Consent resource.
-const MaxConsentSize = 256 << 10
+const MaxConsentSize = 64 << 10
 
 // maxProvisionDepth and maxList bound what one Consent may hold, so that a
 // hostile resource cannot make a decision expensive.
@@ -95,7 +95,6 @@ type Consent struct {
 	// Digest is the SHA-256 of the resource bytes as posted; `wardgate
 	// verify --consent FILE` checks a receipt against it.
 	Digest [32]byte
-	Raw    []byte
 }
 
 // Ref names the consent a release relied on; it goes into the signed entry.
@@ -159,7 +158,7 @@ func Parse(b []byte) (*Consent, error) {
 	if err := dec.Decode(&j); err != nil {
 		return nil, fmt.Errorf("%w: Consent: not FHIR JSON: %w", ErrMalformed, err)
 	}
-	c := &Consent{ID: j.ID, Status: Status(j.Status), Digest: sha256.Sum256(b), Raw: b}
+	c := &Consent{ID: j.ID, Status: Status(j.Status), Digest: sha256.Sum256(b)}
 	if err := checkHead(&j, c); err != nil {
 		return nil, err
 	}

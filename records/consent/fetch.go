@@ -88,8 +88,11 @@ func (f *Fetcher) search(ctx context.Context, patient string) ([]*Consent, error
 		return nil, fmt.Errorf("%w: %s answered %s", ErrFetch, f.Base, resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFetchBytes+1))
-	if err != nil || len(body) > maxFetchBytes {
-		return nil, fmt.Errorf("%w: reading the answer (limit %d bytes): %v", ErrFetch, maxFetchBytes, err)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the answer: %w", ErrFetch, err)
+	}
+	if len(body) > maxFetchBytes {
+		return nil, fmt.Errorf("%w: the answer is over %d bytes", ErrFetch, maxFetchBytes)
 	}
 	return parseSearchset(body, patient)
 }

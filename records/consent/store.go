@@ -13,8 +13,9 @@ import (
 	"github.com/wardgate/wardgate/internal/atomicfile"
 )
 
-// MaxConsents bounds the consents one box keeps on file.
-const MaxConsents = 1 << 20
+// MaxConsents bounds the consents one box keeps on file (and in memory:
+// parsed, without their bytes, which stay on disk).
+const MaxConsents = 1 << 18
 
 // ErrNotFound: no consent with that id is on file.
 var ErrNotFound = errors.New("consent: no such consent")
@@ -85,13 +86,12 @@ func (s *Store) Put(raw []byte) (*Consent, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.Raw = slices.Clone(raw)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.byID[c.ID]; !ok && len(s.byID) >= MaxConsents {
 		return nil, fmt.Errorf("%w: %d consents on file; remove withdrawn ones", ErrFull, MaxConsents)
 	}
-	if err := atomicfile.Write(s.path(c.ID, ".json"), c.Raw, 0o600); err != nil {
+	if err := atomicfile.Write(s.path(c.ID, ".json"), raw, 0o600); err != nil {
 		return nil, fmt.Errorf("consent: storing %s: %w", c.ID, err)
 	}
 	if err := os.Remove(s.path(c.ID, withdrawnExt)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -147,6 +147,24 @@ func (s *Store) Get(id string) (*Consent, error) {
 		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
 	return c, nil
+}
+
+// Raw returns the consent's bytes as posted (what `wardgate verify
+// --consent` hashes).
+func (s *Store) Raw(id string) ([]byte, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if _, ok := s.byID[id]; !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	b, err := os.ReadFile(s.path(id, ".json"))
+	if err != nil {
+		return nil, fmt.Errorf("consent: %w", err)
+	}
+	return b, nil
 }
 
 // ForPatient returns the consents on file for a patient key (any status).
