@@ -82,6 +82,30 @@ func TestLedgerCheck(t *testing.T) {
 		{"lost entry", func(t *testing.T, dir string) {
 			damageDB(t, dir, func(tx *bolt.Tx) error { return tx.Bucket(store.BucketEntries).Delete(store.U64Key(19)) })
 		}, []string{"FINDING root-mismatch: ", "journal holds 19 entries"}},
+		{"bbolt page", func(t *testing.T, dir string) {
+			path := filepath.Join(dir, store.DBName)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 2 * 4096; i < len(b); i++ {
+				b[i] = 0xa5
+			}
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"FINDING bbolt-corrupt: "}},
+		{"bbolt meta", func(t *testing.T, dir string) {
+			path := filepath.Join(dir, store.DBName)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clear(b[:2*4096])
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"FINDING bbolt-corrupt: "}},
 		{"WAL mid-log", func(t *testing.T, dir string) {
 			b := store.AppendWAL(nil, store.WALEntry, 20, make([]byte, 100))
 			b = store.AppendWAL(b, store.WALEntry, 21, make([]byte, 100))

@@ -24,6 +24,7 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/wardgate/wardgate/ledger/proof"
 	"github.com/wardgate/wardgate/ledger/store"
@@ -91,13 +92,24 @@ func (r *Report) add(code, format string, args ...any) {
 // checkpoint and anchor. The error is for a dir that cannot be read at all;
 // damage is reported as findings. The daemon must not be running (bbolt's
 // lock is taken, read-only).
-func Dir(dir string) (*Report, error) {
-	r := &Report{Dir: dir}
+func Dir(dir string) (r *Report, err error) {
+	r = &Report{Dir: dir}
+	defer func() {
+		// bbolt panics on some damaged pages; that is a finding, not a crash.
+		if p := recover(); p != nil {
+			r.add("bbolt-corrupt", "%s is damaged: %v", filepath.Join(dir, store.DBName), p)
+			err = nil
+		}
+	}()
 	path := filepath.Join(dir, store.DBName)
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("check: %s: %w (is --state-dir the box's state dir?)", path, err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	if errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrChecksum) || errors.Is(err, bolterrors.ErrVersionMismatch) {
+		r.add("bbolt-corrupt", "%s: %v", path, err)
+		return r, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("check: opening %s (stop wardgated first): %w", path, err)
 	}
