@@ -555,7 +555,7 @@ func (d *Gateway) openChain(ctx context.Context) error {
 		}
 		d.chain, err = devchain.Start(ctx, devchain.Config{
 			StateDir: c.StateDir, Port: e.Port, Host: e.Host, Period: c.ChainPeriod(),
-			Passphrase: pass, Confirmations: e.Confirmations, Logger: d.log,
+			Passphrase: pass, Confirmations: c.Chain.MinDepth, Logger: d.log,
 			Box: c.Box, RecordKey: d.recordKey.Public().(ed25519.PublicKey),
 		})
 		if err != nil {
@@ -568,9 +568,12 @@ func (d *Gateway) openChain(ctx context.Context) error {
 			return fmt.Errorf("chain.rpc.passphrase_file: %w", err)
 		}
 		d.chainURL = r.URL
+		if d.chainURL == "" {
+			d.chainURL = r.Endpoints[0] // validation asks for one of them
+		}
 		d.chain, err = ledger.DialRPC(ctx, ledger.RPCConfig{
-			URL: r.URL, ChainID: r.ChainID, Contract: common.HexToAddress(r.Contract),
-			KeystoreFile: r.Keystore, Passphrase: pass, Confirmations: r.Confirmations,
+			URL: r.URL, Endpoints: r.Endpoints, ChainID: r.ChainID, Contract: common.HexToAddress(r.Contract),
+			KeystoreFile: r.Keystore, Passphrase: pass, Confirmations: c.Chain.MinDepth, Logger: d.log,
 		})
 		if err != nil {
 			return err

@@ -5,8 +5,10 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,7 +18,6 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/wardgate/wardgate/ledger/contracts"
 	"github.com/wardgate/wardgate/ledger/proof"
@@ -34,6 +35,7 @@ type Chain struct {
 	abi           *contracts.Anchor
 	bound         *bind.BoundContract
 	closers       []func() error
+	health        func() []EndpointHealth
 }
 
 // ChainOptions describes a chain connection that is already open.
@@ -71,14 +73,31 @@ func NewChain(b proof.Backend, o ChainOptions) (*Chain, error) {
 // the embedded dev chain stops its node this way.
 func (c *Chain) OnClose(f func() error) { c.closers = append(c.closers, f) }
 
-// RPCConfig is the "rpc" chain mode: an external JSON-RPC endpoint.
+// RPCConfig is the "rpc" chain mode: external JSON-RPC endpoints of one
+// chain, one per consortium validator or RPC node.
 type RPCConfig struct {
-	URL           string
+	URL           string   // a single endpoint (the first, if Endpoints are set too)
+	Endpoints     []string // failed over in this order, each health-checked
 	ChainID       uint64
 	Contract      common.Address
 	KeystoreFile  string // go-ethereum encrypted keystore JSON of the gateway account
 	Passphrase    string
-	Confirmations uint64
+	Confirmations uint64 // chain.min_depth: blocks, counting the anchor block, before a receipt says anchored
+	Logger        *slog.Logger
+}
+
+// urls is URL followed by the Endpoints not equal to it.
+func (cfg RPCConfig) urls() []string {
+	var out []string
+	if cfg.URL != "" {
+		out = append(out, cfg.URL)
+	}
+	for _, u := range cfg.Endpoints {
+		if !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // DialRPC opens the "rpc" chain mode. Dialling HTTP does not need the node up.
@@ -91,17 +110,30 @@ func DialRPC(ctx context.Context, cfg RPCConfig) (*Chain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: decrypting chain keystore %s (check the passphrase): %w", cfg.KeystoreFile, err)
 	}
-	cl, err := ethclient.DialContext(ctx, cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: dialling chain rpc url %q: %w", cfg.URL, err)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	c, err := NewChain(cl, ChainOptions{ChainID: cfg.ChainID, Contract: cfg.Contract, Key: k.PrivateKey, Confirmations: cfg.Confirmations})
+	fo, err := dialFailover(ctx, cfg.urls(), cfg.Logger.With("component", "ledger-chain"))
 	if err != nil {
-		cl.Close()
 		return nil, err
 	}
-	c.closers = append(c.closers, func() error { cl.Close(); return nil })
+	c, err := NewChain(fo, ChainOptions{ChainID: cfg.ChainID, Contract: cfg.Contract, Key: k.PrivateKey, Confirmations: cfg.Confirmations})
+	if err != nil {
+		fo.Close()
+		return nil, err
+	}
+	c.health = fo.Health
+	c.closers = append(c.closers, fo.Close)
 	return c, nil
+}
+
+// Endpoints is the health of each rpc endpoint; nil for a chain with one
+// client (the embedded dev chain).
+func (c *Chain) Endpoints() []EndpointHealth {
+	if c == nil || c.health == nil {
+		return nil
+	}
+	return c.health()
 }
 
 // Gateway is the account that anchors.

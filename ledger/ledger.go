@@ -16,6 +16,7 @@ import (
 
 	"github.com/wardgate/wardgate/internal/names"
 	"github.com/wardgate/wardgate/ledger/check"
+	"github.com/wardgate/wardgate/ledger/store"
 	"github.com/wardgate/wardgate/ledger/proof"
 	bolt "go.etcd.io/bbolt"
 )
@@ -188,7 +189,15 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 }
 
 // load binds the journal to this box and key, and replays it.
-func (l *Ledger) load() error {
+func (l *Ledger) load() (err error) {
+	defer func() {
+		// bbolt panics on some damaged pages (and rolls the transaction
+		// back): refuse the open instead of crashing the daemon.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("ledger: refusing to open %s: %s is damaged (%v); run `wardgate ledger check --state-dir %s` and restore the state dir from a backup",
+				l.cfg.StateDir, store.DBName, p, l.cfg.StateDir)
+		}
+	}()
 	return l.j.db.Update(func(tx *bolt.Tx) error {
 		if err := l.bind(tx.Bucket(bucketMeta)); err != nil {
 			return err
@@ -643,13 +652,15 @@ type Status struct {
 	ChainConnected bool   `json:"chain_connected"`
 	ChainError     string `json:"chain_error,omitempty"`
 	JournalError   string `json:"journal_error,omitempty"`
+	// Endpoints is the health of each chain rpc endpoint (rpc mode).
+	Endpoints []EndpointHealth `json:"endpoints,omitempty"`
 }
 
 // Status reports the log's size, checkpoints and anchoring state.
 func (l *Ledger) Status(ctx context.Context) Status {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s := Status{Box: l.cfg.Box, Size: l.tree.size(), ChainEnabled: l.cfg.Chain != nil}
+	s := Status{Box: l.cfg.Box, Size: l.tree.size(), ChainEnabled: l.cfg.Chain != nil, Endpoints: l.cfg.Chain.Endpoints()}
 	if n := len(l.checkpoints); n > 0 {
 		c := l.checkpoints[n-1]
 		s.LastCheckpoint = &c

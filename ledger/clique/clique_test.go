@@ -5,13 +5,18 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"math/big"
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	ethereum "github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/accounts/keystore"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/google/uuid"
 
 	"github.com/wardgate/wardgate/internal/testutil"
 	"github.com/wardgate/wardgate/ledger"
@@ -124,7 +129,15 @@ func (b *box) verifyAll(t *testing.T, url string) {
 	t.Helper()
 	ctx := context.Background()
 	cl := dial(t, url)
-	size := b.ledger.Status(ctx).Size
+	st := b.ledger.Status(ctx)
+	size := st.Size
+	if st.LastAnchor != nil {
+		// The node asked may be a block behind the one the box used.
+		testutil.WaitForWithin(t, 30*time.Second, url+" at the anchor depth", func() bool {
+			h, err := cl.BlockNumber(ctx)
+			return err == nil && h+1 >= st.LastAnchor.Block+minDepth
+		})
+	}
 	for seq := uint64(0); seq < size; seq++ {
 		r, err := b.ledger.Receipt(ctx, seq)
 		if err != nil {
@@ -213,3 +226,78 @@ func TestConsortiumLosingSigners(t *testing.T) {
 	anchoredOnce(t, n.Nodes[0].URL(), b.chain.Contract(), b.chain.Gateway())
 }
 
+
+// newRPCBox is a box in rpc mode on several endpoints, through DialRPC as
+// the daemon opens it.
+func newRPCBox(t *testing.T, name string, setupURL string, endpoints []string) *box {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, priv, _ := ed25519.GenerateKey(nil)
+	gw, _ := crypto.GenerateKey()
+	if _, err := ledger.SetupDev(ctx, dial(t, setupURL), ledger.DevGateway{Addr: crypto.PubkeyToAddress(gw.PublicKey), Box: name, RecordKey: priv.Public().(ed25519.PublicKey)}); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := uuid.NewRandom()
+	js, err := keystore.EncryptKey(&keystore.Key{Id: id, Address: crypto.PubkeyToAddress(gw.PublicKey), PrivateKey: gw}, "pw", keystore.LightScryptN, keystore.LightScryptP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := filepath.Join(t.TempDir(), "gateway.json")
+	if err := os.WriteFile(ks, js, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := ledger.DialRPC(ctx, ledger.RPCConfig{Endpoints: endpoints, ChainID: ChainID, Contract: ledger.DevContractAddress(),
+		KeystoreFile: ks, Passphrase: "pw", Confirmations: minDepth, Logger: testutil.QuietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	s, _ := proof.NewKeySigner(priv)
+	l, err := ledger.Open(ctx, ledger.Config{Box: name, StateDir: t.TempDir(), Signer: s, Chain: c, CheckpointInterval: time.Hour,
+		AnchorInterval: 100 * time.Millisecond, Logger: testutil.QuietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return &box{name: name, key: priv, gw: gw, chain: c, ledger: l}
+}
+
+// endpointState is the health of url in b's status.
+func (b *box) endpointState(t *testing.T, url string) ledger.EndpointHealth {
+	t.Helper()
+	for _, e := range b.ledger.Status(context.Background()).Endpoints {
+		if e.URL == url {
+			return e
+		}
+	}
+	t.Fatalf("endpoint %s not in the status", url)
+	return ledger.EndpointHealth{}
+}
+
+// TestConsortiumEndpointFailover: one of the box's endpoints is a dead
+// port; the box fails over past it, anchors, and its status shows the
+// dead one unhealthy. When the active node dies too, it fails over to the
+// next and anchoring goes on.
+func TestConsortiumEndpointFailover(t *testing.T) {
+	n := startNet(t)
+	dead := "http://127.0.0.1:" + strconv.Itoa(testutil.FreePort(t))
+	eps := []string{dead, n.Nodes[0].URL(), n.Nodes[1].URL()}
+	a := newRPCBox(t, "st-mary", n.Nodes[0].URL(), eps)
+	a.waitAnchored(t, a.appendCheckpoint(t, 3), time.Minute)
+	if e := a.endpointState(t, dead); e.Healthy || e.Active || e.Error == "" {
+		t.Fatalf("dead endpoint shows %+v, want unhealthy with an error", e)
+	}
+	if e := a.endpointState(t, n.Nodes[0].URL()); !e.Healthy || !e.Active {
+		t.Fatalf("node 0 shows %+v, want healthy and active", e)
+	}
+	a.verifyAll(t, n.Nodes[2].URL())
+
+	n.Nodes[0].Kill()
+	a.waitAnchored(t, a.appendCheckpoint(t, 2), time.Minute)
+	testutil.WaitForWithin(t, 10*time.Second, "node 1 active", func() bool { return a.endpointState(t, n.Nodes[1].URL()).Active })
+	if e := a.endpointState(t, n.Nodes[0].URL()); e.Healthy {
+		t.Fatalf("killed node 0 shows %+v, want unhealthy", e)
+	}
+	a.verifyAll(t, n.Nodes[1].URL())
+}
