@@ -287,5 +287,7 @@ func (f *failover) NonceAt(ctx context.Context, a common.Address, n *big.Int) (u
 }
 
 func (f *failover) SubscribeTransactionReceipts(ctx context.Context, q *ethereum.TransactionReceiptsQuery, ch chan<- []*types.Receipt) (ethereum.Subscription, error) {
-	return do(ctx, f, func(c *ethclient.Client) (ethereum.Subscription, error) { return c.SubscribeTransactionReceipts(ctx, q, ch) })
+	return do(ctx, f, func(c *ethclient.Client) (ethereum.Subscription, error) {
+		return c.SubscribeTransactionReceipts(ctx, q, ch)
+	})
 }

@@ -184,7 +184,7 @@ func (net *Net) genesis() ([]byte, error) {
 		},
 		"difficulty": "0x1", "gasLimit": "0x1c9c380", "baseFeePerGas": "0x3b9aca00",
 		"extradata": "0x" + hex.EncodeToString(extra),
-		"alloc": map[string]any{admin.Hex(): map[string]string{"balance": "0x" + strings.Repeat("f", 30)}},
+		"alloc":     map[string]any{admin.Hex(): map[string]string{"balance": "0x" + strings.Repeat("f", 30)}},
 	}
 	return json.Marshal(g)
 }
@@ -347,4 +347,3 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
-

@@ -226,7 +226,6 @@ func TestConsortiumLosingSigners(t *testing.T) {
 	anchoredOnce(t, n.Nodes[0].URL(), b.chain.Contract(), b.chain.Gateway())
 }
 
-
 // newRPCBox is a box in rpc mode on several endpoints, through DialRPC as
 // the daemon opens it.
 func newRPCBox(t *testing.T, name string, setupURL string, endpoints []string) *box {
