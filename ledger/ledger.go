@@ -16,7 +16,6 @@ import (
 
 	"github.com/wardgate/wardgate/internal/names"
 	"github.com/wardgate/wardgate/ledger/check"
-	"github.com/wardgate/wardgate/ledger/store"
 	"github.com/wardgate/wardgate/ledger/proof"
 	bolt "go.etcd.io/bbolt"
 )
@@ -189,15 +188,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 }
 
 // load binds the journal to this box and key, and replays it.
-func (l *Ledger) load() (err error) {
-	defer func() {
-		// bbolt panics on some damaged pages (and rolls the transaction
-		// back): refuse the open instead of crashing the daemon.
-		if p := recover(); p != nil {
-			err = fmt.Errorf("ledger: refusing to open %s: %s is damaged (%v); run `wardgate ledger check --state-dir %s` and restore the state dir from a backup",
-				l.cfg.StateDir, store.DBName, p, l.cfg.StateDir)
-		}
-	}()
+func (l *Ledger) load() error {
 	return l.j.db.Update(func(tx *bolt.Tx) error {
 		if err := l.bind(tx.Bucket(bucketMeta)); err != nil {
 			return err
