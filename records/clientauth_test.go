@@ -1,7 +1,9 @@
 package records
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wardgate/wardgate/records/hl7"
 )
 
 // testPKI is a hospital CA issuing the box's server and the EHRs' client certificates.
@@ -125,5 +129,58 @@ func TestReceiptLookupsRateLimited(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	if status, out := get(t, url); status != http.StatusNotFound {
 		t.Fatalf("lookup after the burst: %d %s", status, out)
+	}
+}
+
+// MLLPS: the MLLP intake under TLS with client certificates refuses an
+// engine without a certificate, serves one with, and applies the
+// certificate's peer limit (records.client_peers) to HL7 messages too.
+func TestMLLPSClientCertificates(t *testing.T) {
+	pki := newTestPKI(t)
+	eng := &scriptEngine{reply: func(_ int, m *hl7.MSH) []byte { return ackFrame(m, "AA") }}
+	n := &recNet{addrs: map[string]string{}}
+	a := newRecBox(t, n, "st-mary", Delivery{}, func(c *Config) {
+		c.MLLPPeer = "city-general"
+		c.ClientPeers = map[string][]string{"lab.st-mary": {"elsewhere"}}
+	})
+	b := newRecBox(t, n, "city-general", Delivery{MLLPAddr: eng.serve(t)}, nil)
+	admit(t, fixture(t), a, b)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tln := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{pki.leaf(t, "wardgate", x509.ExtKeyUsageServerAuth)},
+		ClientCAs: pki.pool(), ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.r.ServeMLLP(ctx, tln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	send := func(id string, certs ...tls.Certificate) (*hl7.Ack, error) {
+		c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pki.pool(), Certificates: certs})
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if err := hl7.WriteFrame(c, []byte(withControlID(id))); err != nil {
+			return nil, err
+		}
+		raw, err := hl7.ReadFrame(bufio.NewReader(c), 1<<20)
+		if err != nil {
+			return nil, err
+		}
+		return hl7.ParseAck(raw)
+	}
+	if ack, err := send("NOCERT01"); err == nil {
+		t.Fatalf("an engine without a client certificate got %+v", ack)
+	}
+	if ack, err := send("LIMITED1", pki.leaf(t, "lab.st-mary", x509.ExtKeyUsageClientAuth)); err != nil || ack.Code != "AE" || !strings.Contains(ack.Text, "client_peers") {
+		t.Fatalf("limited client: %+v %v", ack, err)
+	}
+	if ack, err := send("ENGINE01", pki.leaf(t, "engine.st-mary", x509.ExtKeyUsageClientAuth)); err != nil || ack.Code != "AA" {
+		t.Fatalf("engine with its certificate: %+v %v", ack, err)
+	}
+	if got := eng.count(); got != 1 {
+		t.Fatalf("engine got %d messages, want 1", got)
 	}
 }
