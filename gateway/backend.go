@@ -281,6 +281,9 @@ func loadPolicy(path string) (attest.Policy, error) {
 func fillLedgerInfo(i *control.LedgerInfo, s ledger.Status) {
 	i.Box, i.Size, i.Backlog = s.Box, s.Size, s.Backlog
 	i.ChainConnected, i.ChainError, i.JournalError = s.ChainConnected, s.ChainError, s.JournalError
+	for _, e := range s.Endpoints {
+		i.Endpoints = append(i.Endpoints, control.EndpointInfo{URL: e.URL, Healthy: e.Healthy, Active: e.Active, Head: e.Head, Error: e.Error})
+	}
 	if s.LastCheckpoint != nil {
 		c := control.CheckpointFromLedger(*s.LastCheckpoint, nil)
 		i.LastCheckpoint = &c

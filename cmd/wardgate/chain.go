@@ -56,7 +56,9 @@ with the passphrase in --passphrase-file.`,
 	pf.StringVar(&cf.contract, "contract", "", "anchor contract address (not for deploy)")
 	pf.StringVar(&cf.keystore, "admin-keystore", "", "the consortium admin account's go-ethereum keystore JSON file")
 	pf.StringVar(&cf.passphraseFile, "passphrase-file", "", "file holding the admin keystore's passphrase")
-	gw := func(c *cobra.Command) { c.Flags().StringVar(&cf.gateway, "gateway", "", "the box's gateway account (0x…), from `wardgate ledger status`") }
+	gw := func(c *cobra.Command) {
+		c.Flags().StringVar(&cf.gateway, "gateway", "", "the box's gateway account (0x…), from `wardgate ledger status`")
+	}
 	box := func(c *cobra.Command) { c.Flags().StringVar(&cf.box, "box", "", "the box name, which is its log name") }
 	rk := func(c *cobra.Command) {
 		c.Flags().StringVar(&cf.recordKey, "record-key", "", "the box's Ed25519 record key (hex, base64 or PEM file), from its attestation report")

@@ -91,7 +91,8 @@ func (b *testBackend) Report(_ context.Context, id string) ([]byte, error) {
 
 func (b *testBackend) LedgerStatus(context.Context) (control.LedgerInfo, error) {
 	return control.LedgerInfo{Box: "hospital-a", Size: 1500, Checkpoints: 3, AnchoredCheckpoints: 2, Backlog: 476,
-		ChainMode: "rpc", ChainURL: "http://10.99.0.1:8545", ChainID: 1337, ChainConnected: false, ChainError: "dial tcp: connection refused"}, nil
+		ChainMode: "rpc", ChainURL: "http://10.99.0.1:8545", ChainID: 1337, ChainConnected: false, ChainError: "dial tcp: connection refused",
+		Endpoints: []control.EndpointInfo{{URL: "http://10.99.0.1:8545", Error: "connection refused"}, {URL: "http://10.99.1.1:8545", Healthy: true, Active: true, Head: 812}}}, nil
 }
 
 func (b *testBackend) Firmware(context.Context) (control.FirmwareInfo, error) {
@@ -322,7 +323,8 @@ func TestReportsExport(t *testing.T) {
 func TestLedgerFirmware(t *testing.T) {
 	sock := serve(t, newTestBackend(1))
 	r := wardgate(t, sock, "ledger", "status")
-	mustContain(t, "ledger status", r.stdout, "1500 entries", "3 signed, 2 anchored", "476 entries not yet anchored", "rpc http://10.99.0.1:8545", "NOT CONNECTED", "connection refused")
+	mustContain(t, "ledger status", r.stdout, "1500 entries", "3 signed, 2 anchored", "476 entries not yet anchored", "rpc http://10.99.0.1:8545", "NOT CONNECTED", "connection refused",
+		"endpoint:", "http://10.99.0.1:8545 UNHEALTHY: connection refused", "http://10.99.1.1:8545 healthy, active, head 812")
 	r = wardgate(t, sock, "ledger", "checkpoints", "--json")
 	var cps []control.CheckpointInfo
 	if err := json.Unmarshal([]byte(r.stdout), &cps); err != nil || len(cps) != 2 || !cps[1].Anchored {

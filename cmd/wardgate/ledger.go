@@ -153,6 +153,27 @@ func printChain(t io.Writer, li control.LedgerInfo) {
 	if li.ChainError != "" {
 		fmt.Fprintf(t, "  last error:\t%s\n", li.ChainError)
 	}
+	for _, e := range li.Endpoints {
+		fmt.Fprintf(t, "  endpoint:\t%s\n", endpointLine(e))
+	}
+}
+
+// endpointLine is one chain rpc endpoint's health.
+func endpointLine(e control.EndpointInfo) string {
+	s := e.URL + " healthy"
+	if !e.Healthy {
+		s = e.URL + " UNHEALTHY"
+	}
+	if e.Active {
+		s += ", active"
+	}
+	if e.Head != 0 {
+		s += fmt.Sprintf(", head %d", e.Head)
+	}
+	if e.Error != "" {
+		s += ": " + e.Error
+	}
+	return s
 }
 
 func (a *app) ledgerCheckpoints(cmd *cobra.Command, _ []string) error {

@@ -38,7 +38,8 @@ type backend struct {
 func newBackend() *backend {
 	now := time.Now().UTC()
 	b := &backend{
-		ledger: control.LedgerInfo{Size: 5000, Backlog: 904, ChainConnected: true},
+		ledger: control.LedgerInfo{Size: 5000, Backlog: 904, ChainConnected: true, Endpoints: []control.EndpointInfo{
+			{URL: "http://10.0.0.5:8545", Error: "connection refused"}, {URL: "http://10.0.1.5:8545", Healthy: true, Active: true}}},
 		peers: []control.PeerInfo{
 			{Name: "hospital-b", State: control.PeerAdmitted, RxBytes: 1000, TxBytes: 2000, Verdict: "pass"},
 			{Name: "hospital-c", State: control.PeerNeverAdmitted, Verdict: "fail"},

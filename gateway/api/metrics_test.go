@@ -94,6 +94,14 @@ func TestMetrics(t *testing.T) {
 	if v := value(t, mfs, "wardgate_anchor_lag_entries"); v != 904 {
 		t.Fatalf("anchor lag %v", v)
 	}
+	for _, e := range []struct {
+		url             string
+		healthy, active float64
+	}{{"http://10.0.0.5:8545", 0, 0}, {"http://10.0.1.5:8545", 1, 1}} {
+		if h, a := value(t, mfs, "wardgate_chain_endpoint_healthy", "url", e.url), value(t, mfs, "wardgate_chain_endpoint_active", "url", e.url); h != e.healthy || a != e.active {
+			t.Fatalf("endpoint %s: healthy %v active %v, want %v %v", e.url, h, a, e.healthy, e.active)
+		}
+	}
 	if mfs["go_goroutines"] == nil {
 		t.Error("Go runtime metrics missing")
 	}

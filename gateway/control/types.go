@@ -354,6 +354,17 @@ type LedgerInfo struct {
 	ChainError     string `json:"chain_error,omitempty"`
 	JournalError   string `json:"journal_error,omitempty"`
 	RecordKey      string `json:"record_key,omitempty"` // hex Ed25519 key that signs entries and checkpoints
+	// Endpoints is each chain rpc endpoint's health (rpc mode).
+	Endpoints []EndpointInfo `json:"endpoints,omitempty"`
+}
+
+// EndpointInfo is one chain rpc endpoint as the box last saw it.
+type EndpointInfo struct {
+	URL     string `json:"url"`
+	Healthy bool   `json:"healthy"`
+	Active  bool   `json:"active"`
+	Head    uint64 `json:"head,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // CheckpointInfo is a signed checkpoint and, if anchored, where.
