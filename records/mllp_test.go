@@ -224,7 +224,7 @@ func mllpServer(t *testing.T, lim netlimit.Limits, wrap func(net.Listener) net.L
 		t.Fatal(err)
 	}
 	addr = ln.Addr().String()
-	var sl net.Listener = ln
+	sl := net.Listener(ln)
 	if wrap != nil {
 		sl = wrap(ln)
 	}

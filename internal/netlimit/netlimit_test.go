@@ -23,7 +23,7 @@ func serve(t *testing.T, lim Limits, wrap func(net.Listener) net.Listener) strin
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	var inner net.Listener = ln
+	inner := net.Listener(ln)
 	if wrap != nil {
 		inner = wrap(ln)
 	}
