@@ -269,6 +269,10 @@ func TestConsentOverMLLP(t *testing.T) {
 	if a := mllpExchange(t, c, rd, frame(withControlID("CONS0002"))); a.Code != "AA" {
 		t.Fatalf("with consent: ACK %+v, want AA", a)
 	}
+	// An access restriction (ARV-3 PSY) is a data class the consent excludes.
+	if a := mllpExchange(t, c, rd, frame(withControlID("CONS0003")+"ARV|1|A|PSY^Psychiatry^HL70717\r")); a.Code != "AR" || !strings.Contains(a.Text, string(consent.DataClassExcluded)) {
+		t.Fatalf("ARV PSY: ACK %+v, want AR data_class_excluded", a)
+	}
 }
 
 // A released record's receipt shows the consent's id, version and digest,

@@ -86,9 +86,7 @@ func (s *Subject) addResource(r *fhirResource, depth int) error {
 	}
 	if r.Meta != nil {
 		for _, c := range r.Meta.Security {
-			if c.Code != "" && !slices.Contains(s.Classes, c.Code) && len(s.Classes) < maxList {
-				s.Classes = append(s.Classes, c.Code)
-			}
+			s.addClass([]byte(c.Code))
 		}
 	}
 	for _, e := range r.Entry {
@@ -105,6 +103,23 @@ func (s *Subject) addResource(r *fhirResource, depth int) error {
 	return nil
 }
 
+func (s *Subject) addClass(c []byte) {
+	if len(c) > 0 && len(c) <= 64 && len(s.Classes) < maxList && !slices.Contains(s.Classes, string(c)) {
+		s.Classes = append(s.Classes, string(c))
+	}
+}
+
+// firstComponent is the first component of a field's first repetition.
+func firstComponent(f []byte, comp, rep byte) []byte {
+	if i := bytes.IndexByte(f, rep); i >= 0 {
+		f = f[:i]
+	}
+	if i := bytes.IndexByte(f, comp); i >= 0 {
+		f = f[:i]
+	}
+	return f
+}
+
 func (s *Subject) addPatient(k string) {
 	if !slices.Contains(s.Patients, k) {
 		s.Patients = append(s.Patients, k)
@@ -112,7 +127,8 @@ func (s *Subject) addPatient(k string) {
 }
 
 // hl7Subject reads PID-3 (first repetition, first component) of every PID
-// segment.
+// segment, and the data classes of ARV segments (HL7 v2.9 access
+// restrictions: ARV-3, table 0717, e.g. PSY).
 func hl7Subject(msg []byte) (Subject, error) {
 	if len(msg) < 8 || string(msg[:3]) != "MSH" {
 		return Subject{}, fmt.Errorf("%w: HL7 message does not start with MSH", ErrNoPatient)
@@ -120,16 +136,17 @@ func hl7Subject(msg []byte) (Subject, error) {
 	fs, comp, rep := msg[3], msg[4], msg[5]
 	var s Subject
 	for seg := range bytes.FieldsFuncSeq(msg, func(r rune) bool { return r == '\r' || r == '\n' }) {
-		if len(seg) < 4 || string(seg[:3]) != "PID" || seg[3] != fs {
+		if len(seg) < 4 || seg[3] != fs {
 			continue
 		}
-		f := field(seg, fs, 3)
-		if i := bytes.IndexByte(f, rep); i >= 0 {
-			f = f[:i]
+		if string(seg[:3]) == "ARV" {
+			s.addClass(firstComponent(field(seg, fs, 3), comp, rep))
+			continue
 		}
-		if i := bytes.IndexByte(f, comp); i >= 0 {
-			f = f[:i]
+		if string(seg[:3]) != "PID" {
+			continue
 		}
+		f := firstComponent(field(seg, fs, 3), comp, rep)
 		if len(f) > 0 && len(f) <= 128 {
 			s.addPatient(string(f))
 		}
