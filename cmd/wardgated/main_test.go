@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/wardgate/wardgate/attest"
 	"github.com/wardgate/wardgate/gateway/config"
 	"github.com/wardgate/wardgate/gateway/control"
@@ -408,6 +410,22 @@ func TestConsortium(t *testing.T) {
 	if code, body, _ := sendRecord(dir, port(0, 2), "c", rec); code == 200 {
 		t.Errorf("record to refused c accepted: %s", body)
 	}
+	// Without a client certificate A's intake does not take the record,
+	// over TLS or plain HTTP, and it keeps serving the EHR that has one.
+	anyone := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	for _, url := range []string{"https://" + port(0, 2) + "/v1/records", "http://" + port(0, 2) + "/v1/records"} {
+		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte(`{"resourceType":"Patient","id":"nocert"}`)))
+		req.Header.Set("To", "b")
+		if resp, err := anyone.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				t.Errorf("%s without a client certificate: 200", url)
+			}
+		}
+	}
+	if code, body, err := sendRecord(dir, port(0, 2), "b", []byte(`{"resourceType":"Patient","id":"after-nocert"}`)); code != 200 {
+		t.Errorf("the EHR after refused clients: %d %s %v", code, body, err)
+	}
 
 	// A's reports on C are signed with A's record key and carry the reason.
 	ctx := context.Background()
@@ -524,5 +542,45 @@ func TestNoHalfStart(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "a", "control.sock")); !errors.Is(err, os.ErrNotExist) {
 		t.Error("control socket left behind by a failed start")
+	}
+}
+
+// Intake a LAN host could use without a certificate is refused by
+// --check-config (and so at start), naming the key and the fix; with
+// records.insecure_lan it passes with a loud WARNING.
+func TestCheckConfigIntakeAuth(t *testing.T) {
+	dir, _ := consortium(t, "a,b", "")
+	orig, err := os.ReadFile(filepath.Join(dir, "a", "wardgate.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(orig, &doc); err != nil {
+		t.Fatal(err)
+	}
+	rec := doc["records"].(map[string]any)
+	delete(rec, "tls_cert")
+	delete(rec, "tls_key")
+	delete(rec, "client_ca")
+	rec["lan_listen"] = "0.0.0.0:7480"
+	write := func(name string) string {
+		b, err := yaml.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	_, errs, code := wardgated(t, "--config", write("open.yaml"), "--check-config")
+	if code != 1 || !strings.Contains(errs, `records.lan_listen: "0.0.0.0:7480" is reachable from the LAN without client authentication`) {
+		t.Fatalf("unauthenticated LAN intake: exit %d\n%s", code, errs)
+	}
+	rec["insecure_lan"] = true
+	out, errs, code := wardgated(t, "--config", write("insecure.yaml"), "--check-config")
+	if code != 0 || !strings.Contains(errs, "WARNING: records.insecure_lan: true") {
+		t.Fatalf("insecure_lan: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
 	}
 }
