@@ -178,7 +178,7 @@ func explainDifference(measured, rebuilt string) (reproduceVerdict, string) {
 		}
 	}
 	if len(diffs) == 0 {
-		return digestDiffers, "same toolchain and build settings: the source differs"
+		return digestDiffers, "same toolchain and recorded build settings: the source or the version stamped by -ldflags -X differs (-trimpath builds do not record -ldflags)"
 	}
 	return digestDiffers, "build settings differ: " + strings.Join(diffs, "; ")
 }

@@ -175,7 +175,33 @@ func TestReleaseReproducible(t *testing.T) {
 	od, _, _ := firmware.HashFile(other)
 	rep = signedReport(t, root, boxKey, "1.0.0-test", od)
 	r = wardgate(t, "", "firmware", "reproduce", "--report", rep, "--key", hex.EncodeToString(boxPub), "--source", srcA, "--binary", other)
-	if r.code != 1 || !strings.HasPrefix(r.stdout, "digest_differs") || !strings.Contains(r.stdout, "-ldflags") {
+	if r.code != 1 || !strings.HasPrefix(r.stdout, "digest_differs") || !strings.Contains(r.stdout, "version stamped by -ldflags -X differs") {
 		t.Fatalf("reproduce a differently built daemon: %+v", r)
+	}
+}
+
+// TestExplainDifference names how a binary built without the recipe
+// differs, on a small program that builds in seconds.
+func TestExplainDifference(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "go.mod", []byte("module example.com/tiny\n\ngo 1.26\n"))
+	writeFile(t, dir, "main.go", []byte("package main\n\nfunc main() {}\n"))
+	plain, recipe := filepath.Join(dir, "plain"), filepath.Join(dir, "recipe")
+	cmd := exec.Command("go", "build", "-o", plain, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	rec := firmware.Recipe{Version: "1", Toolchain: firmware.ReleaseToolchain}
+	if err := rec.Build(context.Background(), dir, recipe, firmware.Target{Name: "tiny", Package: "."}, os.Environ()); err != nil {
+		t.Fatal(err)
+	}
+	v, detail := explainDifference(plain, recipe)
+	if v != digestDiffers || !strings.Contains(detail, "-trimpath missing") {
+		t.Fatalf("plain go build against the recipe: %s %s", v, detail)
+	}
+	if v, detail = explainDifference("", recipe); v != digestDiffers || !strings.Contains(detail, "--binary") {
+		t.Fatalf("without --binary: %s %s", v, detail)
 	}
 }
