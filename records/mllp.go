@@ -141,7 +141,7 @@ func tlsState(c net.Conn) *tls.ConnectionState {
 func (r *Relay) handleHL7(ctx context.Context, msg []byte, cs *tls.ConnectionState) []byte {
 	m, err := hl7.CheckFrameable(msg)
 	if err != nil {
-		return hl7.BuildAck(nil, "AE", err.Error(), r.cfg.Now())
+		return hl7.BuildAck(m, "AE", err.Error(), r.cfg.Now()) // m may be nil
 	}
 	peer, err := r.route(m)
 	if err == nil {

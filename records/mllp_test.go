@@ -209,11 +209,11 @@ func TestMLLPMismatchedAckRefused(t *testing.T) {
 
 // mllpServer serves a's MLLP intake on ln (wrapped by wrap, if set) with
 // short limits.
-func mllpServer(t *testing.T, lim netlimit.Limits, wrap func(net.Listener) net.Listener) (addr string) {
+func mllpServer(t *testing.T, lim netlimit.Limits, wrap func(net.Listener) net.Listener) (addr string, a *recBox) {
 	t.Helper()
 	eng := &scriptEngine{reply: func(_ int, m *hl7.MSH) []byte { return ackFrame(m, "AA") }}
 	n := &recNet{addrs: map[string]string{}}
-	a := newRecBox(t, n, "st-mary", Delivery{}, func(c *Config) {
+	a = newRecBox(t, n, "st-mary", Delivery{}, func(c *Config) {
 		c.MLLPPeer = "city-general"
 		c.MLLPLimits = lim
 	})
@@ -237,7 +237,7 @@ func mllpServer(t *testing.T, lim netlimit.Limits, wrap func(net.Listener) net.L
 			t.Errorf("ServeMLLP: %v", err)
 		}
 	})
-	return addr
+	return addr, a
 }
 
 // dialFrom dials addr from a given loopback source address.
@@ -284,7 +284,7 @@ func closedWithin(t *testing.T, c net.Conn, d time.Duration, what string) {
 // client from another host is served throughout.
 func TestMLLPBoundedConnections(t *testing.T) {
 	lim := netlimit.Limits{MaxConns: 32, MaxConnsPerSource: 4, ReadTimeout: 200 * time.Millisecond, IdleTimeout: 1500 * time.Millisecond}
-	addr := mllpServer(t, lim, nil)
+	addr, _ := mllpServer(t, lim, nil)
 
 	slow := dialFrom(t, "127.0.0.1", addr)
 	go func() {
@@ -336,7 +336,7 @@ func (l *emfileListener) Accept() (net.Conn, error) {
 
 // EMFILE at Accept pauses the MLLP server; it does not end it.
 func TestMLLPSurvivesEMFILE(t *testing.T) {
-	addr := mllpServer(t, netlimit.Limits{}, func(ln net.Listener) net.Listener { return &emfileListener{Listener: ln, n: 5} })
+	addr, _ := mllpServer(t, netlimit.Limits{}, func(ln net.Listener) net.Listener { return &emfileListener{Listener: ln, n: 5} })
 	okExchange(t, "127.0.0.1", addr, "AFTER001")
 }
 
@@ -433,5 +433,25 @@ func TestEHRDiagnosticsNotLogged(t *testing.T) {
 	}
 	if !strings.Contains(got, "code="+codeDelivery) || !strings.Contains(got, "err_digest=") {
 		t.Fatalf("refusal not logged with code and digest:\n%s", got)
+	}
+}
+
+// The MLLP intake refuses, with AE, a frame whose message holds a 0x0B
+// inside a field: it could never be delivered as one frame.
+func TestMLLPIntakeRefusesFramingBytes(t *testing.T) {
+	addr, a := mllpServer(t, netlimit.Limits{}, nil)
+	c := dialFrom(t, "127.0.0.1", addr)
+	rd := bufio.NewReader(c)
+	msg := withControlID("VTINSIDE") + "ZZZ|X\x0bY\r"
+	ack := mllpExchange(t, c, rd, frame(msg))
+	if ack.Code != "AE" || ack.ControlID != "VTINSIDE" || !strings.Contains(ack.Text, "framing byte") {
+		t.Fatalf("ACK %+v", ack)
+	}
+	if n := len(a.l.Lookup(sha256.Sum256([]byte(msg)))); n != 0 {
+		t.Fatal("the sending box journaled a message it could never deliver")
+	}
+	// The connection stays in step: the next message goes through.
+	if ack := mllpExchange(t, c, rd, frame(withControlID("CLEAN001"))); ack.Code != "AA" {
+		t.Fatalf("next message: %+v", ack)
 	}
 }

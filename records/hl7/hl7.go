@@ -41,10 +41,13 @@ var (
 
 // CheckFrameable parses body as an HL7 v2 message that can be sent as one
 // MLLP frame: no 0x0B or 0x1C byte anywhere, and a valid MSH. It returns
-// the MSH, whose MSH-10 the ACK must echo.
+// the MSH, whose MSH-10 the ACK must echo. A body with a framing byte
+// gets ErrUnframeable and, if its header parses, the MSH too, so that the
+// refusal can still name the message.
 func CheckFrameable(body []byte) (*MSH, error) {
 	if i := bytes.IndexAny(body, "\x0b\x1c"); i >= 0 {
-		return nil, fmt.Errorf("%w: byte 0x%02x at offset %d; HL7 v2 text never holds 0x0B or 0x1C", ErrUnframeable, body[i], i)
+		m, _ := ParseMSH(body[:bytes.IndexAny(body, "\r\n\x0b\x1c")+1])
+		return m, fmt.Errorf("%w: byte 0x%02x at offset %d; HL7 v2 text never holds 0x0B or 0x1C", ErrUnframeable, body[i], i)
 	}
 	return ParseMSH(body)
 }
