@@ -549,7 +549,7 @@ func TestNoHalfStart(t *testing.T) {
 // --check-config (and so at start), naming the key and the fix; with
 // records.insecure_lan it passes with a loud WARNING.
 func TestCheckConfigIntakeAuth(t *testing.T) {
-	dir, _ := consortium(t, "a,b", "")
+	dir, base := consortium(t, "a,b", "")
 	orig, err := os.ReadFile(filepath.Join(dir, "a", "wardgate.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -582,5 +582,13 @@ func TestCheckConfigIntakeAuth(t *testing.T) {
 	out, errs, code := wardgated(t, "--config", write("insecure.yaml"), "--check-config")
 	if code != 0 || !strings.Contains(errs, "WARNING: records.insecure_lan: true") {
 		t.Fatalf("insecure_lan: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+	// The daemon says so at every start.
+	rec["lan_listen"] = "0.0.0.0:" + strconv.Itoa(base+2)
+	write(filepath.Join("a", "wardgate.yaml"))
+	a := startBox(t, dir, "a")
+	a.waitReady(t)
+	if !strings.Contains(a.log.String(), "INSECURE: records.insecure_lan: true") {
+		t.Fatalf("start log does not warn about insecure_lan:\n%s", tail(a.log.String(), 20))
 	}
 }
