@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 
+	"github.com/wardgate/wardgate/internal/testutil"
 	"github.com/wardgate/wardgate/ledger/contracts"
 	"github.com/wardgate/wardgate/ledger/proof"
 )
@@ -125,5 +127,66 @@ func TestKeyRotationKeepsOldReceipts(t *testing.T) {
 	gw, _ := NewSender(ctx, sc.sim.Client(), chain.key)
 	if _, err := gw.Rotate(ctx, chain.Contract(), chain.Gateway(), testSigner(t, 9).Public()); err == nil {
 		t.Fatal("a gateway rotated its own key")
+	}
+}
+
+// TestReorgedAnchorSentAgain: the block holding an anchor is reorged out
+// (a longer side chain from its parent). The ledger notices on its next
+// round, drops or moves the anchor, anchors again, and every receipt then
+// names a canonical block and verifies on chain.
+func TestReorgedAnchorSentAgain(t *testing.T) {
+	ctx := context.Background()
+	sc := newSimChain(t)
+	chain, _ := sc.gateway(t)
+	l := openTest(t, t.TempDir(), chain, nil)
+	appendN(t, l, 0, 3)
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitAnchored(t, l, 3)
+	stale := *l.Status(ctx).LastAnchor
+	b := sc.sim.Client()
+	parent, err := b.HeaderByNumber(ctx, new(big.Int).SetUint64(stale.Block-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.paused.Store(true)
+	if err := sc.sim.Fork(parent.Hash()); err != nil {
+		t.Fatal(err)
+	}
+	head, _ := b.BlockNumber(ctx)
+	for range head - stale.Block + 3 {
+		sc.sim.Commit()
+	}
+	if h, err := b.HeaderByNumber(ctx, new(big.Int).SetUint64(stale.Block)); err != nil || h.Hash() == stale.BlockHash {
+		t.Fatalf("the anchor block is still canonical after the fork (%v)", err)
+	}
+	sc.paused.Store(false)
+
+	appendN(t, l, 3, 1) // a new checkpoint kicks the anchorer
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	online := proof.VerifyOptions{RecordKey: testSigner(t, 7).Public(), Backend: b, ChainID: DevChainID, Contract: chain.Contract()}
+	testutil.WaitFor(t, "every receipt anchored in a canonical block", func() bool {
+		for seq := uint64(0); seq < 4; seq++ {
+			r, err := l.Receipt(ctx, seq)
+			if err != nil || r.Anchor == nil || r.Anchor.BlockHash == stale.BlockHash {
+				return false
+			}
+			if _, err := proof.Verify(ctx, r, online); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	if ev := anchoredEvents(t, b, chain.Contract(), chain.Gateway()); len(ev) == 0 {
+		t.Fatal("no Anchored events on the canonical chain")
+	} else {
+		for size, n := range ev {
+			if n != 1 {
+				t.Errorf("size %d anchored %d times on the canonical chain", size, n)
+			}
+		}
 	}
 }

@@ -271,6 +271,9 @@ func pause(ctx context.Context, d time.Duration, kick <-chan struct{}) bool {
 // unanchored checkpoints are skipped: the newest covers their entries, and
 // consistency proofs link them.
 func (l *Ledger) anchorLatest(ctx context.Context) error {
+	if err := l.recheckAnchors(ctx); err != nil {
+		return err
+	}
 	cp, done := l.anchorTarget()
 	if cp.Size == 0 || cp.Size <= done {
 		return nil
@@ -286,6 +289,75 @@ func (l *Ledger) anchorLatest(ctx context.Context) error {
 		return err
 	}
 	return l.sendAnchor(ctx, cp, tx)
+}
+
+// recheckDepth is how many of the newest anchors each round re-checks.
+const recheckDepth = 4
+
+// recheckAnchors makes sure the newest anchors still sit in canonical
+// blocks, so that a receipt never names a block a reorg took away. An
+// anchor whose transaction was mined again in another block is moved
+// there (once that block is deep enough); one that is gone is forgotten,
+// and the checkpoint is anchored again by this round.
+func (l *Ledger) recheckAnchors(ctx context.Context) error {
+	c := l.cfg.Chain
+	l.mu.Lock()
+	var recent []proof.Anchor
+	for i := max(0, len(l.anchorSizes)-recheckDepth); i < len(l.anchorSizes); i++ {
+		recent = append(recent, *l.anchors[l.anchorSizes[i]])
+	}
+	l.mu.Unlock()
+	for _, a := range recent {
+		h, err := c.backend.HeaderByNumber(ctx, new(big.Int).SetUint64(a.Block))
+		if err == nil && h.Hash() == a.BlockHash {
+			continue
+		}
+		if err != nil && !errors.Is(err, ethereum.NotFound) {
+			return fmt.Errorf("ledger: re-checking the anchor of size %d: %w", a.Size, err)
+		}
+		moved, err := c.findAnchor(ctx, c.gateway, a.Size)
+		if err != nil {
+			return err
+		}
+		if moved != nil && moved.Root == a.Root {
+			if err := l.waitConfirmations(ctx, moved.Block); err != nil {
+				return err
+			}
+			l.log.Warn("anchor moved to another block by a reorg", "size", a.Size, "old_block", a.Block, "block", moved.Block, "tx", moved.TxHash)
+			if err := l.setAnchor(moved); err != nil {
+				return err
+			}
+			continue
+		}
+		l.log.Warn("anchor reorged out of the chain; anchoring the checkpoint again", "size", a.Size, "block", a.Block, "tx", a.TxHash)
+		if err := l.dropAnchor(a.Size); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setAnchor journals a in place of the anchor recorded for its size.
+func (l *Ledger) setAnchor(a *proof.Anchor) error {
+	if err := l.j.putJSON(bucketAnchors, u64key(a.Size), a); err != nil {
+		return fmt.Errorf("ledger: journaling anchor of size %d: %w", a.Size, err)
+	}
+	l.mu.Lock()
+	l.anchors[a.Size] = a
+	l.mu.Unlock()
+	return nil
+}
+
+// dropAnchor forgets the anchor of size, in the journal and in memory.
+func (l *Ledger) dropAnchor(size uint64) error {
+	if err := l.j.deleteKey(bucketAnchors, u64key(size)); err != nil {
+		return fmt.Errorf("ledger: dropping the reorged anchor of size %d: %w", size, err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.anchors, size)
+	l.anchorSizes = slices.DeleteFunc(l.anchorSizes, func(s uint64) bool { return s == size })
+	return nil
 }
 
 // anchorTarget is the newest checkpoint and the newest anchored size.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,9 +41,10 @@ func testEntry(i int) proof.Entry {
 // simChain is the simulated backend on wardgate's pinned dev genesis,
 // sealing a block every few milliseconds like a dev node.
 type simChain struct {
-	sim  *simulated.Backend
-	stop chan struct{}
-	done chan struct{}
+	sim    *simulated.Backend
+	stop   chan struct{}
+	done   chan struct{}
+	paused atomic.Bool // no automatic blocks while a test forks the chain
 }
 
 func newSimChain(t testing.TB) *simChain {
@@ -62,7 +64,9 @@ func newSimChain(t testing.TB) *simChain {
 			case <-s.stop:
 				return
 			case <-tk.C:
-				sim.Commit()
+				if !s.paused.Load() {
+					sim.Commit()
+				}
 			}
 		}
 	}()

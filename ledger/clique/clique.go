@@ -26,6 +26,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/google/uuid"
 
 	"github.com/wardgate/wardgate/ledger"
@@ -122,7 +123,7 @@ func Start(ctx context.Context, o Options) (*Net, error) {
 	if o.Period < time.Second {
 		o.Period = time.Second
 	}
-	net := &Net{opts: o}
+	nw := &Net{opts: o}
 	for i := range o.Signers {
 		n := &Node{Index: i, dir: filepath.Join(o.Dir, "node"+strconv.Itoa(i)), bin: o.Bin,
 			signer: seededKey("signer", i), nodeKey: seededKey("node", i)}
@@ -135,42 +136,42 @@ func Start(ctx context.Context, o Options) (*Net, error) {
 		if err != nil {
 			return nil, err
 		}
-		net.Nodes = append(net.Nodes, n)
+		nw.Nodes = append(nw.Nodes, n)
 	}
-	gen, err := net.genesis()
+	gen, err := nw.genesis()
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range net.Nodes {
-		for _, m := range net.Nodes {
+	for _, n := range nw.Nodes {
+		for _, m := range nw.Nodes {
 			if m != n {
 				n.peers = append(n.peers, m.enode())
 			}
 		}
 		if err := n.init(ctx, gen); err != nil {
-			net.Close()
+			nw.Close()
 			return nil, err
 		}
 	}
-	for _, n := range net.Nodes {
+	for _, n := range nw.Nodes {
 		if err := n.Start(ctx); err != nil {
-			net.Close()
+			nw.Close()
 			return nil, err
 		}
 	}
-	if err := net.WaitBlock(ctx, 0, 2); err != nil {
-		net.Close()
+	if err := nw.WaitBlock(ctx, 0, 2); err != nil {
+		nw.Close()
 		return nil, err
 	}
-	return net, nil
+	return nw, nil
 }
 
 // genesis is the Clique genesis: London rules (Clique refuses Shanghai),
 // the signers in extradata, the dev admin prefunded so that
 // ledger.SetupDev deploys the anchor contract at ledger.DevContractAddress.
-func (net *Net) genesis() ([]byte, error) {
+func (nw *Net) genesis() ([]byte, error) {
 	extra := make([]byte, 32)
-	for _, n := range net.Nodes {
+	for _, n := range nw.Nodes {
 		extra = append(extra, n.Signer().Bytes()...)
 	}
 	extra = append(extra, make([]byte, 65)...)
@@ -180,7 +181,7 @@ func (net *Net) genesis() ([]byte, error) {
 			"chainId": ChainID, "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0, "eip158Block": 0,
 			"byzantiumBlock": 0, "constantinopleBlock": 0, "petersburgBlock": 0, "istanbulBlock": 0,
 			"berlinBlock": 0, "londonBlock": 0,
-			"clique": map[string]any{"period": uint64(net.opts.Period / time.Second), "epoch": 30000},
+			"clique": map[string]any{"period": uint64(nw.opts.Period / time.Second), "epoch": 30000},
 		},
 		"difficulty": "0x1", "gasLimit": "0x1c9c380", "baseFeePerGas": "0x3b9aca00",
 		"extradata": "0x" + hex.EncodeToString(extra),
@@ -212,7 +213,7 @@ func (n *Node) init(ctx context.Context, gen []byte) error {
 	for i, p := range n.peers {
 		quoted[i] = strconv.Quote(p)
 	}
-	cfg := "[Node.P2P]\nStaticNodes = [" + strings.Join(quoted, ", ") + "]\nTrustedNodes = [" + strings.Join(quoted, ", ") + "]\n"
+	cfg := "[Node.P2P]\nListenAddr = \"127.0.0.1:" + strconv.Itoa(n.P2PPort) + "\"\nNoDiscovery = true\nStaticNodes = [" + strings.Join(quoted, ", ") + "]\nTrustedNodes = [" + strings.Join(quoted, ", ") + "]\n"
 	if err := os.WriteFile(filepath.Join(n.dir, "config.toml"), []byte(cfg), 0o600); err != nil {
 		return fmt.Errorf("clique: %w", err)
 	}
@@ -230,9 +231,9 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	addr := n.Signer().Hex()
 	n.cmd = exec.Command(n.bin, "--config", filepath.Join(n.dir, "config.toml"), "--datadir", filepath.Join(n.dir, "data"),
-		"--networkid", strconv.Itoa(ChainID), "--syncmode", "full", "--nodiscover", "--port", strconv.Itoa(n.P2PPort),
+		"--networkid", strconv.Itoa(ChainID), "--syncmode", "full", "--nodiscover", "--nat", "none",
 		"--nodekeyhex", hex.EncodeToString(crypto.FromECDSA(n.nodeKey)),
-		"--http", "--http.addr", "127.0.0.1", "--http.port", strconv.Itoa(n.HTTPPort), "--http.api", "eth,net,web3,admin,clique,txpool",
+		"--http", "--http.addr", "127.0.0.1", "--http.port", strconv.Itoa(n.HTTPPort), "--http.api", "eth,net,web3,admin,clique,txpool,miner",
 		"--authrpc.addr", "127.0.0.1", "--authrpc.port", strconv.Itoa(n.authPort), "--ipcdisable",
 		"--mine", "--miner.etherbase", addr, "--unlock", addr, "--password", filepath.Join(n.dir, "password"), "--allow-insecure-unlock",
 		"--verbosity", "3")
@@ -307,18 +308,18 @@ func (n *Node) head(ctx context.Context) (uint64, error) {
 }
 
 // Close stops every node.
-func (net *Net) Close() {
-	for _, n := range net.Nodes {
+func (nw *Net) Close() {
+	for _, n := range nw.Nodes {
 		n.Stop()
 	}
 }
 
 // WaitBlock waits until node i's head is at least block.
-func (net *Net) WaitBlock(ctx context.Context, i int, block uint64) error {
+func (nw *Net) WaitBlock(ctx context.Context, i int, block uint64) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	for {
-		h, err := net.Nodes[i].head(ctx)
+		h, err := nw.Nodes[i].head(ctx)
 		if err == nil && h >= block {
 			return nil
 		}
@@ -330,10 +331,61 @@ func (net *Net) WaitBlock(ctx context.Context, i int, block uint64) error {
 	}
 }
 
+// call calls a JSON-RPC method on node i.
+func (nw *Net) call(ctx context.Context, i int, out any, method string, args ...any) error {
+	c, err := rpc.DialContext(ctx, nw.Nodes[i].URL())
+	if err != nil {
+		return fmt.Errorf("clique: node %d: %w", i, err)
+	}
+	defer c.Close()
+	if err := c.CallContext(ctx, out, method, args...); err != nil {
+		return fmt.Errorf("clique: node %d %s: %w", i, method, err)
+	}
+	return nil
+}
+
+// Partition cuts node i off from every other node (admin_removePeer and
+// admin_removeTrustedPeer on both sides); both sides go on sealing what
+// they can.
+func (nw *Net) Partition(ctx context.Context, i int) error {
+	return nw.peering(ctx, i, "admin_removePeer", "admin_removeTrustedPeer")
+}
+
+// Rejoin connects node i to the others again; the heavier side's chain wins.
+func (nw *Net) Rejoin(ctx context.Context, i int) error {
+	return nw.peering(ctx, i, "admin_addTrustedPeer", "admin_addPeer")
+}
+
+func (nw *Net) peering(ctx context.Context, i int, methods ...string) error {
+	for j, m := range nw.Nodes {
+		if j == i {
+			continue
+		}
+		for _, method := range methods {
+			var ok bool
+			if err := nw.call(ctx, i, &ok, method, m.enode()); err != nil {
+				return err
+			}
+			if err := nw.call(ctx, j, &ok, method, nw.Nodes[i].enode()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Sealing starts or stops node i's sealing (miner_start, miner_stop).
+func (nw *Net) Sealing(ctx context.Context, i int, on bool) error {
+	if on {
+		return nw.call(ctx, i, nil, "miner_start")
+	}
+	return nw.call(ctx, i, nil, "miner_stop")
+}
+
 // URLs are the nodes' JSON-RPC endpoints.
-func (net *Net) URLs() []string {
-	out := make([]string, len(net.Nodes))
-	for i, n := range net.Nodes {
+func (nw *Net) URLs() []string {
+	out := make([]string, len(nw.Nodes))
+	for i, n := range nw.Nodes {
 		out[i] = n.URL()
 	}
 	return out

@@ -49,6 +49,7 @@ func startNet(t *testing.T) *Net {
 
 // box is one hospital box's ledger anchoring through the consortium in rpc mode.
 type box struct {
+	depth  uint64 // min_depth
 	name   string
 	key    ed25519.PrivateKey
 	gw     *ecdsa.PrivateKey
@@ -70,6 +71,12 @@ func dial(t *testing.T, url string) *ethclient.Client {
 // on url.
 func newBox(t *testing.T, name string, url string) *box {
 	t.Helper()
+	return newBoxDepth(t, name, url, minDepth)
+}
+
+// newBoxDepth is newBox with min_depth depth.
+func newBoxDepth(t *testing.T, name string, url string, depth uint64) *box {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, priv, _ := ed25519.GenerateKey(nil)
@@ -79,7 +86,7 @@ func newBox(t *testing.T, name string, url string) *box {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := ledger.NewChain(cl, ledger.ChainOptions{ChainID: ChainID, Contract: contract, Key: gw, Confirmations: minDepth, Poll: 100 * time.Millisecond})
+	c, err := ledger.NewChain(cl, ledger.ChainOptions{ChainID: ChainID, Contract: contract, Key: gw, Confirmations: depth, Poll: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +100,7 @@ func newBox(t *testing.T, name string, url string) *box {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	return &box{name: name, key: priv, gw: gw, chain: c, ledger: l}
+	return &box{depth: depth, name: name, key: priv, gw: gw, chain: c, ledger: l}
 }
 
 // appendCheckpoint appends n records and makes a checkpoint of them.
@@ -135,7 +142,7 @@ func (b *box) verifyAll(t *testing.T, url string) {
 		// The node asked may be a block behind the one the box used.
 		testutil.WaitForWithin(t, 30*time.Second, url+" at the anchor depth", func() bool {
 			h, err := cl.BlockNumber(ctx)
-			return err == nil && h+1 >= st.LastAnchor.Block+minDepth
+			return err == nil && h+1 >= st.LastAnchor.Block+b.depth
 		})
 	}
 	for seq := uint64(0); seq < size; seq++ {
@@ -147,7 +154,7 @@ func (b *box) verifyAll(t *testing.T, url string) {
 			t.Fatalf("%s receipt %d is %s, want anchored", b.name, seq, r.Status)
 		}
 		o := proof.VerifyOptions{RecordKey: b.key.Public().(ed25519.PublicKey), Backend: cl, ChainID: ChainID, Contract: b.chain.Contract(),
-			Gateway: b.chain.Gateway(), MinDepth: minDepth}
+			Gateway: b.chain.Gateway(), MinDepth: b.depth}
 		if _, err := proof.Verify(ctx, r, o); err != nil {
 			t.Fatalf("%s receipt %d on %s: %v", b.name, seq, url, err)
 		}
@@ -259,7 +266,7 @@ func newRPCBox(t *testing.T, name string, setupURL string, endpoints []string) *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	return &box{name: name, key: priv, gw: gw, chain: c, ledger: l}
+	return &box{depth: minDepth, name: name, key: priv, gw: gw, chain: c, ledger: l}
 }
 
 // endpointState is the health of url in b's status.
