@@ -149,8 +149,9 @@ func SignSums(dir string, s Signer, sums []byte) error {
 
 // Named release verification failures.
 var (
-	ErrSumMismatch  = errors.New("release: checksum mismatch")
-	ErrSBOMUnlinked = errors.New("release: SBOM not linked in the manifest")
+	ErrSumMismatch   = errors.New("release: checksum mismatch")
+	ErrSumsSignature = errors.New("release: SHA256SUMS signature does not verify")
+	ErrSBOMUnlinked  = errors.New("release: SBOM not linked in the manifest")
 )
 
 // VerifiedRelease is what VerifyRelease checked.
@@ -176,7 +177,7 @@ func VerifyRelease(dir string, vendorKeys []ed25519.PublicKey) (*VerifiedRelease
 		return nil, fmt.Errorf("release: %w", err)
 	}
 	if err := VerifyDetached(sums, sig, vendorKeys); err != nil {
-		return nil, fmt.Errorf("%s: %w", SumsFile, err)
+		return nil, fmt.Errorf("%w: %s is not a signature over %s by any --vendor-key", ErrSumsSignature, SumsSigFile, SumsFile)
 	}
 	want, err := ParseSums(sums)
 	if err != nil {

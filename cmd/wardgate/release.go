@@ -129,7 +129,7 @@ func (a *app) releaseVerifyCmd() *cobra.Command {
 			}
 			v, err := firmware.VerifyRelease(args[0], keys)
 			if err != nil {
-				return fmt.Errorf("release REFUSED: %w", err)
+				return fmt.Errorf("REFUSED: %w", err)
 			}
 			if a.json {
 				return printJSON(cmd.OutOrStdout(), v)
