@@ -21,6 +21,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -84,8 +86,9 @@ type consortium struct {
 // box is one hospital's gateway, started and stopped by the test.
 type box struct {
 	name  string
-	path  string // its wardgate.yaml
-	lan   string // its LAN record intake, host:port
+	path  string       // its wardgate.yaml
+	lan   string       // its LAN record intake, host:port (mTLS)
+	ehr   *http.Client // the hospital system, with the dev EHR certificate
 	sink  chan []byte
 	log   *syncBuf
 	state string
@@ -122,6 +125,7 @@ func newConsortium(t *testing.T, boxes []string, tampered ...string) *consortium
 		b := &box{name: name, path: filepath.Join(dir, name, "wardgate.yaml"), log: &syncBuf{}}
 		eks[name] = b.useSWTPM(t)
 		b.lan = "127.0.0.1:" + strconv.Itoa(base+10*i+2)
+		b.ehr = ehrClient(t, dir)
 		b.sink = startSink(t, "127.0.0.1:"+strconv.Itoa(base+10*i+5))
 		c.boxes[name] = b
 	}
@@ -309,14 +313,13 @@ func (b *box) waitPeer(t *testing.T, name, what string, cond func(control.PeerIn
 // send posts one record to b's LAN intake for peer to, as a hospital
 // system does; it returns the HTTP status and the refusal code, if any.
 func (b *box) send(to string, body []byte) (int, string, error) {
-	req, err := http.NewRequest(http.MethodPost, "http://"+b.lan+"/v1/records", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, "https://"+b.lan+"/v1/records", bytes.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}
 	req.Header.Set("To", to)
 	req.Header.Set("Content-Type", "application/fhir+json")
-	c := &http.Client{Timeout: 20 * time.Second}
-	resp, err := c.Do(req)
+	resp, err := b.ehr.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
@@ -324,6 +327,24 @@ func (b *box) send(to string, body []byte) (int, string, error) {
 	var refusal struct{ Code string }
 	json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&refusal)
 	return resp.StatusCode, refusal.Code, nil
+}
+
+// ehrClient is a hospital system's client for the boxes' mTLS intake,
+// with the EHR certificate --dev-consortium wrote under dir.
+func ehrClient(t *testing.T, dir string) *http.Client {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "api", "ehr.pem"), filepath.Join(dir, "api", "ehr-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := os.ReadFile(filepath.Join(dir, "api", "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: roots, MinVersion: tls.VersionTLS12}}}
 }
 
 func hasReason(rs []control.Reason, code string) bool {

@@ -21,9 +21,9 @@ func TestIntakeAuthentication(t *testing.T) {
 		{"MLLP plain", edit(t, lan, lan+"\n  mllp_listen: 192.168.10.2:2575"), `records.mllp_listen: "192.168.10.2:2575" is reachable`, false},
 		{"MLLPS", edit(t, lan, "  lan_listen: 192.168.10.2:7480\n  tls_cert: lan.pem\n  tls_key: lan-key.pem\n  client_ca: ca.pem\n  mllp_listen: 192.168.10.2:2575\n  mllp_tls: true"), "", false},
 		{"MLLPS without certs", edit(t, lan, lan+"\n  mllp_listen: 127.0.0.1:2575\n  mllp_tls: true"), `records.mllp_tls: needs records.tls_cert`, false},
-		{"metrics off loopback plain", goodYAML+"\nmetrics: {listen: \"0.0.0.0:9090\"}\n", `metrics.listen: "0.0.0.0:9090" is off loopback`, false},
-		{"metrics mTLS half set", goodYAML+"\nmetrics: {listen: \"0.0.0.0:9090\", tls_cert: m.pem}\n", `metrics.tls_key: is required`, false},
-		{"metrics mTLS", goodYAML+"\nmetrics: {listen: \"0.0.0.0:9090\", tls_cert: m.pem, tls_key: k.pem, client_ca: ca.pem}\n", "", false},
+		{"metrics off loopback plain", goodYAML + "\nmetrics: {listen: \"0.0.0.0:9090\"}\n", `metrics.listen: "0.0.0.0:9090" is off loopback`, false},
+		{"metrics mTLS half set", goodYAML + "\nmetrics: {listen: \"0.0.0.0:9090\", tls_cert: m.pem}\n", `metrics.tls_key: is required`, false},
+		{"metrics mTLS", goodYAML + "\nmetrics: {listen: \"0.0.0.0:9090\", tls_cert: m.pem, tls_key: k.pem, client_ca: ca.pem}\n", "", false},
 		{"client_peers unknown peer", edit(t, lan, lan+"\n  client_peers: {ehr: [nobody]}"), `records.client_peers.ehr: "nobody" is not in peers`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
