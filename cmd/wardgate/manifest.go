@@ -100,7 +100,29 @@ func createManifest(f manifestCreateFlags) (*firmware.Manifest, error) {
 	if len(m.Components) == 0 {
 		return nil, usageError{errors.New("manifest create needs at least one --release, --component or --identity")}
 	}
+	m.Components = mergeSame(m.Components)
 	return m, nil
+}
+
+// mergeSame keeps one entry for a component that two sources list alike
+// (a golden box measured the released binary), with the SBOM digest if
+// either has it. Entries that differ are kept, and validation names them.
+func mergeSame(cs []firmware.Component) []firmware.Component {
+	var out []firmware.Component
+	idx := map[firmware.Component]int{}
+	for _, c := range cs {
+		key := c
+		key.SBOMSHA256 = ""
+		if i, ok := idx[key]; ok {
+			if out[i].SBOMSHA256 == "" {
+				out[i].SBOMSHA256 = c.SBOMSHA256
+			}
+			continue
+		}
+		idx[key] = len(out)
+		out = append(out, c)
+	}
+	return out
 }
 
 // componentFromSpec hashes the file of NAME=VERSION:PCR:FILE.

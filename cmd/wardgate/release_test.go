@@ -65,6 +65,17 @@ func TestManifestCreateSignVerify(t *testing.T) {
 	if r = wardgate(t, "", "firmware", "verify", m, "--vendor-key", pub, "--offline"); r.code != 1 || !strings.Contains(r.stderr, "does not verify") {
 		t.Fatalf("edited manifest: %+v", r)
 	}
+	// The same binary from two sources is one entry; a different digest
+	// under the same name and version is refused by name.
+	spec := "wardgated=1.0:8:" + bin
+	if r = wardgate(t, "", "manifest", "create", "--vendor", "a", "--version", "1", "--component", spec, "--component", spec); r.code != 0 || strings.Count(r.stdout, `"name"`) != 1 {
+		t.Fatalf("same component twice: %+v", r)
+	}
+	other := writeFile(t, dir, "other", []byte("another image"))
+	r = wardgate(t, "", "manifest", "create", "--vendor", "a", "--version", "1", "--component", spec, "--component", "wardgated=1.0:8:"+other)
+	if r.code != 1 || !strings.Contains(r.stderr, "wardgated 1.0 is listed twice") {
+		t.Fatalf("two digests for one version: %+v", r)
+	}
 	// Bad input names the flag and the form.
 	r = wardgate(t, "", "manifest", "create", "--vendor", "acme", "--version", "1", "--component", "wardgated:"+bin)
 	if r.code != 2 || !strings.Contains(r.stderr, "NAME=VERSION:PCR:FILE") {
@@ -153,10 +164,22 @@ func TestReleaseReproducible(t *testing.T) {
 	}
 	mustContain(t, "release verify", r.stdout, "signature ok")
 
+	// A manifest from the release and a golden box that measured the same
+	// binary: one wardgated entry, with its SBOM digest.
+	digest, _, _ := firmware.HashFile(filepath.Join(distA, "wardgated"))
+	id := writeFile(t, root, "golden.json", []byte(`{"box":"a","components":[{"name":"wardgated","version":"1.0.0-test","sha256":"`+digest+`","pcr":8}]}`))
+	m := filepath.Join(root, "m.json")
+	if r = wardgate(t, "", "manifest", "create", "--vendor", "acme", "--version", "1", "--identity", id, "--release", distA, "-o", m); r.code != 0 {
+		t.Fatalf("manifest create --release --identity: %+v", r)
+	}
+	mb, _ := os.ReadFile(m)
+	if bytes.Count(mb, []byte(`"name":"wardgated"`)) != 1 || sbomTool != "" && !bytes.Contains(mb, []byte("sbom_sha256")) {
+		t.Fatalf("merged manifest: %s", mb)
+	}
+
 	// The security team's side: a report signed by the verifying box names
 	// the daemon digest; reproduce rebuilds it from source.
 	boxPub, boxKey, _ := ed25519.GenerateKey(nil)
-	digest, _, _ := firmware.HashFile(filepath.Join(distA, "wardgated"))
 	rep := signedReport(t, root, boxKey, "1.0.0-test", digest)
 	start := time.Now()
 	r = wardgate(t, "", "firmware", "reproduce", "--report", rep, "--key", hex.EncodeToString(boxPub), "--source", srcB)
