@@ -141,9 +141,12 @@ bench-records: deps build
 
 # demo runs three hospitals on loopback (userspace tunnels, simulated TPMs,
 # the embedded dev chain), shows the main job, then stops them. No root.
-demo: deps build
+# It runs the release binaries, and its vendor manifest is made by
+# `wardgate manifest create|sign` from them and golden box a.
+demo: deps release
+	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./integration/demo
-	$(BIN)/demo --bin $(BIN) --dir $(or $(DEMO_DIR),$(CURDIR)/demo-state)
+	$(BIN)/demo --bin $(DIST) --dir $(or $(DEMO_DIR),$(CURDIR)/demo-state)
 
 contracts:
 	$(MAKE) -C ledger/contracts

@@ -5,7 +5,7 @@
 // chain with `wardgate verify`. It needs no root: userspace tunnels on
 // loopback, one simulated TPM per wardgated process, the embedded dev chain.
 //
-//	go run ./integration/demo --bin bin --dir /tmp/wardgate-demo
+//	go run ./integration/demo --bin dist --dir /tmp/wardgate-demo
 package main
 
 import (
@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,7 @@ import (
 )
 
 func main() {
-	bin := flag.String("bin", "bin", "directory holding wardgated and wardgate (make build)")
+	bin := flag.String("bin", "dist", "directory holding wardgated and wardgate (make release, or make build)")
 	dir := flag.String("dir", filepath.Join(os.TempDir(), "wardgate-demo"), "where the boxes keep their state and logs (wiped first)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -75,6 +76,9 @@ func run(ctx context.Context, binDir, dir string) error {
 		c.Close()
 		step("stopped all three wardgated processes; state and logs stay in %s/{a,b,c}", dir)
 	}()
+	if err := vendorManifest(ctx, c, bins, dir); err != nil {
+		return err
+	}
 	if err := prepareConsent(c); err != nil {
 		return err
 	}
@@ -82,6 +86,9 @@ func run(ctx context.Context, binDir, dir string) error {
 		if err := f(ctx, c); err != nil {
 			return err
 		}
+	}
+	if err := reproduceDaemon(ctx, c, bins, dir); err != nil {
+		return err
 	}
 	step("wardgate peers   (on a)")
 	if err := show(ctx, c.Box("a"), "peers"); err != nil {
@@ -94,6 +101,77 @@ func run(ctx context.Context, binDir, dir string) error {
 	return nil
 }
 
+// vendorManifest makes the vendor manifest the way a vendor does, in
+// place of the dev generator's: golden box a's `wardgated --identity`
+// gives the firmware image's measurements, `wardgate manifest create`
+// adds the release's own entry (wardgated and its SBOM digest) when binDir
+// is a `make release` dist/, and `wardgate manifest sign` signs it.
+func vendorManifest(ctx context.Context, c *cluster.Cluster, bins cluster.Binaries, dir string) error {
+	step("wardgate manifest create|sign   (the vendor manifest, from golden box a and the release)")
+	id, err := exec.CommandContext(ctx, bins.Daemon, "--config", c.Box("a").ConfigPath, "--identity").Output()
+	if err != nil {
+		return fmt.Errorf("wardgated --identity on golden box a: %w", err)
+	}
+	golden := filepath.Join(dir, "golden-a.json")
+	if err := os.WriteFile(golden, id, 0o644); err != nil {
+		return err
+	}
+	manifest := filepath.Join(dir, "manifests", "firmware-1.0.json")
+	args := []string{"manifest", "create", "--vendor", "wardgate-dev", "--version", "1.0", "--identity", golden, "-o", manifest}
+	if release := filepath.Dir(bins.Daemon); fileExists(filepath.Join(release, "manifest.json")) {
+		args = append(args, "--release", release)
+	}
+	for _, a := range [][]string{args, {"manifest", "sign", manifest, "--key", filepath.Join(dir, "vendor", "vendor.key")}} {
+		out, err := exec.CommandContext(ctx, bins.CLI, a...).CombinedOutput()
+		fmt.Printf("$ wardgate %s\n%s", strings.Join(a, " "), out)
+		if err != nil {
+			return fmt.Errorf("wardgate %s: %w", a[0]+" "+a[1], err)
+		}
+	}
+	return nil
+}
+
+// reproduceDaemon is the security team's check: a's signed report on b
+// names the wardgated digest b runs; `wardgate firmware reproduce`
+// rebuilds it from this source tree with the release recipe. Only for
+// release binaries (make demo), which are the ones that reproduce.
+func reproduceDaemon(ctx context.Context, c *cluster.Cluster, bins cluster.Binaries, dir string) error {
+	if !fileExists(filepath.Join(filepath.Dir(bins.Daemon), "release.json")) || !fileExists("go.mod") {
+		return nil
+	}
+	a := c.Box("a")
+	step("wardgate firmware reproduce   (a's signed report on b, rebuilt from this source tree)")
+	var reps []struct {
+		ID string `json:"id"`
+	}
+	if err := a.CLIJSON(ctx, &reps, "reports", "list", "--peer", "b", "--verdict", "pass", "--limit", "1"); err != nil || len(reps) == 0 {
+		return fmt.Errorf("a's passing report on b: %w (%d reports)", err, len(reps))
+	}
+	report, err := a.CLI(ctx, "reports", "show", reps[0].ID, "--json")
+	if err != nil {
+		return fmt.Errorf("reports show %s: %w", reps[0].ID, err)
+	}
+	path := filepath.Join(dir, "report-a-on-b.json")
+	if err := os.WriteFile(path, report, 0o644); err != nil {
+		return err
+	}
+	var ls struct {
+		RecordKey string `json:"record_key"`
+	}
+	if err := a.CLIJSON(ctx, &ls, "ledger", "status"); err != nil {
+		return err
+	}
+	args := []string{"firmware", "reproduce", "--report", path, "--key", ls.RecordKey, "--source", "."}
+	out, err := exec.CommandContext(ctx, bins.CLI, args...).CombinedOutput()
+	fmt.Printf("$ wardgate %s\n%s", strings.Join(args, " "), out)
+	return err
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 // findBinaries finds wardgated and wardgate in binDir.
 func findBinaries(binDir string) (cluster.Binaries, error) {
 	abs, err := filepath.Abs(binDir)
@@ -103,7 +181,7 @@ func findBinaries(binDir string) (cluster.Binaries, error) {
 	bins := cluster.Binaries{Daemon: filepath.Join(abs, "wardgated"), CLI: filepath.Join(abs, "wardgate")}
 	for _, p := range []string{bins.Daemon, bins.CLI} {
 		if _, err := os.Stat(p); err != nil {
-			return bins, fmt.Errorf("%s is missing: run `make build` first (make demo does)", p)
+			return bins, fmt.Errorf("%s is missing: run `make release` first (make demo does)", p)
 		}
 	}
 	return bins, nil
