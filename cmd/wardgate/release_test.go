@@ -224,6 +224,25 @@ func TestExplainDifference(t *testing.T) {
 	if v != digestDiffers || !strings.Contains(detail, "-trimpath missing") {
 		t.Fatalf("plain go build against the recipe: %s %s", v, detail)
 	}
+	// The same binary as if built by another Go: its build info names
+	// another toolchain (patched in place, same length).
+	b, err := os.ReadFile(recipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(b, []byte("\xff Go buildinf:"))
+	ver := []byte(firmware.ReleaseToolchain)
+	i := bytes.Index(b[at:], ver)
+	if at < 0 || i < 0 {
+		t.Fatalf("no build info with %s in the recipe binary", ver)
+	}
+	older := bytes.Clone(ver)
+	older[len(older)-1]--
+	copy(b[at+i:], older)
+	patched := writeFile(t, dir, "older-go", b)
+	if v, detail = explainDifference(patched, recipe); v != toolchainDiffers || !strings.Contains(detail, string(older)) {
+		t.Fatalf("another Go: %s %s", v, detail)
+	}
 	if v, detail = explainDifference("", recipe); v != digestDiffers || !strings.Contains(detail, "--binary") {
 		t.Fatalf("without --binary: %s %s", v, detail)
 	}
