@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/wardgate/wardgate/internal/testutil"
+	"github.com/wardgate/wardgate/ledger/chainadmin"
 	"github.com/wardgate/wardgate/ledger/contracts"
 	"github.com/wardgate/wardgate/ledger/proof"
 )
@@ -19,7 +20,7 @@ import (
 func forgeAnchored(t *testing.T, sc *simChain, contract *Chain, gwKeyChain *Chain, r *proof.Receipt, ownLog string) *proof.Receipt {
 	t.Helper()
 	ctx := context.Background()
-	s, err := NewSender(ctx, sc.sim.Client(), gwKeyChain.key)
+	s, err := chainadmin.NewSender(ctx, sc.sim.Client(), gwKeyChain.key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestForgedLogAnchorRefused(t *testing.T) {
 	}
 
 	// Anchoring under st-mary's log hash from c's account reverts.
-	s, _ := NewSender(ctx, sc.sim.Client(), cChain.key)
+	s, _ := chainadmin.NewSender(ctx, sc.sim.Client(), cChain.key)
 	ca := box.Contract()
 	if _, err := s.Send(ctx, &ca, nil, contracts.NewAnchor().PackAnchor(r.Checkpoint.Size, r.Checkpoint.Root, proof.LogHash("st-mary"))); err == nil || !strings.Contains(err.Error(), "reverted") {
 		t.Fatalf("anchor of another box's log: got %v, want a revert", err)
@@ -99,7 +100,7 @@ func TestKeyRotationKeepsOldReceipts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := NewSender(ctx, sc.sim.Client(), DevAdminKey())
+	admin, err := chainadmin.NewSender(ctx, sc.sim.Client(), DevAdminKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestKeyRotationKeepsOldReceipts(t *testing.T) {
 		t.Fatalf("old key anchored after rotation: got %v, want ErrGatewayNotBound", err)
 	}
 	// Only the admin may rotate.
-	gw, _ := NewSender(ctx, sc.sim.Client(), chain.key)
+	gw, _ := chainadmin.NewSender(ctx, sc.sim.Client(), chain.key)
 	if _, err := gw.Rotate(ctx, chain.Contract(), chain.Gateway(), testSigner(t, 9).Public()); err == nil {
 		t.Fatal("a gateway rotated its own key")
 	}

@@ -6,15 +6,13 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"math/big"
-	"strings"
-	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
-	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 
+	"github.com/wardgate/wardgate/ledger/chainadmin"
 	"github.com/wardgate/wardgate/ledger/contracts"
 	"github.com/wardgate/wardgate/ledger/proof"
 )
@@ -87,7 +85,7 @@ func SetupDev(ctx context.Context, b proof.Backend, gateways ...DevGateway) (com
 		return common.Address{}, fmt.Errorf("ledger: dev setup: chain id: %w", err)
 	}
 	admin := DevAdminKey()
-	ad := &Sender{b: b, chainID: chainID, key: admin, addr: crypto.PubkeyToAddress(admin.PublicKey)}
+	ad := &devAdmin{Sender: chainadmin.NewSenderOnChain(b, chainID, admin), b: b}
 	addr := DevContractAddress()
 	code, err := b.CodeAt(ctx, addr, nil)
 	if err != nil {
@@ -108,18 +106,27 @@ func SetupDev(ctx context.Context, b proof.Backend, gateways ...DevGateway) (com
 }
 
 // devAdmin sends the dev chain's setup transactions as its admin.
-type devAdmin = Sender
+type devAdmin struct {
+	*chainadmin.Sender
+	b proof.Backend
+}
+
+// send sends a transaction and waits for it to succeed.
+func (ad *devAdmin) send(ctx context.Context, to *common.Address, value *big.Int, data []byte) error {
+	_, err := ad.Send(ctx, to, value, data)
+	return err
+}
 
 // deploy deploys the anchor contract, expected at addr, from a fresh admin.
 func (ad *devAdmin) deploy(ctx context.Context, abi *contracts.Anchor, addr common.Address) error {
-	nonce, err := ad.b.NonceAt(ctx, ad.addr, nil)
+	nonce, err := ad.b.NonceAt(ctx, ad.Address(), nil)
 	if err != nil {
 		return fmt.Errorf("ledger: dev setup: admin nonce: %w", err)
 	}
 	if nonce != 0 {
 		return fmt.Errorf("ledger: dev setup: admin nonce is %d and no contract at %s; this is not a wardgate dev chain", nonce, addr)
 	}
-	data := append(common.FromHex(contracts.AnchorMetaData.Bin), abi.PackConstructor(ad.addr)...)
+	data := append(common.FromHex(contracts.AnchorMetaData.Bin), abi.PackConstructor(ad.Address())...)
 	if err := ad.send(ctx, nil, nil, data); err != nil {
 		return fmt.Errorf("ledger: dev setup: deploying anchor contract: %w", err)
 	}
@@ -158,31 +165,4 @@ func (ad *devAdmin) setupGateway(ctx context.Context, abi *contracts.Anchor, add
 		}
 	}
 	return nil
-}
-
-// waitMined polls for a receipt every 50ms: bind.WaitMined polls once a
-// second, which made a fresh box's three setup transactions cost 3s of
-// start-up on a chain that seals at once.
-func waitMined(ctx context.Context, b proof.Backend, h common.Hash) (*types.Receipt, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	for {
-		// Not found, or "transaction indexing is in progress": ask again.
-		r, err := b.TransactionReceipt(ctx, h)
-		if err == nil && r != nil {
-			return r, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for tx %s (last answer: %w): %w", h, err, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// nonceRace reports whether a send failed only because another sender took
-// the same nonce.
-func nonceRace(err error) bool {
-	m := strings.ToLower(err.Error())
-	return strings.Contains(m, "underpriced") || strings.Contains(m, "nonce too low") || strings.Contains(m, "already known")
 }

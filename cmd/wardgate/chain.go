@@ -14,7 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/spf13/cobra"
 
-	"github.com/wardgate/wardgate/ledger"
+	"github.com/wardgate/wardgate/ledger/chainadmin"
 )
 
 // chainFlags are the consortium admin's connection: the chain, the anchor
@@ -63,7 +63,7 @@ with the passphrase in --passphrase-file.`,
 	rk := func(c *cobra.Command) {
 		c.Flags().StringVar(&cf.recordKey, "record-key", "", "the box's Ed25519 record key (hex, base64 or PEM file), from its attestation report")
 	}
-	deploy := a.chainAction(&cf, "deploy", "Deploy the anchor contract", func(ctx context.Context, s *ledger.Sender, _ common.Address) (*types.Receipt, error) {
+	deploy := a.chainAction(&cf, "deploy", "Deploy the anchor contract", func(ctx context.Context, s *chainadmin.Sender, _ common.Address) (*types.Receipt, error) {
 		addr, err := s.Deploy(ctx)
 		if err != nil {
 			return nil, err
@@ -71,7 +71,7 @@ with the passphrase in --passphrase-file.`,
 		cf.contract = addr.Hex()
 		return nil, nil
 	})
-	register := a.chainAction(&cf, "register", "Bind a gateway account to a box name and record key", func(ctx context.Context, s *ledger.Sender, c common.Address) (*types.Receipt, error) {
+	register := a.chainAction(&cf, "register", "Bind a gateway account to a box name and record key", func(ctx context.Context, s *chainadmin.Sender, c common.Address) (*types.Receipt, error) {
 		g, k, err := cf.gatewayAndKey(true)
 		if err != nil {
 			return nil, err
@@ -81,14 +81,14 @@ with the passphrase in --passphrase-file.`,
 		}
 		return s.Register(ctx, c, g, cf.box, k)
 	})
-	rotate := a.chainAction(&cf, "rotate", "Replace a gateway's record key from the next block on", func(ctx context.Context, s *ledger.Sender, c common.Address) (*types.Receipt, error) {
+	rotate := a.chainAction(&cf, "rotate", "Replace a gateway's record key from the next block on", func(ctx context.Context, s *chainadmin.Sender, c common.Address) (*types.Receipt, error) {
 		g, k, err := cf.gatewayAndKey(true)
 		if err != nil {
 			return nil, err
 		}
 		return s.Rotate(ctx, c, g, k)
 	})
-	revoke := a.chainAction(&cf, "revoke", "Revoke a gateway account", func(ctx context.Context, s *ledger.Sender, c common.Address) (*types.Receipt, error) {
+	revoke := a.chainAction(&cf, "revoke", "Revoke a gateway account", func(ctx context.Context, s *chainadmin.Sender, c common.Address) (*types.Receipt, error) {
 		g, _, err := cf.gatewayAndKey(false)
 		if err != nil {
 			return nil, err
@@ -123,7 +123,7 @@ func (cf *chainFlags) gatewayAndKey(wantKey bool) (common.Address, ed25519.Publi
 	return common.HexToAddress(cf.gateway), k, nil
 }
 
-type chainFunc func(ctx context.Context, s *ledger.Sender, contract common.Address) (*types.Receipt, error)
+type chainFunc func(ctx context.Context, s *chainadmin.Sender, contract common.Address) (*types.Receipt, error)
 
 // chainAction is one admin subcommand: it opens the admin account, runs f
 // and prints the transaction.
@@ -165,7 +165,7 @@ func (a *app) chainAction(cf *chainFlags, name, short string, f chainFunc) *cobr
 }
 
 // open decrypts the admin key and dials --rpc.
-func (cf *chainFlags) open(ctx context.Context, needContract bool) (*ledger.Sender, common.Address, func(), error) {
+func (cf *chainFlags) open(ctx context.Context, needContract bool) (*chainadmin.Sender, common.Address, func(), error) {
 	var contract common.Address
 	if cf.rpc == "" {
 		return nil, contract, nil, usageError{errors.New("--rpc URL is required: a consortium node's JSON-RPC URL")}
@@ -195,7 +195,7 @@ func (cf *chainFlags) open(ctx context.Context, needContract bool) (*ledger.Send
 	if err != nil {
 		return nil, contract, nil, fmt.Errorf("--rpc %s: %w", cf.rpc, err)
 	}
-	s, err := ledger.NewSender(ctx, cl, k.PrivateKey)
+	s, err := chainadmin.NewSender(ctx, cl, k.PrivateKey)
 	if err != nil {
 		cl.Close()
 		return nil, contract, nil, fmt.Errorf("--rpc %s: %w", cf.rpc, err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wardgate/wardgate/internal/testutil"
 	"github.com/wardgate/wardgate/ledger"
+	"github.com/wardgate/wardgate/ledger/chainadmin"
 	"github.com/wardgate/wardgate/ledger/contracts"
 	"github.com/wardgate/wardgate/ledger/devchain"
 	"github.com/wardgate/wardgate/ledger/proof"
@@ -65,7 +66,7 @@ func TestChainAdminAndForgery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	fund, _ := ledger.NewSender(ctx, cl, ledger.DevAdminKey())
+	fund, _ := chainadmin.NewSender(ctx, cl, ledger.DevAdminKey())
 	if _, err := fund.Send(ctx, &cGw, new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func TestChainAdminAndForgery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, _ := ledger.NewSender(ctx, cl, cKey)
+	cs, _ := chainadmin.NewSender(ctx, cl, cKey)
 	ca := chain.Contract()
 	tx, err := cs.Send(ctx, &ca, nil, contracts.NewAnchor().PackAnchor(rc.Checkpoint.Size, rc.Checkpoint.Root, proof.LogHash("c")))
 	if err != nil {

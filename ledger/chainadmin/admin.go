@@ -1,4 +1,8 @@
-package ledger
+// Package chainadmin sends the anchor contract's administrative transactions
+// (deploy, register, rotate, revoke) and reads gateway bindings. It needs
+// only an RPC client and the contract bindings, so `wardgate chain` links
+// neither the journal nor go-ethereum's core.
+package chainadmin
 
 import (
 	"context"
@@ -7,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
@@ -28,11 +33,16 @@ type Sender struct {
 	addr    common.Address
 }
 
+// NewSenderOnChain is NewSender for a caller that already knows the chain id.
+func NewSenderOnChain(b proof.Backend, chainID *big.Int, key *ecdsa.PrivateKey) *Sender {
+	return &Sender{b: b, chainID: chainID, key: key, addr: crypto.PubkeyToAddress(key.PublicKey)}
+}
+
 // NewSender is an account on the chain behind b.
 func NewSender(ctx context.Context, b proof.Backend, key *ecdsa.PrivateKey) (*Sender, error) {
 	id, err := b.ChainID(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: chain id: %w", err)
+		return nil, fmt.Errorf("chainadmin: chain id: %w", err)
 	}
 	return &Sender{b: b, chainID: id, key: key, addr: crypto.PubkeyToAddress(key.PublicKey)}, nil
 }
@@ -55,11 +65,6 @@ func (ad *Sender) Send(ctx context.Context, to *common.Address, value *big.Int, 
 		case <-time.After(time.Duration(50+rand.IntN(200)) * time.Millisecond):
 		}
 	}
-}
-
-func (ad *Sender) send(ctx context.Context, to *common.Address, value *big.Int, data []byte) error {
-	_, err := ad.Send(ctx, to, value, data)
-	return err
 }
 
 // sendOnce signs a transaction at the pending nonce, sends it and waits
@@ -102,7 +107,7 @@ func (ad *Sender) Deploy(ctx context.Context) (common.Address, error) {
 	data := append(common.FromHex(contracts.AnchorMetaData.Bin), contracts.NewAnchor().PackConstructor(ad.addr)...)
 	r, err := ad.Send(ctx, nil, nil, data)
 	if err != nil {
-		return common.Address{}, fmt.Errorf("ledger: deploying anchor contract: %w", err)
+		return common.Address{}, fmt.Errorf("chainadmin: deploying anchor contract: %w", err)
 	}
 	return r.ContractAddress, nil
 }
@@ -111,7 +116,7 @@ func (ad *Sender) Deploy(ctx context.Context) (common.Address, error) {
 func (ad *Sender) Register(ctx context.Context, contract, gateway common.Address, box string, rk ed25519.PublicKey) (*types.Receipt, error) {
 	r, err := ad.Send(ctx, &contract, nil, contracts.NewAnchor().PackRegister(gateway, box, proof.KeyHash(rk)))
 	if err != nil {
-		return nil, fmt.Errorf("ledger: registering gateway %s for box %q: %w", gateway, box, err)
+		return nil, fmt.Errorf("chainadmin: registering gateway %s for box %q: %w", gateway, box, err)
 	}
 	return r, nil
 }
@@ -121,7 +126,7 @@ func (ad *Sender) Register(ctx context.Context, contract, gateway common.Address
 func (ad *Sender) Rotate(ctx context.Context, contract, gateway common.Address, rk ed25519.PublicKey) (*types.Receipt, error) {
 	r, err := ad.Send(ctx, &contract, nil, contracts.NewAnchor().PackRotateKey(gateway, proof.KeyHash(rk)))
 	if err != nil {
-		return nil, fmt.Errorf("ledger: rotating the record key of gateway %s: %w", gateway, err)
+		return nil, fmt.Errorf("chainadmin: rotating the record key of gateway %s: %w", gateway, err)
 	}
 	return r, nil
 }
@@ -130,7 +135,7 @@ func (ad *Sender) Rotate(ctx context.Context, contract, gateway common.Address, 
 func (ad *Sender) Revoke(ctx context.Context, contract, gateway common.Address) (*types.Receipt, error) {
 	r, err := ad.Send(ctx, &contract, nil, contracts.NewAnchor().PackRevoke(gateway))
 	if err != nil {
-		return nil, fmt.Errorf("ledger: revoking gateway %s: %w", gateway, err)
+		return nil, fmt.Errorf("chainadmin: revoking gateway %s: %w", gateway, err)
 	}
 	return r, nil
 }
@@ -139,4 +144,31 @@ func (ad *Sender) Revoke(ctx context.Context, contract, gateway common.Address) 
 func Bound(ctx context.Context, b proof.Backend, contract, gateway common.Address, box string, rk ed25519.PublicKey, block uint64) (bool, error) {
 	abi := contracts.NewAnchor()
 	return bind.Call(abi.Instance(b, contract), &bind.CallOpts{Context: ctx}, abi.PackBound(gateway, proof.LogHash(box), proof.KeyHash(rk), block), abi.UnpackBound)
+}
+
+// waitMined polls for a receipt every 50ms: bind.WaitMined polls once a
+// second, which made a fresh box's three setup transactions cost 3s of
+// start-up on a chain that seals at once.
+func waitMined(ctx context.Context, b proof.Backend, h common.Hash) (*types.Receipt, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		// Not found, or "transaction indexing is in progress": ask again.
+		r, err := b.TransactionReceipt(ctx, h)
+		if err == nil && r != nil {
+			return r, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for tx %s (last answer: %w): %w", h, err, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// nonceRace reports whether a send failed only because another sender took
+// the same nonce.
+func nonceRace(err error) bool {
+	m := strings.ToLower(err.Error())
+	return strings.Contains(m, "underpriced") || strings.Contains(m, "nonce too low") || strings.Contains(m, "already known")
 }
