@@ -303,7 +303,7 @@ func (d *Gateway) bindAttestation(l *listeners) error {
 	if err != nil {
 		return fmt.Errorf("attestation.listen: %w", err)
 	}
-	l.http("attestation", peerproto.NewServer(d.attestHandler(), tc, d.log), aln, true)
+	l.http("attestation", peerproto.NewServer(d.attestHandler(), tc, d.log), peerproto.Listen(aln), true)
 	l.attestAddr = aln.Addr()
 	return nil
 }

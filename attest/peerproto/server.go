@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"net"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/internal/netlimit"
 )
 
 // Box is what the attester side asks of the box it serves. The methods
@@ -222,6 +224,16 @@ func NewServer(h http.Handler, tc *tls.Config, log *slog.Logger) *http.Server {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 }
+
+// ListenLimits bound the attestation listener. Only configured peers have
+// business here, each with a handful of connections (one per round in
+// flight), so the per-source cap is small: a flood from one host cannot
+// hold the listener, and other peers' renewals still get in. The server's
+// own timeouts (NewServer) bound slow clients.
+var ListenLimits = netlimit.Limits{MaxConns: 1024, MaxConnsPerSource: 32}
+
+// Listen wraps the attestation listener in ListenLimits.
+func Listen(ln net.Listener) *netlimit.Listener { return netlimit.Listen(ln, ListenLimits) }
 
 // SelfSignedTLS makes a fresh TLS certificate for box's attestation
 // listener. Nobody checks it (see the package comment).
