@@ -126,6 +126,10 @@ type Box struct {
 	Metrics    string
 	TunnelIP   netip.Addr
 
+	// Daemon, if set, is the wardgated this box runs instead of the
+	// cluster's: a box on another build of the same source.
+	Daemon string
+
 	lanTLS     *tls.Config // the EHR's client side of an mTLS records intake
 	metricsTLS *tls.Config // the scraper's, for metrics over mTLS
 	c          *Cluster
@@ -410,7 +414,11 @@ func (b *Box) Start(ctx context.Context) error {
 		return err
 	}
 	// Not CommandContext: the box outlives the call that starts it.
-	cmd := b.command(context.Background(), b.c.spec.Bin.Daemon, "--config", b.ConfigPath)
+	daemon := b.c.spec.Bin.Daemon
+	if b.Daemon != "" {
+		daemon = b.Daemon
+	}
+	cmd := b.command(context.Background(), daemon, "--config", b.ConfigPath)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
