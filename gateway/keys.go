@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/wardgate/wardgate/attest"
+	"github.com/wardgate/wardgate/firmware"
 	"github.com/wardgate/wardgate/internal/atomicfile"
 	"github.com/wardgate/wardgate/tunnel"
 )
@@ -157,32 +155,17 @@ func readBounded(path string) ([]byte, error) {
 	return b, nil
 }
 
-// readEd25519Public reads a vendor key: PEM "PUBLIC KEY" (PKIX), or the 32
-// raw bytes in hex or base64 on one line.
+// readEd25519Public reads a vendor key file (firmware.ParsePublicKey).
 func readEd25519Public(path string) (ed25519.PublicKey, error) {
 	b, err := readBounded(path)
 	if err != nil {
 		return nil, err
 	}
-	if blk, _ := pem.Decode(b); blk != nil {
-		k, err := x509.ParsePKIXPublicKey(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		ek, ok := k.(ed25519.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("%s: %T is not an Ed25519 public key", path, k)
-		}
-		return ek, nil
+	k, err := firmware.ParsePublicKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	s := strings.TrimSpace(string(b))
-	if raw, err := hex.DecodeString(s); err == nil && len(raw) == ed25519.PublicKeySize {
-		return ed25519.PublicKey(raw), nil
-	}
-	if raw, err := base64.StdEncoding.DecodeString(s); err == nil && len(raw) == ed25519.PublicKeySize {
-		return ed25519.PublicKey(raw), nil
-	}
-	return nil, fmt.Errorf("%s: not an Ed25519 public key (want PEM PUBLIC KEY, or 32 bytes in hex or base64)", path)
+	return k, nil
 }
 
 // readSecret reads a passphrase file (first line); empty path: no passphrase.

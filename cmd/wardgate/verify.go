@@ -3,21 +3,18 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/spf13/cobra"
 
+	"github.com/wardgate/wardgate/firmware"
 	"github.com/wardgate/wardgate/ledger/proof"
 	"github.com/wardgate/wardgate/records/receipt"
 )
@@ -365,38 +362,18 @@ func printVerify(w io.Writer, v verifyOutput) {
 // parseEd25519Key reads a key given as hex, base64, or a file holding a
 // PEM "PUBLIC KEY" (PKIX), hex or base64.
 func parseEd25519Key(s string) (ed25519.PublicKey, error) {
-	if k, ok := decodeRawKey(s); ok {
+	if k, ok := firmware.ParseRawPublicKey(s); ok {
 		return k, nil
 	}
 	b, err := readBounded(s, 16<<10)
 	if err != nil {
 		return nil, fmt.Errorf("%q is neither a 32-byte hex/base64 key nor a readable key file: %w", s, err)
 	}
-	if blk, _ := pem.Decode(b); blk != nil {
-		pk, err := x509.ParsePKIXPublicKey(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s, err)
-		}
-		k, ok := pk.(ed25519.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("%s: key is %T, want Ed25519", s, pk)
-		}
-		return k, nil
+	k, err := firmware.ParsePublicKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s, err)
 	}
-	if k, ok := decodeRawKey(strings.TrimSpace(string(b))); ok {
-		return k, nil
-	}
-	return nil, fmt.Errorf("%s: not a PEM public key or a 32-byte hex/base64 key", s)
-}
-
-func decodeRawKey(s string) (ed25519.PublicKey, bool) {
-	if b, err := hex.DecodeString(s); err == nil && len(b) == ed25519.PublicKeySize {
-		return b, true
-	}
-	if b, err := base64.StdEncoding.DecodeString(s); err == nil && len(b) == ed25519.PublicKeySize {
-		return b, true
-	}
-	return nil, false
+	return k, nil
 }
 
 func readBounded(path string, limit int64) ([]byte, error) {

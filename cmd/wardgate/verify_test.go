@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardgate/wardgate/firmware"
 	"github.com/wardgate/wardgate/internal/testutil"
 	"github.com/wardgate/wardgate/ledger"
 	"github.com/wardgate/wardgate/ledger/devchain"
@@ -183,7 +184,7 @@ func FuzzParseEd25519Key(f *testing.F) {
 	f.Add(strings.Repeat("ab", 32))
 	f.Add("q2/JxYhMfNcvEDTmcHf7RYmkGf8tn08QzBzlnLOSbXo=")
 	f.Fuzz(func(t *testing.T, s string) {
-		if k, ok := decodeRawKey(s); ok && len(k) != ed25519.PublicKeySize {
+		if k, ok := firmware.ParseRawPublicKey(s); ok && len(k) != ed25519.PublicKeySize {
 			t.Fatalf("accepted %d-byte key", len(k))
 		}
 	})
