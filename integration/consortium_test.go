@@ -234,7 +234,7 @@ func runConsortium(t *testing.T, mode cluster.Mode) {
 	}
 	t.Logf("A revoked B %v after B was stopped for tampering", time.Since(tamper).Round(time.Millisecond))
 	// The tampered B comes back and is appraised: failing, never re-admitted.
-	p, err := A.WaitPeer(ctx, "b", func(p cluster.Peer) bool { return p.Verdict == "fail" && hasReason(p, "") })
+	p, err := A.WaitPeer(ctx, "b", func(p cluster.Peer) bool { return p.Verdict == "fail" && hasReason(p, "component-unapproved") })
 	if err != nil {
 		t.Fatal(err)
 	}
