@@ -22,6 +22,8 @@ import (
 
 	"github.com/wardgate/wardgate/attest"
 	"github.com/wardgate/wardgate/attest/peerproto"
+	"github.com/wardgate/wardgate/records/consent"
+
 	// devtpm links the cgo TPM simulator. The daemon may use it (tpm.source
 	// simulator or swtpm); the wardgate CLI must not, and does not import
 	// gateway.
@@ -71,6 +73,7 @@ type Gateway struct {
 	reports   *reportStore
 	dev       *tunnel.Device
 	relay     *records.Relay
+	consent   *consent.Gate // the relay's consent gate, for the privacy officer's verbs
 	peers     map[string]*peerState
 	metrics   *api.Metrics
 
@@ -624,6 +627,7 @@ func (d *Gateway) newRelay() error {
 	if err != nil {
 		return err
 	}
+	d.consent = gate
 	d.relay, err = records.New(records.Config{
 		Box: c.Box, Ledger: d.ledger, RecordKey: signer, Verdicts: d,
 		Dial: func(ctx context.Context, peer string) (net.Conn, error) {

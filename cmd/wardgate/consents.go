@@ -3,93 +3,55 @@ package main
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/wardgate/wardgate/gateway/config"
-	"github.com/wardgate/wardgate/records/consent"
+	"github.com/wardgate/wardgate/gateway/control"
 )
 
-// consentsCmd is the privacy officer's view of the consent gate. It reads
-// the consents the box keeps in its state dir (so it runs on the box, as a
-// user who may read that dir), not through the daemon: the store is on disk
-// before the daemon acknowledges a change.
+// consentsCmd is the privacy officer's view of the consent gate. It asks
+// the daemon over the control socket (group wardgate), so it needs no
+// access to the box's state dir, and a check gives exactly the decision
+// the relay would make.
 func (a *app) consentsCmd() *cobra.Command {
-	var cfgPath string
 	cmd := &cobra.Command{
 		Use:   "consents",
 		Short: "List, show and check the patient consents the box enforces",
 		Args:  subcommandArgs,
 		RunE:  showHelp,
 	}
-	cmd.PersistentFlags().StringVar(&cfgPath, "config", config.DefaultPath, "path of wardgate.yaml (for the state dir and peers' organisations)")
-	var chk struct{ patient, peer, purpose, class string }
+	var q control.ConsentQuery
 	check := &cobra.Command{
 		Use:   "check --patient P --peer B [--purpose TREAT] [--class PSY]",
 		Short: "Decide whether a record about patient P may go to peer B, and why",
 		Args:  exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.consentsCheck(cmd, cfgPath, chk.patient, chk.peer, chk.purpose, chk.class)
-		},
+		RunE:  func(cmd *cobra.Command, _ []string) error { return a.consentsCheck(cmd, q) },
 	}
 	f := check.Flags()
-	f.StringVar(&chk.patient, "patient", "", "patient identifier (FHIR Patient id or PID-3)")
-	f.StringVar(&chk.peer, "peer", "", "receiving peer (box name)")
-	f.StringVar(&chk.purpose, "purpose", "", "purpose of use (default: records.purpose)")
-	f.StringVar(&chk.class, "class", "", "a data class the record holds (security label, e.g. PSY)")
+	f.StringVar(&q.Patient, "patient", "", "patient identifier (FHIR Patient id or PID-3)")
+	f.StringVar(&q.Peer, "peer", "", "receiving peer (box name)")
+	f.StringVar(&q.Purpose, "purpose", "", "purpose of use (default: the box's records.purpose)")
+	f.StringVar(&q.Class, "class", "", "a data class the record holds (security label, e.g. PSY)")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List consents on file: id, version, status and salted patient hash",
 		Args:  exactArgs(),
-		RunE:  func(cmd *cobra.Command, _ []string) error { return a.consentsList(cmd, cfgPath) },
+		RunE:  a.consentsList,
 	}, &cobra.Command{
 		Use:   "show ID",
 		Short: "Print a consent exactly as posted (the bytes `wardgate verify --consent` checks)",
 		Args:  exactArgs("ID"),
-		RunE:  func(cmd *cobra.Command, args []string) error { return consentsShow(cmd, cfgPath, args[0]) },
+		RunE:  a.consentsShow,
 	}, check)
 	return cmd
 }
 
-// openGate reads the config (without checking the files it names: the
-// consent commands need only the state dir and the peers) and opens the
-// box's consent gate.
-func openGate(path string) (*config.Config, *consent.Gate, error) {
-	data, err := readBounded(path, config.MaxFileSize)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--config: %w", err)
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--config: %w", err)
-	}
-	c, err := config.Parse(data, filepath.Dir(abs))
-	if err != nil {
-		return nil, nil, err
-	}
-	g, err := c.ConsentGate()
-	return c, g, err
-}
-
-type consentRow struct {
-	ID          string `json:"id"`
-	Version     string `json:"version"`
-	Status      string `json:"status"`
-	PatientHash string `json:"patient_hash"`
-	Digest      string `json:"digest"`
-}
-
-func (a *app) consentsList(cmd *cobra.Command, cfgPath string) error {
-	_, g, err := openGate(cfgPath)
+func (a *app) consentsList(cmd *cobra.Command, _ []string) error {
+	c, ctx, cancel := a.client(cmd)
+	defer cancel()
+	rows, err := c.Consents(ctx)
 	if err != nil {
 		return err
-	}
-	var rows []consentRow
-	for _, c := range g.Store.List() {
-		rows = append(rows, consentRow{ID: c.ID, Version: c.Version, Status: string(c.Status),
-			PatientHash: g.Hasher.Hash(c.Patient).String(), Digest: fmt.Sprintf("%x", c.Digest)})
 	}
 	w := cmd.OutOrStdout()
 	if a.json {
@@ -103,12 +65,10 @@ func (a *app) consentsList(cmd *cobra.Command, cfgPath string) error {
 	return t.Flush()
 }
 
-func consentsShow(cmd *cobra.Command, cfgPath, id string) error {
-	_, g, err := openGate(cfgPath)
-	if err != nil {
-		return err
-	}
-	raw, err := g.Store.Raw(id)
+func (a *app) consentsShow(cmd *cobra.Command, args []string) error {
+	c, ctx, cancel := a.client(cmd)
+	defer cancel()
+	raw, err := c.Consent(ctx, args[0])
 	if err != nil {
 		return err
 	}
@@ -116,50 +76,30 @@ func consentsShow(cmd *cobra.Command, cfgPath, id string) error {
 	return err
 }
 
-type checkResult struct {
-	Decision string `json:"decision"` // release or refuse
-	Reason   string `json:"reason,omitempty"`
-	Consent  string `json:"consent,omitempty"`
-	Version  string `json:"version,omitempty"`
-}
-
-func (a *app) consentsCheck(cmd *cobra.Command, cfgPath, patient, peer, purpose, class string) error {
-	if patient == "" || peer == "" {
+func (a *app) consentsCheck(cmd *cobra.Command, q control.ConsentQuery) error {
+	if q.Patient == "" || q.Peer == "" {
 		return usageError{errors.New("consents check needs --patient and --peer")}
 	}
-	cfg, g, err := openGate(cfgPath)
+	c, ctx, cancel := a.client(cmd)
+	defer cancel()
+	d, err := c.CheckConsent(ctx, q)
 	if err != nil {
 		return err
 	}
-	if _, ok := g.Orgs[peer]; !ok {
-		fmt.Fprintf(cmd.ErrOrStderr(), "note: peer %q has no organization in %s; no consent can name it\n", peer, cfgPath)
-	}
-	var classes []string
-	if class != "" {
-		classes = []string{class}
-	}
-	if purpose == "" {
-		purpose = cfg.Records.Purpose
-	}
-	d := g.CheckPatient(patient, peer, purpose, classes, time.Now())
-	res := checkResult{Decision: "refuse", Reason: string(d.Reason)}
-	if d.Permit {
-		res = checkResult{Decision: "release"}
-	}
-	if d.Consent != nil {
-		res.Consent, res.Version = d.Consent.ID, d.Consent.Version
+	if d.PeerOrganization == "" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: peer %q has no organization in the box's config; no consent can name it\n", q.Peer)
 	}
 	w := cmd.OutOrStdout()
 	if a.json {
-		return printJSON(w, res)
+		return printJSON(w, d)
 	}
 	switch {
-	case d.Permit:
-		fmt.Fprintf(w, "release: consent %s (version %s) permits %s for %s\n", res.Consent, res.Version, peer, purpose)
-	case d.Consent != nil:
-		fmt.Fprintf(w, "refuse: %s (consent %s, version %s)\n", res.Reason, res.Consent, res.Version)
+	case d.Decision == "release":
+		fmt.Fprintf(w, "release: consent %s (version %s) permits %s for %s\n", d.Consent, d.Version, q.Peer, d.Purpose)
+	case d.Consent != "":
+		fmt.Fprintf(w, "refuse: %s (consent %s, version %s)\n", d.Reason, d.Consent, d.Version)
 	default:
-		fmt.Fprintf(w, "refuse: %s\n", res.Reason)
+		fmt.Fprintf(w, "refuse: %s\n", d.Reason)
 	}
 	return nil
 }

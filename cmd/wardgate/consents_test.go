@@ -8,29 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wardgate/wardgate/gateway"
 	"github.com/wardgate/wardgate/ledger/proof"
 	"github.com/wardgate/wardgate/records/consent"
 )
-
-const consentsYAML = `
-box: hospital-a
-state_dir: %s
-tpm: {source: simulator, dev_ca: dev-ca}
-firmware:
-  image:
-    - {name: kernel, version: "6.12", sha256: "0000000000000000000000000000000000000000000000000000000000000001", pcr: 4}
-tunnel: {mode: userspace, listen_port: 51820, address: 10.9.0.1/24, lan_routes: [192.168.10.0/24]}
-attestation:
-  listen: 127.0.0.1:7443
-  manufacturer_roots: roots
-  manifests: [{path: m.json, signature: m.sig}]
-  vendor_keys: [vendor.pub]
-  policy: policy.yaml
-peers:
-  - {name: hospital-b, endpoint: 127.0.0.1:7444, wireguard_endpoint: 127.0.0.1:51821, ek: "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", allowed_ips: [10.9.0.2/32], organization: org-b}
-chain: {mode: none}
-records: {lan_listen: 127.0.0.1:7480, deliver_url: http://127.0.0.1:8080/records, consent: required}
-`
 
 func consentFile(id, patient string) []byte {
 	return []byte(fmt.Sprintf(`{"resourceType":"Consent","id":%q,"status":"active","patient":{"reference":"Patient/%s"},
@@ -41,9 +22,12 @@ func consentFile(id, patient string) []byte {
 // ties a released record's receipt to its consent file.
 func TestConsentsCLI(t *testing.T) {
 	dir := t.TempDir()
-	state := filepath.Join(dir, "state")
-	cfg := writeFile(t, dir, "wardgate.yaml", []byte(fmt.Sprintf(consentsYAML, state)))
-	st, err := consent.Open(filepath.Join(state, "consents"))
+	cdir := filepath.Join(dir, "consents")
+	st, err := consent.Open(cdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := consent.LoadHasher(cdir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,22 +36,24 @@ func TestConsentsCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(dir, "no-daemon.sock")
+	// The daemon's own consent view, over a real control socket.
+	gate := &consent.Gate{Mode: consent.ModeRequired, Store: st, Hasher: h, Orgs: map[string]string{"hospital-b": "org-b"}}
+	sock := serve(t, consentBackend{newTestBackend(0), gateway.ConsentView{Gate: gate}})
 
-	r := wardgate(t, sock, "consents", "list", "--config", cfg)
+	r := wardgate(t, sock, "consents", "list")
 	mustContain(t, "list", r.stdout, "c-1", c.Version, "active")
 	if r.code != 0 || strings.Contains(r.stdout, "pat-secret-1") {
 		t.Fatalf("list: %+v", r)
 	}
-	r = wardgate(t, sock, "consents", "show", "c-1", "--config", cfg)
+	r = wardgate(t, sock, "consents", "show", "c-1")
 	if r.code != 0 || r.stdout != string(c1) {
 		t.Fatalf("show: %+v", r)
 	}
-	r = wardgate(t, sock, "consents", "check", "--config", cfg, "--patient", "pat-secret-1", "--peer", "hospital-b", "--purpose", "TREAT")
+	r = wardgate(t, sock, "consents", "check", "--patient", "pat-secret-1", "--peer", "hospital-b", "--purpose", "TREAT")
 	mustContain(t, "check permitted", r.stdout, "release: consent c-1")
-	r = wardgate(t, sock, "consents", "check", "--config", cfg, "--patient", "pat-secret-1", "--peer", "hospital-b", "--purpose", "HMARKT")
+	r = wardgate(t, sock, "consents", "check", "--patient", "pat-secret-1", "--peer", "hospital-b", "--purpose", "HMARKT")
 	mustContain(t, "check purpose", r.stdout, "refuse: purpose_not_permitted")
-	r = wardgate(t, sock, "consents", "check", "--config", cfg, "--patient", "pat-2", "--peer", "hospital-b")
+	r = wardgate(t, sock, "consents", "check", "--patient", "pat-2", "--peer", "hospital-b")
 	mustContain(t, "check no consent", r.stdout, "refuse: no_consent")
 
 	// A receipt of a record released under c-1.
@@ -95,4 +81,10 @@ func TestConsentsCLI(t *testing.T) {
 		t.Fatalf("verify with another consent file: %+v", r)
 	}
 	os.Remove(other)
+}
+
+// consentBackend is the CLI test backend with the daemon's consent view.
+type consentBackend struct {
+	*testBackend
+	gateway.ConsentView
 }

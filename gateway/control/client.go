@@ -75,6 +75,22 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values) ([]b
 	if err != nil {
 		return nil, err
 	}
+	return c.send(req, method, path)
+}
+
+// doBody sends a JSON body.
+func (c *Client) doBody(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://wardgated"+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.send(req, method, path)
+}
+
+// send does req and reads its reply, bounded.
+func (c *Client) send(req *http.Request, method, path string) ([]byte, error) {
+	ctx := req.Context()
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {

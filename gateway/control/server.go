@@ -157,6 +157,7 @@ func (s *Server) Close() error { return s.srv.Close() }
 //	GET  /v1/ledger             LedgerInfo
 //	GET  /v1/firmware           FirmwareInfo
 //	GET  /v1/checkpoints        []CheckpointInfo
+//	GET  /v1/consents, /v1/consents/{id}, POST /v1/consents/check (ConsentBackend)
 func Handler(b Backend, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
@@ -180,6 +181,9 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 		reply(w, log, v, err)
 	})
 	ReportRoutes(mux, b, log)
+	if cb, ok := b.(ConsentBackend); ok {
+		consentRoutes(mux, cb, log)
+	}
 	mux.HandleFunc("GET /v1/ledger", func(w http.ResponseWriter, r *http.Request) {
 		v, err := b.LedgerStatus(r.Context())
 		reply(w, log, v, err)
