@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wardgate/wardgate/attest"
 	"github.com/wardgate/wardgate/attest/peerproto"
@@ -76,6 +77,7 @@ type Gateway struct {
 	consent   *consent.Gate // the relay's consent gate, for the privacy officer's verbs
 	peers     map[string]*peerState
 	metrics   *api.Metrics
+	syncHist  prometheus.Histogram // wardgate_journal_sync_seconds, fed by the ledger
 
 	selfMu   sync.Mutex
 	self     control.SelfCheck
@@ -194,12 +196,14 @@ func (d *Gateway) openLedger(ctx context.Context) error {
 		return err
 	}
 	cfg := d.cfg
+	d.syncHist = newJournalSyncHistogram()
 	d.ledger, err = ledger.Open(ctx, ledger.Config{
 		Box: cfg.Box, StateDir: d.dataDir, Signer: signer, Chain: d.anchorChain(),
 		CheckpointInterval: cfg.CheckpointInterval(), AnchorInterval: cfg.CheckpointInterval(), Logger: d.log,
 		// Receipts answer each record at once: sign the checkpoint with
 		// the commit rather than in a second fsync'd write.
 		CheckpointEachCommit: true,
+		OnSync:               func(t time.Duration) { d.syncHist.Observe(t.Seconds()) },
 	})
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
@@ -286,6 +290,7 @@ func (d *Gateway) bind(ctx context.Context) (*listeners, error) {
 		return nil, fmt.Errorf("control: %w", err)
 	}
 	d.metrics = api.NewMetrics(d, d.log)
+	d.metrics.Registry().MustRegister(d.syncHist)
 	if d.relay != nil {
 		d.metrics.Registry().MustRegister(relayCollector{d.relay})
 	}

@@ -48,6 +48,8 @@ type journal struct {
 	fs    walFS
 	every time.Duration // apply interval
 
+	onSync func(time.Duration) // told each WAL fdatasync's latency; may be nil
+
 	walMu  sync.Mutex // held while writing the WAL and while switching files
 	wal    walFile
 	walGen uint64
@@ -372,7 +374,7 @@ func (j *journal) appendEntries(first uint64, data [][]byte, cp []byte) error {
 	j.walBuf = b
 	_, err := j.wal.Write(b)
 	if err == nil {
-		err = j.wal.Datasync()
+		err = j.datasync()
 	}
 	if err != nil {
 		// The file's tail is unknown now: stop, as bbolt would.
@@ -395,6 +397,17 @@ func (j *journal) appendEntries(first uint64, data [][]byte, cp []byte) error {
 		}
 	}
 	return nil
+}
+
+// datasync makes the WAL's written bytes durable and reports how long
+// that took.
+func (j *journal) datasync() error {
+	start := time.Now()
+	err := j.wal.Datasync()
+	if j.onSync != nil {
+		j.onSync(time.Since(start))
+	}
+	return err
 }
 
 func (j *journal) entry(seq uint64) (*proof.Entry, error) {

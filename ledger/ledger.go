@@ -54,6 +54,11 @@ type Config struct {
 
 	Logger *slog.Logger
 
+	// OnSync, if set, is told how long each write-ahead log fdatasync took
+	// (the journal's commit latency floor; the daemon exports it as a
+	// histogram). It runs under the journal's write lock: keep it cheap.
+	OnSync func(time.Duration)
+
 	// walFS and applyEvery are for the power-loss test (nil, 0: the OS
 	// and applyEvery).
 	walFS      walFS
@@ -155,6 +160,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
+	j.onSync = cfg.OnSync // before any append: the committer starts below
 	l := &Ledger{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "ledger", "box", cfg.Box),
