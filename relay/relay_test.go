@@ -1,0 +1,159 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+type testRelay struct {
+	dir  string
+	addr string
+	srv  *Server
+}
+
+func startRelay(t *testing.T, allowed ...string) *testRelay {
+	t.Helper()
+	dir := t.TempDir()
+	if err := WriteDevPKI(dir, []string{"127.0.0.1"}, []string{"hospital-a", "hospital-b", "outsider"}); err != nil {
+		t.Fatal(err)
+	}
+	tc, err := LoadTLS(filepath.Join(dir, "relay.pem"), filepath.Join(dir, "relay-key.pem"), filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(ServerConfig{TLS: tc, Allowed: allowed, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Serve(ctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return &testRelay{dir: dir, addr: ln.Addr().String(), srv: srv}
+}
+
+func (r *testRelay) client(t *testing.T, box string, peers ...string) *Client {
+	t.Helper()
+	tc, err := LoadTLS(filepath.Join(r.dir, box+".pem"), filepath.Join(r.dir, box+"-key.pem"), filepath.Join(r.dir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(ClientConfig{Box: box, Addr: r.addr, TLS: tc, Peers: peers, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return c
+}
+
+func waitConnected(t *testing.T, r *testRelay, boxes ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.Join(r.srv.Stats().Connected, ",") == strings.Join(boxes, ",") {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("connected %v, want %v", r.srv.Stats().Connected, boxes)
+}
+
+func TestRelayForwardsPacketsAndStreams(t *testing.T) {
+	r := startRelay(t, "hospital-a", "hospital-b")
+	a := r.client(t, "hospital-a", "hospital-b")
+	b := r.client(t, "hospital-b", "hospital-a")
+	waitConnected(t, r, "hospital-a", "hospital-b")
+
+	if err := a.SendPacket("hospital-b", []byte("ciphertext")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-b.Packets():
+		if p.From != "hospital-a" || string(p.Data) != "ciphertext" {
+			t.Fatalf("b got %+v", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("packet not forwarded")
+	}
+
+	// A stream larger than the window, echoed back.
+	go func() {
+		c, err := b.Listener().Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if ap, _ := b.AddrOf("hospital-a"); c.RemoteAddr().String() != net.TCPAddrFromAddrPort(ap).String() {
+			t.Errorf("accepted stream's remote %s, want hospital-a's stand-in %s", c.RemoteAddr(), ap)
+		}
+		io.Copy(c, c)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := a.DialStream(ctx, "hospital-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := bytes.Repeat([]byte("attestation-"), 100_000) // 1.2 MB, several windows
+	go func() { c.Write(msg) }()
+	got := make([]byte, len(msg))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("echo through the relay: %v", err)
+	}
+}
+
+func TestRelayRefusesOutsiders(t *testing.T) {
+	r := startRelay(t, "hospital-a", "hospital-b")
+	a := r.client(t, "hospital-a", "hospital-b", "outsider")
+	r.client(t, "outsider", "hospital-a")
+	waitConnected(t, r, "hospital-a")
+	time.Sleep(200 * time.Millisecond)
+	if st := r.srv.Stats(); st.Refused == 0 || strings.Contains(strings.Join(st.Connected, ","), "outsider") {
+		t.Fatalf("a box outside the consortium was let in: %+v", st)
+	}
+	// A stream to a box that is not connected fails at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := a.DialStream(ctx, "hospital-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("hello"))
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil || ctx.Err() != nil {
+		t.Fatalf("stream to an absent box: read err %v", err)
+	}
+}
+
+func TestRelayClientNeedsRelayCA(t *testing.T) {
+	r := startRelay(t, "hospital-a")
+	tc, _ := LoadTLS(filepath.Join(r.dir, "hospital-a.pem"), filepath.Join(r.dir, "hospital-a-key.pem"), filepath.Join(r.dir, "ca.pem"))
+	other := t.TempDir()
+	if err := WriteDevPKI(other, []string{"127.0.0.1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	wrong, _ := LoadTLS(filepath.Join(other, "relay.pem"), filepath.Join(other, "relay-key.pem"), filepath.Join(other, "ca.pem"))
+	tc.RootCAs = wrong.RootCAs
+	d := tls.Dialer{Config: tc}
+	if c, err := d.DialContext(context.Background(), "tcp", r.addr); err == nil {
+		c.Close()
+		t.Fatal("a box trusted a relay certificate from another CA")
+	}
+}
