@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 
 	gattest "github.com/google/go-attestation/attest"
 	"github.com/google/go-tpm/legacy/tpm2"
@@ -30,6 +31,10 @@ type AttesterConfig struct {
 	// TPMs do; verifiers refuse such evidence.
 	Bank   string
 	Logger *slog.Logger
+	// Runtime, if set, is the box's IMA runtime measurement list, sent
+	// with each evidence from the position the verifier asks. Quote PCR
+	// 10 (ima.PCR) with it.
+	Runtime RuntimeSource
 }
 
 // Attester produces identity and evidence from a TPM.
@@ -43,6 +48,7 @@ type Attester struct {
 	evlog  []byte
 	bank   gattest.HashAlg
 	params AKParams
+	quotes atomic.Uint64
 }
 
 var akConfig = &gattest.AKConfig{
@@ -208,17 +214,92 @@ func BindingData(nonce []byte, wgKey [32]byte, recordKey ed25519.PublicKey) []by
 // Evidence quotes the policy PCRs bound to the verifier's nonce and this
 // box's WireGuard and record keys.
 func (a *Attester) Evidence(ctx context.Context, nonce []byte, wgKey [32]byte, recordKey ed25519.PublicKey) (*Evidence, error) {
-	if len(nonce) < 16 || len(nonce) > 64 {
-		return nil, fmt.Errorf("attest: evidence: nonce is %d bytes, want 16..64", len(nonce))
+	if err := checkNonceBounds(nonce); err != nil {
+		return nil, fmt.Errorf("attest: evidence: %w", err)
 	}
 	if len(recordKey) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("attest: evidence: record key is %d bytes, want %d", len(recordKey), ed25519.PublicKeySize)
 	}
+	ev, err := a.quote(ctx, BindingData(nonce, wgKey, recordKey), wgKey, recordKey)
+	if err != nil {
+		return nil, err
+	}
+	ev.Nonce = slices.Clone(nonce)
+	return ev, nil
+}
+
+// BatchRequest is one verifier's challenge in a batch: its nonce and the
+// runtime-list position it has verified.
+type BatchRequest struct {
+	Nonce       []byte
+	RuntimeFrom uint64
+}
+
+// BatchEvidence answers every request of one window with one quote: the
+// nonces are the leaves of a Merkle tree whose root the quote binds, and
+// each answer carries the quote and the inclusion proof of its own nonce.
+// Answers are in the order of reqs.
+func (a *Attester) BatchEvidence(ctx context.Context, reqs []BatchRequest, wgKey [32]byte, recordKey ed25519.PublicKey) ([]*Evidence, error) {
+	nonces := make([][]byte, len(reqs))
+	for i, r := range reqs {
+		nonces[i] = slices.Clone(r.Nonce)
+	}
+	if err := checkBatchRequest(nonces, recordKey); err != nil {
+		return nil, err
+	}
+	tree := nonceTree{leaves: nonces}
+	root := tree.root()
+	base, err := a.quote(ctx, BatchBindingData(root, wgKey, recordKey), wgKey, recordKey)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Evidence, len(reqs))
+	for i, r := range reqs {
+		ev := *base
+		ev.Version = BatchProtocolVersion
+		ev.Nonce = nonces[i]
+		ev.Batch = &BatchProof{Root: root, Index: uint64(i), Size: uint64(len(nonces)), Path: tree.path(i)}
+		if ev.Runtime, err = a.runtimeSince(r.RuntimeFrom); err != nil {
+			return nil, err
+		}
+		out[i] = &ev
+	}
+	return out, nil
+}
+
+// RuntimeSince sets the runtime list of single-quote evidence from the
+// verifier's position (Evidence itself does not know it).
+func (a *Attester) RuntimeSince(ev *Evidence, from uint64) error {
+	var err error
+	ev.Runtime, err = a.runtimeSince(from)
+	return err
+}
+
+// runtimeSince reads the runtime list after the quote: it may then run
+// ahead of the quoted PCR 10, and the verifier replays the prefix the
+// quote covers.
+func (a *Attester) runtimeSince(from uint64) (*RuntimeLog, error) {
+	if a.cfg.Runtime == nil {
+		return nil, nil
+	}
+	b, err := a.cfg.Runtime.Since(from)
+	if err != nil {
+		return nil, fmt.Errorf("attest: runtime list: %w", err)
+	}
+	return &RuntimeLog{From: from, Entries: b}, nil
+}
+
+// Quotes is how many quotes this attester has asked its TPM for.
+func (a *Attester) Quotes() uint64 { return a.quotes.Load() }
+
+// quote quotes the configured PCRs with extraData and reads their values.
+func (a *Attester) quote(ctx context.Context, extraData []byte, wgKey [32]byte, recordKey ed25519.PublicKey) (*Evidence, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	defer a.t.lock()()
-	q, err := a.ak.QuotePCRs(a.t.at, BindingData(nonce, wgKey, recordKey), a.bank, a.cfg.PCRs)
+	a.quotes.Add(1)
+	q, err := a.ak.QuotePCRs(a.t.at, extraData, a.bank, a.cfg.PCRs)
 	if err != nil {
 		return nil, fmt.Errorf("attest: quote: %w", err)
 	}
@@ -228,7 +309,6 @@ func (a *Attester) Evidence(ctx context.Context, nonce []byte, wgKey [32]byte, r
 	}
 	ev := &Evidence{
 		Version:      ProtocolVersion,
-		Nonce:        slices.Clone(nonce),
 		WireGuardKey: slices.Clone(wgKey[:]),
 		RecordKey:    slices.Clone([]byte(recordKey)),
 		HashAlg:      "sha256",

@@ -40,3 +40,6 @@ func (v *Verifier) ReissueNonce(peer string, n []byte) {
 	delete(v.used, string(n))
 	v.nonces[peer] = nonceEntry{nonce: string(n), issued: v.cfg.Now()}
 }
+
+// SigVerifications counts quote signatures actually verified (not cached).
+func SigVerifications() int64 { return sigVerifications.Load() }

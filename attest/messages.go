@@ -71,6 +71,12 @@ type Evidence struct {
 	Signature    []byte     `json:"signature"`
 	PCRs         []PCRValue `json:"pcrs"`
 	EventLog     []byte     `json:"event_log"`
+	// Batch is set in v2 (BatchProtocolVersion) evidence: the quote binds
+	// the root of a tree of nonces, and this proves Nonce is one of them.
+	Batch *BatchProof `json:"batch,omitempty"`
+	// Runtime is the box's IMA runtime measurement list since the position
+	// the verifier asked from (see attest/ima); empty on boxes without one.
+	Runtime *RuntimeLog `json:"runtime,omitempty"`
 }
 
 // Marshal encodes the message as JSON.
@@ -162,7 +168,7 @@ func ParseEvidence(b []byte) (*Evidence, error) {
 }
 
 func (m *Evidence) check() error {
-	if err := checkVersion("evidence", m.Version); err != nil {
+	if err := m.checkEvidenceVersion(); err != nil {
 		return err
 	}
 	switch {
@@ -181,6 +187,11 @@ func (m *Evidence) check() error {
 	case len(m.EventLog) == 0 || len(m.EventLog) > firmware.MaxEventLogSize:
 		return fmt.Errorf("%w: evidence: field \"event_log\" is %d bytes, want 1..%d", ErrMalformed, len(m.EventLog), firmware.MaxEventLogSize)
 	}
+	if m.Runtime != nil {
+		if err := m.Runtime.check(); err != nil {
+			return err
+		}
+	}
 	seen := map[int]bool{}
 	for _, p := range m.PCRs {
 		if p.Index < 0 || p.Index > 23 || seen[p.Index] {
@@ -192,4 +203,22 @@ func (m *Evidence) check() error {
 		}
 	}
 	return nil
+}
+
+// checkEvidenceVersion accepts v1 (one quote per nonce) and v2 (a batched
+// quote with the nonce's inclusion proof), each with its own shape.
+func (m *Evidence) checkEvidenceVersion() error {
+	switch m.Version {
+	case ProtocolVersion:
+		if m.Batch != nil {
+			return fmt.Errorf("%w: evidence: field \"batch\" is only valid in %s evidence", ErrMalformed, BatchProtocolVersion)
+		}
+		return nil
+	case BatchProtocolVersion:
+		if m.Batch == nil {
+			return fmt.Errorf("%w: %w", ErrMalformed, errNoBatch)
+		}
+		return m.Batch.check()
+	}
+	return fmt.Errorf("%w: evidence: field \"version\" is %q, want %q or %q", ErrMalformed, m.Version, ProtocolVersion, BatchProtocolVersion)
 }

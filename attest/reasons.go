@@ -30,6 +30,16 @@ const (
 	ReasonComponentUnapproved = "component-unapproved" // a measured component is not in any manifest
 	ReasonComponentMissing    = "component-missing"    // a component required by policy was not measured
 	ReasonDaemonNotLast       = "daemon-not-last"      // the wardgated measurement is not the last one
+
+	ReasonBatchNonceNotInTree = "batch-nonce-not-in-tree" // the round's nonce is not a leaf of the quoted batch
+	ReasonBatchForeignProof   = "batch-foreign-proof"     // the inclusion proof is for another verifier's nonce
+	ReasonBatchReplayed       = "batch-replayed"          // this batched quote was already presented to this verifier
+	ReasonBatchRootMismatch   = "batch-root-mismatch"     // the batch root is not the one the quote binds
+	ReasonBatchDowngrade      = "batch-downgrade"         // a peer that spoke v2 answered with unbatched v1 evidence
+
+	ReasonRuntimeUnapproved = "runtime-unapproved" // an executable measured at run time is not in the runtime policy
+	ReasonRuntimeLogInvalid = "runtime-log-invalid" // the runtime measurement list is truncated, reordered or does not replay to PCR 10
+	ReasonRuntimePolicy     = "runtime-policy"      // no runtime policy with a valid signature is configured
 )
 
 // RefusalError is returned by Challenge and Activate when they refuse a

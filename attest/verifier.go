@@ -25,6 +25,7 @@ import (
 	gattest "github.com/google/go-attestation/attest"
 	"github.com/google/go-tpm/legacy/tpm2"
 
+	"github.com/wardgate/wardgate/attest/ima"
 	"github.com/wardgate/wardgate/firmware"
 )
 
@@ -58,6 +59,11 @@ type VerifierConfig struct {
 	NonceTTL        time.Duration      // default 30 seconds
 	Now             func() time.Time   // default time.Now
 	Logger          *slog.Logger
+	// RuntimePolicy, if set, makes the verifier demand the peer's IMA
+	// runtime list, replay it to PCR 10 and appraise every entry. Only a
+	// policy whose signature was verified (firmware.LoadRuntimePolicy) is
+	// used; any other refuses every peer with ReasonRuntimePolicy.
+	RuntimePolicy *firmware.RuntimePolicy
 }
 
 // Verifier appraises peers. It is safe for concurrent use.
@@ -67,12 +73,14 @@ type Verifier struct {
 	manifests []*firmware.Manifest
 	required  []string
 	pcrs      []int
+	runtime   *firmware.RuntimePolicy
 
 	mu      sync.Mutex
 	peers   map[string]*peerState
 	nonces  map[string]nonceEntry // peer -> its current nonce, issued and unused
 	used    map[string]time.Time  // used nonce -> forget after
 	retired map[string]time.Time  // nonce superseded by a newer one -> forget after
+	batches spentBatches          // batched quotes taken, per peer
 }
 
 type peerState struct {
@@ -80,6 +88,7 @@ type peerState struct {
 	pending *pendingActivation
 	ak      *gattest.AKPublic
 	refusal *Reason // why identity/activation was refused, if it was
+	runtime runtimePos // how far the peer's runtime list is verified
 }
 
 type pendingActivation struct {
@@ -120,13 +129,18 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		nonces:  map[string]nonceEntry{},
 		used:    map[string]time.Time{},
 		retired: map[string]time.Time{},
+		batches: spentBatches{},
 		pcrs:    slices.Clone(cfg.Policy.PCRs),
+		runtime: cfg.RuntimePolicy,
 	}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
 	if len(v.pcrs) == 0 {
 		v.pcrs = DefaultPCRs()
+	}
+	if v.runtime != nil && !slices.Contains(v.pcrs, ima.PCR) {
+		v.pcrs = append(v.pcrs, ima.PCR)
 	}
 	sort.Ints(v.pcrs)
 	names := map[string]bool{}
@@ -258,7 +272,8 @@ func (v *Verifier) Activate(ctx context.Context, peer string, resp *ChallengeRes
 		return v.refuseIdentity(peer, refuse(ReasonActivationFailed, "credential activation failed: the AK is not in the TPM of EK %s", p.ekFP), p.ekFP)
 	}
 	v.mu.Lock()
-	st.ak, st.ekFP, st.refusal = p.ak, p.ekFP, nil
+	// A new AK is a new boot: its runtime list starts again from entry 0.
+	st.ak, st.ekFP, st.refusal, st.runtime = p.ak, p.ekFP, nil, runtimePos{}
 	v.mu.Unlock()
 	v.log.Info("peer AK activated", "peer", peer, "ek", p.ekFP)
 	return nil
@@ -466,7 +481,11 @@ func (v *Verifier) appraise(a *appraisal, peer string, nonce []byte, ev *Evidenc
 		return
 	}
 
-	// 2. The nonce (fresh, single use) and the bound keys.
+	// 2. A batched quote's own checks, then the nonce (fresh, single
+	// use) and the bound keys.
+	if ev.Batch != nil && a.failed(v.checkBatch(peer, nonce, ev, att, a.now)) {
+		return
+	}
 	if a.failed(v.consumeNonce(peer, nonce, ev.Nonce, a.now)) || a.failed(checkBinding(ev, att, wgKey, recordKey)) {
 		return
 	}
@@ -477,7 +496,7 @@ func (v *Verifier) appraise(a *appraisal, peer string, nonce []byte, ev *Evidenc
 	if a.failed(r) {
 		return
 	}
-	events, r := checkEventLog(ev.EventLog, pcrs)
+	events, r := checkEventLog(ev.EventLog, bootPCRs(pcrs))
 	if a.failed(r) {
 		return
 	}
@@ -492,6 +511,9 @@ func (v *Verifier) appraise(a *appraisal, peer string, nonce []byte, ev *Evidenc
 
 	// 5. The policy.
 	a.reasons = append(a.reasons, checkPolicy(v.required, comps)...)
+
+	// 6. What ran since boot: the runtime list against the runtime policy.
+	a.reasons = append(a.reasons, v.checkRuntime(peer, ev, pcrs)...)
 }
 
 // failed records r, if there is one, and says whether it was.
@@ -546,7 +568,7 @@ func (v *Verifier) activatedAK(peer string) (*gattest.AKPublic, *Reason) {
 // that it is a quote of the SHA-256 bank: nothing in it is worth reading
 // before the signature holds.
 func checkQuote(ak *gattest.AKPublic, ev *Evidence) (*tpm2.AttestationData, *Reason) {
-	if err := verifyQuoteSignature(ak, ev.Quote, ev.Signature); err != nil {
+	if err := verifyQuoteSignatureCached(ak, ev.Quote, ev.Signature); err != nil {
 		return nil, reasonf(ReasonQuoteSignature, "%v", err)
 	}
 	att, err := tpm2.DecodeAttestationData(ev.Quote)
@@ -565,7 +587,12 @@ func checkQuote(ak *gattest.AKPublic, ev *Evidence) (*tpm2.AttestationData, *Rea
 func checkBinding(ev *Evidence, att *tpm2.AttestationData, wgKey [32]byte, recordKey ed25519.PublicKey) *Reason {
 	var evKey [32]byte
 	copy(evKey[:], ev.WireGuardKey)
-	if !bytes.Equal(att.ExtraData, BindingData(ev.Nonce, evKey, ev.RecordKey)) {
+	want := BindingData(ev.Nonce, evKey, ev.RecordKey)
+	if ev.Batch != nil {
+		// The nonce is bound through the root (checkBatch proved it a leaf).
+		want = BatchBindingData(ev.Batch.Root, evKey, ev.RecordKey)
+	}
+	if !bytes.Equal(att.ExtraData, want) {
 		return reasonf(ReasonQuoteBinding, "the quote's extraData does not bind the evidence's nonce and keys")
 	}
 	if evKey != wgKey || !bytes.Equal(ev.RecordKey, recordKey) {

@@ -32,6 +32,16 @@ const (
 // process, so the EK certificate written by DevCA.ProvisionEK is kept in
 // stateDir and restored on open. Only one simulator may be open per process.
 func OpenSimulator(stateDir string) (attest.TPM, error) {
+	return OpenSimulatorWith(stateDir, nil)
+}
+
+// OpenSimulatorWith is OpenSimulator with each command delayed by its
+// latency and commands serialised, as on a discrete TPM.
+func OpenSimulatorWith(stateDir string, latency Latency) (attest.TPM, error) {
+	delay, err := latency.byCode()
+	if err != nil {
+		return nil, err
+	}
 	if stateDir == "" {
 		return nil, errors.New("devtpm: open simulator: state directory is empty; set the box's state directory")
 	}
@@ -54,7 +64,7 @@ func OpenSimulator(stateDir string) (attest.TPM, error) {
 	}
 	return attest.OpenTransport(attest.Transport{
 		Kind: "simulator",
-		RW:   sim,
+		RW:   &slowRW{rw: sim, delay: delay},
 		Close: func() error {
 			defer simInUse.Store(false)
 			return sim.Close()
