@@ -137,4 +137,3 @@ func bootPCRs(pcrs []gattest.PCR) []gattest.PCR {
 	}
 	return out
 }
-

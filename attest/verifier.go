@@ -87,7 +87,7 @@ type peerState struct {
 	ekFP    string
 	pending *pendingActivation
 	ak      *gattest.AKPublic
-	refusal *Reason // why identity/activation was refused, if it was
+	refusal *Reason    // why identity/activation was refused, if it was
 	runtime runtimePos // how far the peer's runtime list is verified
 }
 
