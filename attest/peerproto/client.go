@@ -11,6 +11,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/wardgate/wardgate/attest"
@@ -26,7 +28,21 @@ type Client struct {
 	self string
 	base string
 	hc   *http.Client
+
+	batch  bool        // ask for v2 (batched) evidence
+	peerV2 atomic.Bool // the peer has answered in v2 since the last Reset
 }
+
+// WithBatching makes the client ask for batched (v2) evidence; c is
+// returned for chaining.
+func (c *Client) WithBatching(on bool) *Client {
+	c.batch = on
+	return c
+}
+
+// Reset forgets what the peer spoke: called at first contact, since a
+// restarted peer may have been reconfigured.
+func (c *Client) Reset() { c.peerV2.Store(false) }
 
 // NewClient is box self's client to the peer at endpoint (host:port).
 func NewClient(self, endpoint string) *Client {
@@ -65,13 +81,26 @@ func (c *Client) Activate(ctx context.Context, ch *attest.Challenge) (*attest.Ch
 // Evidence asks for a quote over nonce, and returns it with the WireGuard
 // and record keys it claims to bind (the verifier checks that it does).
 func (c *Client) Evidence(ctx context.Context, nonce []byte) (*attest.Evidence, [32]byte, ed25519.PublicKey, error) {
+	return c.EvidenceSince(ctx, nonce, 0)
+}
+
+// EvidenceSince is Evidence with the peer's runtime list from entry
+// runtimeFrom (the verifier's verified position).
+func (c *Client) EvidenceSince(ctx context.Context, nonce []byte, runtimeFrom uint64) (*attest.Evidence, [32]byte, ed25519.PublicKey, error) {
 	var wg [32]byte
-	b, err := c.post(ctx, pathEvidence, evidenceReq{From: c.self, Nonce: nonce})
+	hdr := map[string]string{headerRuntimeFrom: strconv.FormatUint(runtimeFrom, 10)}
+	if c.batch {
+		hdr[headerAccept] = attest.BatchProtocolVersion
+	}
+	b, err := c.postHeaders(ctx, pathEvidence, evidenceReq{From: c.self, Nonce: nonce}, hdr)
 	if err != nil {
 		return nil, wg, nil, err
 	}
 	ev, err := attest.ParseEvidence(b)
 	if err != nil {
+		return nil, wg, nil, err
+	}
+	if err := c.checkVersion(ev); err != nil {
 		return nil, wg, nil, err
 	}
 	if len(ev.WireGuardKey) != len(wg) || len(ev.RecordKey) != ed25519.PublicKeySize {
@@ -88,7 +117,26 @@ func (c *Client) Hello(ctx context.Context) error {
 	return err
 }
 
+// checkVersion remembers a v2 answer and refuses v1 after one.
+func (c *Client) checkVersion(ev *attest.Evidence) error {
+	if !c.batch {
+		return nil
+	}
+	if ev.Version == attest.BatchProtocolVersion {
+		c.peerV2.Store(true)
+		return nil
+	}
+	if c.peerV2.Load() {
+		return ErrDowngrade
+	}
+	return nil
+}
+
 func (c *Client) post(ctx context.Context, path string, msg any) ([]byte, error) {
+	return c.postHeaders(ctx, path, msg, nil)
+}
+
+func (c *Client) postHeaders(ctx context.Context, path string, msg any, hdr map[string]string) ([]byte, error) {
 	body, err := json.Marshal(msg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: encoding the request: %w", path, err)
@@ -99,6 +147,9 @@ func (c *Client) post(ctx context.Context, path string, msg any) ([]byte, error)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(headerFrom, c.self)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)

@@ -99,6 +99,7 @@ type handler struct {
 	box     Box
 	budgets *budgets
 	log     *slog.Logger
+	batch   *batcher // nil: every challenge gets its own quote
 }
 
 // NewHandler serves the attester side of the protocol for box. Every
@@ -106,7 +107,16 @@ type handler struct {
 // work (activations and quotes) and the hellos it can cause: a request
 // over it is answered 429 with Retry-After.
 func NewHandler(box Box, budget Budget, log *slog.Logger) http.Handler {
-	h := &handler{box: box, budgets: &budgets{cfg: budget, peers: map[string]*peerBudget{}}, log: log}
+	return NewHandlerConfig(box, HandlerConfig{Budget: budget}, log)
+}
+
+// NewHandlerConfig is NewHandler with batched quotes (v2) when cfg asks
+// for them and box is a ScaleBox.
+func NewHandlerConfig(box Box, cfg HandlerConfig, log *slog.Logger) http.Handler {
+	h := &handler{box: box, budgets: &budgets{cfg: cfg.Budget, peers: map[string]*peerBudget{}}, log: log}
+	if sb, ok := box.(ScaleBox); ok && cfg.BatchWindow > 0 {
+		h.batch = &batcher{box: sb, window: cfg.BatchWindow}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+pathIdentity, h.identity)
 	mux.HandleFunc("POST "+pathActivate, h.activate)
@@ -148,8 +158,25 @@ func (h *handler) evidence(w http.ResponseWriter, r *http.Request) {
 	if !h.readPeerJSON(w, r, &m, &m.From) || !h.spend(w, h.budgets.of(m.From).tpm) {
 		return
 	}
-	ev, err := h.box.Evidence(r.Context(), m.Nonce)
+	from, err := runtimeFrom(r.Header.Get(headerRuntimeFrom))
+	if err != nil {
+		http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	ev, err := h.answer(r, m.Nonce, from)
 	h.reply(w, ev, err)
+}
+
+// answer quotes the nonce: in the window's batch if the verifier speaks
+// v2 and this box batches, else on its own.
+func (h *handler) answer(r *http.Request, nonce []byte, from uint64) (*attest.Evidence, error) {
+	if h.batch != nil && r.Header.Get(headerAccept) == attest.BatchProtocolVersion {
+		return h.batch.evidence(r.Context(), attest.BatchRequest{Nonce: nonce, RuntimeFrom: from})
+	}
+	if sb, ok := h.box.(ScaleBox); ok {
+		return sb.EvidenceSince(r.Context(), nonce, from)
+	}
+	return h.box.Evidence(r.Context(), nonce)
 }
 
 func (h *handler) hello(w http.ResponseWriter, r *http.Request) {

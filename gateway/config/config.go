@@ -53,6 +53,8 @@ type Config struct {
 	API         API         `yaml:"api,omitempty"`
 	Metrics     Metrics     `yaml:"metrics,omitempty"`
 	Records     Records     `yaml:"records,omitempty"`
+	Audit       Audit       `yaml:"audit,omitempty"`
+	Relay       Relay       `yaml:"relay,omitempty"` // the NAT relay (relay.go)
 
 	// base is the directory relative paths are resolved against.
 	base string
@@ -97,6 +99,8 @@ type TPM struct {
 	// issues an EK certificate to a simulated TPM (swtpm and simulator
 	// only). Put its ca.pem in attestation.manufacturer_roots of every box.
 	DevCA string `yaml:"dev_ca,omitempty"`
+	// Simulator models a discrete TPM's timing (scale.go).
+	Simulator TPMTiming `yaml:"simulator,omitempty"`
 }
 
 // TPMSource is where the box's TPM is. Its home is the config: the
@@ -164,6 +168,10 @@ type Attestation struct {
 	VendorKeys []string `yaml:"vendor_keys"`
 	// Policy is a policy file; empty uses the built-in default policy.
 	Policy string `yaml:"policy,omitempty"`
+	// BatchWindow, Runtime: one quote per window for all peers, and the
+	// runtime (IMA) appraisal (scale.go).
+	BatchWindow string   `yaml:"batch_window,omitempty"`
+	Runtime     *Runtime `yaml:"runtime,omitempty"`
 }
 
 // Enrolled is one enrollment-list entry.
@@ -191,6 +199,8 @@ type Peer struct {
 	// Consent resources name it in provision.actor: the consent gate
 	// releases a patient's records to this peer only if a Consent names it.
 	Organization string `yaml:"organization,omitempty"`
+	// Via is the path to the peer: direct (default), relay or auto.
+	Via Via `yaml:"via,omitempty"`
 }
 
 // Chain is where checkpoints are anchored.
@@ -310,6 +320,10 @@ type Records struct {
 	// deliver_url as one FHIR batch Bundle (deliver_url is then the FHIR
 	// server's base URL); other records are still POSTed one by one.
 	DeliverFHIRBatch bool `yaml:"deliver_fhir_batch,omitempty"`
+	// Deliver routes each received record to the hospital system that
+	// takes it (deliver.go); deliver_url and deliver_mllp are the
+	// one-route shorthands.
+	Deliver []DeliverRoute `yaml:"deliver,omitempty"`
 	// MLLPRoutes maps an HL7 receiving facility (MSH-6) to a peer;
 	// MLLPPeer takes HL7 messages no route matches.
 	MLLPRoutes map[string]string `yaml:"mllp_routes,omitempty"`
@@ -510,6 +524,7 @@ func (c *Config) resolvePaths() {
 	}
 	abs(&c.Attestation.ManufacturerRoots)
 	abs(&c.Attestation.Policy)
+	c.resolveRuntimePaths(abs)
 	for i := range c.Attestation.Manifests {
 		abs(&c.Attestation.Manifests[i].Path)
 		abs(&c.Attestation.Manifests[i].Signature)
@@ -527,9 +542,12 @@ func (c *Config) resolvePaths() {
 	abs(&c.Metrics.TLSCert)
 	abs(&c.Metrics.TLSKey)
 	abs(&c.Metrics.ClientCA)
+	c.resolveRelayPaths(abs)
+	c.resolveDeliverPaths(abs)
 	abs(&c.Records.TLSCert)
 	abs(&c.Records.TLSKey)
 	abs(&c.Records.ClientCA)
+	c.resolveAuditPaths(abs)
 }
 
 // LoadPartial loads a config for `wardgated --identity`: only the keys that

@@ -41,12 +41,15 @@ func (c *Config) validate() Errors {
 	c.validateFirmware(k)
 	c.validateTunnel(k)
 	enrolled := c.validateAttestation(k)
+	c.validateScale(k)
 	c.validatePeers(k, enrolled)
+	c.validateRelay(k)
 	c.validateChain(k)
 	c.validateControl(k)
 	c.validateAPI(k)
 	c.validateMetrics(k)
 	c.validateRecords(k)
+	c.validateAudit(k)
 	return k.errs
 }
 
@@ -521,6 +524,7 @@ func (c *Config) validateMetrics(k *checker) {
 func (c *Config) validateRecords(k *checker) {
 	c.validateRecordsLAN(k)
 	c.validateRecordsDelivery(k)
+	c.validateDeliver(k)
 	c.validateMLLPRoutes(k)
 	c.validateRecordsLimits(k)
 	c.validateConsent(k)
@@ -604,6 +608,7 @@ func (c *Config) Warnings() []string {
 		(r.MLLPListen != "" && !r.MLLPTLS && !LoopbackOnly(r.MLLPListen))) {
 		w = append(w, "records.insecure_lan: true: any host on the LAN can send records signed as this hospital, without a client certificate; use it on a closed test network only")
 	}
+	w = append(w, c.deliverWarnings()...)
 	return w
 }
 
@@ -622,7 +627,7 @@ func (c *Config) validateRecordsDelivery(k *checker) {
 	if r.DeliverMLLP != "" {
 		k.hostPort("records.deliver_mllp", r.DeliverMLLP, "192.168.10.21:2575")
 		if r.DeliverURL != "" {
-			k.add("records.deliver_mllp", "is set together with records.deliver_url; received records go to one LAN endpoint, keep one")
+			k.add("records.deliver_mllp", "is set together with records.deliver_url; each is a one-route shorthand: write both as routes in records.deliver (e.g. content: hl7v2 to mllp://..., any to the URL)")
 		}
 	}
 }
