@@ -52,6 +52,7 @@ func (d *Gateway) Status(ctx context.Context) (control.StatusInfo, error) {
 		s.LastAnchored = &c
 	}
 	s.ChainHeight = d.chainHeight(ctx)
+	s.Delivery = d.deliveryStatus()
 	return s, nil
 }
 
@@ -107,6 +108,7 @@ func (d *Gateway) Peers(ctx context.Context) ([]control.PeerInfo, error) {
 				info.WireGuardKey = base64.StdEncoding.EncodeToString(k[:])
 			}
 		}
+		info.Path = string(d.pathOf(pc.Name))
 		p.describe(&info)
 		p.mu.Unlock()
 		out = append(out, info)
@@ -218,7 +220,7 @@ func (d *Gateway) Firmware(ctx context.Context) (control.FirmwareInfo, error) {
 func (d *Gateway) startAPI(add func(string, func(context.Context) error, net.Listener)) error {
 	c := d.cfg
 	if c.API.Listen != "" {
-		s, err := api.New(api.Config{Backend: d, CertFile: c.API.TLSCert, KeyFile: c.API.TLSKey, ClientCAFile: c.API.ClientCA, Logger: d.log})
+		s, err := api.New(api.Config{Backend: d, CertFile: c.API.TLSCert, KeyFile: c.API.TLSKey, ClientCAFile: c.API.ClientCA, Logger: d.log, Audit: d.audit})
 		if err != nil {
 			return fmt.Errorf("api: %w", err)
 		}

@@ -61,6 +61,7 @@ type Gateway struct {
 
 	attester  *attest.Attester
 	attMu     sync.Mutex // one attester command sequence at a time
+	scale     scaleState // batched quotes and runtime integrity (scale.go)
 	ident     *attest.Identity
 	verifier  *attest.Verifier
 	manifests []*firmware.Manifest
@@ -77,11 +78,14 @@ type Gateway struct {
 	consent   *consent.Gate // the relay's consent gate, for the privacy officer's verbs
 	peers     map[string]*peerState
 	metrics   *api.Metrics
+	audit     *auditLog            // the audit trail (audit.go)
 	syncHist  prometheus.Histogram // wardgate_journal_sync_seconds, fed by the ledger
 
 	selfMu   sync.Mutex
 	self     control.SelfCheck
 	selfComp []control.ComponentInfo
+
+	relayPaths *relayPaths // the NAT relay client and each peer's path (relay.go)
 }
 
 // Start composes the box, step by step. On any error everything already
@@ -97,6 +101,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *Gatewa
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state_dir: %w", err)
 	}
+	if err := d.openAudit(); err != nil {
+		return nil, err
+	}
 	// 1. TPM, EK certificate (dev CA), measured boot.
 	evlog, err := d.bootTPM(ctx)
 	if err != nil {
@@ -108,6 +115,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *Gatewa
 	if err := d.loadKeys(ctx); err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
+	d.auditQuarantine()
 	// 3. Attester and verifier.
 	if err := d.startAttestation(ctx, evlog); err != nil {
 		return nil, err
@@ -165,7 +173,11 @@ func (d *Gateway) bootTPM(ctx context.Context) ([]byte, error) {
 // appraises the peers (step 3).
 func (d *Gateway) startAttestation(ctx context.Context, evlog []byte) error {
 	var err error
-	d.attester, err = attest.NewAttester(ctx, d.tpm, attest.AttesterConfig{StateDir: d.cfg.StateDir, EventLog: evlog, Logger: d.log})
+	ac, err := d.attesterConfig(ctx, evlog)
+	if err != nil {
+		return err
+	}
+	d.attester, err = attest.NewAttester(ctx, d.tpm, ac)
 	if err != nil {
 		return fmt.Errorf("attester: %w", err)
 	}
@@ -221,11 +233,14 @@ func (d *Gateway) openLedger(ctx context.Context) error {
 // the state of each configured peer, not yet admitted.
 func (d *Gateway) openTunnel(ctx context.Context) error {
 	cfg := d.cfg
+	if err := d.openRelay(); err != nil {
+		return err
+	}
 	var err error
 	d.dev, err = tunnel.New(ctx, tunnel.Config{
 		Name: cfg.Box, Mode: cfg.Tunnel.Mode, Interface: cfg.Tunnel.Interface, ListenPort: cfg.Tunnel.ListenPort,
 		Address: cfg.TunnelAddress(), MTU: cfg.Tunnel.MTU, StateDir: d.dataDir, Sealer: d.tpm, Logger: d.log,
-		OnChange: d.onTunnelChange,
+		OnChange: d.onTunnelChange, Relay: d.relayClient(),
 	})
 	if err != nil {
 		return err
@@ -233,7 +248,7 @@ func (d *Gateway) openTunnel(ctx context.Context) error {
 	d.closers = append(d.closers, d.dev.Close)
 	d.wgKey = d.dev.PublicKey()
 	for _, p := range cfg.Peers {
-		d.peers[p.Name] = &peerState{cfg: p, client: peerproto.NewClient(cfg.Box, p.Endpoint), kick: make(chan time.Time, 1)}
+		d.peers[p.Name] = &peerState{cfg: p, client: d.peerClient(p).WithBatching(d.cfg.BatchWindow() > 0), kick: make(chan time.Time, 1)}
 	}
 	return nil
 }
@@ -290,10 +305,12 @@ func (d *Gateway) bind(ctx context.Context) (*listeners, error) {
 		return nil, fmt.Errorf("control: %w", err)
 	}
 	d.metrics = api.NewMetrics(d, d.log)
+	d.metrics.Registry().MustRegister(d.audit.Collector())
 	d.metrics.Registry().MustRegister(d.syncHist)
 	if d.relay != nil {
-		d.metrics.Registry().MustRegister(relayCollector{d.relay})
+		d.metrics.Registry().MustRegister(relayCollector{d.relay}, deliveryCollector{d.relay})
 	}
+	d.registerRelayMetrics()
 	if err := d.startAPI(l.withContext); err != nil {
 		return nil, fmt.Errorf("api/metrics: %w", err)
 	}
@@ -311,14 +328,17 @@ func (d *Gateway) bindAttestation(l *listeners) error {
 	if err != nil {
 		return fmt.Errorf("attestation.listen: %w", err)
 	}
-	l.http("attestation", peerproto.NewServer(d.attestHandler(), tc, d.log), peerproto.Listen(aln), true)
+	srv := peerproto.NewServer(d.attestHandler(), tc, d.log)
+	l.http("attestation", srv, peerproto.Listen(aln), true)
+	d.serveRelayed(l, srv)
 	l.attestAddr = aln.Addr()
 	return nil
 }
 
 // bindControl creates the control socket of the wardgate CLI.
 func (d *Gateway) bindControl(l *listeners) error {
-	ctl, err := control.NewServer(control.ServerConfig{Path: d.cfg.Control.Socket, Group: d.cfg.Control.Group, Backend: d, Logger: d.log})
+	ctl, err := control.NewServer(control.ServerConfig{Path: d.cfg.Control.Socket, Group: d.cfg.Control.Group, Backend: d, Logger: d.log,
+		Wrap: d.auditControl, ConnContext: controlConnContext})
 	if err != nil {
 		return err
 	}
@@ -347,6 +367,8 @@ func (d *Gateway) serve(l *listeners) {
 	if d.ledger != nil && d.anchorChain() != nil {
 		d.goDo(func() { d.watchAnchoring(d.bg) })
 	}
+	d.startPathWatch()
+	d.goDo(func() { d.watchRuntime(d.bg) })
 	for _, p := range d.peers {
 		d.goDo(func() { d.peerLoop(d.bg, p) })
 		d.goDo(func() { d.hello(p) })
@@ -410,7 +432,7 @@ func (d *Gateway) openTPM(ctx context.Context, boot bool) error {
 	var err error
 	switch c.TPM.Source {
 	case config.TPMSimulator:
-		d.tpm, err = devtpm.OpenSimulator(c.StateDir)
+		d.tpm, err = openSimulator(c)
 	case config.TPMSwtpm:
 		if boot {
 			if err := devtpm.SWTPMReboot(ctx, c.TPM.Address, c.TPM.CtrlAddress); err != nil {
@@ -527,11 +549,16 @@ func (d *Gateway) newVerifier() error {
 	if err != nil {
 		return fmt.Errorf("attestation.policy: %w", err)
 	}
+	rp, err := d.runtimePolicy(vks)
+	if err != nil {
+		return err
+	}
 	enr := c.EnrollmentMap()
 	enr[c.Box] = d.attesterEK() // the self-check appraises this box like a peer
 	d.verifier, err = attest.NewVerifier(attest.VerifierConfig{
 		Name: c.Box, Roots: roots, Enrollment: enr, Manifests: d.manifests, Policy: pol,
 		ReportKey: d.recordKey, VerdictLifetime: c.VerdictLifetime(), NonceTTL: c.NonceTTL(), Logger: d.log,
+		RuntimePolicy: rp,
 	})
 	return err
 }
@@ -633,6 +660,10 @@ func (d *Gateway) newRelay() error {
 		return err
 	}
 	d.consent = gate
+	routes, err := d.deliveryRoutes()
+	if err != nil {
+		return err
+	}
 	d.relay, err = records.New(records.Config{
 		Box: c.Box, Ledger: d.ledger, RecordKey: signer, Verdicts: d,
 		Dial: func(ctx context.Context, peer string) (net.Conn, error) {
@@ -643,9 +674,11 @@ func (d *Gateway) newRelay() error {
 			return d.dev.DialContext(ctx, "tcp", ap.String())
 		},
 		Deliver:    records.Delivery{HTTPURL: c.Records.DeliverURL, MLLPAddr: c.Records.DeliverMLLP, FHIRBatch: c.Records.DeliverFHIRBatch},
+		Routes:     routes,
 		MLLPRoutes: c.Records.MLLPRoutes, MLLPPeer: c.Records.MLLPPeer,
 		ClientPeers: c.Records.ClientPeers,
 		MaxBody:     c.Records.MaxBody, Consent: gate, Logger: d.log,
+		OnRecord: d.auditRecord,
 	})
 	if err != nil {
 		return err
@@ -779,7 +812,7 @@ func (d *Gateway) appraiseSelf(ctx context.Context) (*attest.Verdict, *attest.Re
 	}
 	rk := d.recordKey.Public().(ed25519.PublicKey)
 	d.attMu.Lock()
-	ev, err := d.attester.Evidence(ctx, nonce, d.wgKey, rk)
+	ev, err := d.evidence(ctx, nonce, d.verifier.RuntimeFrom(d.cfg.Box))
 	d.attMu.Unlock()
 	if err != nil {
 		return nil, nil, err

@@ -74,7 +74,7 @@ func (d *Gateway) peerLoop(ctx context.Context, p *peerState) {
 	for {
 		_, err := d.appraise(ctx, p, reset)
 		reset = false
-		next := interval
+		next := d.nextRound(interval)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -280,6 +280,7 @@ func (d *Gateway) protocolFailed(p *peerState, err error) error {
 // report.
 func (d *Gateway) firstContact(ctx context.Context, p *peerState) error {
 	name := p.cfg.Name
+	p.client.Reset() // a restarted peer may speak another protocol version
 	id, err := p.client.Identity(ctx)
 	if err != nil {
 		return asMalformed(attest.ReasonIdentityMalformed, fmt.Errorf("identity: %w", err))
@@ -319,7 +320,7 @@ func (d *Gateway) freshEvidence(ctx context.Context, p *peerState) (*attest.Verd
 	if err != nil {
 		return nil, nil, fmt.Errorf("nonce: %w", err)
 	}
-	ev, wg, rk, err := p.client.Evidence(ctx, nonce)
+	ev, wg, rk, err := d.peerEvidence(ctx, p, nonce)
 	if err != nil {
 		return nil, nil, asMalformed(attest.ReasonEvidenceMalformed, fmt.Errorf("evidence: %w", err))
 	}
@@ -338,6 +339,7 @@ func (d *Gateway) keepVerdict(ctx context.Context, p *peerState, v *attest.Verdi
 	} else {
 		d.metrics.Attestation(api.OutcomeFail)
 	}
+	d.auditVerdict(p.cfg.Name, v)
 	if err := d.recordReport(ctx, rep); err != nil {
 		// A report that cannot be kept must not admit anybody.
 		d.revoke(ctx, p, "report could not be journaled")
@@ -367,7 +369,7 @@ func (d *Gateway) admit(ctx context.Context, p *peerState, v *attest.Verdict, wa
 	pc := tunnel.PeerConfig{
 		Name:       name,
 		PublicKey:  v.WireGuardKey(),
-		Endpoint:   d.cfg.PeerWireGuardEndpoint(name),
+		Endpoint:   d.peerEndpoint(name),
 		AllowedIPs: d.cfg.PeerAllowedIPs(name),
 	}
 	if err := d.dev.Admit(v, pc); err != nil {
@@ -381,6 +383,7 @@ func (d *Gateway) admit(ctx context.Context, p *peerState, v *attest.Verdict, wa
 		return nil
 	}
 	d.log.Info("peer admitted", "peer", name, "report", v.ReportID(), "expiry", v.Expiry().Format(time.RFC3339))
+	d.auditPeer(admissionEvent, name, v.ReportID(), "")
 	d.journal(ctx, proof.KindAttestation, name, ctAdmission, map[string]any{
 		"event": "admission", "verifier": d.cfg.Box, "peer": name, "report_id": v.ReportID(),
 		"wireguard_key": v.WireGuardKey(), "expiry": v.Expiry(), "time": time.Now().UTC(),
@@ -402,6 +405,7 @@ func (d *Gateway) revoke(ctx context.Context, p *peerState, reason string) {
 		d.log.Error("tunnel revoke failed", "peer", p.cfg.Name, "err", err)
 	}
 	d.log.Warn("peer revoked", "peer", p.cfg.Name, "reason", reason)
+	d.auditPeer(revocationEvent, p.cfg.Name, was.ReportID(), reason)
 	d.journal(ctx, proof.KindRevocation, p.cfg.Name, ctRevocation, map[string]any{
 		"event": "revocation", "verifier": d.cfg.Box, "peer": p.cfg.Name, "reason": reason,
 		"report_id": was.ReportID(), "time": time.Now().UTC(),
@@ -430,6 +434,7 @@ func (d *Gateway) onTunnelChange(st tunnel.PeerStatus) {
 		return
 	}
 	d.log.Warn("peer verdict expired; removed from the tunnel", "peer", st.Name, "reason", reason)
+	d.auditPeer(revocationEvent, st.Name, was.ReportID(), "verdict-expired")
 	// Do not block the tunnel's goroutine on the journal's fsync.
 	d.goDo(func() {
 		d.journal(d.bg, proof.KindRevocation, st.Name, ctRevocation, map[string]any{

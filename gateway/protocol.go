@@ -27,8 +27,9 @@ func (d *Gateway) attestHandler() http.Handler {
 	u := map[string]*underlay{}
 	for _, p := range d.cfg.Peers {
 		u[p.Name] = newUnderlay(p)
+		d.relayUnderlay(p, u[p.Name])
 	}
-	return peerproto.NewHandler(protoBox{d: d, underlay: u}, peerproto.DefaultBudget, d.log)
+	return peerproto.NewHandlerConfig(protoBox{d: d, underlay: u}, d.attestHandlerConfig(), d.log)
 }
 
 // protoBox is the Gateway as peerproto.Box. It is a separate type so that

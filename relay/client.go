@@ -206,13 +206,13 @@ func (c *Client) BoxAt(a netip.Addr) (string, bool) { return c.dir.boxAt(a) }
 
 // ClientStats are the box side's counters, for metrics.
 type ClientStats struct {
-	Connected            bool
-	Reconnects           uint64
+	Connected             bool
+	Reconnects            uint64
 	PacketsIn, PacketsOut uint64
-	BytesIn, BytesOut    uint64 // datagram payload bytes (WireGuard ciphertext)
-	StreamBytesIn        uint64
-	StreamBytesOut       uint64
-	Dropped              uint64
+	BytesIn, BytesOut     uint64 // datagram payload bytes (WireGuard ciphertext)
+	StreamBytesIn         uint64
+	StreamBytesOut        uint64
+	Dropped               uint64
 }
 
 // Stats reads the counters.

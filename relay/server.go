@@ -25,6 +25,10 @@ type ServerConfig struct {
 	// any other name is refused, and nothing is forwarded to it.
 	Allowed []string
 	Logger  *slog.Logger
+	// Tamper, if set, may change each frame before it is forwarded. It
+	// plays a hostile relay in the boxes' tests (which must show that
+	// such a relay gains nothing); wardgate-relay never sets it.
+	Tamper func(*Frame)
 }
 
 // handshakeTimeout bounds a connection's TLS handshake.
@@ -35,6 +39,7 @@ const handshakeTimeout = 10 * time.Second
 // connection one bounded send queue.
 type Server struct {
 	tls     *tls.Config
+	tamper  func(*Frame)
 	allowed map[string]bool
 	log     *slog.Logger
 
@@ -75,7 +80,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{tls: tc, allowed: allowed, log: log.With("component", "relay"), conns: map[string]*serverConn{}}, nil
+	return &Server{tls: tc, tamper: cfg.Tamper, allowed: allowed, log: log.With("component", "relay"), conns: map[string]*serverConn{}}, nil
 }
 
 // Serve accepts boxes on ln until ctx ends or ln fails.
@@ -191,7 +196,11 @@ func (s *Server) forward(ctx context.Context, sc *serverConn) error {
 			}
 			continue
 		}
-		out, err := AppendFrame(nil, Frame{Type: f.Type, Box: sc.box, Stream: f.Stream, Payload: f.Payload})
+		f.Box = sc.box
+		if s.tamper != nil {
+			s.tamper(&f)
+		}
+		out, err := AppendFrame(nil, f)
 		if err != nil {
 			return err
 		}

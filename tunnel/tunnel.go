@@ -17,6 +17,8 @@ import (
 	"golang.zx2c4.com/wireguard/device"
 	"golang.zx2c4.com/wireguard/tun"
 	"golang.zx2c4.com/wireguard/tun/netstack"
+
+	"github.com/wardgate/wardgate/relay"
 )
 
 // Mode is how a Device reaches the network. It is a string type so that
@@ -62,6 +64,9 @@ type Config struct {
 	// that the TUN and the UDP socket live in (tun mode only). Empty means
 	// the namespace of the calling thread.
 	Netns string
+	// Relay, if set, carries the packets of peers whose endpoint is a
+	// relay stand-in address (relaybind.go).
+	Relay *relay.Client
 }
 
 // Device is one wireguard-go device whose peers are admitted only from
@@ -222,7 +227,7 @@ func (d *Device) createTUN() (conn.Bind, error) {
 			d.tdev = &netnsTUN{Device: d.tdev, ns: d.ns}
 		}
 	}
-	return bind, nil
+	return wrapRelay(bind, d.cfg.Relay), nil
 }
 
 // up gives the WireGuard device its key and port and brings it up.

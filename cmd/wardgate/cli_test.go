@@ -170,7 +170,7 @@ func TestStatusAndPeers(t *testing.T) {
 		t.Fatalf("peers: %+v", r)
 	}
 	lines := strings.Split(r.stdout, "\n")
-	mustContain(t, "peers header", lines[0], "PEER", "STATE", "PUBLIC KEY", "ENDPOINT", "HANDSHAKE", "RX", "TX", "VERDICT", "EXPIRES", "REPORT")
+	mustContain(t, "peers header", lines[0], "PEER", "STATE", "PUBLIC KEY", "ENDPOINT", "PATH", "HANDSHAKE", "RX", "TX", "VERDICT", "EXPIRES", "REPORT")
 	mustContain(t, "peer b row", lines[1], "hospital-b", "admitted", "HIgo9xNzJMWL…", "10.99.0.2:51820", "12s ago", "1.21 MiB", "3.42 KiB", "pass", "in 4m", "rep-0000")
 	mustContain(t, "peer c row", lines[2], "hospital-c", "never-admitted", "never", "fail")
 	mustContain(t, "peers reasons", r.stdout, "# hospital-c:", "component_unknown: kernel digest 7a7a")

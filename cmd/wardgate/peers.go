@@ -31,14 +31,14 @@ func (a *app) peersCmd() *cobra.Command {
 			}
 			now := a.now()
 			t := newTable(w)
-			fmt.Fprintln(t, "PEER\tSTATE\tPUBLIC KEY\tENDPOINT\tHANDSHAKE\tRX\tTX\tVERDICT\tEXPIRES\tREPORT")
+			fmt.Fprintln(t, "PEER\tSTATE\tPUBLIC KEY\tENDPOINT\tPATH\tHANDSHAKE\tRX\tTX\tVERDICT\tEXPIRES\tREPORT")
 			for _, p := range ps {
 				exp := "-"
 				if p.Verdict != "" {
 					exp = until(now, p.Expiry)
 				}
-				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.State, short(orDash(p.WireGuardKey), 12),
-					orDash(p.Endpoint), ago(now, p.LastHandshake), bytesIEC(p.RxBytes), bytesIEC(p.TxBytes),
+				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.State, short(orDash(p.WireGuardKey), 12),
+					orDash(p.Endpoint), orDash(p.Path), ago(now, p.LastHandshake), bytesIEC(p.RxBytes), bytesIEC(p.TxBytes),
 					orDash(p.Verdict), exp, orDash(p.LastReportID))
 			}
 			if err := t.Flush(); err != nil {

@@ -83,6 +83,8 @@ type StatusInfo struct {
 	ChainHeight  uint64          `json:"chain_height"`
 	LogSize      uint64          `json:"log_size"`
 	LastAnchored *CheckpointInfo `json:"last_anchored,omitempty"`
+	// Delivery is each delivery route's endpoint (delivery.go).
+	Delivery []DeliveryEndpoint `json:"delivery,omitempty"`
 }
 
 // PeerState is where a peer stands in this box's tunnel. It is a string so
@@ -110,6 +112,7 @@ type PeerInfo struct {
 	State         PeerState `json:"state"`
 	WireGuardKey  string    `json:"wireguard_key"` // base64; empty before first evidence
 	Endpoint      string    `json:"endpoint"`
+	Path          string    `json:"path,omitempty"` // direct | relay: how packets and attestation reach the peer now
 	AllowedIPs    []string  `json:"allowed_ips,omitempty"`
 	LastHandshake time.Time `json:"last_handshake"`
 	RxBytes       uint64    `json:"rx_bytes"`
