@@ -13,7 +13,6 @@ import (
 	"sync"
 
 	"github.com/wardgate/wardgate/ledger/proof"
-	"github.com/wardgate/wardgate/records/fhir"
 	"github.com/wardgate/wardgate/records/receipt"
 )
 
@@ -321,18 +320,18 @@ func (r *Relay) maxBatchBody() int64 {
 
 func (r *Relay) handleBatch(w http.ResponseWriter, req *http.Request) {
 	if ct := req.Header.Get("Content-Type"); ct != batchType {
-		writeError(w, fmt.Errorf("%w: Content-Type %q, want %q", ErrBadBatch, ct, batchType))
+		r.writePeerError(w, fmt.Errorf("%w: Content-Type %q, want %q", ErrBadBatch, ct, batchType))
 		return
 	}
 	body, err := readBody(w, req, r.maxBatchBody())
 	if err != nil {
-		writeError(w, err)
+		r.writePeerError(w, err)
 		return
 	}
 	items, err := parseBatch(body, r.cfg.MaxBody)
 	if err != nil {
 		r.logRefused(req.Context(), "refused batch from peer", err)
-		writeError(w, err)
+		r.writePeerError(w, err)
 		return
 	}
 	recvs, errs := r.receiveBatch(req.Context(), items)
@@ -346,7 +345,7 @@ func (r *Relay) handleBatch(w http.ResponseWriter, req *http.Request) {
 	}
 	css, err := receipt.SignAll(r.cfg.RecordKey, sents, ok)
 	if err != nil {
-		writeError(w, err)
+		r.writePeerError(w, err)
 		return
 	}
 	out := make([]byte, 0, 8+len(items)*700)
@@ -361,12 +360,7 @@ func (r *Relay) handleBatch(w http.ResponseWriter, req *http.Request) {
 			continue
 		}
 		r.logRefused(req.Context(), "refused record from peer", errs[i])
-		code, _ := classify(errs[i])
-		msg := errs[i].Error()
-		if len(msg) > 1024 {
-			msg = msg[:1024]
-		}
-		pe, _ := json.Marshal(peerError{Code: code, Error: msg})
+		pe, _ := json.Marshal(r.peerAnswer(errs[i]))
 		out = append(out, resultErr)
 		out = binary.BigEndian.AppendUint16(out, uint16(len(pe)))
 		out = append(out, pe...)
@@ -385,8 +379,8 @@ func (r *Relay) receiveBatch(ctx context.Context, items []inbound) ([]*proof.Ent
 	errs := make([]error, len(items))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, deliverParallel)
-	var fhirIdx []int // FHIR records, for one batch Bundle (Delivery.FHIRBatch)
-	var types []string
+	fhirIdx := map[*endpoint][]int{} // FHIR records, for one batch Bundle per endpoint (Endpoint.FHIRBatch)
+	types := map[*endpoint][]string{}
 	for i := range items {
 		it := &items[i]
 		if it.err != nil {
@@ -399,11 +393,9 @@ func (r *Relay) receiveBatch(ctx context.Context, items []inbound) ([]*proof.Ent
 			continue
 		}
 		it.e = e
-		if r.cfg.Deliver.FHIRBatch && e.ContentType == fhir.ContentType {
-			if t := fhir.ResourceType(it.body); t != "" {
-				fhirIdx, types = append(fhirIdx, i), append(types, t)
-				continue
-			}
+		if ep, t := r.fhirBatchRoute(e, it.body); ep != nil {
+			fhirIdx[ep], types[ep] = append(fhirIdx[ep], i), append(types[ep], t)
+			continue
 		}
 		wg.Add(1)
 		sem <- struct{}{}
@@ -413,8 +405,8 @@ func (r *Relay) receiveBatch(ctx context.Context, items []inbound) ([]*proof.Ent
 			recvs[i], errs[i] = r.receive(ctx, it.e, it.body)
 		}()
 	}
-	if len(fhirIdx) > 0 {
-		r.receiveFHIRBatch(ctx, items, fhirIdx, types, recvs, errs)
+	for ep, idx := range fhirIdx {
+		r.receiveFHIRBatch(ctx, ep, items, idx, types[ep], recvs, errs)
 	}
 	wg.Wait()
 	return recvs, errs

@@ -1,36 +1,261 @@
 package records
 
 import (
-	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"sync"
+	"net/url"
 	"time"
 
 	"github.com/wardgate/wardgate/ledger/proof"
 	"github.com/wardgate/wardgate/records/hl7"
+	"github.com/wardgate/wardgate/records/route"
 )
 
-// deliver hands a received record to this box's LAN endpoint, from memory.
-func (r *Relay) deliver(ctx context.Context, e *proof.Entry, body []byte) error {
-	switch {
-	case r.cfg.Deliver.HTTPURL != "":
-		return r.deliverHTTP(ctx, e, body)
-	case r.mllp != nil:
-		return r.deliverMLLP(ctx, body)
-	}
-	return fmt.Errorf("%w: this box has no LAN endpoint configured (deliver.http_url or deliver.mllp_addr)", ErrDeliveryFailed)
+// Delivery is the one-endpoint shorthand of Config.Routes (the config's
+// deliver_url and deliver_mllp): every record goes to HTTPURL or to
+// MLLPAddr. At most one of them is set.
+type Delivery struct {
+	HTTPURL  string // records are POSTed here with their Content-Type
+	MLLPAddr string // host:port of an HL7 engine; an AA ACK is expected
+	// FHIRBatch delivers the FHIR JSON records of each peer batch to
+	// HTTPURL (a FHIR server's base URL) as one FHIR batch Bundle, and
+	// takes each record's outcome from the batch-response (fhirbatch.go).
+	FHIRBatch bool
 }
 
-func (r *Relay) deliverHTTP(ctx context.Context, e *proof.Entry, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.cfg.Deliver.HTTPURL, bytes.NewReader(body))
+// Connection is how MLLP delivery uses connections to an engine.
+type Connection string
+
+const (
+	// Pooled keeps connections open between messages (the default).
+	Pooled Connection = "pooled"
+	// PerMessage opens a connection for each message and closes it after
+	// the ACK: for engines that close after each reply.
+	PerMessage Connection = "per-message"
+)
+
+// DefaultAckTimeout is how long an MLLP engine has to acknowledge a message.
+const DefaultAckTimeout = 30 * time.Second
+
+// Endpoint is one hospital system that takes received records.
+type Endpoint struct {
+	// URL is https://host/path, http://127.0.0.1:port/path (plain HTTP on
+	// loopback only, except the deliver_url shorthand), mllp://host:port
+	// or mllps://host:port.
+	URL string
+	// FHIRBatch (http and https) hands the FHIR JSON records of a peer
+	// batch to URL, a FHIR base URL, as one batch Bundle.
+	FHIRBatch bool
+	// Connection (mllp and mllps): Pooled (default) or PerMessage.
+	Connection Connection
+	// AckTimeout (mllp and mllps) bounds the wait for an ACK (default 30s).
+	AckTimeout time.Duration
+	// TLS (https and mllps) holds the CA and the optional client
+	// certificate; nil uses the system roots and no client certificate.
+	TLS *tls.Config
+	// anyHTTP lets plain http:// leave loopback: the deliver_url shorthand
+	// kept its old rule.
+	anyHTTP bool
+}
+
+// Route sends the records Match takes to Endpoint.
+type Route struct {
+	Name     string // names the route in metrics, status and logs
+	Match    route.Match
+	Endpoint Endpoint
+}
+
+// routes is Config.Routes, or the Delivery shorthand as one route.
+func (cfg *Config) routes() []Route {
+	if len(cfg.Routes) > 0 {
+		return cfg.Routes
+	}
+	d := cfg.Deliver
+	switch {
+	case d.HTTPURL != "":
+		return []Route{{Name: "default", Match: route.Match{Content: route.Any}, Endpoint: Endpoint{URL: d.HTTPURL, FHIRBatch: d.FHIRBatch, anyHTTP: true}}}
+	case d.MLLPAddr != "":
+		return []Route{{Name: "default", Match: route.Match{Content: route.Any}, Endpoint: Endpoint{URL: "mllp://" + d.MLLPAddr}}}
+	}
+	return nil
+}
+
+// validate refuses both delivery targets at once, FHIR batches without an
+// HTTP target, and targets that do not parse.
+func (d *Delivery) validate() error {
+	if d.HTTPURL != "" && d.MLLPAddr != "" {
+		return errors.New("relay: config deliver sets both http_url and mllp_addr; choose one, or give Routes")
+	}
+	if d.FHIRBatch && d.HTTPURL == "" {
+		return errors.New("relay: config deliver fhir_batch needs http_url (the FHIR server's base URL)")
+	}
+	if u := d.HTTPURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return fmt.Errorf("relay: config deliver http_url %q must be an http:// or https:// URL with a host", u)
+		}
+	}
+	if a := d.MLLPAddr; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("relay: config deliver mllp_addr %q must be host:port: %w", a, err)
+		}
+	}
+	return nil
+}
+
+// CheckEndpoint checks an endpoint's URL and options; the config checker
+// and New use it, so that both refuse the same things.
+func CheckEndpoint(e Endpoint) error {
+	u, err := url.Parse(e.URL)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("endpoint %q is not a URL with a host; write e.g. mllp://10.0.0.21:2575 or https://fhir.example.org/fhir", e.URL)
+	}
+	switch u.Scheme {
+	case "http":
+		if !e.anyHTTP && !loopbackHost(u.Hostname()) {
+			return fmt.Errorf("endpoint %q is plain http off loopback; use https:// (records would cross the LAN unencrypted)", e.URL)
+		}
+	case "https":
+	case "mllp", "mllps":
+		if u.Port() == "" || u.Path != "" && u.Path != "/" {
+			return fmt.Errorf("endpoint %q: an MLLP endpoint is mllp://host:port (no path)", e.URL)
+		}
+		if e.FHIRBatch {
+			return fmt.Errorf("endpoint %q: fhir_batch is for an http(s) FHIR server", e.URL)
+		}
+	default:
+		return fmt.Errorf("endpoint %q: scheme %q is not https, http (loopback), mllp or mllps", e.URL, u.Scheme)
+	}
+	switch e.Connection {
+	case "", Pooled, PerMessage:
+	default:
+		return fmt.Errorf("endpoint %q: connection %q is not pooled or per-message", e.URL, e.Connection)
+	}
+	if e.AckTimeout < 0 {
+		return fmt.Errorf("endpoint %q: ack timeout %s is negative", e.URL, e.AckTimeout)
+	}
+	return nil
+}
+
+func loopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// endpoint is one route's hospital system, as the relay runs it.
+type endpoint struct {
+	name   string
+	cfg    Endpoint
+	url    string
+	rt     *http.Transport // http and https
+	mllp   *mllpPool       // mllp and mllps
+	health health
+}
+
+// newEndpoints builds each route's endpoint.
+func newEndpoints(routes []Route, maxBody int64) ([]*endpoint, route.Table, error) {
+	var eps []*endpoint
+	var table route.Table
+	for i, rt := range routes {
+		if err := CheckEndpoint(rt.Endpoint); err != nil {
+			return nil, nil, fmt.Errorf("relay: config route %d (%s): %w", i+1, rt.Name, err)
+		}
+		if err := rt.Match.Check(); err != nil {
+			return nil, nil, fmt.Errorf("relay: config route %d (%s): %w", i+1, rt.Name, err)
+		}
+		u, _ := url.Parse(rt.Endpoint.URL)
+		ep := &endpoint{name: rt.Name, cfg: rt.Endpoint, url: rt.Endpoint.URL}
+		switch u.Scheme {
+		case "mllp", "mllps":
+			var tc *tls.Config
+			if u.Scheme == "mllps" {
+				tc = tlsFor(rt.Endpoint.TLS, u.Hostname())
+			}
+			ep.mllp = newMLLPPool(u.Host, maxBody, tc, rt.Endpoint)
+		default:
+			ep.rt = &http.Transport{
+				MaxIdleConnsPerHost: 512,
+				MaxIdleConns:        1024,
+				IdleConnTimeout:     90 * time.Second,
+				DisableCompression:  true,
+				TLSClientConfig:     rt.Endpoint.TLS,
+			}
+		}
+		eps = append(eps, ep)
+		table = append(table, rt.Match)
+	}
+	return eps, table, nil
+}
+
+// tlsFor is c (or an empty config) with the server name set.
+func tlsFor(c *tls.Config, host string) *tls.Config {
+	if c == nil {
+		c = &tls.Config{MinVersion: tls.VersionTLS12}
+	} else {
+		c = c.Clone()
+	}
+	if c.ServerName == "" {
+		c.ServerName = host
+	}
+	return c
+}
+
+func (ep *endpoint) close() {
+	if ep.rt != nil {
+		ep.rt.CloseIdleConnections()
+	}
+	if ep.mllp != nil {
+		ep.mllp.close()
+	}
+}
+
+// pick returns the endpoint of the first route that takes the record.
+func (r *Relay) pick(contentType string, body []byte) (*endpoint, route.Record, error) {
+	var rec route.Record
+	if r.classify {
+		rec = route.Classify(contentType, body)
+	}
+	i, ok := r.table.Pick(rec)
+	if !ok {
+		if len(r.eps) == 0 {
+			return nil, rec, newDeliveryError(codeNoRoute, "", errors.New("this box has no delivery route configured (records.deliver)"))
+		}
+		return nil, rec, newDeliveryError(codeNoRoute, "", fmt.Errorf("no route of records.deliver takes a %s record (%s)", rec.Kind, contentType))
+	}
+	return r.eps[i], rec, nil
+}
+
+// deliver hands a received record to the hospital system its route names, from memory.
+func (r *Relay) deliver(ctx context.Context, e *proof.Entry, body []byte) error {
+	ep, _, err := r.pick(e.ContentType, body)
 	if err != nil {
-		return fmt.Errorf("%w: deliver.http_url %q: %w", ErrDeliveryFailed, r.cfg.Deliver.HTTPURL, err)
+		r.stats.noRoute.Add(1)
+		return err
+	}
+	done := ep.health.begin()
+	if ep.mllp != nil {
+		err = ep.deliverMLLP(ctx, body)
+	} else {
+		err = ep.deliverHTTP(ctx, e, body)
+	}
+	done(err)
+	return err
+}
+
+func (ep *endpoint) deliverHTTP(ctx context.Context, e *proof.Entry, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.url, bytes.NewReader(body))
+	if err != nil {
+		return newDeliveryError(codeDelivery, ep.name, fmt.Errorf("%s: %w", ep.url, err))
 	}
 	// Canonical keys set directly, and the transport without the client's
 	// redirect machinery (which copies every request's headers): delivery
@@ -40,124 +265,61 @@ func (r *Relay) deliverHTTP(ctx context.Context, e *proof.Entry, body []byte) er
 		"Wardgate-Sender": {e.Sender},
 		"Wardgate-Digest": {hex.EncodeToString(e.Digest[:])},
 	}
-	resp, err := r.lanRT.RoundTrip(req)
+	resp, err := ep.rt.RoundTrip(req)
 	if err != nil {
-		return fmt.Errorf("%w: POST %s: %w", ErrDeliveryFailed, r.cfg.Deliver.HTTPURL, err)
+		return newDeliveryError(codeDelivery, ep.name, fmt.Errorf("POST %s: %w", ep.url, err))
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%w: POST %s answered %s", ErrDeliveryFailed, r.cfg.Deliver.HTTPURL, resp.Status)
+		return httpRefusal(ep.name, resp.StatusCode, fmt.Errorf("POST %s answered %s", ep.url, resp.Status))
 	}
 	return nil
 }
 
-func (r *Relay) deliverMLLP(ctx context.Context, body []byte) error {
+// httpRefusal names an HTTP endpoint's non-2xx answer: a 4xx refuses the
+// record (resending it will not help), anything else is the system failing.
+func httpRefusal(route string, status int, detail error) error {
+	if status/100 == 4 {
+		return newDeliveryError(codeRejected, route, detail).withStatus(status)
+	}
+	return newDeliveryError(codeDelivery, route, detail).withStatus(status)
+}
+
+func (ep *endpoint) deliverMLLP(ctx context.Context, body []byte) error {
 	m, err := hl7.CheckFrameable(body)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrNotMLLP, err)
 	}
-	a, err := r.mllp.exchange(ctx, m, body)
+	a, err := ep.mllp.exchange(ctx, m, body)
 	if err != nil {
-		return fmt.Errorf("%w: MLLP %s: %w", ErrDeliveryFailed, r.cfg.Deliver.MLLPAddr, err)
+		return ep.mllpFailure(err)
 	}
-	if a.Code != "AA" && a.Code != "CA" {
+	if code, ok := ackCodes[a.Code]; ok {
 		// MSA-3 is the engine's own text and may quote the message: it
-		// goes back to the sender, never into this box's log.
-		return fmt.Errorf("%w: MLLP %s answered %s: %s", ErrDeliveryFailed, r.cfg.Deliver.MLLPAddr, a.Code, a.Text)
+		// stays on this box (logged at DEBUG), never crosses to the sender.
+		return newDeliveryError(code, ep.name, fmt.Errorf("MLLP %s answered %s: %s", ep.mllp.addr, a.Code, a.Text))
 	}
 	return nil
 }
 
-// mllpPool keeps idle MLLP client connections to the LAN HL7 engine.
-type mllpPool struct {
-	addr string
-	max  int64
-	mu   sync.Mutex
-	idle []*mllpConn
+// ackCodes names each refusing HL7 acknowledgement code (original mode
+// AE/AR, enhanced mode commit CE/CR).
+var ackCodes = map[string]string{
+	"AE": codeEngineError, "AR": codeEngineRejected, "CE": codeEngineCommitError, "CR": codeEngineCommitRejected,
 }
 
-type mllpConn struct {
-	c  net.Conn
-	rd *bufio.Reader
-}
-
-func newMLLPPool(addr string, max int64) *mllpPool { return &mllpPool{addr: addr, max: max} }
-
-// exchange sends msg (whose header is m) and returns the engine's ACK for
-// it. A connection goes back to the pool only if the ACK acknowledges m
-// (MSA-2 = MSH-10) and nothing else is waiting on it: an extra or stray
-// ACK would otherwise be read as the answer to the next record.
-func (p *mllpPool) exchange(ctx context.Context, m *hl7.MSH, msg []byte) (*hl7.Ack, error) {
-	for attempt := 0; ; attempt++ {
-		c, reused, err := p.get(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if dl, ok := ctx.Deadline(); ok {
-			c.c.SetDeadline(dl)
-		} else {
-			c.c.SetDeadline(time.Now().Add(30 * time.Second))
-		}
-		raw, err := func() ([]byte, error) {
-			if err := hl7.WriteFrame(c.c, msg); err != nil {
-				return nil, err
-			}
-			return hl7.ReadFrame(c.rd, p.max)
-		}()
-		if err != nil {
-			c.c.Close()
-			// A pooled connection may have been closed by the engine: retry once on a fresh one.
-			if reused && attempt == 0 {
-				continue
-			}
-			return nil, err
-		}
-		a, err := hl7.MatchAck(m, raw)
-		if err != nil || c.rd.Buffered() > 0 {
-			// Out of step, or bytes beyond the ACK (an extra ACK): the
-			// connection is never used again.
-			c.c.Close()
-			return a, err
-		}
-		p.put(c)
-		return a, nil
+// mllpFailure names an exchange that got no usable ACK.
+func (ep *endpoint) mllpFailure(err error) error {
+	detail := fmt.Errorf("MLLP %s: %w", ep.mllp.addr, err)
+	var ne net.Error
+	switch {
+	case errors.Is(err, hl7.ErrAckMismatch):
+		return newDeliveryError(codeAckMismatch, ep.name, detail)
+	case errors.Is(err, errAckTimeout), errors.As(err, &ne) && ne.Timeout():
+		return newDeliveryError(codeAckTimeout, ep.name, detail)
+	case errors.Is(err, hl7.ErrBadHL7), errors.Is(err, hl7.ErrBadFrame):
+		return newDeliveryError(codeBadAck, ep.name, detail)
 	}
-}
-
-func (p *mllpPool) get(ctx context.Context) (*mllpConn, bool, error) {
-	p.mu.Lock()
-	if n := len(p.idle); n > 0 {
-		c := p.idle[n-1]
-		p.idle = p.idle[:n-1]
-		p.mu.Unlock()
-		return c, true, nil
-	}
-	p.mu.Unlock()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", p.addr)
-	if err != nil {
-		return nil, false, err
-	}
-	return &mllpConn{c: c, rd: bufio.NewReader(c)}, false, nil
-}
-
-func (p *mllpPool) put(c *mllpConn) {
-	c.c.SetDeadline(time.Time{})
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.idle) >= 64 {
-		c.c.Close()
-		return
-	}
-	p.idle = append(p.idle, c)
-}
-
-func (p *mllpPool) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.idle {
-		c.c.Close()
-	}
-	p.idle = nil
+	return newDeliveryError(codeDelivery, ep.name, detail)
 }

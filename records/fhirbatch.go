@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/wardgate/wardgate/ledger/proof"
 	"github.com/wardgate/wardgate/records/fhir"
@@ -39,7 +42,7 @@ const maxBundleEntries = fhir.MaxBundleEntries
 // given) in one Bundle and journals each one delivered; outcomes go to
 // recvs and errs. Records already journaled, or in flight elsewhere, are
 // not delivered again.
-func (r *Relay) receiveFHIRBatch(ctx context.Context, items []inbound, idx []int, types []string, recvs []*proof.Entry, errs []error) {
+func (r *Relay) receiveFHIRBatch(ctx context.Context, ep *endpoint, items []inbound, idx []int, types []string, recvs []*proof.Entry, errs []error) {
 	type waiter struct {
 		i int
 		f *flight
@@ -72,7 +75,7 @@ func (r *Relay) receiveFHIRBatch(ctx context.Context, items []inbound, idx []int
 			dwg.Add(1)
 			go func() {
 				defer dwg.Done()
-				copy(out[lo:hi], r.deliverFHIRBatch(ctx, items, todo[lo:hi], todoTypes[lo:hi]))
+				copy(out[lo:hi], ep.deliverFHIRBatch(ctx, items, todo[lo:hi], todoTypes[lo:hi]))
 			}()
 		}
 		dwg.Wait()
@@ -99,15 +102,44 @@ func (r *Relay) receiveFHIRBatch(ctx context.Context, items []inbound, idx []int
 	}
 }
 
+// fhirBatchRoute is the endpoint that takes e in a FHIR batch Bundle, and
+// its resource type; nil if e goes on its own.
+func (r *Relay) fhirBatchRoute(e *proof.Entry, body []byte) (*endpoint, string) {
+	if !r.batchFHIR || e.ContentType != fhir.ContentType {
+		return nil, ""
+	}
+	ep, rec, err := r.pick(e.ContentType, body)
+	if err != nil || !ep.cfg.FHIRBatch {
+		return nil, ""
+	}
+	t := rec.ResourceType
+	if t == "" {
+		t = fhir.ResourceType(body)
+	}
+	if t == "" {
+		return nil, ""
+	}
+	return ep, t
+}
+
 // deliverFHIRBatch POSTs items[idx] as one batch Bundle and returns each
 // one's outcome.
-func (r *Relay) deliverFHIRBatch(ctx context.Context, items []inbound, idx []int, types []string) []error {
+func (ep *endpoint) deliverFHIRBatch(ctx context.Context, items []inbound, idx []int, types []string) []error {
 	out := make([]error, len(idx))
 	resources := make([][]byte, len(idx))
 	for k, i := range idx {
 		resources[k] = items[i].body
 	}
-	resps, err := r.postFHIRBatch(ctx, items[idx[0]].e.Sender, fhir.BatchBundle(resources, types), len(idx))
+	ep.health.inflight.Add(int64(len(idx)))
+	t0 := time.Now()
+	defer func() {
+		ep.health.inflight.Add(-int64(len(idx)))
+		d := time.Since(t0)
+		for _, err := range out {
+			ep.health.record(d, err)
+		}
+	}()
+	resps, err := ep.postFHIRBatch(ctx, items[idx[0]].e.Sender, fhir.BatchBundle(resources, types), len(idx))
 	if err != nil {
 		for k := range out {
 			out[k] = err
@@ -116,7 +148,8 @@ func (r *Relay) deliverFHIRBatch(ctx context.Context, items []inbound, idx []int
 	}
 	for k, e := range resps {
 		if !e.OK() {
-			out[k] = fmt.Errorf("%w: %s (FHIR batch entry %d) answered %q%s", ErrDeliveryFailed, r.cfg.Deliver.HTTPURL, k, e.Status, e.Outcome.Text())
+			status, _ := strconv.Atoi(strings.Fields(e.Status + " 0")[0])
+			out[k] = httpRefusal(ep.name, status, fmt.Errorf("%s (FHIR batch entry %d) answered %q%s", ep.url, k, e.Status, e.Outcome.Text()))
 		}
 	}
 	return out
@@ -124,28 +157,28 @@ func (r *Relay) deliverFHIRBatch(ctx context.Context, items []inbound, idx []int
 
 // postFHIRBatch POSTs a batch Bundle of len(types) entries to the FHIR
 // server and returns its batch-response entries; an error fails them all.
-func (r *Relay) postFHIRBatch(ctx context.Context, sender string, bundle []byte, n int) ([]fhir.Response, error) {
-	url := r.cfg.Deliver.HTTPURL
+func (ep *endpoint) postFHIRBatch(ctx context.Context, sender string, bundle []byte, n int) ([]fhir.Response, error) {
+	url := ep.url
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(bundle))
 	if err != nil {
-		return nil, fmt.Errorf("%w: deliver.http_url %q: %w", ErrDeliveryFailed, url, err)
+		return nil, newDeliveryError(codeDelivery, ep.name, fmt.Errorf("%s: %w", url, err))
 	}
 	req.Header = http.Header{"Content-Type": {fhir.ContentType}, "Accept": {fhir.ContentType}, "Wardgate-Sender": {sender}}
-	resp, err := r.lanRT.RoundTrip(req)
+	resp, err := ep.rt.RoundTrip(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: POST %s (FHIR batch of %d): %w", ErrDeliveryFailed, url, n, err)
+		return nil, newDeliveryError(codeDelivery, ep.name, fmt.Errorf("POST %s (FHIR batch of %d): %w", url, n, err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBatchResponse))
 	if err != nil {
-		return nil, fmt.Errorf("%w: POST %s: reading the batch-response: %w", ErrDeliveryFailed, url, err)
+		return nil, newDeliveryError(codeDelivery, ep.name, fmt.Errorf("POST %s: reading the batch-response: %w", url, err))
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("%w: POST %s (FHIR batch of %d) answered %s", ErrDeliveryFailed, url, n, resp.Status)
+		return nil, httpRefusal(ep.name, resp.StatusCode, fmt.Errorf("POST %s (FHIR batch of %d) answered %s", url, n, resp.Status))
 	}
 	resps, err := fhir.ParseBatchResponse(raw, n)
 	if err != nil {
-		return nil, fmt.Errorf("%w: POST %s: %w", ErrDeliveryFailed, url, err)
+		return nil, newDeliveryError(codeDelivery, ep.name, fmt.Errorf("POST %s: %w", url, err))
 	}
 	return resps, nil
 }

@@ -134,7 +134,11 @@ func TestFHIRBatchDelivery(t *testing.T) {
 	wg.Wait()
 	for i, r := range results {
 		if i == len(recs)-1 { // the refused one
-			wantRefusal(t, r.st, r.out, http.StatusBadGateway, codeDelivery, `"400 Bad Request" (business-rule: note says REJECT)`)
+			// The FHIR server's OperationOutcome stays on the receiving box.
+			wantRefusal(t, r.st, r.out, http.StatusBadGateway, codeRejected, "refused the record (HTTP 400)")
+			if strings.Contains(string(r.out), "REJECT") {
+				t.Fatalf("the FHIR server's diagnostics crossed to the sender: %s", r.out)
+			}
 			continue
 		}
 		if r.st != http.StatusOK {

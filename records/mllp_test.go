@@ -146,8 +146,8 @@ func TestMLLPMismatchedAckRefused(t *testing.T) {
 		stray.ControlID = "SMUGGLED1"
 		return ackFrame(&stray, "AA")
 	}
-	refuseSecond := func(n int, m *hl7.MSH) []byte {
-		if n == 2 {
+	refuseSecond := func(_ int, m *hl7.MSH) []byte {
+		if m.ControlID == "MSG00002" {
 			return ackFrame(m, "AE")
 		}
 		return ackFrame(m, "AA")
@@ -156,9 +156,9 @@ func TestMLLPMismatchedAckRefused(t *testing.T) {
 		// The stray ACK arrives after the first was read: it waits on the
 		// pooled connection for the next record.
 		"late extra ACK": {reply: refuseSecond, late: lateStray},
-		// The engine answers AE, but with another message's control ID and AA first.
+		// The engine answers AA, but always with another message's control ID.
 		"wrong MSA-2": {reply: func(n int, m *hl7.MSH) []byte {
-			if n == 1 {
+			if m.ControlID == "MSG00001" {
 				other := *m
 				other.ControlID = "SOMEONE-ELSE"
 				return ackFrame(&other, "AA")
@@ -173,7 +173,7 @@ func TestMLLPMismatchedAckRefused(t *testing.T) {
 				stray.ControlID = "MSG00002" // the next record's ID, guessed
 				return append(ackFrame(m, "AA"), ackFrame(&stray, "AA")...)
 			}
-			if n == 2 {
+			if m.ControlID == "MSG00002" {
 				time.Sleep(50 * time.Millisecond)
 				return ackFrame(m, "AE")
 			}
@@ -186,14 +186,18 @@ func TestMLLPMismatchedAckRefused(t *testing.T) {
 			status, out := post(t, a, "city-general", hl7.HL7ContentType, []byte(first))
 			refused := second
 			if name == "wrong MSA-2" {
-				wantRefusal(t, status, out, 502, codeDelivery, "MSA-2")
+				// Sent twice (the second time on a fresh connection), acknowledged for another message both times.
+				wantRefusal(t, status, out, 502, codeAckMismatch, "acknowledged another message")
+				if n := eng.count(); n != 2 {
+					t.Fatalf("engine got %d copies, want 2 (one retry on a fresh connection)", n)
+				}
 				refused = first
 			} else {
 				if status != 200 {
 					t.Fatalf("message 1: %d %s", status, out)
 				}
 				status, out = post(t, a, "city-general", hl7.HL7ContentType, []byte(second))
-				wantRefusal(t, status, out, 502, codeDelivery, "")
+				wantRefusal(t, status, out, 502, codeEngineError, "AE")
 			}
 			if n := len(b.l.Lookup(sha256.Sum256([]byte(refused)))); n != 0 {
 				t.Fatal("receiver journaled a record its engine did not acknowledge AA")
@@ -409,9 +413,9 @@ func (s *syncBuffer) String() string {
 }
 
 // The EHR's refusal text (here MSA-3 of an AE, as an OperationOutcome's
-// diagnostics would be) may quote the patient: it reaches the sending
-// system in the refusal, but neither box logs it at INFO or above; they
-// log the refusal code and a digest.
+// diagnostics would be) may quote the patient: it never crosses to the
+// sending hospital (which learns the code, AE), and neither box logs it
+// at INFO or above; they log the refusal code and a digest.
 func TestEHRDiagnosticsNotLogged(t *testing.T) {
 	const secret = "SECRET-DIAGNOSTIC-PATIENT-42"
 	eng := &scriptEngine{reply: func(_ int, m *hl7.MSH) []byte {
@@ -426,12 +430,15 @@ func TestEHRDiagnosticsNotLogged(t *testing.T) {
 	b := newRecBox(t, n, "city-general", Delivery{MLLPAddr: eng.serve(t)}, func(c *Config) { c.Logger = logger })
 	admit(t, fixture(t), a, b)
 	status, out := post(t, a, "city-general", hl7.HL7ContentType, []byte(adtA01))
-	wantRefusal(t, status, out, 502, codeDelivery, secret)
+	wantRefusal(t, status, out, 502, codeEngineError, "answered AE")
+	if strings.Contains(string(out), secret) {
+		t.Fatalf("the engine's MSA-3 crossed to the sending hospital: %s", out)
+	}
 	got := logs.String()
 	if strings.Contains(got, secret) {
 		t.Fatalf("EHR diagnostic text logged:\n%s", got)
 	}
-	if !strings.Contains(got, "code="+codeDelivery) || !strings.Contains(got, "err_digest=") {
+	if !strings.Contains(got, "code="+codeEngineError) || !strings.Contains(got, "err_digest=") {
 		t.Fatalf("refusal not logged with code and digest:\n%s", got)
 	}
 }

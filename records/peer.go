@@ -32,6 +32,10 @@ const (
 type peerError struct {
 	Code  string `json:"code"`
 	Error string `json:"error"`
+	// Box is the box that refused (a receiving peer, or this box).
+	Box string `json:"box,omitempty"`
+	// Retryable says whether resending the same record may help.
+	Retryable *bool `json:"retryable,omitempty"`
 }
 
 // Codes on the peer protocol and on the LAN API.
@@ -41,7 +45,6 @@ const (
 	codeBadSignature   = "bad_signature"
 	codeTooLarge       = "too_large"
 	codeBadRequest     = "bad_request"
-	codeDelivery       = "lan_endpoint_down"
 	codeUnreachable    = "peer_unreachable"
 	codePeerRefused    = "peer_refused"
 	codeBadCountersign = "bad_countersign"
@@ -52,6 +55,18 @@ const (
 
 // classify maps an error to its code and HTTP status.
 func classify(err error) (string, int) {
+	var rf *Refusal
+	if errors.As(err, &rf) {
+		code, status := classify(rf.kind)
+		if rf.kind != ErrPeerRefused {
+			code = rf.Code // the peer's delivery code, or its kind's own
+		}
+		return code, status
+	}
+	var de *deliveryError
+	if errors.As(err, &de) {
+		return de.code, http.StatusBadGateway
+	}
 	if code, ok := refusalCode(err); ok {
 		return code, http.StatusForbidden
 	}
@@ -93,9 +108,32 @@ func writeError(w http.ResponseWriter, err error) {
 
 // writeRefusal answers a refusal as {"code":..., "error":...}.
 func writeRefusal(w http.ResponseWriter, status int, code string, err error) {
+	pe := peerError{Code: code, Error: err.Error(), Retryable: ptr(retryable(code))}
+	var rf *Refusal
+	if errors.As(err, &rf) {
+		pe.Box, pe.Retryable = rf.Box, ptr(rf.Retryable)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(peerError{Code: code, Error: err.Error()})
+	json.NewEncoder(w).Encode(pe)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// peerAnswer is the refusal a peer learns: the code, this box, whether a
+// retry may help and the public text (refusal.go), never an endpoint's
+// address or a hospital system's own words.
+func (r *Relay) peerAnswer(err error) peerError {
+	code, _ := classify(err)
+	return peerError{Code: code, Error: publicText(code, err), Box: r.cfg.Box, Retryable: ptr(retryable(code))}
+}
+
+// writePeerError answers a peer's request with a refusal.
+func (r *Relay) writePeerError(w http.ResponseWriter, err error) {
+	_, status := classify(err)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(r.peerAnswer(err))
 }
 
 // initialBodyBuf is the most readBody allocates before the body arrives.
@@ -180,7 +218,7 @@ func (r *Relay) PeerHandler() http.Handler {
 func (r *Relay) handleCountersign(w http.ResponseWriter, req *http.Request) {
 	cs, err := r.recountersign(req.Context(), req.Header.Get(entryHeader))
 	if err != nil {
-		writeError(w, err)
+		r.writePeerError(w, err)
 		return
 	}
 	writeJSON(w, cs)
@@ -307,6 +345,7 @@ func (r *Relay) journalReceived(ctx context.Context, e *proof.Entry, body []byte
 	}
 	r.stats.received.Add(1)
 	r.stats.bytesReceived.Add(uint64(len(body)))
+	r.audit(RecordReceived, e.Sender, e.Digest, nil)
 	return &a.Entry, nil
 }
 
@@ -337,19 +376,24 @@ func (r *Relay) peerDo(req *http.Request, peer string, limit int64) ([]byte, err
 
 // peerRefusal turns a peer's refusal into the error the sender reports.
 func peerRefusal(pe peerError, peer string) error {
-	who := "peer"
-	if peer != "" {
-		who = fmt.Sprintf("peer %q", peer)
+	rf := &Refusal{Code: pe.Code, Box: pe.Box, Text: pe.Error, kind: ErrPeerRefused}
+	if rf.Box == "" {
+		rf.Box = peer
 	}
-	switch pe.Code {
-	case codeDelivery:
-		return fmt.Errorf("%w: %s: %s; retry with the same record (idempotent by digest)", ErrDeliveryFailed, who, pe.Error)
-	case codeNotReceived:
-		return fmt.Errorf("%w: %s: %s", ErrNotReceived, who, pe.Error)
-	case codeTooLarge:
-		return fmt.Errorf("%w: %s: %s", ErrTooLarge, who, pe.Error)
-	case codeNotMLLP:
-		return fmt.Errorf("%w: %s: %s", ErrNotMLLP, who, pe.Error)
+	if pe.Retryable != nil {
+		rf.Retryable = *pe.Retryable
+	} else {
+		rf.Retryable = retryable(pe.Code)
 	}
-	return fmt.Errorf("%w: %s: %s: %s", ErrPeerRefused, who, pe.Code, pe.Error)
+	switch _, delivery := deliveryCodes[pe.Code]; {
+	case delivery:
+		rf.kind = ErrDeliveryFailed
+	case pe.Code == codeNotReceived:
+		rf.kind = ErrNotReceived
+	case pe.Code == codeTooLarge:
+		rf.kind = ErrTooLarge
+	case pe.Code == codeNotMLLP:
+		rf.kind = ErrNotMLLP
+	}
+	return rf
 }

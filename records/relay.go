@@ -52,7 +52,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +65,7 @@ import (
 	"github.com/wardgate/wardgate/ledger/proof"
 	"github.com/wardgate/wardgate/records/consent"
 	"github.com/wardgate/wardgate/records/receipt"
+	"github.com/wardgate/wardgate/records/route"
 )
 
 // Verdicts gives the current verdict of each peer (nil if none). The daemon
@@ -84,17 +84,6 @@ type Journal interface {
 	CheckpointSize() uint64
 }
 
-// Delivery is where this box hands records received from peers to its
-// hospital systems. Exactly one of HTTPURL and MLLPAddr is set.
-type Delivery struct {
-	HTTPURL  string // records are POSTed here with their Content-Type
-	MLLPAddr string // host:port of an HL7 engine; an AA ACK is expected
-	// FHIRBatch delivers the FHIR JSON records of each peer batch to
-	// HTTPURL (a FHIR server's base URL) as one FHIR batch Bundle, and
-	// takes each record's outcome from the batch-response (fhirbatch.go).
-	FHIRBatch bool
-}
-
 // Config configures a Relay.
 type Config struct {
 	Box       string  // this box's name (the sender/receiver in entries)
@@ -107,6 +96,10 @@ type Config struct {
 	// peer's tunnel address in tun mode.
 	Dial func(ctx context.Context, peer string) (net.Conn, error)
 
+	// Routes send each received record to the hospital system that takes
+	// it (deliver.go); the first route that matches wins. Deliver is the
+	// one-endpoint shorthand, used when Routes is empty.
+	Routes  []Route
 	Deliver Delivery
 
 	// MLLPRoutes maps an HL7 receiving facility (MSH-6, first component) to
@@ -134,8 +127,11 @@ type Config struct {
 	// ClientPeers limits an mTLS client, by certificate subject common
 	// name, to the peers it may send to (unlisted subjects: any peer).
 	ClientPeers map[string][]string
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// OnRecord, when set, is told each record sent, received or refused,
+	// by digest (the audit trail); it must not block.
+	OnRecord func(RecordEvent)
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // dialTimeout bounds connecting to a peer through the tunnel. WireGuard
@@ -154,7 +150,7 @@ var (
 	ErrTooLarge        = errors.New("relay: record too large")
 	ErrBadRequest      = errors.New("relay: bad request")
 	ErrPeerUnreachable = errors.New("relay: peer unreachable through the tunnel")
-	ErrDeliveryFailed  = errors.New("relay: peer's LAN endpoint did not accept the record")
+	ErrDeliveryFailed  = errors.New("relay: the receiving hospital's system did not take the record")
 	ErrPeerRefused     = errors.New("relay: peer refused the record")
 	ErrBadSignature    = errors.New("relay: entry signature does not verify with the sender's attested record key")
 	ErrNoRoute         = errors.New("relay: no peer route for HL7 message")
@@ -168,9 +164,13 @@ type Relay struct {
 	cfg    Config
 	log    *slog.Logger
 	client *http.Client
-	lanRT  *http.Transport // deliveries to this box's LAN endpoint
-	mllp   *mllpPool
-	pacer  *cpPacer
+	// eps are the routes' endpoints, table their matches; classify is
+	// false when every route takes any record (no need to parse it).
+	eps       []*endpoint
+	table     route.Table
+	classify  bool
+	batchFHIR bool // some endpoint takes FHIR batch Bundles
+	pacer     *cpPacer
 	// lookups bounds GET /v1/receipts: an uncached lookup asks a peer.
 	lookups *rate.Limiter
 
@@ -187,6 +187,7 @@ type Relay struct {
 	stats struct {
 		sent, received, refused, deliveryFailed, bytesSent, bytesReceived atomic.Uint64
 		batches, batchRecords                                             atomic.Uint64
+		noRoute                                                           atomic.Uint64
 	}
 }
 
@@ -240,15 +241,14 @@ func New(cfg Config) (*Relay, error) {
 		pacer:    newCPPacer(cfg.Ledger, cfg.CheckpointPace),
 		lookups:  rate.NewLimiter(rate.Limit(cfg.ReceiptLookups), 2*int(cfg.ReceiptLookups)+1),
 		client:   peerClient(cfg.Dial, cfg.ForwardTimeout),
-		lanRT: &http.Transport{
-			MaxIdleConnsPerHost: 512,
-			MaxIdleConns:        1024,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-		},
 	}
-	if cfg.Deliver.MLLPAddr != "" {
-		r.mllp = newMLLPPool(cfg.Deliver.MLLPAddr, cfg.MaxBody)
+	var err error
+	if r.eps, r.table, err = newEndpoints(cfg.routes(), cfg.MaxBody); err != nil {
+		return nil, err
+	}
+	for i, m := range r.table {
+		r.classify = r.classify || m != (route.Match{Content: route.Any})
+		r.batchFHIR = r.batchFHIR || r.eps[i].cfg.FHIRBatch
 	}
 	return r, nil
 }
@@ -274,32 +274,12 @@ func (cfg *Config) validate() error {
 	if err := cfg.Deliver.validate(); err != nil {
 		return err
 	}
+	if len(cfg.Routes) > 0 && (cfg.Deliver != Delivery{}) {
+		return errors.New("relay: config sets both Routes and Deliver; Deliver is the one-route shorthand, keep one")
+	}
 	for fac, peer := range cfg.MLLPRoutes {
 		if err := checkName("mllp route peer for facility "+fac, peer); err != nil {
 			return fmt.Errorf("relay: config: %w", err)
-		}
-	}
-	return nil
-}
-
-// validate refuses both delivery targets at once, FHIR batches without an
-// HTTP target, and targets that do not parse.
-func (d *Delivery) validate() error {
-	if d.HTTPURL != "" && d.MLLPAddr != "" {
-		return errors.New("relay: config deliver sets both http_url and mllp_addr; choose one")
-	}
-	if d.FHIRBatch && d.HTTPURL == "" {
-		return errors.New("relay: config deliver fhir_batch needs http_url (the FHIR server's base URL)")
-	}
-	if u := d.HTTPURL; u != "" {
-		pu, err := url.Parse(u)
-		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-			return fmt.Errorf("relay: config deliver http_url %q must be an http:// or https:// URL with a host", u)
-		}
-	}
-	if a := d.MLLPAddr; a != "" {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			return fmt.Errorf("relay: config deliver mllp_addr %q must be host:port: %w", a, err)
 		}
 	}
 	return nil
@@ -373,9 +353,8 @@ func (r *Relay) Close() error {
 		}
 	}
 	r.client.CloseIdleConnections()
-	r.lanRT.CloseIdleConnections()
-	if r.mllp != nil {
-		r.mllp.close()
+	for _, ep := range r.eps {
+		ep.close()
 	}
 	return nil
 }
@@ -416,9 +395,11 @@ func (r *Relay) Send(ctx context.Context, peer, contentType string, body []byte)
 	rc, err := r.sendChecked(ctx, peer, contentType, body)
 	if err != nil {
 		r.stats.refused.Add(1)
+		r.auditRefused(peer, body, err)
 		return nil, err
 	}
 	r.stats.sent.Add(1)
+	r.audit(RecordSent, peer, rc.Digest, nil)
 	r.stats.bytesSent.Add(uint64(len(body)))
 	return rc, nil
 }

@@ -693,7 +693,7 @@ func TestHL7OverMLLP(t *testing.T) {
 	eng.mu.Unlock()
 	other := strings.Replace(adtA01, "MSG00001", "MSG00002", 1)
 	ack = mllpExchange(t, c, rd, frame(other))
-	if ack.Code != "AE" || ack.ControlID != "MSG00002" || !strings.Contains(ack.Text, "LAN endpoint") {
+	if ack.Code != "AE" || ack.ControlID != "MSG00002" || !strings.Contains(ack.Text, "engine_error") {
 		t.Fatalf("engine-refused ACK %+v", ack)
 	}
 	if n := len(b.l.Lookup(sha256.Sum256([]byte(other)))); n != 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -53,9 +54,31 @@ func (a *app) statusCmd() *cobra.Command {
 				return err
 			}
 			printReasons(w, "    ", st.SelfCheck.Reasons)
-			return nil
+			return printDelivery(w, now, st.Delivery)
 		},
 	}
+}
+
+// printDelivery prints each delivery route's endpoint and its health.
+func printDelivery(w io.Writer, now time.Time, eps []control.DeliveryEndpoint) error {
+	if len(eps) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "delivery:")
+	t := newTable(w)
+	fmt.Fprintln(t, "  ROUTE	ENDPOINT	STATE	IN FLIGHT	DELIVERED	FAILED	LAST SUCCESS	LAST ERROR")
+	for _, e := range eps {
+		last := "-"
+		if !e.LastSuccess.IsZero() {
+			last = ago(now, e.LastSuccess)
+		}
+		lerr := "-"
+		if e.LastError != "" {
+			lerr = fmt.Sprintf("%s (%s)", e.LastError, ago(now, e.LastErrorAt))
+		}
+		fmt.Fprintf(t, "  %s	%s	%s	%d	%d	%d	%s	%s\n", e.Route, e.Endpoint, e.State, e.InFlight, e.Delivered, e.Failed, last, lerr)
+	}
+	return t.Flush()
 }
 
 func verdictWord(pass bool) string {

@@ -29,6 +29,8 @@ func (c *Config) CheckFiles() error {
 	k.file("metrics.tls_cert", c.Metrics.TLSCert)
 	k.file("metrics.tls_key", c.Metrics.TLSKey)
 	k.file("metrics.client_ca", c.Metrics.ClientCA)
+	c.checkDeliverFiles(k)
+	c.checkAuditFiles(k)
 	if len(k.errs) > 0 {
 		return k.errs
 	}

@@ -1,0 +1,157 @@
+package records
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// EndpointState is how a delivery endpoint stands, from what its last
+// deliveries found.
+type EndpointState string
+
+const (
+	// EndpointUnknown: no record went to it yet in this run.
+	EndpointUnknown EndpointState = "unknown"
+	// EndpointUp: its last delivery went through, none failed in the last minute.
+	EndpointUp EndpointState = "up"
+	// EndpointDegraded: reachable, but it refused its last record, or a
+	// delivery failed in the last minute.
+	EndpointDegraded EndpointState = "degraded"
+	// EndpointDown: its last delivery could not reach it or got no answer in time.
+	EndpointDown EndpointState = "down"
+)
+
+// degradedFor is how long a failure keeps an endpoint degraded after a success.
+const degradedFor = time.Minute
+
+// DeliveryBuckets are the upper bounds (seconds) of the delivery time histogram.
+var DeliveryBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+
+// EndpointHealth is one route's endpoint as this box last saw it.
+type EndpointHealth struct {
+	Route       string
+	Endpoint    string // its URL: this box's own status, never sent to peers
+	State       EndpointState
+	Since       time.Time // when it entered State
+	LastError   string    // the refusal code of its last failure
+	LastErrorAt time.Time
+	LastSuccess time.Time
+	InFlight    int64
+	// Outcomes counts deliveries by outcome: "delivered" or a refusal code.
+	Outcomes map[string]uint64
+	// Buckets[i] counts deliveries that took at most DeliveryBuckets[i]
+	// (cumulative); Count and Sum are all of them and their seconds.
+	Buckets []uint64
+	Count   uint64
+	Sum     float64
+}
+
+// outcomeDelivered is the outcome label of a delivery that went through.
+const outcomeDelivered = "delivered"
+
+// health is one endpoint's delivery record.
+type health struct {
+	inflight atomic.Int64
+
+	mu       sync.Mutex
+	state    EndpointState
+	since    time.Time
+	lastErr  string
+	errAt    time.Time
+	okAt     time.Time
+	outcomes map[string]uint64
+	buckets  []uint64
+	count    uint64
+	sum      float64
+}
+
+// begin counts a delivery in flight; the returned func records its outcome.
+func (h *health) begin() func(error) {
+	h.inflight.Add(1)
+	t0 := time.Now()
+	return func(err error) {
+		h.inflight.Add(-1)
+		h.record(time.Since(t0), err)
+	}
+}
+
+// record notes one delivery's outcome and duration.
+func (h *health) record(d time.Duration, err error) {
+	now := time.Now()
+	out := outcomeDelivered
+	if err != nil {
+		out, _ = classify(err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.outcomes == nil {
+		h.outcomes = map[string]uint64{}
+		h.buckets = make([]uint64, len(DeliveryBuckets))
+	}
+	h.outcomes[out]++
+	s := d.Seconds()
+	for i, b := range DeliveryBuckets {
+		if s <= b {
+			h.buckets[i]++
+		}
+	}
+	h.count++
+	h.sum += s
+	var de *deliveryError
+	if err != nil && !errors.As(err, &de) {
+		return // the record's own fault (not MLLP-framable): says nothing of the endpoint
+	}
+	next := EndpointUp
+	switch {
+	case out == codeDelivery || out == codeAckTimeout:
+		next = EndpointDown
+	case err != nil:
+		next = EndpointDegraded
+	}
+	if err != nil {
+		h.lastErr, h.errAt = out, now
+	} else {
+		h.okAt = now
+	}
+	if next != h.state {
+		h.state, h.since = next, now
+	}
+}
+
+// snapshot is the endpoint's health now.
+func (h *health) snapshot(now time.Time) EndpointHealth {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.state
+	if st == "" {
+		st = EndpointUnknown
+	}
+	if st == EndpointUp && !h.errAt.IsZero() && now.Sub(h.errAt) < degradedFor {
+		st = EndpointDegraded
+	}
+	out := EndpointHealth{State: st, Since: h.since, LastError: h.lastErr, LastErrorAt: h.errAt, LastSuccess: h.okAt,
+		InFlight: h.inflight.Load(), Outcomes: map[string]uint64{}, Buckets: append([]uint64(nil), h.buckets...), Count: h.count, Sum: h.sum}
+	for k, v := range h.outcomes {
+		out.Outcomes[k] = v
+	}
+	if out.Buckets == nil {
+		out.Buckets = make([]uint64, len(DeliveryBuckets))
+	}
+	return out
+}
+
+// Endpoints returns each route's endpoint health, in route order.
+func (r *Relay) Endpoints() []EndpointHealth {
+	now := time.Now()
+	out := make([]EndpointHealth, len(r.eps))
+	for i, ep := range r.eps {
+		out[i] = ep.health.snapshot(now)
+		out[i].Route, out[i].Endpoint = ep.name, ep.url
+	}
+	return out
+}
+
+// NoRoute is how many received records no route took.
+func (r *Relay) NoRoute() uint64 { return r.stats.noRoute.Load() }
