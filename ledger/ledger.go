@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wardgate/wardgate/internal/names"
@@ -102,6 +103,7 @@ type Ledger struct {
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	seqDone     chan struct{}
+	cosigs      atomic.Pointer[Cosignatures] // witness cosignatures for receipts (cosign.go)
 }
 
 type request struct {

@@ -29,10 +29,13 @@ func (l *Ledger) Receipt(ctx context.Context, seq uint64) (*proof.Receipt, error
 	var ok bool
 	if a != nil {
 		cp, ok = l.checkpointAt(a.Size)
+	} else if cp, ok = l.cosignedCheckpoint(seq); ok {
+		// a witnessed checkpoint proves more than a newer unwitnessed one
 	} else if n := len(l.checkpoints); n > 0 && l.checkpoints[n-1].Size > seq {
 		cp, ok = l.checkpoints[n-1], true
 	}
 	l.mu.Unlock()
+	cp = l.withCosignatures(cp)
 	if !ok {
 		if cp, err = l.Checkpoint(ctx); err != nil {
 			return nil, err
@@ -42,7 +45,7 @@ func (l *Ledger) Receipt(ctx context.Context, seq uint64) (*proof.Receipt, error
 	if err != nil {
 		return nil, err
 	}
-	r := &proof.Receipt{Version: proof.ReceiptVersion, Status: proof.StatusPending, Entry: raw, RecordKey: l.RecordKey(), LeafIndex: seq, Checkpoint: cp}
+	r := &proof.Receipt{Version: proof.ReceiptVersionOf(&cp), Status: proof.StatusPending, Entry: raw, RecordKey: l.RecordKey(), LeafIndex: seq, Checkpoint: cp}
 	for _, h := range p {
 		r.InclusionProof = append(r.InclusionProof, proof.Hash(h))
 	}

@@ -92,6 +92,10 @@ func (c *Checkpoint) AppendJSON(b []byte) []byte {
 	b = AppendJSONTime(b, c.Time)
 	b = append(b, `,"signature":`...)
 	b = AppendJSONBytes(b, c.Signature)
+	if c.Note != "" {
+		b = append(b, `,"note":`...)
+		b = AppendJSONString(b, c.Note)
+	}
 	return append(b, '}')
 }
 

@@ -27,8 +27,23 @@ type Receipt struct {
 const (
 	StatusPending  = "pending"
 	StatusAnchored = "anchored"
-	ReceiptVersion = 1
+	// ReceiptVersion is what this wardgate writes: its checkpoint is a C2SP
+	// signed note (Checkpoint.Note), with any witness cosignatures.
+	ReceiptVersion = 2
+	// ReceiptVersionV1 receipts carry a version 1 checkpoint (the box's own
+	// signed text); they stay verifiable.
+	ReceiptVersionV1 = 1
 )
+
+// ReceiptVersionOf is the receipt version that carries cp: a log opened
+// from a journal of version 1 checkpoints hands out version 1 receipts
+// for them.
+func ReceiptVersionOf(cp *Checkpoint) int {
+	if cp.Note == "" {
+		return ReceiptVersionV1
+	}
+	return ReceiptVersion
+}
 
 // MaxReceiptSize bounds a receipt file. Real receipts are about 3 KiB; the
 // limit keeps a hostile file from costing memory.
@@ -60,8 +75,14 @@ func ParseReceipt(b []byte) (*Receipt, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data after the receipt object", ErrMalformedReceipt)
 	}
-	if r.Version != ReceiptVersion {
-		return nil, fmt.Errorf("%w: version %d, this wardgate reads version %d", ErrMalformedReceipt, r.Version, ReceiptVersion)
+	if r.Version != ReceiptVersion && r.Version != ReceiptVersionV1 {
+		return nil, fmt.Errorf("%w: version %d, this wardgate reads versions %d and %d", ErrMalformedReceipt, r.Version, ReceiptVersionV1, ReceiptVersion)
+	}
+	if want := ReceiptVersionOf(&r.Checkpoint); r.Version != want {
+		return nil, fmt.Errorf("%w: a version %d receipt must carry a version %d checkpoint (field \"checkpoint.note\" is set only from version 2)", ErrMalformedReceipt, r.Version, want)
+	}
+	if len(r.Checkpoint.Note) > MaxNoteSize {
+		return nil, fmt.Errorf("%w: checkpoint.note is %d bytes, limit %d", ErrMalformedReceipt, len(r.Checkpoint.Note), MaxNoteSize)
 	}
 	switch r.Status {
 	case StatusPending:

@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	merkleproof "github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/wardgate/wardgate/ledger/contracts"
 )
@@ -39,6 +40,11 @@ var (
 	// to the receipt's log name and record key at the anchor block: another
 	// box anchored this root.
 	ErrGatewayNotBound = errors.New("proof: anchoring gateway is not bound to this log and record key")
+	// ErrAnchorReorged: the block the anchor names is no longer on the
+	// canonical chain (a reorg took it away); the box anchors the
+	// checkpoint again and issues a new receipt. It is a kind of
+	// ErrRootNotOnChain.
+	ErrAnchorReorged = fmt.Errorf("%w: the anchor block is no longer canonical (reorged out); ask the box for a new receipt", ErrRootNotOnChain)
 	// ErrNotDeepEnough: the anchor block has fewer confirmations than required.
 	ErrNotDeepEnough = errors.New("proof: anchor is not deep enough")
 )
@@ -50,6 +56,12 @@ type VerifyOptions struct {
 	RecordKey ed25519.PublicKey
 	// Record, if set, must hash to the entry's digest.
 	Record []byte
+	// Witnesses are the trusted witnesses' cosignature verifiers
+	// (CosignatureVerifier); MinWitnesses of them must have cosigned the
+	// receipt's checkpoint. Offline, this proves the box showed its peers
+	// this log, not a private fork of it.
+	Witnesses    []note.Verifier
+	MinWitnesses int
 
 	// Online checks.
 	Backend  Backend
@@ -64,8 +76,9 @@ type Result struct {
 	Entry          Entry
 	Checkpoint     Checkpoint
 	KeyFromReceipt bool
-	Anchored       bool   // checked on chain
-	Depth          uint64 // blocks, counting the anchor block
+	Cosigners      []string // trusted witnesses that cosigned the checkpoint
+	Anchored       bool     // checked on chain
+	Depth          uint64   // blocks, counting the anchor block
 	Gateway        common.Address
 }
 
@@ -100,6 +113,9 @@ func Verify(ctx context.Context, r *Receipt, o VerifyOptions) (*Result, error) {
 	if err := VerifyInclusion(r, HashLeaf(r.Entry)); err != nil {
 		return nil, err
 	}
+	if res.Cosigners, err = checkCosigners(&r.Checkpoint, o); err != nil {
+		return nil, err
+	}
 	if o.Backend == nil {
 		return res, nil
 	}
@@ -112,6 +128,19 @@ func Verify(ctx context.Context, r *Receipt, o VerifyOptions) (*Result, error) {
 	}
 	res.Anchored, res.Depth, res.Gateway = true, depth, r.Anchor.Gateway
 	return res, nil
+}
+
+// checkCosigners lists the trusted witnesses that cosigned cp and refuses
+// fewer than o.MinWitnesses.
+func checkCosigners(cp *Checkpoint, o VerifyOptions) ([]string, error) {
+	names, err := cp.Cosigners(o.Witnesses)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) < o.MinWitnesses {
+		return names, fmt.Errorf("%w: checkpoint at size %d has %d of the %d required (cosigned by %q)", ErrTooFewCosignatures, cp.Size, len(names), o.MinWitnesses, names)
+	}
+	return names, nil
 }
 
 func VerifyInclusion(r *Receipt, leaf [32]byte) error {
@@ -185,7 +214,7 @@ func checkAnchorEvent(ctx context.Context, abi *contracts.Anchor, cp Checkpoint,
 		return fmt.Errorf("%w: block %d: %w", ErrRootNotOnChain, a.Block, err)
 	}
 	if hdr.Hash() != a.BlockHash {
-		return fmt.Errorf("%w: block %d is %s, the receipt names %s (reorg?)", ErrRootNotOnChain, a.Block, hdr.Hash(), a.BlockHash)
+		return fmt.Errorf("%w: block %d is %s, the receipt names %s", ErrAnchorReorged, a.Block, hdr.Hash(), a.BlockHash)
 	}
 	bh := a.BlockHash
 	logs, err := o.Backend.FilterLogs(ctx, ethereum.FilterQuery{

@@ -1,0 +1,183 @@
+package witness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/wardgate/wardgate/ledger/proof"
+)
+
+// Log is the slice of the ledger the pusher needs.
+type Log interface {
+	Checkpoint(ctx context.Context) (proof.Checkpoint, error)
+	Consistency(ctx context.Context, size1, size2 uint64) ([][]byte, error)
+}
+
+// PusherConfig configures a Pusher.
+type PusherConfig struct {
+	Log    Log
+	Client *Client
+	// Peers lists the peers whose witnesses cosign this box's log.
+	Peers func() []string
+	// Verifier is peer's cosignature verifier (from its attested record
+	// key), or false if the peer is not admitted now.
+	Verifier func(peer string) (note.Verifier, bool)
+	Logger   *slog.Logger
+}
+
+// keepCosigned bounds the cosigned checkpoints kept in memory for receipts.
+const keepCosigned = 256
+
+// Pusher has this box's newest checkpoint cosigned by its peers and keeps
+// the cosignatures for receipts. They live in memory: after a restart the
+// next push cosigns a new checkpoint.
+type Pusher struct {
+	cfg    PusherConfig
+	mu     sync.Mutex
+	known  map[string]uint64 // peer -> size its witness last cosigned
+	sizes  []uint64          // cosigned sizes, ascending, at most keepCosigned
+	cosigs map[uint64][]byte // size -> cosignature lines
+}
+
+// NewPusher makes a pusher; call Push or Run.
+func NewPusher(cfg PusherConfig) *Pusher {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Pusher{cfg: cfg, known: map[string]uint64{}, cosigs: map[uint64][]byte{}}
+}
+
+// Run pushes every interval until ctx ends.
+func (p *Pusher) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := p.Push(ctx); err != nil && ctx.Err() == nil {
+			p.cfg.Logger.Warn("witnessing incomplete", "err", err)
+		}
+	}
+}
+
+// Push has the newest checkpoint cosigned by each peer and returns the
+// peers' refusals and failures joined.
+func (p *Pusher) Push(ctx context.Context) error {
+	cp, err := p.cfg.Log.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	if cp.Note == "" {
+		return fmt.Errorf("witness: checkpoint at size %d is version 1 (no signed note) and cannot be witnessed", cp.Size)
+	}
+	var errs []error
+	for _, peer := range p.cfg.Peers() {
+		if err := p.pushTo(ctx, peer, &cp); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// pushTo sends cp to one peer, retrying once from the size a 409 names.
+func (p *Pusher) pushTo(ctx context.Context, peer string, cp *proof.Checkpoint) error {
+	v, ok := p.cfg.Verifier(peer)
+	if !ok {
+		return nil // not admitted: its witness is not one to trust now
+	}
+	p.mu.Lock()
+	old := p.known[peer]
+	p.mu.Unlock()
+	if old == cp.Size {
+		return nil // cosigned already
+	}
+	for range 2 {
+		r, err := p.request(ctx, old, cp)
+		if err != nil {
+			return err
+		}
+		lines, err := p.cfg.Client.AddCheckpoint(ctx, peer, r)
+		var conflict *ConflictError
+		if errors.As(err, &conflict) && conflict.Size <= cp.Size && conflict.Size != old {
+			old = conflict.Size
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return p.keep(peer, v, cp, lines)
+	}
+	return fmt.Errorf("witness: %q keeps answering 409", peer)
+}
+
+// request builds the add-checkpoint request from old to cp.
+func (p *Pusher) request(ctx context.Context, old uint64, cp *proof.Checkpoint) (*Request, error) {
+	r := &Request{OldSize: old, Checkpoint: []byte(cp.Note)}
+	if old == 0 || old >= cp.Size {
+		return r, nil
+	}
+	hs, err := p.cfg.Log.Consistency(ctx, old, cp.Size)
+	if err != nil {
+		return nil, fmt.Errorf("witness: consistency %d -> %d: %w", old, cp.Size, err)
+	}
+	for _, h := range hs {
+		r.Proof = append(r.Proof, [32]byte(h))
+	}
+	return r, nil
+}
+
+// keep checks the peer's cosignature with its attested key and stores it.
+func (p *Pusher) keep(peer string, v note.Verifier, cp *proof.Checkpoint, lines []byte) error {
+	c := *cp
+	if err := c.AddCosignatures(lines); err != nil {
+		return fmt.Errorf("witness: %q: %w", peer, err)
+	}
+	names, err := c.Cosigners([]note.Verifier{v})
+	if err != nil {
+		return fmt.Errorf("witness: %q: %w", peer, err)
+	}
+	if len(names) != 1 {
+		return fmt.Errorf("%w: %q returned no cosignature by its attested key", ErrBadSignature, peer)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.known[peer] = cp.Size
+	if _, ok := p.cosigs[cp.Size]; !ok {
+		p.sizes = append(p.sizes, cp.Size)
+		slices.Sort(p.sizes)
+		if len(p.sizes) > keepCosigned {
+			delete(p.cosigs, p.sizes[0])
+			p.sizes = p.sizes[1:]
+		}
+	}
+	p.cosigs[cp.Size] = append(p.cosigs[cp.Size], lines...)
+	return nil
+}
+
+// Cosignatures returns the cosignature lines kept for the checkpoint at
+// size (the ledger's receipt hook).
+func (p *Pusher) Cosignatures(size uint64) []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.cosigs[size])
+}
+
+// LatestCosigned is the largest cosigned checkpoint size (0 if none).
+func (p *Pusher) LatestCosigned() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.sizes); n > 0 {
+		return p.sizes[n-1]
+	}
+	return 0
+}
