@@ -1,0 +1,273 @@
+package records
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wardgate/wardgate/records/hl7"
+	"github.com/wardgate/wardgate/records/route"
+)
+
+// routedPair: city-general delivers HL7 ADT to one engine, other HL7 to a
+// second, FHIR Observations to one HTTP endpoint and other FHIR JSON to a
+// FHIR server taking batch Bundles; CDA has no route.
+type routedPair struct {
+	a, b          *recBox
+	adt, lab      *scriptEngine
+	obs           *lanEndpoint
+	fhirSrv       *fhirServer
+	obsURL, fhirU string
+}
+
+func newRoutedPair(t *testing.T) *routedPair {
+	t.Helper()
+	p := &routedPair{obs: &lanEndpoint{}, fhirSrv: &fhirServer{got: map[string]int{}}}
+	aa := func(_ int, m *hl7.MSH) []byte { return ackFrame(m, "AA") }
+	p.adt, p.lab = &scriptEngine{reply: aa}, &scriptEngine{reply: aa}
+	p.obsURL = "http://" + serveHTTP(t, p.obs) + "/internal/ehr-obs"
+	p.fhirU = "http://" + serveHTTP(t, p.fhirSrv) + "/fhir"
+	routes := []Route{
+		{Name: "adt", Match: route.Match{Content: route.HL7v2, ReceivingApp: "HIS"}, Endpoint: Endpoint{URL: "mllp://" + p.adt.serve(t)}},
+		{Name: "lab", Match: route.Match{Content: route.HL7v2}, Endpoint: Endpoint{URL: "mllp://" + p.lab.serve(t), Connection: PerMessage}},
+		{Name: "obs", Match: route.Match{Content: route.FHIRJSON, ResourceType: "Observation"}, Endpoint: Endpoint{URL: p.obsURL}},
+		{Name: "fhir", Match: route.Match{Content: route.FHIRJSON}, Endpoint: Endpoint{URL: p.fhirU, FHIRBatch: true}},
+	}
+	n := &recNet{addrs: map[string]string{}}
+	p.a = newRecBox(t, n, "st-mary", Delivery{}, nil)
+	p.b = newRecBox(t, n, "city-general", Delivery{}, func(c *Config) { c.Routes = routes })
+	admit(t, fixture(t), p.a, p.b)
+	return p
+}
+
+// A mixed stream (HL7 for two applications, FHIR of two resource types,
+// a CDA document) from one peer reaches each hospital system by route,
+// once each; the record no route takes is refused as no_route, not
+// retryable, and counted.
+func TestRoutesMixedStream(t *testing.T) {
+	p := newRoutedPair(t)
+	lab := strings.Replace(strings.Replace(adtA01, "|HIS|", "|LAB|", 1), "ADT^A01^ADT_A01", "ORU^R01^ORU_R01", 1)
+	type rec struct {
+		ct, body string
+	}
+	var recs []rec
+	for i := range 5 {
+		id := string(rune('A'+i)) + "1"
+		recs = append(recs,
+			rec{hl7.HL7ContentType, withControlID("ADT" + id)},
+			rec{hl7.HL7ContentType, strings.Replace(lab, "MSG00001", "LAB"+id, 1)},
+			rec{"application/fhir+json", `{"resourceType":"Observation","id":"` + id + `"}`},
+			rec{"application/fhir+json", `{"resourceType":"Patient","id":"` + id + `"}`})
+	}
+	var wg sync.WaitGroup
+	for _, r := range recs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if st, out := post(t, p.a, "city-general", r.ct, []byte(r.body)); st != 200 {
+				t.Errorf("%.40s: %d %s", r.body, st, out)
+			}
+		}()
+	}
+	wg.Wait()
+	if p.adt.count() != 5 || p.lab.count() != 5 || p.obs.count() != 5 {
+		t.Fatalf("deliveries: adt engine %d, lab engine %d, observations %d; want 5 each", p.adt.count(), p.lab.count(), p.obs.count())
+	}
+	for _, b := range p.adt.got {
+		if !strings.Contains(string(b), "|HIS|") {
+			t.Fatalf("adt engine got a message for another application: %q", b)
+		}
+	}
+	for i := range 5 {
+		id := string(rune('A'+i)) + "1"
+		if n := p.fhirSrv.times([]byte(`{"resourceType":"Patient","id":"` + id + `"}`)); n != 1 {
+			t.Fatalf("FHIR server got Patient %s %d times", id, n)
+		}
+	}
+	cda := `<ClinicalDocument xmlns="urn:hl7-org:v3"><title>discharge</title></ClinicalDocument>`
+	st, out := post(t, p.a, "city-general", "application/cda+xml", []byte(cda))
+	wantRefusal(t, st, out, http.StatusBadGateway, codeNoRoute, "no delivery route")
+	var pe peerError
+	json.Unmarshal(out, &pe)
+	if pe.Retryable == nil || *pe.Retryable || pe.Box != "city-general" {
+		t.Fatalf("no_route refusal: box %q retryable %v; want city-general, false", pe.Box, pe.Retryable)
+	}
+	if n := p.b.r.NoRoute(); n != 1 {
+		t.Fatalf("no_route counted %d times, want 1", n)
+	}
+	for _, h := range p.b.r.Endpoints() {
+		if h.State != EndpointUp || h.Outcomes[outcomeDelivered] != 5 || h.LastSuccess.IsZero() || h.InFlight != 0 {
+			t.Fatalf("route %s health %+v, want up with 5 delivered", h.Route, h)
+		}
+	}
+}
+
+// The sending hospital learns the refusal code, the receiving box and
+// whether a retry helps; never the receiver's endpoint URL or address,
+// nor the engine's own text; and the refusal's prefix appears once.
+func TestSenderErrorHidesReceiverInternals(t *testing.T) {
+	const secret = "SECRET-ENGINE-TEXT-PATIENT-7"
+	eng := &scriptEngine{reply: func(_ int, m *hl7.MSH) []byte {
+		var b strings.Builder
+		hl7.WriteFrame(&b, hl7.BuildAck(m, "AR", secret, time.Now()))
+		return []byte(b.String())
+	}}
+	engAddr := eng.serve(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	downURL := "http://" + ln.Addr().String() + "/internal/ehr-intake"
+	ln.Close() // the EHR is down
+	n := &recNet{addrs: map[string]string{}}
+	a := newRecBox(t, n, "st-mary", Delivery{}, nil)
+	b := newRecBox(t, n, "city-general", Delivery{}, func(c *Config) {
+		c.Routes = []Route{
+			{Name: "engine", Match: route.Match{Content: route.HL7v2}, Endpoint: Endpoint{URL: "mllp://" + engAddr}},
+			{Name: "ehr", Match: route.Match{Content: route.Any}, Endpoint: Endpoint{URL: downURL}},
+		}
+	})
+	admit(t, fixture(t), a, b)
+	for _, tc := range []struct {
+		name, ct, body, code string
+		retry                bool
+	}{
+		{"EHR down", "application/fhir+json", `{"resourceType":"Patient","id":"x"}`, codeDelivery, true},
+		{"engine AR", hl7.HL7ContentType, adtA01, codeEngineRejected, false},
+	} {
+		st, out := post(t, a, "city-general", tc.ct, []byte(tc.body))
+		wantRefusal(t, st, out, http.StatusBadGateway, tc.code, `box "city-general"`)
+		var pe peerError
+		json.Unmarshal(out, &pe)
+		for _, internal := range []string{"127.0.0.1", engAddr, downURL, "/internal/", secret, "mllp://", "route"} {
+			if strings.Contains(string(out), internal) {
+				t.Errorf("%s: the sender's error names %q: %s", tc.name, internal, out)
+			}
+		}
+		if c := strings.Count(pe.Error, ErrDeliveryFailed.Error()); c != 1 {
+			t.Errorf("%s: prefix %q appears %d times: %s", tc.name, ErrDeliveryFailed, c, pe.Error)
+		}
+		if pe.Retryable == nil || *pe.Retryable != tc.retry {
+			t.Errorf("%s: retryable %v, want %v", tc.name, pe.Retryable, tc.retry)
+		}
+	}
+	// The receiving box keeps the detail: its endpoint health names the code.
+	hs := b.r.Endpoints()
+	if hs[0].State != EndpointDegraded || hs[0].LastError != codeEngineRejected || hs[1].State != EndpointDown || hs[1].LastError != codeDelivery {
+		t.Fatalf("receiver health: %+v", hs)
+	}
+}
+
+// An engine that closes the connection after each reply (as
+// node-hl7-server documents) and one that is slow to answer: with pooled
+// connections each message is still delivered once and answered by its
+// own ACK; an engine that never answers is refused as ack_timeout within
+// the ACK timeout.
+func TestMLLPEngineBehaviours(t *testing.T) {
+	closing := &closingEngine{}
+	addr := closing.serve(t)
+	silent := &scriptEngine{reply: func(int, *hl7.MSH) []byte { return nil }}
+	n := &recNet{addrs: map[string]string{}}
+	a := newRecBox(t, n, "st-mary", Delivery{}, nil)
+	b := newRecBox(t, n, "city-general", Delivery{}, func(c *Config) {
+		c.Routes = []Route{
+			{Name: "closing", Match: route.Match{Content: route.HL7v2, ReceivingApp: "HIS"}, Endpoint: Endpoint{URL: "mllp://" + addr}},
+			{Name: "silent", Match: route.Match{Content: route.HL7v2}, Endpoint: Endpoint{URL: "mllp://" + silent.serve(t), AckTimeout: 200 * time.Millisecond}},
+		}
+	})
+	admit(t, fixture(t), a, b)
+	for i := range 20 {
+		id := "CLS" + string(rune('A'+i))
+		if st, out := post(t, a, "city-general", hl7.HL7ContentType, []byte(withControlID(id))); st != 200 {
+			t.Fatalf("message %s: %d %s", id, st, out)
+		}
+		time.Sleep(5 * time.Millisecond) // let the engine's close land on the idle connection
+	}
+	if got := closing.count(); got != 20 {
+		t.Fatalf("closing engine got %d messages for 20 records", got)
+	}
+	t0 := time.Now()
+	silentMsg := strings.Replace(withControlID("SIL1"), "|HIS|", "|LAB|", 1)
+	st, out := post(t, a, "city-general", hl7.HL7ContentType, []byte(silentMsg))
+	wantRefusal(t, st, out, http.StatusBadGateway, codeAckTimeout, "did not acknowledge")
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Fatalf("ack timeout of 200ms took %s", d)
+	}
+	if len(b.l.Lookup(sha256.Sum256([]byte(silentMsg)))) != 0 {
+		t.Fatal("a record without an ACK was journaled as delivered")
+	}
+}
+
+// closingEngine answers each message AA and closes the connection.
+type closingEngine struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (e *closingEngine) serve(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				msg, err := hl7.ReadFrame(bufio.NewReader(c), 1<<20)
+				if err != nil {
+					return
+				}
+				m, _ := hl7.ParseMSH(msg)
+				e.mu.Lock()
+				e.got = append(e.got, m.ControlID)
+				e.mu.Unlock()
+				c.Write(ackFrame(m, "AA"))
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func (e *closingEngine) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.got)
+}
+
+// An engine that sends a stray ACK on an idle pooled connection (as
+// node-hl7-server was seen to): the box finds it before reusing the
+// connection, so the next record goes once, on a fresh connection, and
+// is answered by its own ACK.
+func TestMLLPStaleAckOnIdleConnection(t *testing.T) {
+	eng := &scriptEngine{
+		reply: func(_ int, m *hl7.MSH) []byte { return ackFrame(m, "AA") },
+		late: func(_ int, m *hl7.MSH) []byte {
+			stale := *m
+			stale.ControlID = "STALE-" + m.ControlID
+			return ackFrame(&stale, "AA")
+		},
+	}
+	a, _ := mllpPair(t, eng)
+	for _, id := range []string{"IDLE1", "IDLE2", "IDLE3"} {
+		if st, out := post(t, a, "city-general", hl7.HL7ContentType, []byte(withControlID(id))); st != 200 {
+			t.Fatalf("%s: %d %s", id, st, out)
+		}
+		time.Sleep(80 * time.Millisecond) // the stray ACK lands while the connection idles
+	}
+	eng.mu.Lock()
+	defer eng.mu.Unlock()
+	if len(eng.got) != 3 {
+		t.Fatalf("engine got %d messages for 3 records (a stale ACK cost a resend)", len(eng.got))
+	}
+}
