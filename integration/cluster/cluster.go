@@ -544,6 +544,7 @@ type Peer struct {
 	State        string    `json:"state"`
 	Verdict      string    `json:"verdict"`
 	WireGuardKey string    `json:"wireguard_key"`
+	Path         string    `json:"path"` // direct | relay
 	Expiry       time.Time `json:"expiry"`
 	LastReportID string    `json:"last_report_id"`
 	RxBytes      uint64    `json:"rx_bytes"`
