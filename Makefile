@@ -40,7 +40,7 @@ export WARDGATE_CYCLONEDX := $(CYCLONEDX)
 
 APT_PKGS  := swtpm swtpm-tools tpm2-tools iperf3 wireguard-tools libssl-dev gcc iproute2 iputils-ping
 
-.PHONY: all build release sbom-tool test unit race demo bench bench-tunnel bench-records contracts contracts-check install deps geth geth-clique chain-consortium lint fmt vet clean
+.PHONY: all build release sbom-tool test unit race mutants demo bench bench-tunnel bench-records bench-mesh contracts contracts-check install deps geth geth-clique chain-consortium lint fmt vet clean
 
 all: build
 
@@ -123,6 +123,13 @@ unit:
 race:
 	$(GO) test -race -count=1 -timeout 30m $(RACE_PKGS)
 
+# mutants applies each mutant of every mutants.json (a check removed or
+# inverted, see docs/guarantees.md) and runs the tests that must kill it;
+# it fails if one survives, no longer applies, or a guarantee has none.
+# MUTANTS=regex runs only the matching mutant ids.
+mutants: geth geth-clique
+	$(GO) run ./internal/mutants/cmd $(if $(MUTANTS),-only '$(MUTANTS)')
+
 bench: deps geth geth-clique
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./attest/... ./firmware/... ./ledger/...
 	$(GO) test -run '^$$' -bench 'StartToTunnel|RestartToTunnel|TamperToRevocation' -benchtime 3x ./integration/
@@ -134,6 +141,13 @@ bench-tunnel: deps build
 # labelled profile, against the plain tunnel), then as deployed: two
 # wardgated processes, userspace on loopback and (as root) kernel TUN in
 # network namespaces, each box's CPU read from /proc.
+# bench-mesh: MESH_N boxes (default 24) in a full mesh, discrete-TPM
+# timing (120 ms quotes), batched quotes then the unbatched baseline, and
+# tamper-at-run-time to revocation (issue 15; docs/scale.md).
+MESH_N ?= 24
+bench-mesh: deps geth geth-clique
+	MESH_N=$(MESH_N) $(GO) test -run '^$$' -bench 'BenchmarkMesh$$' -benchtime 1x -timeout 60m -v ./integration/
+
 bench-records: deps build
 	$(GO) test -run '^$$' -bench 'BenchmarkRecords$$' -benchtime 1x -v ./integration/
 	$(GO) test -run '^$$' -bench 'BenchmarkRecordsDaemons' -benchtime 1x -v ./integration/

@@ -86,6 +86,8 @@ type Gateway struct {
 	selfComp []control.ComponentInfo
 
 	relayPaths *relayPaths // the NAT relay client and each peer's path (relay.go)
+
+	witness *gatewayWitness // C2SP witnessing (witness.go); nil when witness.off
 }
 
 // Start composes the box, step by step. On any error everything already
@@ -311,6 +313,7 @@ func (d *Gateway) bind(ctx context.Context) (*listeners, error) {
 		d.metrics.Registry().MustRegister(relayCollector{d.relay}, deliveryCollector{d.relay})
 	}
 	d.registerRelayMetrics()
+	d.registerScaleMetrics()
 	if err := d.startAPI(l.withContext); err != nil {
 		return nil, fmt.Errorf("api/metrics: %w", err)
 	}
@@ -368,6 +371,7 @@ func (d *Gateway) serve(l *listeners) {
 		d.goDo(func() { d.watchAnchoring(d.bg) })
 	}
 	d.startPathWatch()
+	d.startWitnessing()
 	d.goDo(func() { d.watchRuntime(d.bg) })
 	for _, p := range d.peers {
 		d.goDo(func() { d.peerLoop(d.bg, p) })
@@ -630,6 +634,9 @@ func (d *Gateway) startRelay(ctx context.Context, l *listeners) error {
 	if err := d.newRelay(); err != nil {
 		return err
 	}
+	if err := d.newWitness(); err != nil {
+		return err
+	}
 	for _, w := range d.cfg.Warnings() {
 		d.log.Warn("INSECURE: " + w)
 	}
@@ -730,7 +737,7 @@ func (d *Gateway) listenRelayPeers(add func(string, *http.Server, net.Listener, 
 	if err != nil {
 		return fmt.Errorf("records.peer_port %d on the tunnel address: %w", c.Records.PeerPort, err)
 	}
-	add("records-peer", d.relayHTTPServer(d.relay.PeerHandler()), netlimit.Listen(pln, netlimit.Limits{}), false)
+	add("records-peer", d.relayHTTPServer(d.peerHandler()), netlimit.Listen(pln, netlimit.Limits{}), false)
 	return nil
 }
 
