@@ -230,7 +230,11 @@ func (l *Ledger) anchorer(ctx context.Context) {
 		l.mu.Lock()
 		l.chainErr = err
 		l.mu.Unlock()
-		wait := 30 * time.Second // safety net; checkpoints kick us
+		// Checkpoints kick us; between them the round still runs every
+		// recheckEvery, so that an anchor a reorg took away is noticed
+		// (and its receipts go back to pending) within seconds, not at
+		// the next checkpoint.
+		wait := recheckEvery
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -293,6 +297,10 @@ func (l *Ledger) anchorLatest(ctx context.Context) error {
 
 // recheckDepth is how many of the newest anchors each round re-checks.
 const recheckDepth = 4
+
+// recheckEvery is the longest an idle anchorer waits before re-checking
+// its newest anchors: at most recheckDepth header reads.
+const recheckEvery = 3 * time.Second
 
 // recheckAnchors makes sure the newest anchors still sit in canonical
 // blocks, so that a receipt never names a block a reorg took away. An

@@ -42,6 +42,7 @@ var refusals = []struct {
 	{proof.ErrBadProof, "bad_proof"},
 	{proof.ErrPending, "pending"},
 	{proof.ErrWrongChain, "wrong_chain"},
+	{proof.ErrAnchorReorged, "anchor_reorged"},
 	{proof.ErrRootNotOnChain, "root_not_on_chain"},
 	{proof.ErrUnregisteredGateway, "unregistered_gateway"},
 	{proof.ErrGatewayNotBound, "gateway_not_bound"},
