@@ -54,6 +54,7 @@ type Config struct {
 	Metrics     Metrics     `yaml:"metrics,omitempty"`
 	Records     Records     `yaml:"records,omitempty"`
 	Audit       Audit       `yaml:"audit,omitempty"`
+	Witness     Witness     `yaml:"witness,omitempty"`
 	Relay       Relay       `yaml:"relay,omitempty"` // the NAT relay (relay.go)
 
 	// base is the directory relative paths are resolved against.

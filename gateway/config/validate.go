@@ -50,6 +50,7 @@ func (c *Config) validate() Errors {
 	c.validateMetrics(k)
 	c.validateRecords(k)
 	c.validateAudit(k)
+	c.validateWitness(k)
 	return k.errs
 }
 
