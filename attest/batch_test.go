@@ -2,9 +2,15 @@ package attest_test
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"fmt"
 	"sync"
 	"testing"
+
+	gattest "github.com/google/go-attestation/attest"
 
 	"github.com/wardgate/wardgate/attest"
 	"github.com/wardgate/wardgate/attest/devtpm"
@@ -155,4 +161,31 @@ func TestBatchSingleLeaf(t *testing.T) {
 	if vd, _ := r.appraise(t, 0, nonces[0], evs[0]); !vd.Passed() {
 		t.Fatalf("refused: %v", vd.Reasons())
 	}
+}
+
+// TestSigCacheKeyedBySignature: a quote whose signature was verified once
+// does not pass again with another signature, nor under another AK: the
+// cache remembers (AK, quote, signature), not the quote alone.
+func TestSigCacheKeyedBySignature(t *testing.T) {
+	c := newCheckBox(t)
+	ev := c.fresh(t)
+	c.quoted(t, ev) // verified, and now cached
+	forged := *ev
+	forged.Signature = softSign(t, mustKey(t), ev.Quote)
+	if _, r := attest.CheckQuote(c.ak, &forged); r == nil || r.Code != attest.ReasonQuoteSignature {
+		t.Fatalf("a cached quote with another signature: %v, want %s", r, attest.ReasonQuoteSignature)
+	}
+	attacker := mustKey(t)
+	if _, r := attest.CheckQuote(&gattest.AKPublic{Public: &attacker.PublicKey, Hash: crypto.SHA256}, ev); r == nil {
+		t.Fatal("a cached quote passed under another AK")
+	}
+}
+
+func mustKey(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
