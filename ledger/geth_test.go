@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/keystore"
+	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/google/uuid"
@@ -61,15 +62,22 @@ type gethNode struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	logFile *os.File
+	chainID uint64
 }
 
 func (g *gethNode) url() string { return "http://127.0.0.1:" + strconv.Itoa(g.port) }
 
 func newGeth(t testing.TB) *gethNode {
 	t.Helper()
+	return newGethOn(t, DevGenesis())
+}
+
+// newGethOn is newGeth on genesis g (another chain id, say).
+func newGethOn(t testing.TB, genesis *core.Genesis) *gethNode {
+	t.Helper()
 	bin := gethBinary(t)
-	g := &gethNode{t: t, dir: t.TempDir(), port: testutil.FreePort(t), auth: testutil.FreePort(t)}
-	gen, err := json.Marshal(DevGenesis())
+	g := &gethNode{t: t, dir: t.TempDir(), port: testutil.FreePort(t), auth: testutil.FreePort(t), chainID: genesis.Config.ChainID.Uint64()}
+	gen, err := json.Marshal(genesis)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +100,7 @@ func (g *gethNode) start() {
 	}
 	g.logFile = lf
 	g.cmd = exec.Command(gethBinary(t), "--dev", "--dev.period", "0", "--datadir", filepath.Join(g.dir, "data"),
-		"--networkid", strconv.Itoa(DevChainID), "--http", "--http.addr", "127.0.0.1", "--http.port", strconv.Itoa(g.port),
+		"--networkid", strconv.FormatUint(g.chainID, 10), "--http", "--http.addr", "127.0.0.1", "--http.port", strconv.Itoa(g.port),
 		"--http.api", "eth,net,web3", "--authrpc.addr", "127.0.0.1", "--authrpc.port", strconv.Itoa(g.auth),
 		"--port", "0", "--nodiscover", "--maxpeers", "0", "--ipcdisable", "--verbosity", "2")
 	g.cmd.Stdout, g.cmd.Stderr = lf, lf
