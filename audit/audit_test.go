@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wardgate/wardgate/audit/audittest"
 	"github.com/wardgate/wardgate/internal/testutil"
 )
 
@@ -37,9 +38,9 @@ func everyKind() []Event {
 	return out
 }
 
-func newTestLog(t *testing.T, r *rsyslog, buffer int) *Log {
+func newTestLog(t *testing.T, r *audittest.Rsyslog, buffer int) *Log {
 	t.Helper()
-	l, err := New(Config{Box: "hospital-a", Syslog: &SyslogConfig{Address: r.addr(), TLS: r.tls()}, Buffer: buffer, Logger: testutil.QuietLogger()})
+	l, err := New(Config{Box: "hospital-a", Syslog: &SyslogConfig{Address: r.Addr(), TLS: rsyslogTLS(t, r)}, Buffer: buffer, Logger: testutil.QuietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func newTestLog(t *testing.T, r *rsyslog, buffer int) *Log {
 // ATNA AuditMessage with its codes. rsyslog takes TLS only, so a sender
 // that stopped using TLS delivers nothing and fails here.
 func TestSyslogEveryEventOverTLS(t *testing.T) {
-	r := startRsyslog(t)
+	r := audittest.StartRsyslog(t)
 	l := newTestLog(t, r, DefaultBuffer)
 	const burst, workers = 1500, 4
 	var wg sync.WaitGroup
@@ -72,8 +73,8 @@ func TestSyslogEveryEventOverTLS(t *testing.T) {
 	}
 	wg.Wait()
 	want := burst + len(Kinds())
-	testutil.WaitForWithin(t, time.Minute, fmt.Sprintf("%d messages at rsyslog", want), func() bool { return len(r.lines()) >= want })
-	msgs := received(t, r.lines())
+	testutil.WaitForWithin(t, time.Minute, fmt.Sprintf("%d messages at rsyslog", want), func() bool { return len(r.Lines()) >= want })
+	msgs := received(t, r.Lines())
 	if len(msgs) != want || l.Dropped() != 0 {
 		t.Fatalf("rsyslog has %d messages, dropped %d; want %d, none dropped", len(msgs), l.Dropped(), want)
 	}
@@ -111,12 +112,12 @@ func checkCodes(t *testing.T, k Kind, m *Message) {
 // are dropped and counted in wardgate_audit_dropped_total; when rsyslog is
 // back the sender reconnects and delivers the queued ones.
 func TestOutageBuffersThenDrops(t *testing.T) {
-	r := startRsyslog(t)
+	r := audittest.StartRsyslog(t)
 	const buffer, extra = 40, 25
 	l := newTestLog(t, r, buffer)
 	l.Emit(Event{Kind: ConfigLoad})
-	testutil.WaitFor(t, "first message at rsyslog", func() bool { return len(r.lines()) == 1 })
-	r.stop()
+	testutil.WaitFor(t, "first message at rsyslog", func() bool { return len(r.Lines()) == 1 })
+	r.Stop()
 	testutil.WaitFor(t, "sender notices the outage", func() bool { return !l.Connected() })
 
 	done := make(chan struct{})
@@ -139,10 +140,10 @@ func TestOutageBuffersThenDrops(t *testing.T) {
 	reg.MustRegister(l.Collector())
 	checkDroppedMetric(t, reg, l.Dropped())
 
-	r.start()
+	r.Start()
 	delivered := 1 + buffer + extra - int(l.Dropped())
-	testutil.WaitForWithin(t, time.Minute, "queued events delivered after the outage", func() bool { return len(r.lines()) >= delivered })
-	msgs := received(t, r.lines())
+	testutil.WaitForWithin(t, time.Minute, "queued events delivered after the outage", func() bool { return len(r.Lines()) >= delivered })
+	msgs := received(t, r.Lines())
 	if len(msgs) != delivered {
 		t.Fatalf("%d messages after the outage, want %d", len(msgs), delivered)
 	}

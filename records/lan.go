@@ -57,6 +57,7 @@ func (r *Relay) intake(w http.ResponseWriter, req *http.Request, want func(ct st
 		body, err = readBody(w, req, r.cfg.MaxBody)
 	}
 	if err != nil {
+		r.auditRefused(peer, nil, err) // refused before the body was read: no digest
 		writeError(w, err)
 		return "", nil, false
 	}

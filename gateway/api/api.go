@@ -34,6 +34,8 @@ type Config struct {
 	// security team's client certificates. Only they are admitted.
 	ClientCAFile string
 	Logger       *slog.Logger
+	// Audit, when set, records each request and serves GET /v1/audit.
+	Audit AuditTrail
 }
 
 // Server is the mTLS report API.
@@ -57,7 +59,7 @@ func New(cfg Config) (*Server, error) {
 		log = slog.Default()
 	}
 	log = log.With("component", "api")
-	return &Server{tls: tc, h: Handler(cfg.Backend, log), log: log}, nil
+	return &Server{tls: tc, h: withAudit(Handler(cfg.Backend, log), cfg.Audit, log), log: log}, nil
 }
 
 // TLSConfig is the server side of mutual TLS: TLS 1.3 only, and a client

@@ -31,6 +31,10 @@ type ServerConfig struct {
 	Group   string // default DefaultGroup; if it does not exist the socket keeps gid 0
 	Backend Backend
 	Logger  *slog.Logger
+	// Wrap, when set, wraps the handler, and ConnContext sees each
+	// connection: the box's audit trail of CLI access uses them.
+	Wrap        func(http.Handler) http.Handler
+	ConnContext func(context.Context, net.Conn) context.Context
 }
 
 // Server serves the control API on a unix socket.
@@ -78,7 +82,8 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	setGroup(cfg.Path, cfg.Group, log)
 	s := &Server{path: cfg.Path, ln: ln, log: log}
 	s.srv = &http.Server{
-		Handler:           Handler(cfg.Backend, log),
+		Handler:           wrap(cfg.Wrap, Handler(cfg.Backend, log)),
+		ConnContext:       cfg.ConnContext,
 		ReadHeaderTimeout: 5 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 	}
@@ -266,4 +271,12 @@ func reply(w http.ResponseWriter, log *slog.Logger, v any, err error) {
 	if err := enc.Encode(v); err != nil {
 		log.Debug("control reply", "err", err)
 	}
+}
+
+// wrap applies w to h, if w is set.
+func wrap(w func(http.Handler) http.Handler, h http.Handler) http.Handler {
+	if w == nil {
+		return h
+	}
+	return w(h)
 }
