@@ -116,12 +116,18 @@ $(GOLANGCI_LINT):
 # or lint slip fails in seconds rather than after the integration tests.
 test: deps geth geth-clique sbom-tool fmt vet lint contracts-check unit race
 
+# unit and race run go test through internal/testsum: the usual output,
+# then a summary of passed, failed and skipped tests. A skip fails the run
+# unless .ci/skips.txt names the test with a reason (CI is root with every
+# dependency installed: a test that skips there checks nothing).
+TESTSUM := $(GO) run ./internal/testsum/cmd -skips .ci/skips.txt --
+
 unit:
-	$(GO) test -count=1 -timeout 70m ./...
+	$(TESTSUM) -count=1 -timeout 70m ./...
 
 # race reruns the concurrent packages' tests under the race detector.
 race:
-	$(GO) test -race -count=1 -timeout 30m $(RACE_PKGS)
+	$(TESTSUM) -race -count=1 -timeout 30m $(RACE_PKGS)
 
 # mutants applies each mutant of every mutants.json (a check removed or
 # inverted, see docs/guarantees.md) and runs the tests that must kill it;
