@@ -2,6 +2,7 @@ package peerproto
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"sync"
@@ -131,7 +132,7 @@ func TestBatchNegotiation(t *testing.T) {
 	// the middle strips the header).
 	unbatched := serveConfig(t, b, HandlerConfig{Budget: DefaultBudget})
 	c.base = "https://" + endpoint(unbatched)
-	if _, _, _, err := c.Evidence(ctx, nonce); err != ErrDowngrade {
+	if _, _, _, err := c.Evidence(ctx, nonce); !errors.Is(err, ErrDowngrade) {
 		t.Fatalf("v1 after v2: err = %v, want ErrDowngrade", err)
 	}
 	c.Reset() // first contact again: the peer may have been reconfigured
