@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,6 +50,7 @@ func TestNATRelay(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	A, B := c.Box("hospital-a"), c.Box("hospital-b")
+	start := time.Now()
 
 	// No direct path: neither box reaches the other on the underlay.
 	if out, err := A.Exec(ctx, "ping", "-c", "1", "-W", "1", B.Host); err == nil {
@@ -64,6 +67,7 @@ func TestNATRelay(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	t.Logf("admitted through the relay %v after start", time.Since(start).Round(time.Millisecond))
 	// PATH in the table, as the operator sees it.
 	if out, err := A.CLI(ctx, "peers"); err != nil || !strings.Contains(string(out), "PATH") || !strings.Contains(string(out), "relay") {
 		t.Fatalf("wardgate peers shows no relay path: %v\n%s", err, out)
@@ -90,6 +94,7 @@ func TestNATRelay(t *testing.T) {
 		t.Fatalf("wardgate verify on a receipt carried through the relay: %v\n%s", err, out)
 	}
 
+	t.Logf("records exchanged and receipt verified at %v", time.Since(start).Round(time.Millisecond))
 	// Metrics: relay up, bytes relayed.
 	mfs := scrape(ctx, t, A)
 	if v := metricSum(mfs, "wardgate_relay_connected"); v != 1 {
@@ -98,8 +103,77 @@ func TestNATRelay(t *testing.T) {
 	if v := metricSum(mfs, "wardgate_relay_bytes_total", "kind", "packet"); v == 0 {
 		t.Errorf("wardgate_relay_bytes_total{kind=packet} = 0 after records went through the relay")
 	}
+
+	acked := relayRestartMidStream(ctx, t, c, n)
+	t.Logf("%d records acknowledged around a relay restart, all delivered, at %v", len(acked), time.Since(start).Round(time.Millisecond))
 	n.KillRelay()
-	assertRelayKeptNothing(t, n, [][]byte{[]byte("demo-9101"), []byte("MRNNATREL01"), []byte("DOE"), []byte("Doe")})
+	markers := [][]byte{[]byte("demo-9101"), []byte("MRNNATREL01"), []byte("DOE"), []byte("Doe")}
+	for _, id := range acked {
+		markers = append(markers, []byte(id))
+	}
+	assertRelayKeptNothing(t, n, markers)
+}
+
+// relayRestartMidStream sends records A->B back to back while the relay
+// is killed and restarted under them: the boxes reconnect, and every
+// record A acknowledged reaches B's EHR. It returns the acknowledged ids.
+func relayRestartMidStream(ctx context.Context, t *testing.T, c *cluster.Cluster, n *cluster.NAT) []string {
+	t.Helper()
+	A, B := c.Box("hospital-a"), c.Box("hospital-b")
+	var mu sync.Mutex
+	var acked []string
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; sctx.Err() == nil; i++ {
+			id := fmt.Sprintf("restart-%d", i)
+			rec := fmt.Appendf(nil, `{"resourceType":"Observation","id":%q,"status":"final"}`, id)
+			rctx, cancel := context.WithTimeout(sctx, 3*time.Second)
+			code, _, err := A.PostRecord(rctx, "hospital-b", "application/fhir+json", rec)
+			cancel()
+			if err == nil && code == http.StatusOK {
+				mu.Lock()
+				acked = append(acked, id)
+				mu.Unlock()
+			}
+		}
+	}()
+	waitCount := func(n int) {
+		for count() < n {
+			select {
+			case <-ctx.Done():
+				stop()
+				t.Fatalf("only %d records acknowledged around the relay restart", count())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	waitCount(3)
+	n.KillRelay()
+	before := count()
+	time.Sleep(time.Second)
+	if err := n.StartRelay(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, pair := range [][2]*cluster.Box{{A, B}, {B, A}} {
+		if _, err := pair[0].WaitPeer(ctx, pair[1].Name, onPath("relay")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitCount(before + 3)
+	stop()
+	<-done
+	for _, id := range acked {
+		if _, err := c.Sink.WaitFor(ctx, "hospital-b", `"id":"`+id+`"`); err != nil {
+			t.Fatalf("record %s was acknowledged but never reached B: %v", id, err)
+		}
+	}
+	if v := metricSum(scrape(ctx, t, A), "wardgate_relay_reconnects_total"); v < 1 {
+		t.Errorf("wardgate_relay_reconnects_total = %v after the relay restart", v)
+	}
+	return acked
 }
 
 // assertRelayKeptNothing checks the relay's working dir is empty and its

@@ -216,9 +216,15 @@ func (n *NAT) BlockDirect(ctx context.Context, b *Box, on bool) error {
 	}
 	return nft(ctx, b.NetNS, fmt.Sprintf(`
 table inet wgblock {
-	chain boxin { type filter hook input priority -10; policy accept; %[1]s }
-	chain boxout { type filter hook output priority -10; policy accept; %[1]s }
-}`, strings.Join(rules, "; ")))
+	chain boxin {
+		type filter hook input priority -10; policy accept;
+		%[1]s
+	}
+	chain boxout {
+		type filter hook output priority -10; policy accept;
+		%[1]s
+	}
+}`, strings.Join(rules, "\n\t\t")))
 }
 
 // configure points b at the relay and sets every peer's via.
