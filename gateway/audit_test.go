@@ -31,6 +31,8 @@ const patientMarker = "MRN-4711-DOE"
 // quarantine on b): every event kind arrives at the receiver and parses as
 // RFC 5424 with an ATNA AuditMessage, no message holds the records'
 // patient identifier, and a's report API serves them as FHIR AuditEvents.
+// On the way it checks that every metric the shipped Grafana dashboard and
+// alert rules query is one a exports (dashboards_test.go).
 func TestAuditTrail(t *testing.T) {
 	rs := audittest.StartRsyslog(t)
 	c := newConsortium(t, []string{"a", "b"})
@@ -44,6 +46,7 @@ func TestAuditTrail(t *testing.T) {
 	b.start(t)
 	a.waitPeer(t, "b", "admitted", func(p control.PeerInfo) bool { return p.State == control.PeerAdmitted })
 	recordBurst(t, a, 20)
+	checkShippedQueries(t, a) // the dashboard's and alerts' metrics, on a box with a peer and records
 	// A hospital system that typed the patient's number into To:.
 	if code, _, err := a.send(strings.ToLower(patientMarker), []byte(`{"resourceType":"Patient","id":"`+patientMarker+`"}`)); err != nil || code == http.StatusOK {
 		t.Fatalf("record to an unknown peer: %d %v, want a refusal", code, err)

@@ -53,7 +53,7 @@ func NewMetrics(b control.Backend, log *slog.Logger) *Metrics {
 	for _, o := range []string{OutcomePass, OutcomeFail, OutcomeError} {
 		m.attestations.WithLabelValues(o) // export zeros so rate() works from the start
 	}
-	m.reg.MustRegister(m.attestations, m.anchorErrors, &pull{b: b, log: m.log},
+	m.reg.MustRegister(m.attestations, m.anchorErrors, &pull{b: b, log: m.log}, stateCollector{b: b},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
