@@ -14,6 +14,8 @@ import (
 
 	gattest "github.com/google/go-attestation/attest"
 	"github.com/google/go-tpm/legacy/tpm2"
+
+	"github.com/wardgate/wardgate/attest/ima"
 	"github.com/wardgate/wardgate/internal/atomicfile"
 )
 
@@ -283,6 +285,12 @@ func (a *Attester) runtimeSince(from uint64) (*RuntimeLog, error) {
 		return nil, nil
 	}
 	b, err := a.cfg.Runtime.Since(from)
+	if errors.Is(err, ima.ErrPastEnd) {
+		// A verifier that last saw an earlier boot: send this boot's whole
+		// list, which it replays from the start.
+		from = 0
+		b, err = a.cfg.Runtime.Since(0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("attest: runtime list: %w", err)
 	}

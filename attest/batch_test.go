@@ -189,3 +189,30 @@ func mustKey(t *testing.T) *ecdsa.PrivateKey {
 	}
 	return k
 }
+
+// TestKnowsOnlyTheActivatedIdentity: re-activation is skipped only for
+// the exact EK certificate and AK the verifier activated.
+func TestKnowsOnlyTheActivatedIdentity(t *testing.T) {
+	r := newBatchRig(t, 1)
+	id, err := r.box.att.Identity(testCtx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.vs[0].Knows("b", id) {
+		t.Fatal("the activated identity is not known")
+	}
+	otherAK := *id
+	otherAK.AK.Public = bytes.Clone(id.AK.Public)
+	otherAK.AK.Public[len(otherAK.AK.Public)-1] ^= 1
+	otherEK := *id
+	otherEK.EKCert = bytes.Clone(id.EKCert)
+	otherEK.EKCert[len(otherEK.EKCert)-1] ^= 1
+	for name, x := range map[string]*attest.Identity{"another AK": &otherAK, "another EK": &otherEK} {
+		if r.vs[0].Knows("b", x) {
+			t.Errorf("%s is taken as the activated identity", name)
+		}
+	}
+	if r.vs[0].Knows("c", id) {
+		t.Error("an identity activated for b is known for c")
+	}
+}

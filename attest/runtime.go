@@ -72,12 +72,17 @@ func (v *Verifier) checkRuntime(peer string, ev *Evidence, pcrs []gattest.PCR) [
 	v.mu.Lock()
 	pos := v.state(peer).runtime
 	v.mu.Unlock()
-	entries, r := runtimeEntries(ev.Runtime, pos)
+	entries, pos, r := runtimeEntries(ev.Runtime, pos)
 	if r != nil {
 		return []Reason{*r}
 	}
 	n := ima.Replay(pos.pcr, entries, quoted)
 	if n < 0 {
+		// Ask for the whole list next time: a box that rebooted (same AK)
+		// starts its list again, and a full replay proves as much.
+		v.mu.Lock()
+		v.state(peer).runtime = runtimePos{}
+		v.mu.Unlock()
 		return []Reason{*reasonf(ReasonRuntimeLogInvalid, "the runtime list from entry %d does not replay to the quoted PCR %d: entries are missing, reordered or altered", pos.n, ima.PCR)}
 	}
 	out := v.unapproved(entries[:n])
@@ -90,19 +95,23 @@ func (v *Verifier) checkRuntime(peer string, ev *Evidence, pcrs []gattest.PCR) [
 }
 
 // runtimeEntries parses the evidence's list and checks it starts where the
-// verifier stopped.
-func runtimeEntries(l *RuntimeLog, pos runtimePos) ([]ima.Entry, *Reason) {
+// verifier stopped, or at the beginning (a box that rebooted sends its
+// whole new list); it returns the position the list starts from.
+func runtimeEntries(l *RuntimeLog, pos runtimePos) ([]ima.Entry, runtimePos, *Reason) {
 	if l == nil {
-		return nil, reasonf(ReasonRuntimeLogInvalid, "the evidence carries no runtime measurement list")
+		return nil, pos, reasonf(ReasonRuntimeLogInvalid, "the evidence carries no runtime measurement list")
 	}
-	if l.From != pos.n {
-		return nil, reasonf(ReasonRuntimeLogInvalid, "the runtime list starts at entry %d; this verifier has verified %d", l.From, pos.n)
+	if l.From != pos.n && l.From != 0 {
+		return nil, pos, reasonf(ReasonRuntimeLogInvalid, "the runtime list starts at entry %d; this verifier has verified %d", l.From, pos.n)
+	}
+	if l.From == 0 {
+		pos = runtimePos{}
 	}
 	es, err := ima.Parse(l.Entries)
 	if err != nil {
-		return nil, reasonf(ReasonRuntimeLogInvalid, "%v", err)
+		return nil, pos, reasonf(ReasonRuntimeLogInvalid, "%v", err)
 	}
-	return es, nil
+	return es, pos, nil
 }
 
 func (v *Verifier) unapproved(es []ima.Entry) []Reason {

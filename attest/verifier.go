@@ -89,12 +89,14 @@ type peerState struct {
 	ak      *gattest.AKPublic
 	refusal *Reason    // why identity/activation was refused, if it was
 	runtime runtimePos // how far the peer's runtime list is verified
+	id      *Identity  // the identity whose AK was activated
 }
 
 type pendingActivation struct {
 	secret []byte
 	ak     *gattest.AKPublic
 	ekFP   string
+	id     *Identity // as presented, for Knows
 }
 
 type nonceEntry struct {
@@ -248,7 +250,7 @@ func (v *Verifier) Challenge(ctx context.Context, peer string, id *Identity) (*C
 	}
 	v.mu.Lock()
 	st := v.state(peer)
-	st.pending = &pendingActivation{secret: secret, ak: akPub, ekFP: fp}
+	st.pending = &pendingActivation{secret: secret, ak: akPub, ekFP: fp, id: id}
 	v.mu.Unlock()
 	return &Challenge{Version: ProtocolVersion, Credential: ec.Credential, Secret: ec.Secret}, nil
 }
@@ -273,10 +275,27 @@ func (v *Verifier) Activate(ctx context.Context, peer string, resp *ChallengeRes
 	}
 	v.mu.Lock()
 	// A new AK is a new boot: its runtime list starts again from entry 0.
-	st.ak, st.ekFP, st.refusal, st.runtime = p.ak, p.ekFP, nil, runtimePos{}
+	st.ak, st.ekFP, st.refusal, st.runtime, st.id = p.ak, p.ekFP, nil, runtimePos{}, p.id
 	v.mu.Unlock()
 	v.log.Info("peer AK activated", "peer", peer, "ek", p.ekFP)
 	return nil
+}
+
+// Knows says whether id is exactly the identity (EK certificate and AK)
+// whose AK this verifier has already activated for peer, with no refusal
+// since. Activation proved that this AK lives beside this EK; a peer that
+// restarted with the same AK (it keeps its AK blob) need not prove it
+// again, and only its TPM can sign quotes with it. With N peers hello-ing
+// at once, re-activating each costs the box N slow TPM activations.
+func (v *Verifier) Knows(peer string, id *Identity) bool {
+	if id == nil {
+		return false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	st := v.peers[peer]
+	return st != nil && st.ak != nil && st.refusal == nil && st.id != nil &&
+		bytes.Equal(st.id.EKCert, id.EKCert) && bytes.Equal(st.id.AK.Public, id.AK.Public)
 }
 
 // Nonce issues a fresh single-use nonce for the peer's next round. It

@@ -285,6 +285,10 @@ func (d *Gateway) firstContact(ctx context.Context, p *peerState) error {
 	if err != nil {
 		return asMalformed(attest.ReasonIdentityMalformed, fmt.Errorf("identity: %w", err))
 	}
+	if d.verifier.Knows(name, id) {
+		p.setActivated()
+		return nil
+	}
 	ch, err := d.verifier.Challenge(ctx, name, id)
 	if isRefusal(err) {
 		return nil

@@ -172,3 +172,10 @@ func (c admittedCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descPeerAdmitted, prometheus.GaugeValue, v, name)
 	}
 }
+
+// setActivated records that p's AK is activated in the verifier.
+func (p *peerState) setActivated() {
+	p.mu.Lock()
+	p.activated = true
+	p.mu.Unlock()
+}

@@ -223,6 +223,7 @@ func runMesh(b *testing.B, n int, batched bool, interval, steady time.Duration) 
 	}
 	r.fullMesh = at.Sub(t0)
 	r.meshFromReady = at.Sub(ready)
+	keepLogs(b, boxes)
 
 	time.Sleep(interval) // past the start-up rounds
 	m0, err := scrapeAll(ctx, boxes)
@@ -342,4 +343,24 @@ func BenchmarkMesh(b *testing.B) {
 			b.ReportMetric(r.tamperRevoked.Seconds(), "s/tamper-to-revocation")
 		})
 	}
+}
+
+// keepLogs copies each box's log to $MESH_LOGS, if set, for reading after
+// the run (the cluster's own folder goes with the benchmark).
+func keepLogs(b *testing.B, boxes []*cluster.Box) {
+	dir := os.Getenv("MESH_LOGS")
+	if dir == "" {
+		return
+	}
+	b.Cleanup(func() {
+		for _, bx := range boxes {
+			raw, err := os.ReadFile(bx.LogPath)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, bx.Name+".log"), raw, 0o644)
+			}
+			if err != nil {
+				b.Logf("keeping %s's log: %v", bx.Name, err)
+			}
+		}
+	})
 }

@@ -137,10 +137,14 @@ func (m *Measurer) Since(from uint64) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if from > uint64(len(m.entries)) {
-		return nil, fmt.Errorf("ima: position %d is past the list's %d entries", from, len(m.entries))
+		return nil, fmt.Errorf("%w: position %d, the list has %d entries", ErrPastEnd, from, len(m.entries))
 	}
 	return Marshal(m.entries[from:]), nil
 }
+
+// ErrPastEnd is a position beyond the list: the verifier last saw an
+// earlier boot's list, and needs this boot's from the start.
+var ErrPastEnd = errors.New("ima: position is past the end of the list (the box rebooted)")
 
 // KernelListPath is where a real box's kernel publishes its IMA list.
 const KernelListPath = "/sys/kernel/security/ima/binary_runtime_measurements"
@@ -170,7 +174,7 @@ func (k KernelList) Since(from uint64) ([]byte, error) {
 		return nil, err
 	}
 	if from > uint64(len(es)) {
-		return nil, fmt.Errorf("ima: position %d is past the list's %d entries", from, len(es))
+		return nil, fmt.Errorf("%w: position %d, the list has %d entries", ErrPastEnd, from, len(es))
 	}
 	return Marshal(es[from:]), nil
 }
