@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wardgate/wardgate/internal/testutil"
 	"github.com/wardgate/wardgate/ledger/chainadmin"
@@ -146,6 +147,10 @@ func TestReorgedAnchorSentAgain(t *testing.T) {
 	}
 	waitAnchored(t, l, 3)
 	stale := *l.Status(ctx).LastAnchor
+	staleRc, err := l.Receipt(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	b := sc.sim.Client()
 	parent, err := b.HeaderByNumber(ctx, new(big.Int).SetUint64(stale.Block-1))
 	if err != nil {
@@ -163,13 +168,18 @@ func TestReorgedAnchorSentAgain(t *testing.T) {
 		t.Fatalf("the anchor block is still canonical after the fork (%v)", err)
 	}
 	sc.paused.Store(false)
+	// The receipt issued before the reorg names a lost block: refused by name.
+	if _, err := proof.Verify(ctx, staleRc, proof.VerifyOptions{RecordKey: testSigner(t, 7).Public(), Backend: b, ChainID: DevChainID,
+		Contract: chain.Contract()}); !errors.Is(err, proof.ErrAnchorReorged) {
+		t.Fatalf("receipt naming the reorged-out block: got %v, want ErrAnchorReorged", err)
+	}
 
 	appendN(t, l, 3, 1) // a new checkpoint kicks the anchorer
 	if _, err := l.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
 	online := proof.VerifyOptions{RecordKey: testSigner(t, 7).Public(), Backend: b, ChainID: DevChainID, Contract: chain.Contract()}
-	testutil.WaitFor(t, "every receipt anchored in a canonical block", func() bool {
+	testutil.WaitForWithin(t, 20*time.Second, "every receipt anchored in a canonical block", func() bool {
 		for seq := uint64(0); seq < 4; seq++ {
 			r, err := l.Receipt(ctx, seq)
 			if err != nil || r.Anchor == nil || r.Anchor.BlockHash == stale.BlockHash {
