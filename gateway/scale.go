@@ -136,12 +136,10 @@ func (d *Gateway) nextRound(interval time.Duration) time.Duration {
 	if d.cfg.BatchWindow() == 0 {
 		return interval
 	}
+	// The next boundary, never skipped: a round that ran long (a burst of
+	// appraisals) must still renew before its verdicts expire.
 	now := time.Now()
-	next := now.Truncate(interval).Add(interval)
-	if next.Sub(now) < interval/4 {
-		next = next.Add(interval) // too close: this round just ran
-	}
-	return next.Sub(now)
+	return now.Truncate(interval).Add(interval).Sub(now)
 }
 
 // registerScaleMetrics exports the TPM quotes this box has made: with
