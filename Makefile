@@ -38,9 +38,19 @@ export WARDGATE_GETH_CLIQUE := $(GETH_CLIQUE)
 # The twice-build release test writes SBOMs with it too.
 export WARDGATE_CYCLONEDX := $(CYCLONEDX)
 
-APT_PKGS  := swtpm swtpm-tools tpm2-tools iperf3 wireguard-tools libssl-dev gcc iproute2 iputils-ping
+APT_PKGS  := swtpm swtpm-tools tpm2-tools iperf3 wireguard-tools libssl-dev gcc iproute2 iputils-ping rsyslog rsyslog-gnutls
+# nfpm builds the Debian package (`make deb`); installed from the Go module
+# proxy at this version into the cache, named like golangci-lint.
+NFPM_VERSION := v2.48.0
+NFPM := $(CACHE)/nfpm-$(NFPM_VERSION)/nfpm
+# The package's binaries (the release's by default: the measured
+# wardgated must be the one the vendor manifest approves), where it goes,
+# and its version (Debian's: starts with a digit, no '-').
+DEB_BIN ?= $(DIST)
+DEB_OUT ?= $(DIST)
+DEB_VERSION ?= $(subst -,~,$(patsubst v%,%,$(if $(filter v0% v1% v2% v3% v4% v5% v6% v7% v8% v9%,$(RELEASE_VERSION)),$(RELEASE_VERSION),0.0.0+$(RELEASE_VERSION))))
 
-.PHONY: all build release sbom-tool test unit race mutants demo bench bench-tunnel bench-records bench-mesh contracts contracts-check install deps geth geth-clique chain-consortium lint fmt vet clean
+.PHONY: deb all build release sbom-tool node-hl7 test unit race mutants demo bench bench-tunnel bench-records bench-mesh contracts contracts-check install deps geth geth-clique chain-consortium lint fmt vet clean
 
 all: build
 
@@ -79,6 +89,19 @@ $(CYCLONEDX):
 	@mkdir -p $(dir $@)
 	GOBIN=$(dir $@) $(GO) install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$(CYCLONEDX_VERSION)
 
+# node-hl7 installs the third-party HL7 v2 software the integration tests
+# drive (node-hl7-server as the receiving engine, node-hl7-client as the
+# sending LIS), pinned by integration/hl7node/package-lock.json, with
+# `npm ci` into the cache, once per version.
+NODE_HL7_VERSION := 2.5.0
+NODE_HL7 := $(CACHE)/node-hl7-$(NODE_HL7_VERSION)
+export WARDGATE_NODE_HL7 := $(NODE_HL7)/node_modules
+node-hl7: $(NODE_HL7)/node_modules/.package-lock.json
+$(NODE_HL7)/node_modules/.package-lock.json: integration/hl7node/package.json integration/hl7node/package-lock.json
+	@mkdir -p $(NODE_HL7)
+	cp integration/hl7node/package.json integration/hl7node/package-lock.json $(NODE_HL7)/
+	cd $(NODE_HL7) && npm ci --no-audit --no-fund
+
 # geth is built once from the pinned go-ethereum module and cached outside the
 # work tree, so a fresh clone on a warm machine does not rebuild it.
 geth: $(GETH)
@@ -114,7 +137,7 @@ $(GOLANGCI_LINT):
 
 # test is what CI runs (.ci/run): checks first, cheapest first, so a format
 # or lint slip fails in seconds rather than after the integration tests.
-test: deps geth geth-clique sbom-tool fmt vet lint contracts-check unit race
+test: deps geth geth-clique sbom-tool node-hl7 fmt vet lint contracts-check unit race
 
 # unit and race run go test through internal/testsum: the usual output,
 # then a summary of passed, failed and skipped tests. A skip fails the run
@@ -195,3 +218,18 @@ install: build
 
 clean:
 	rm -rf $(BIN)
+
+# deb builds the Debian package with nfpm (packaging/nfpm.yaml): both
+# binaries from DEB_BIN (`make release` first, or DEB_BIN=bin after `make
+# build`), the systemd unit with Debian's paths, the example config, the
+# dashboard and alert rules; postinst creates the wardgate group and
+# /var/lib/wardgate. packaging/deb_test.go installs it into a scratch root.
+deb: $(NFPM)
+	@test -x $(DEB_BIN)/wardgated -a -x $(DEB_BIN)/wardgate || { echo "no binaries in $(DEB_BIN): run make release (or make build deb DEB_BIN=bin)"; exit 1; }
+	@rm -rf $(BIN)/deb && mkdir -p $(BIN)/deb $(DEB_OUT)
+	cp $(DEB_BIN)/wardgated $(DEB_BIN)/wardgate $(BIN)/deb/
+	sed 's#/usr/local/bin/#/usr/bin/#g' configs/wardgated.service > $(BIN)/deb/wardgated.service
+	DEB_VERSION='$(DEB_VERSION)' $(NFPM) package --config packaging/nfpm.yaml --packager deb --target $(DEB_OUT)/
+$(NFPM):
+	@mkdir -p $(dir $@)
+	GOBIN=$(dir $@) $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)

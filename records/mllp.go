@@ -152,7 +152,18 @@ func (r *Relay) handleHL7(ctx context.Context, msg []byte, cs *tls.ConnectionSta
 	}
 	if err != nil {
 		r.logRefused(ctx, "HL7 message not forwarded", err, "control_id", m.ControlID)
-		return hl7.BuildAck(m, ackCode(err), err.Error(), r.cfg.Now())
+		return hl7.BuildAck(m, intakeAckCode(err), err.Error(), r.cfg.Now())
 	}
 	return hl7.BuildAck(m, "AA", "", r.cfg.Now())
+}
+
+// intakeAckCode answers the sending system AR when resending the same
+// message cannot help (a consent refusal, or a receiving box that refused
+// it for good), else AE.
+func intakeAckCode(err error) string {
+	var rf *Refusal
+	if errors.As(err, &rf) && !rf.Retryable {
+		return "AR"
+	}
+	return ackCode(err)
 }
