@@ -433,3 +433,17 @@ func dialable(addr string) bool {
 	c.Close()
 	return true
 }
+
+// len is how many bytes were logged so far.
+func (s *syncBuf) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
+}
+
+// since is what was logged after the first from bytes.
+func (s *syncBuf) since(from int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.b.Bytes()[from:])
+}
