@@ -332,7 +332,7 @@ func (d *Gateway) bindAttestation(l *listeners) error {
 		return fmt.Errorf("attestation.listen: %w", err)
 	}
 	srv := peerproto.NewServer(d.attestHandler(), tc, d.log)
-	l.http("attestation", srv, peerproto.Listen(aln), true)
+	l.http("attestation", srv, peerproto.ListenShared(aln, d.cfg.PeersPerUnderlay()), true)
 	d.serveRelayed(l, srv)
 	l.attestAddr = aln.Addr()
 	return nil

@@ -260,7 +260,19 @@ func NewServer(h http.Handler, tc *tls.Config, log *slog.Logger) *http.Server {
 var ListenLimits = netlimit.Limits{MaxConns: 1024, MaxConnsPerSource: 32}
 
 // Listen wraps the attestation listener in ListenLimits.
-func Listen(ln net.Listener) *netlimit.Listener { return netlimit.Listen(ln, ListenLimits) }
+func Listen(ln net.Listener) *netlimit.Listener { return ListenShared(ln, 1) }
+
+// ListenShared is Listen for a box whose peers share underlay addresses:
+// up to sharing configured peers behind one address (a NAT, a relay, or
+// every box of a test consortium on loopback), each of which keeps its own
+// few connections. The per-source cap grows with them, or peers behind a
+// shared address would lock each other out.
+func ListenShared(ln net.Listener, sharing int) *netlimit.Listener {
+	l := ListenLimits
+	l.MaxConnsPerSource *= max(1, sharing)
+	l.MaxConns = max(l.MaxConns, l.MaxConnsPerSource)
+	return netlimit.Listen(ln, l)
+}
 
 // SelfSignedTLS makes a fresh TLS certificate for box's attestation
 // listener. Nobody checks it (see the package comment).

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"time"
 )
 
@@ -113,4 +114,21 @@ func (c *Config) RuntimePoll() time.Duration {
 	}
 	d, _ := time.ParseDuration(c.Attestation.Runtime.Poll)
 	return d
+}
+
+// PeersPerUnderlay is the largest number of peers whose attestation
+// endpoints share one host: the attestation listener allows each of them
+// its own connections from that address.
+func (c *Config) PeersPerUnderlay() int {
+	n := map[string]int{}
+	most := 1
+	for _, p := range c.Peers {
+		host, _, err := net.SplitHostPort(p.Endpoint)
+		if err != nil {
+			continue
+		}
+		n[host]++
+		most = max(most, n[host])
+	}
+	return most
 }
