@@ -301,3 +301,56 @@ func TestConsentInReceipt(t *testing.T) {
 		t.Fatalf("edited consent id: %v, want ErrHeaderMismatch", err)
 	}
 }
+
+// HL7 v2 over MLLP: the purpose of use comes from MSH-8. The gate's
+// default purpose (HRESCH) is not one the consent permits, so only a
+// message whose MSH-8 says TREAT is released; another purpose, or an
+// MSH-8 that is not one code, is answered AR purpose_not_permitted.
+func TestConsentPurposeFromMSH(t *testing.T) {
+	p, g := consentPair(t, consent.ModeRequired, func(c *Config) { c.MLLPPeer = "city-general" })
+	g.DefaultPurpose = "HRESCH"
+	postConsent(t, p.a, testConsent("c-1", "PATID1234", "org-city", ""))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.a.r.ServeMLLP(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rd := bufio.NewReader(c)
+	withMSH8 := func(id, msh8 string) string {
+		return strings.Replace(withControlID(id), "20260101120000||ADT", "20260101120000|"+msh8+"|ADT", 1)
+	}
+	if a := mllpExchange(t, c, rd, frame(withMSH8("PURP0001", "TREAT^treatment^v3-ActReason"))); a.Code != "AA" {
+		t.Fatalf("MSH-8 TREAT: ACK %+v, want AA", a)
+	}
+	for _, tc := range []struct{ id, msh8, want string }{
+		{"PURP0002", "", "purpose_not_permitted"}, // the default, HRESCH
+		{"PURP0003", "HMARKT", "purpose_not_permitted"},
+		{"PURP0004", "TREAT~HMARKT", "MSH-8"},
+		{"PURP0005", "TRE AT", "MSH-8"},
+	} {
+		body := withMSH8(tc.id, tc.msh8)
+		a := mllpExchange(t, c, rd, frame(body))
+		if a.Code != "AR" || !strings.Contains(a.Text, string(consent.PurposeNotPermitted)) || !strings.Contains(a.Text, tc.want) {
+			t.Errorf("MSH-8 %q: ACK %+v, want AR purpose_not_permitted naming %s", tc.msh8, a, tc.want)
+			continue
+		}
+		if e := journaled(t, p.a, []byte(body), proof.KindRefused); e.Consent.Reason != string(consent.PurposeNotPermitted) || e.Consent.Patient != g.Hasher.Hash("PATID1234") {
+			t.Errorf("MSH-8 %q: refused entry %+v", tc.msh8, e.Consent)
+		}
+	}
+	// Over HTTP, a Purpose header that disagrees with MSH-8 is refused.
+	body := []byte(withMSH8("PURP0006", "HMARKT"))
+	st, out := lanDo(t, p.a, http.MethodPost, "/v1/records", body, "To", "city-general", "Content-Type", "application/hl7-v2", PurposeHeader, "TREAT")
+	wantRefused(t, p, g, st, out, body, consent.PurposeNotPermitted, "PATID1234")
+	if !bytes.Contains(out, []byte("MSH-8")) {
+		t.Fatalf("conflict refusal %s should name MSH-8", out)
+	}
+}

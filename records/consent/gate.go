@@ -1,10 +1,13 @@
 package consent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/wardgate/wardgate/records/hl7"
 )
 
 // Mode is records.consent: whether the gate refuses, only reports, or is off.
@@ -43,7 +46,10 @@ type Refusal struct {
 	Reason  Reason
 	Patient PatientHash // zero for patient_unknown
 	Detail  string
+	Err     error // the cause, if it is a named error (e.g. hl7.ErrBadPurpose)
 }
+
+func (r *Refusal) Unwrap() error { return r.Err }
 
 func (r *Refusal) Error() string {
 	if r.Reason == PatientUnknown {
@@ -70,8 +76,9 @@ func (g *Gate) Check(ctx context.Context, peer, contentType string, body []byte,
 	if err != nil {
 		return Outcome{}, &Refusal{Reason: PatientUnknown, Detail: err.Error()}
 	}
-	if purpose == "" {
-		purpose = g.purpose()
+	purpose, err = g.purposeOf(contentType, body, purpose)
+	if err != nil {
+		return Outcome{}, &Refusal{Reason: PurposeNotPermitted, Patient: g.Hasher.Hash(sub.Patients[0]), Detail: err.Error(), Err: err}
 	}
 	req := Request{Recipient: g.Orgs[peer], Purpose: purpose, Classes: sub.Classes, Time: now}
 	var out Outcome
@@ -110,6 +117,29 @@ func (g *Gate) CheckPatient(patient, peer, purpose string, classes []string, now
 		purpose = g.purpose()
 	}
 	return Decide(g.Store.ForPatient(patient), Request{Recipient: g.Orgs[peer], Purpose: purpose, Classes: classes, Time: now})
+}
+
+// ErrPurposeConflict: a record's Purpose header and its MSH-8 name
+// different purposes of use.
+var ErrPurposeConflict = errors.New("consent: the Purpose header and MSH-8 name different purposes of use")
+
+// purposeOf is a record's purpose of use: the Purpose header (header), else
+// for HL7 v2 the code in MSH-8 (hl7.PurposeOfUse), else the configured
+// default. A header and an MSH-8 that disagree are refused rather than
+// one chosen: the consent relied on must be for the purpose the record
+// states.
+func (g *Gate) purposeOf(contentType string, body []byte, header string) (string, error) {
+	if !isHL7(contentType) {
+		return cmp.Or(header, g.purpose()), nil
+	}
+	msh, err := hl7.PurposeOfUse(body)
+	switch {
+	case err != nil:
+		return "", err
+	case header != "" && msh != "" && header != msh:
+		return "", fmt.Errorf("%w; send one purpose, or make them agree", ErrPurposeConflict)
+	}
+	return cmp.Or(header, msh, g.purpose()), nil
 }
 
 func (g *Gate) purpose() string {
