@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/wardgate/wardgate/gateway/control"
+	"github.com/wardgate/wardgate/ledger"
 	"github.com/wardgate/wardgate/ledger/proof"
 	"github.com/wardgate/wardgate/witness"
 )
@@ -133,4 +136,20 @@ func (d *Gateway) dialPeerRelay(ctx context.Context, peer string) (net.Conn, err
 		return nil, fmt.Errorf("unknown peer %q", peer)
 	}
 	return d.dev.DialContext(ctx, "tcp", ap.String())
+}
+
+// LedgerProof implements control.ProofBackend: the tlog-proof of the
+// record's entry, against the newest cosigned checkpoint when there is one.
+func (d *Gateway) LedgerProof(ctx context.Context, digest [32]byte) ([]byte, error) {
+	if d.ledger == nil {
+		return nil, control.ErrNotReady
+	}
+	r, err := d.ledger.ReceiptByDigest(ctx, digest)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %w", control.ErrNotFound, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return proof.TLogProof(r)
 }

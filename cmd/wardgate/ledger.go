@@ -29,7 +29,7 @@ func (a *app) ledgerCmd() *cobra.Command {
 		Short: "List signed checkpoints and where each is anchored",
 		Args:  exactArgs(),
 		RunE:  a.ledgerCheckpoints,
-	}, a.ledgerCheckCmd())
+	}, a.ledgerCheckCmd(), a.ledgerProofCmd())
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -47,6 +48,7 @@ var refusals = []struct {
 	{proof.ErrUnregisteredGateway, "unregistered_gateway"},
 	{proof.ErrGatewayNotBound, "gateway_not_bound"},
 	{proof.ErrNotDeepEnough, "not_deep_enough"},
+	{proof.ErrTooFewCosignatures, "too_few_cosignatures"},
 }
 
 func refusalCode(err error) string {
@@ -85,6 +87,7 @@ type verifyOutput struct {
 	Block          uint64    `json:"block,omitempty"`
 	Depth          uint64    `json:"depth,omitempty"`
 	Countersigned  string    `json:"countersigned,omitempty"`
+	Cosigners      []string  `json:"cosigners,omitempty"` // trusted witnesses that cosigned (verify_witness.go)
 	Warnings       []string  `json:"warnings,omitempty"`
 
 	// Consent is the entry's consent part (verify_consent.go).
@@ -110,6 +113,9 @@ type verifyFlags struct {
 	contract, gateway               string
 	minDepth                        uint64
 	consent                         string // --consent FILE (verify_consent.go)
+
+	witnesses   int      // --witnesses N (verify_witness.go)
+	witnessKeys []string // --witness-key BOX=KEY
 }
 
 func (a *app) verifyCmd() *cobra.Command {
@@ -160,6 +166,7 @@ used and a warning says so. Exits 1 with the reason on any failure.`,
 	f.StringVar(&vf.contract, "contract", "", "trusted anchor contract address (with --rpc; default: the one in the receipt)")
 	f.StringVar(&vf.gateway, "gateway", "", "require the anchor to be sent by this gateway account (with --rpc)")
 	f.Uint64Var(&vf.minDepth, "min-depth", 1, "blocks the anchor needs, counting its own (with --rpc)")
+	addWitnessFlags(f, &vf)
 	f.StringVar(&vf.consent, "consent", "", "a FHIR Consent file (from `wardgate consents show`): must be the consent the record was released under")
 	return cmd
 }
@@ -243,7 +250,7 @@ func offlineOptions(vf verifyFlags) (proof.VerifyOptions, error) {
 			return o, fmt.Errorf("--record: %w", err)
 		}
 	}
-	return o, nil
+	return o, witnessOptions(vf, &o)
 }
 
 // chainOptions pins the chain id, contract and gateway (warning where the
@@ -309,6 +316,7 @@ func checkCountersign(receiverKey string, r *proof.Receipt, cs *receipt.Counters
 func describeResult(out *verifyOutput, r *proof.Receipt, res *proof.Result) {
 	out.OK = true
 	out.KeyFromReceipt = res.KeyFromReceipt
+	out.Cosigners = res.Cosigners
 	out.RecordKey = hex.EncodeToString(r.RecordKey)
 	if res.KeyFromReceipt {
 		out.Warnings = append(out.Warnings, "record key taken from the receipt; pin it with --record-key (from the box's attestation report)")
@@ -342,6 +350,9 @@ func printVerify(w io.Writer, v verifyOutput) {
 		fmt.Fprintf(t, "  record key:\t%s\n", v.RecordKey)
 		if v.Countersigned != "" {
 			fmt.Fprintf(t, "  countersigned:\t%s\n", v.Countersigned)
+		}
+		if len(v.Cosigners) > 0 {
+			fmt.Fprintf(t, "  witnessed by:\t%s\n", strings.Join(v.Cosigners, ", "))
 		}
 		switch {
 		case v.Anchored:

@@ -162,6 +162,7 @@ func (s *Server) Close() error { return s.srv.Close() }
 //	GET  /v1/ledger             LedgerInfo
 //	GET  /v1/firmware           FirmwareInfo
 //	GET  /v1/checkpoints        []CheckpointInfo
+//	GET  /v1/ledger/proofs/{digest} a c2sp.org/tlog-proof (ProofBackend)
 //	GET  /v1/consents, /v1/consents/{id}, POST /v1/consents/check (ConsentBackend)
 func Handler(b Backend, log *slog.Logger) http.Handler {
 	if log == nil {
@@ -188,6 +189,9 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	ReportRoutes(mux, b, log)
 	if cb, ok := b.(ConsentBackend); ok {
 		consentRoutes(mux, cb, log)
+	}
+	if pb, ok := b.(ProofBackend); ok {
+		proofRoutes(mux, pb, log)
 	}
 	mux.HandleFunc("GET /v1/ledger", func(w http.ResponseWriter, r *http.Request) {
 		v, err := b.LedgerStatus(r.Context())
