@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -154,6 +155,7 @@ func loopbackHost(h string) bool {
 
 // endpoint is one route's hospital system, as the relay runs it.
 type endpoint struct {
+	log    *slog.Logger
 	name   string
 	cfg    Endpoint
 	url    string
@@ -163,7 +165,7 @@ type endpoint struct {
 }
 
 // newEndpoints builds each route's endpoint.
-func newEndpoints(routes []Route, maxBody int64) ([]*endpoint, route.Table, error) {
+func newEndpoints(routes []Route, maxBody int64, log *slog.Logger) ([]*endpoint, route.Table, error) {
 	var eps []*endpoint
 	var table route.Table
 	for i, rt := range routes {
@@ -174,7 +176,7 @@ func newEndpoints(routes []Route, maxBody int64) ([]*endpoint, route.Table, erro
 			return nil, nil, fmt.Errorf("relay: config route %d (%s): %w", i+1, rt.Name, err)
 		}
 		u, _ := url.Parse(rt.Endpoint.URL)
-		ep := &endpoint{name: rt.Name, cfg: rt.Endpoint, url: rt.Endpoint.URL}
+		ep := &endpoint{log: log, name: rt.Name, cfg: rt.Endpoint, url: rt.Endpoint.URL}
 		switch u.Scheme {
 		case "mllp", "mllps":
 			var tc *tls.Config
@@ -242,7 +244,7 @@ func (r *Relay) deliver(ctx context.Context, e *proof.Entry, body []byte) error 
 		r.stats.noRoute.Add(1)
 		return err
 	}
-	done := ep.health.begin()
+	done := ep.begin()
 	if ep.mllp != nil {
 		err = ep.deliverMLLP(ctx, body)
 	} else {

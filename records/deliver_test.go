@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -269,5 +271,52 @@ func TestMLLPStaleAckOnIdleConnection(t *testing.T) {
 	defer eng.mu.Unlock()
 	if len(eng.got) != 3 {
 		t.Fatalf("engine got %d messages for 3 records (a stale ACK cost a resend)", len(eng.got))
+	}
+}
+
+// While the EHR is down, the receiving box warns once, naming the route
+// and its endpoint (its own log), and says once that it is back; the
+// records refused meanwhile are not a WARN line each, on either box.
+func TestDeliveryFailuresWarnOncePerStateChange(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	logs := map[string]*syncBuffer{"st-mary": {}, "city-general": {}}
+	logTo := func(name string) func(*Config) {
+		return func(c *Config) {
+			c.Logger = slog.New(slog.NewTextHandler(logs[name], &slog.HandlerOptions{Level: slog.LevelInfo}))
+		}
+	}
+	n := &recNet{addrs: map[string]string{}}
+	a := newRecBox(t, n, "st-mary", Delivery{}, logTo("st-mary"))
+	b := newRecBox(t, n, "city-general", Delivery{HTTPURL: "http://" + addr + "/ehr"}, logTo("city-general"))
+	admit(t, fixture(t), a, b)
+	for i := range 5 {
+		st, out := post(t, a, "city-general", "application/fhir+json", fmt.Appendf(nil, `{"resourceType":"Patient","id":"down-%d"}`, i))
+		wantRefusal(t, st, out, http.StatusBadGateway, codeDelivery, "")
+	}
+	if ln, err = net.Listen("tcp", addr); err != nil {
+		t.Fatalf("re-listening on %s: %v", addr, err)
+	}
+	srv := &http.Server{Handler: &lanEndpoint{}}
+	go srv.Serve(ln)
+	defer srv.Close()
+	for i := range 3 {
+		if st, out := post(t, a, "city-general", "application/fhir+json", fmt.Appendf(nil, `{"resourceType":"Patient","id":"up-%d"}`, i)); st != 200 {
+			t.Fatalf("after recovery: %d %s", st, out)
+		}
+	}
+	got := logs["city-general"].String()
+	if c := strings.Count(got, "level=WARN"); c != 1 || !strings.Contains(got, `msg="delivery endpoint down"`) || !strings.Contains(got, "endpoint=http://"+addr+"/ehr") {
+		t.Fatalf("receiver: %d WARN lines, want one naming the endpoint:\n%s", c, got)
+	}
+	if c := strings.Count(got, `msg="delivery endpoint up"`); c != 1 {
+		t.Fatalf("receiver: %d 'up' lines, want 1:\n%s", c, got)
+	}
+	if sent := logs["st-mary"].String(); strings.Contains(sent, "level=WARN") {
+		t.Fatalf("sender warned per refused record:\n%s", sent)
 	}
 }

@@ -136,7 +136,7 @@ func (ep *endpoint) deliverFHIRBatch(ctx context.Context, items []inbound, idx [
 		ep.health.inflight.Add(-int64(len(idx)))
 		d := time.Since(t0)
 		for _, err := range out {
-			ep.health.record(d, err)
+			ep.observe(d, err)
 		}
 	}()
 	resps, err := ep.postFHIRBatch(ctx, items[idx[0]].e.Sender, fhir.BatchBundle(resources, types), len(idx))

@@ -1,6 +1,8 @@
 package records
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -67,18 +69,38 @@ type health struct {
 	sum      float64
 }
 
-// begin counts a delivery in flight; the returned func records its outcome.
-func (h *health) begin() func(error) {
-	h.inflight.Add(1)
+// begin counts a delivery to ep in flight; the returned func records its outcome.
+func (ep *endpoint) begin() func(error) {
+	ep.health.inflight.Add(1)
 	t0 := time.Now()
 	return func(err error) {
-		h.inflight.Add(-1)
-		h.record(time.Since(t0), err)
+		ep.health.inflight.Add(-1)
+		ep.observe(time.Since(t0), err)
 	}
 }
 
-// record notes one delivery's outcome and duration.
-func (h *health) record(d time.Duration, err error) {
+// observe records one delivery's outcome and logs the endpoint's state
+// changes, once each: back up at INFO, degraded or down at WARN with the
+// endpoint's URL (this box's own log; peers never see it) and the code.
+// The records refused meanwhile are logged at DEBUG (logRefused).
+func (ep *endpoint) observe(d time.Duration, err error) {
+	from, to, changed := ep.health.record(d, err)
+	if !changed || ep.log == nil {
+		return
+	}
+	attrs := []any{"route", ep.name, "endpoint", ep.url, "state", to, "was", from}
+	if to == EndpointUp {
+		ep.log.Info("delivery endpoint up", attrs...)
+		return
+	}
+	code, _ := classify(err)
+	sum := sha256.Sum256([]byte(err.Error()))
+	ep.log.Warn("delivery endpoint "+string(to), append(attrs, "code", code, "err_digest", hex.EncodeToString(sum[:8]))...)
+}
+
+// record notes one delivery's outcome and duration, and returns the
+// endpoint's state before and after it.
+func (h *health) record(d time.Duration, err error) (from, to EndpointState, changed bool) {
 	now := time.Now()
 	out := outcomeDelivered
 	if err != nil {
@@ -101,7 +123,7 @@ func (h *health) record(d time.Duration, err error) {
 	h.sum += s
 	var de *deliveryError
 	if err != nil && !errors.As(err, &de) {
-		return // the record's own fault (not MLLP-framable): says nothing of the endpoint
+		return h.state, h.state, false // the record's own fault (not MLLP-framable): says nothing of the endpoint
 	}
 	next := EndpointUp
 	switch {
@@ -115,9 +137,16 @@ func (h *health) record(d time.Duration, err error) {
 	} else {
 		h.okAt = now
 	}
+	from = h.state
+	if from == "" {
+		from = EndpointUnknown
+	}
 	if next != h.state {
 		h.state, h.since = next, now
+		// The first success of a run is no news; a first failure is.
+		return from, next, from != EndpointUnknown || next != EndpointUp
 	}
+	return from, next, false
 }
 
 // snapshot is the endpoint's health now.

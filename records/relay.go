@@ -243,7 +243,7 @@ func New(cfg Config) (*Relay, error) {
 		client:   peerClient(cfg.Dial, cfg.ForwardTimeout),
 	}
 	var err error
-	if r.eps, r.table, err = newEndpoints(cfg.routes(), cfg.MaxBody); err != nil {
+	if r.eps, r.table, err = newEndpoints(cfg.routes(), cfg.MaxBody, r.log); err != nil {
 		return nil, err
 	}
 	for i, m := range r.table {
