@@ -48,12 +48,61 @@ type relayPaths struct {
 
 	mu    sync.Mutex
 	paths map[string]Path
+	// conns are the attestation connections open to each peer, by the
+	// path they took: a path change closes the old path's, so that a
+	// request stuck on a path that went dark fails now rather than at its
+	// timeout (by which time the peer's verdict may have run out).
+	conns map[string]map[*pathConn]Path
+}
+
+// pathConn is an attestation connection that leaves conns when closed.
+type pathConn struct {
+	net.Conn
+	rp   *relayPaths
+	peer string
+	once sync.Once
+}
+
+func (c *pathConn) Close() error {
+	c.once.Do(func() {
+		c.rp.mu.Lock()
+		delete(c.rp.conns[c.peer], c)
+		c.rp.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// track registers a new connection to peer on path.
+func (rp *relayPaths) track(peer string, path Path, c net.Conn) net.Conn {
+	pc := &pathConn{Conn: c, rp: rp, peer: peer}
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	if rp.conns[peer] == nil {
+		rp.conns[peer] = map[*pathConn]Path{}
+	}
+	rp.conns[peer][pc] = path
+	return pc
+}
+
+// dropPath closes peer's connections that took path.
+func (rp *relayPaths) dropPath(peer string, path Path) {
+	rp.mu.Lock()
+	var old []*pathConn
+	for c, p := range rp.conns[peer] {
+		if p == path {
+			old = append(old, c)
+		}
+	}
+	rp.mu.Unlock()
+	for _, c := range old {
+		c.Close()
+	}
 }
 
 // openRelay starts the relay client when a peer may use it; it runs until
 // the box closes.
 func (d *Gateway) openRelay() error {
-	d.relayPaths = &relayPaths{paths: map[string]Path{}}
+	d.relayPaths = &relayPaths{paths: map[string]Path{}, conns: map[string]map[*pathConn]Path{}}
 	for _, p := range d.cfg.Peers {
 		d.relayPaths.paths[p.Name] = PathDirect
 		if p.Via == config.ViaRelay {
@@ -106,10 +155,18 @@ func (d *Gateway) peerClient(p config.Peer) *peerproto.Client {
 	}
 	direct := &net.Dialer{Timeout: 3 * time.Second}
 	return peerproto.NewClientDial(d.cfg.Box, p.Endpoint, func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if d.pathOf(p.Name) == PathRelay {
-			return d.relayClient().DialStream(ctx, p.Name)
+		path := d.pathOf(p.Name)
+		var c net.Conn
+		var err error
+		if path == PathRelay {
+			c, err = d.relayClient().DialStream(ctx, p.Name)
+		} else {
+			c, err = direct.DialContext(ctx, network, addr)
 		}
-		return direct.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return d.relayPaths.track(p.Name, path, c), nil
 	})
 }
 
@@ -201,6 +258,7 @@ func (d *Gateway) setPath(peer string, path Path) {
 	if ps, ok := d.peers[peer]; ok {
 		ps.client.CloseIdle()
 	}
+	rp.dropPath(peer, old)
 }
 
 // relayMetrics exports the relay connection's health and bytes relayed.

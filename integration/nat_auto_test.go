@@ -14,7 +14,7 @@ import (
 // the relay within a few seconds, and the tunnel carries again; unblock
 // it and they come back.
 func TestNATRelayAuto(t *testing.T) {
-	c, n := natCluster(t, cluster.NATOptions{Via: "auto"})
+	c, n := natCluster(t, 2*time.Second, cluster.NATOptions{Via: "auto"})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	A, B := c.Box("hospital-a"), c.Box("hospital-b")

@@ -16,7 +16,7 @@ import (
 // nothing), the end-to-end TLS of attestation fails, and the peer leaves
 // the tunnel with the reason named; once the relay stops, all is well.
 func TestNATRelayTamper(t *testing.T) {
-	c, n := natCluster(t, cluster.NATOptions{Via: "relay", Isolate: true})
+	c, n := natCluster(t, 2*time.Second, cluster.NATOptions{Via: "relay", Isolate: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	A, B := c.Box("hospital-a"), c.Box("hospital-b")

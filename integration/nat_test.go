@@ -18,10 +18,10 @@ import (
 
 // natCluster is two boxes, each behind its own NAT, with every peer via
 // o.Via and the relay's namespace built (not started).
-func natCluster(t *testing.T, o cluster.NATOptions) (*cluster.Cluster, *cluster.NAT) {
+func natCluster(t testing.TB, interval time.Duration, o cluster.NATOptions) (*cluster.Cluster, *cluster.NAT) {
 	t.Helper()
 	requireRoot(t)
-	c := newCluster(t, cluster.Tun, []string{"hospital-a", "hospital-b"})
+	c := newClusterEvery(t, interval, cluster.Tun, []string{"hospital-a", "hospital-b"})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	n, err := c.NewNAT(ctx, o)
@@ -46,7 +46,7 @@ func onPath(path string) func(cluster.Peer) bool {
 // other through the relay, bring the tunnel up and exchange FHIR and HL7
 // records whose receipts verify; the relay keeps nothing of them.
 func TestNATRelay(t *testing.T) {
-	c, n := natCluster(t, cluster.NATOptions{Via: "relay", Isolate: true})
+	c, n := natCluster(t, 2*time.Second, cluster.NATOptions{Via: "relay", Isolate: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	A, B := c.Box("hospital-a"), c.Box("hospital-b")

@@ -21,6 +21,10 @@ type sendQueue struct {
 
 const queueLen = 256
 
+// readBuffer is each connection's read buffer: frames are read in few
+// system calls and TLS records.
+const readBuffer = 64 << 10
+
 // streamWait is how long a stream frame waits for room before the
 // connection is considered stuck: stream frames are not dropped silently
 // (the stream would break), so a stuck connection is closed instead.

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -183,8 +184,9 @@ func (s *Server) detach(sc *serverConn) {
 // coming from sc's box.
 func (s *Server) forward(ctx context.Context, sc *serverConn) error {
 	var buf []byte
+	r := bufio.NewReaderSize(sc.c, readBuffer)
 	for {
-		f, nb, err := ReadFrame(sc.c, buf)
+		f, nb, err := ReadFrame(r, buf)
 		buf = nb
 		if err != nil {
 			return err
@@ -200,7 +202,7 @@ func (s *Server) forward(ctx context.Context, sc *serverConn) error {
 		if s.tamper != nil {
 			s.tamper(&f)
 		}
-		out, err := AppendFrame(nil, f)
+		out, err := AppendFrame(make([]byte, 0, 4+headerLen+len(f.Box)+len(f.Payload)), f)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -77,8 +78,9 @@ func (s *session) serve() error {
 		}
 	}()
 	var buf []byte
+	r := bufio.NewReaderSize(s.conn, readBuffer)
 	for {
-		f, nb, err := ReadFrame(s.conn, buf)
+		f, nb, err := ReadFrame(r, buf)
 		buf = nb
 		if err != nil {
 			return err
