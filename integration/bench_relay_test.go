@@ -105,4 +105,3 @@ func gbits(v []float64) string {
 	}
 	return strings.Join(s, " ")
 }
-
