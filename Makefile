@@ -50,7 +50,7 @@ DEB_BIN ?= $(DIST)
 DEB_OUT ?= $(DIST)
 DEB_VERSION ?= $(subst -,~,$(patsubst v%,%,$(if $(filter v0% v1% v2% v3% v4% v5% v6% v7% v8% v9%,$(RELEASE_VERSION)),$(RELEASE_VERSION),0.0.0+$(RELEASE_VERSION))))
 
-.PHONY: deb all build release sbom-tool node-hl7 test unit race mutants demo bench bench-tunnel bench-records bench-mesh contracts contracts-check install deps geth geth-clique chain-consortium lint fmt vet clean
+.PHONY: deb all build release sbom-tool node-hl7 test unit race mutants demo bench bench-tunnel bench-relay bench-records bench-mesh contracts contracts-check install deps geth geth-clique chain-consortium lint fmt vet clean
 
 all: build
 
@@ -166,6 +166,12 @@ bench: deps geth geth-clique
 bench-tunnel: deps build
 	$(GO) test -run '^$$' -bench BenchmarkTunnelIperf -benchtime 1x -v ./integration/ 
 
+# bench-relay: iperf3 through the wardgate tunnel between two boxes behind
+# NAT, direct and through wardgate-relay in the same run, and the relay's
+# CPU per byte (root; issue 18). Target: relayed >= 0.5x direct.
+bench-relay: deps build
+	$(GO) test -run '^$$' -bench BenchmarkRelayIperf -benchtime 1x -v ./integration/
+
 # bench-records: the record path in one process (each part's CPU from a
 # labelled profile, against the plain tunnel), then as deployed: two
 # wardgated processes, userspace on loopback and (as root) kernel TUN in
@@ -181,6 +187,7 @@ bench-records: deps build
 	$(GO) test -run '^$$' -bench 'BenchmarkRecords$$' -benchtime 1x -v ./integration/
 	$(GO) test -run '^$$' -bench 'BenchmarkRecordsDaemons' -benchtime 1x -v ./integration/
 	$(GO) test -run '^$$' -bench 'BenchmarkConsentBulk' -benchtime 1x -v ./records/
+	$(GO) test -run '^$$' -bench 'BenchmarkRecordsWitness' -benchtime 1x -v ./integration/
 
 # demo runs three hospitals on loopback (userspace tunnels, simulated TPMs,
 # the embedded dev chain), shows the main job, then stops them. No root.
