@@ -49,7 +49,7 @@ func StartRsyslog(t testing.TB) *Rsyslog {
 	}
 	dir := t.TempDir()
 	r := &Rsyslog{t: t, dir: dir, port: testutil.FreePort(t), out: filepath.Join(dir, "received.log")}
-	r.CAFile = writeTestPKI(t, dir)
+	r.CAFile = WriteTestPKI(t, dir)
 	conf := fmt.Sprintf(`global(workDirectory=%q maxMessageSize="64k"
   DefaultNetstreamDriver="gtls"
   DefaultNetstreamDriverCAFile=%q
@@ -130,9 +130,9 @@ func (r *Rsyslog) Lines() []string {
 	return out
 }
 
-// writeTestPKI writes a CA and a server certificate for 127.0.0.1 into
+// WriteTestPKI writes a CA and a server certificate for 127.0.0.1 into
 // dir, and returns the CA file.
-func writeTestPKI(t testing.TB, dir string) string {
+func WriteTestPKI(t testing.TB, dir string) string {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "audit test CA"},
