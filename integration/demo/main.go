@@ -1,8 +1,9 @@
 // Command demo runs a local three-hospital consortium and shows wardgate's
 // main job: hospitals a and b attest each other and bring their tunnel up,
 // c boots an unapproved kernel and is refused, a sends b a FHIR Bundle over
-// HTTP and an HL7 ADT over MLLP, and each receipt is verified against the
-// chain with `wardgate verify`. It needs no root: userspace tunnels on
+// HTTP and an HL7 ADT over MLLP, b's routes deliver the Bundle to its EHR
+// and the ADT to its HL7 engine (both in `wardgate status`), and each
+// receipt is verified against the chain with `wardgate verify`. It needs no root: userspace tunnels on
 // loopback, one simulated TPM per wardgated process, the embedded dev chain.
 //
 //	go run ./integration/demo --bin dist --dir /tmp/wardgate-demo
@@ -82,7 +83,10 @@ func run(ctx context.Context, binDir, dir string) error {
 	if err := prepareConsent(c); err != nil {
 		return err
 	}
-	for _, f := range []func(context.Context, *cluster.Cluster) error{startAndAttest, showRefusal, sendRecords, consentRecords} {
+	if err := routeB(c); err != nil {
+		return err
+	}
+	for _, f := range []func(context.Context, *cluster.Cluster) error{startAndAttest, showRefusal, sendRecords, showDelivery, consentRecords} {
 		if err := f(ctx, c); err != nil {
 			return err
 		}
@@ -245,7 +249,7 @@ func sendRecords(ctx context.Context, c *cluster.Cluster) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("  b delivered to its LAN: %d bytes of %s from %s\n", len(d.Body), d.ContentType, d.Sender)
+		fmt.Printf("  b's routes took %d bytes of %s to its %s\n", len(d.Body), d.ContentType, systemOf(d.Via))
 	}
 	return nil
 }
