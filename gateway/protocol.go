@@ -137,6 +137,7 @@ func (b protoBox) Identity(ctx context.Context) (*attest.Identity, error) {
 }
 
 func (b protoBox) ActivateCredential(ctx context.Context, ch *attest.Challenge) (*attest.ChallengeResponse, error) {
+	defer b.d.scale.gate.enter(false)() // after any batched quote waiting (scale.go)
 	b.d.attMu.Lock()
 	defer b.d.attMu.Unlock()
 	return b.d.attester.ActivateCredential(ctx, ch)

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ import (
 // integrity (issue 15): the simulated box's IMA, if it keeps one.
 type scaleState struct {
 	measurer *ima.Measurer
+	gate     tpmGate
 }
 
 // openSimulator opens the in-process simulator with the configured
@@ -107,6 +109,7 @@ func (d *Gateway) evidence(ctx context.Context, nonce []byte, from uint64) (*att
 
 // BatchEvidence implements peerproto.ScaleBox.
 func (b protoBox) BatchEvidence(ctx context.Context, reqs []attest.BatchRequest) ([]*attest.Evidence, error) {
+	defer b.d.scale.gate.enter(true)()
 	b.d.attMu.Lock()
 	defer b.d.attMu.Unlock()
 	evs, err := b.d.attester.BatchEvidence(ctx, reqs, b.d.wgKey, b.d.recordKey.Public().(ed25519.PublicKey))
@@ -176,4 +179,42 @@ func (p *peerState) setActivated() {
 	p.mu.Lock()
 	p.activated = true
 	p.mu.Unlock()
+}
+
+// tpmGate orders this box's slow TPM work: a batched quote, which renews
+// every peer's verdict at once, goes before credential activations still
+// waiting. A consortium starting together asks each box for N-1
+// activations (250 ms each on a discrete TPM); behind them the renewals
+// would arrive after the first verdicts expired. Unbatched quotes are not
+// urgent: at N-1 per interval they could starve activations.
+type tpmGate struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	busy   bool
+	urgent int // urgent callers waiting
+}
+
+// enter waits for the gate and returns its release.
+func (g *tpmGate) enter(urgent bool) func() {
+	g.mu.Lock()
+	if g.cond == nil {
+		g.cond = sync.NewCond(&g.mu)
+	}
+	if urgent {
+		g.urgent++
+	}
+	for g.busy || (!urgent && g.urgent > 0) {
+		g.cond.Wait()
+	}
+	if urgent {
+		g.urgent--
+	}
+	g.busy = true
+	g.mu.Unlock()
+	return func() {
+		g.mu.Lock()
+		g.busy = false
+		g.cond.Broadcast()
+		g.mu.Unlock()
+	}
 }
