@@ -86,3 +86,32 @@ func FuzzReadRelayFrame(f *testing.F) {
 		}
 	})
 }
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestFrameLengthBoundsMemory: a frame announcing more than MaxFrame is
+// refused from its length alone, before its body is read or buffered.
+func TestFrameLengthBoundsMemory(t *testing.T) {
+	b := []byte{0, 0, 0, 0}
+	n := MaxFrame + 1
+	b[0], b[1], b[2], b[3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+	body := append([]byte{byte(TypeData), 1, 'a', 0, 0, 0, 0}, make([]byte, n-7)...)
+	r := &countingReader{r: bytes.NewReader(append(b, body...))}
+	_, buf, err := ReadFrame(r, nil)
+	if !errors.Is(err, ErrFrame) {
+		t.Fatalf("oversized frame: err %v", err)
+	}
+	if r.n != 4 || cap(buf) != 0 {
+		t.Fatalf("read %d bytes and buffered %d of an oversized frame; want only its 4-byte length", r.n, cap(buf))
+	}
+}

@@ -3,7 +3,7 @@ package relay
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -144,16 +144,57 @@ func TestRelayRefusesOutsiders(t *testing.T) {
 
 func TestRelayClientNeedsRelayCA(t *testing.T) {
 	r := startRelay(t, "hospital-a")
-	tc, _ := LoadTLS(filepath.Join(r.dir, "hospital-a.pem"), filepath.Join(r.dir, "hospital-a-key.pem"), filepath.Join(r.dir, "ca.pem"))
 	other := t.TempDir()
 	if err := WriteDevPKI(other, []string{"127.0.0.1"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	wrong, _ := LoadTLS(filepath.Join(other, "relay.pem"), filepath.Join(other, "relay-key.pem"), filepath.Join(other, "ca.pem"))
-	tc.RootCAs = wrong.RootCAs
-	d := tls.Dialer{Config: tc}
-	if c, err := d.DialContext(context.Background(), "tcp", r.addr); err == nil {
-		c.Close()
-		t.Fatal("a box trusted a relay certificate from another CA")
+	tc, err := LoadTLS(filepath.Join(r.dir, "hospital-a.pem"), filepath.Join(r.dir, "hospital-a-key.pem"), filepath.Join(other, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(ClientConfig{Box: "hospital-a", Addr: r.addr, TLS: tc, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	c.Run(ctx) // returns when ctx ends
+	if c.Connected() || len(r.srv.Stats().Connected) != 0 {
+		t.Fatal("a box connected to a relay whose certificate its relay CA did not issue")
+	}
+}
+
+// TestStreamWindowBound: a peer (or relay) that sends a stream more than
+// the window its receiver granted has the stream reset, so a box holds at
+// most streamWindow unread bytes per stream.
+func TestStreamWindowBound(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteDevPKI(dir, []string{"127.0.0.1"}, []string{"hospital-a"}); err != nil {
+		t.Fatal(err)
+	}
+	tc, err := LoadTLS(filepath.Join(dir, "hospital-a.pem"), filepath.Join(dir, "hospital-a-key.pem"), filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(ClientConfig{Box: "hospital-a", Addr: "127.0.0.1:1", TLS: tc, Peers: []string{"hospital-b"}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, other := net.Pipe()
+	defer other.Close()
+	s := newSession(c, conn)
+	defer s.teardown()
+	s.dispatch(Frame{Type: TypeOpen, Box: "hospital-b", Stream: 1})
+	app, err := c.Listener().Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, MaxPayload)
+	for i := 0; i <= streamWindow/MaxPayload; i++ { // one frame more than the window
+		s.dispatch(Frame{Type: TypeData, Box: "hospital-b", Stream: 1, Payload: chunk})
+	}
+	app.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := app.Read(make([]byte, 1)); !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("a stream sent past its window: read err %v, want the stream reset", err)
 	}
 }
