@@ -176,6 +176,8 @@ bench-relay: deps build
 # labelled profile, against the plain tunnel), then as deployed: two
 # wardgated processes, userspace on loopback and (as root) kernel TUN in
 # network namespaces, each box's CPU read from /proc.
+# BenchmarkDeliveryRoutes compares delivery by route (FHIR over HTTP, HL7
+# over MLLP, mixed) with today's one-endpoint shorthands, in the same run.
 # bench-mesh: MESH_N boxes (default 24) in a full mesh, discrete-TPM
 # timing (120 ms quotes), batched quotes then the unbatched baseline, and
 # tamper-at-run-time to revocation (issue 15; docs/scale.md).
@@ -187,6 +189,7 @@ bench-records: deps build
 	$(GO) test -run '^$$' -bench 'BenchmarkRecords$$' -benchtime 1x -v ./integration/
 	$(GO) test -run '^$$' -bench 'BenchmarkRecordsDaemons' -benchtime 1x -v ./integration/
 	$(GO) test -run '^$$' -bench 'BenchmarkConsentBulk' -benchtime 1x -v ./records/
+	$(GO) test -run '^$$' -bench 'BenchmarkDeliveryRoutes' -benchtime 1x -v ./records/
 	$(GO) test -run '^$$' -bench 'BenchmarkRecordsWitness' -benchtime 1x -v ./integration/
 
 # demo runs three hospitals on loopback (userspace tunnels, simulated TPMs,

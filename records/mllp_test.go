@@ -29,7 +29,7 @@ type scriptEngine struct {
 	late  func(n int, m *hl7.MSH) []byte // written 30 ms after reply, if set
 }
 
-func (e *scriptEngine) serve(t *testing.T) string {
+func (e *scriptEngine) serve(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
