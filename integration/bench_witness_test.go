@@ -24,8 +24,9 @@ import (
 // each box cosigns the other's checkpoints and has its own cosigned every
 // RECBENCH_WITNESS_INTERVAL (default 1s, five times the default rate);
 // the run checks that a's receipts came back cosigned by b. The best
-// round of each is compared (the machine is shared: the best is the least
-// disturbed).
+// rate of each is compared (the machine is shared: the best is the least
+// disturbed), and the least CPU per record each box spent, which other
+// load on the machine disturbs less than the rate.
 //
 //	go test -run '^$' -bench 'BenchmarkRecordsWitness' -benchtime 1x -v ./integration/
 func BenchmarkRecordsWitness(b *testing.B) {
@@ -41,9 +42,14 @@ func BenchmarkRecordsWitness(b *testing.B) {
 		for _, on := range []bool{false, true} {
 			r := benchWitnessOnce(b, on, interval, records)
 			b.Logf("witnessing %-3s: %8.0f records/s, a %s CPU/record, b %s CPU/record", onOff(on), r.rate, r.cpuA, r.cpuB)
-			if r.rate > best[on].rate {
-				best[on] = r
+			bst := best[on]
+			if r.rate > bst.rate {
+				bst.rate = r.rate
 			}
+			if cpu := bst.cpuA + bst.cpuB; cpu == 0 || r.cpuA+r.cpuB < cpu {
+				bst.cpuA, bst.cpuB = r.cpuA, r.cpuB
+			}
+			best[on] = bst
 		}
 	}
 	b.StopTimer()
@@ -51,7 +57,10 @@ func BenchmarkRecordsWitness(b *testing.B) {
 	overhead := 1 - on.rate/off.rate
 	b.Logf("bulk 256/request, 8 senders, %d records per round, best of %d rounds: off %.0f records/s, on %.0f records/s (witness interval %s): overhead %.1f%% (target < 5%%)",
 		records, rounds, off.rate, on.rate, interval, 100*overhead)
-	b.Logf("CPU per record: a %s -> %s, b %s -> %s", off.cpuA, on.cpuA, off.cpuB, on.cpuB)
+	cpuOverhead := float64(on.cpuA+on.cpuB)/float64(off.cpuA+off.cpuB) - 1
+	b.Logf("CPU per record (both boxes' own, from /proc; least of the rounds): a %s -> %s, b %s -> %s: overhead %.1f%%",
+		off.cpuA, on.cpuA, off.cpuB, on.cpuB, 100*cpuOverhead)
+	b.ReportMetric(100*cpuOverhead, "cpu-overhead-%")
 	b.ReportMetric(off.rate, "off-records/s")
 	b.ReportMetric(on.rate, "on-records/s")
 	b.ReportMetric(100*overhead, "overhead-%")

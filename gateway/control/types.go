@@ -375,7 +375,8 @@ type CheckpointInfo struct {
 	Size      uint64    `json:"size"`
 	Root      string    `json:"root"` // hex
 	Time      time.Time `json:"time,omitzero"`
-	Signature []byte    `json:"signature,omitempty"`
+	Signature []byte    `json:"signature,omitempty"` // version 1 checkpoints
+	Note      string    `json:"note,omitempty"`      // the C2SP signed note (version 2)
 	Anchored  bool      `json:"anchored"`
 	ChainID   uint64    `json:"chain_id,omitempty"`
 	Contract  string    `json:"contract,omitempty"`
@@ -387,7 +388,7 @@ type CheckpointInfo struct {
 // CheckpointFromLedger converts a ledger checkpoint and its anchor (nil if
 // not anchored).
 func CheckpointFromLedger(c proof.Checkpoint, a *proof.Anchor) CheckpointInfo {
-	ci := CheckpointInfo{Size: c.Size, Root: c.Root.String(), Time: c.Time, Signature: c.Signature}
+	ci := CheckpointInfo{Size: c.Size, Root: c.Root.String(), Time: c.Time, Signature: c.Signature, Note: c.Note}
 	ci.setAnchor(a)
 	return ci
 }

@@ -119,3 +119,21 @@ func FuzzCheckpointNote(f *testing.F) {
 		}
 	})
 }
+
+// TestNoteJSON: the fast JSON encoder writes a note, with its em dashes
+// and newlines, as json.Marshal does.
+func TestNoteJSON(t *testing.T) {
+	c := signedCheckpoint(t, 7)
+	w, err := proof.CosignatureSigner(testSigner(t, 2), "city-general", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cosigned, err := note.Sign(&note.Note{Text: string(c.NoteText())}, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddCosignatures(cosigned[len(c.NoteText())+1:]); err != nil {
+		t.Fatal(err)
+	}
+	wantSameJSON(t, "cosigned checkpoint", &proof.Receipt{Version: proof.ReceiptVersion, Checkpoint: c})
+}
