@@ -172,11 +172,11 @@ func (c *Client) SendPacket(box string, b []byte) error {
 		c.dropped.Add(1)
 		return fmt.Errorf("relay %s not connected", c.cfg.Addr)
 	}
-	out, err := AppendFrame(make([]byte, 0, len(b)+headerLen+4+len(box)), Frame{Type: TypePacket, Box: box, Payload: b})
+	out, err := AppendFrame(getBuf(len(b)+headerLen+4+len(box)), Frame{Type: TypePacket, Box: box, Payload: b})
 	if err != nil {
 		return err
 	}
-	if !s.q.packet(out) {
+	if !s.q.wait(s.ctx, out, packetWait) {
 		c.dropped.Add(1)
 		return nil
 	}

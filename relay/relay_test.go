@@ -19,7 +19,9 @@ type testRelay struct {
 	srv  *Server
 }
 
-func startRelay(t *testing.T, allowed ...string) *testRelay {
+func startRelay(t *testing.T, allowed ...string) *testRelay { return startRelayTB(t, allowed...) }
+
+func startRelayTB(t testing.TB, allowed ...string) *testRelay {
 	t.Helper()
 	dir := t.TempDir()
 	if err := WriteDevPKI(dir, []string{"127.0.0.1"}, []string{"hospital-a", "hospital-b", "outsider"}); err != nil {
@@ -45,6 +47,10 @@ func startRelay(t *testing.T, allowed ...string) *testRelay {
 }
 
 func (r *testRelay) client(t *testing.T, box string, peers ...string) *Client {
+	return r.clientTB(t, box, peers...)
+}
+
+func (r *testRelay) clientTB(t testing.TB, box string, peers ...string) *Client {
 	t.Helper()
 	tc, err := LoadTLS(filepath.Join(r.dir, box+".pem"), filepath.Join(r.dir, box+"-key.pem"), filepath.Join(r.dir, "ca.pem"))
 	if err != nil {

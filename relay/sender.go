@@ -9,17 +9,22 @@ import (
 )
 
 // sendQueue bounds what waits to go out on one connection: at most
-// queueLen frames of at most MaxFrame bytes each. One goroutine writes,
+// queueBytes of frames (and queueLen frames). One goroutine writes,
 // flushing when the queue runs empty, so a burst of packets shares TLS
 // records and system calls.
 type sendQueue struct {
 	out     chan []byte
 	done    chan struct{}
+	room    chan struct{} // signalled after each flush, for senders waiting for room
+	queued  atomic.Int64  // bytes in out
 	dropped atomic.Uint64
 	bytes   atomic.Uint64
 }
 
-const queueLen = 256
+const (
+	queueLen   = 2048
+	queueBytes = 1 << 20
+)
 
 // readBuffer is each connection's read buffer: frames are read in few
 // system calls and TLS records.
@@ -30,43 +35,67 @@ const readBuffer = 64 << 10
 // (the stream would break), so a stuck connection is closed instead.
 const streamWait = 5 * time.Second
 
+// packetWait is how long a box's own datagram waits for room, as a
+// socket's send buffer would make WireGuard wait, before it is dropped.
+const packetWait = 50 * time.Millisecond
+
 func newSendQueue() *sendQueue {
-	return &sendQueue{out: make(chan []byte, queueLen), done: make(chan struct{})}
+	return &sendQueue{out: make(chan []byte, queueLen), done: make(chan struct{}), room: make(chan struct{}, 1)}
+}
+
+// tryPut queues b if it fits in the byte budget and the channel.
+func (q *sendQueue) tryPut(b []byte) bool {
+	if q.queued.Add(int64(len(b))) > queueBytes {
+		q.queued.Add(-int64(len(b)))
+		return false
+	}
+	select {
+	case q.out <- b:
+		return true
+	default:
+		q.queued.Add(-int64(len(b)))
+		return false
+	}
 }
 
 // packet queues an encoded datagram, or drops it when the queue is full:
-// WireGuard retransmits what matters, and a slow receiver must not hold
-// the sender's other traffic.
+// on the relay a slow receiver must not hold the sender's other traffic,
+// and WireGuard's TCP inside retransmits what matters.
 func (q *sendQueue) packet(b []byte) bool {
-	select {
-	case q.out <- b:
+	if q.tryPut(b) {
 		return true
-	case <-q.done:
-	default:
 	}
 	q.dropped.Add(1)
 	return false
 }
 
-// frame queues an encoded stream frame, waiting for room up to streamWait
-// (or ctx). It reports false when the frame could not be queued.
-func (q *sendQueue) frame(ctx context.Context, b []byte) bool {
-	select {
-	case q.out <- b:
+// wait queues b, waiting up to d (or ctx) for room; it reports false when
+// b could not be queued.
+func (q *sendQueue) wait(ctx context.Context, b []byte, d time.Duration) bool {
+	if q.tryPut(b) {
 		return true
-	default:
 	}
-	t := time.NewTimer(streamWait)
+	t := time.NewTimer(d)
 	defer t.Stop()
-	select {
-	case q.out <- b:
-		return true
-	case <-q.done:
-	case <-ctx.Done():
-	case <-t.C:
+	for {
+		select {
+		case <-q.room:
+			if q.tryPut(b) {
+				return true
+			}
+			continue
+		case <-q.done:
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		q.dropped.Add(1)
+		return false
 	}
-	q.dropped.Add(1)
-	return false
+}
+
+// frame queues an encoded stream frame, waiting for room up to streamWait.
+func (q *sendQueue) frame(ctx context.Context, b []byte) bool {
+	return q.wait(ctx, b, streamWait)
 }
 
 // run writes queued frames to w until the queue is stopped or a write
@@ -81,10 +110,12 @@ func (q *sendQueue) run(w io.Writer) error {
 			return nil
 		}
 		for {
+			q.queued.Add(-int64(len(b)))
 			if _, err := bw.Write(b); err != nil {
 				return err
 			}
 			q.bytes.Add(uint64(len(b)))
+			putBuf(b)
 			select {
 			case b = <-q.out:
 				continue
@@ -94,6 +125,10 @@ func (q *sendQueue) run(w io.Writer) error {
 		}
 		if err := bw.Flush(); err != nil {
 			return err
+		}
+		select {
+		case q.room <- struct{}{}:
+		default:
 		}
 	}
 }

@@ -202,7 +202,7 @@ func (s *Server) forward(ctx context.Context, sc *serverConn) error {
 		if s.tamper != nil {
 			s.tamper(&f)
 		}
-		out, err := AppendFrame(make([]byte, 0, 4+headerLen+len(f.Box)+len(f.Payload)), f)
+		out, err := AppendFrame(getBuf(4+headerLen+len(f.Box)+len(f.Payload)), f)
 		if err != nil {
 			return err
 		}

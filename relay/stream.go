@@ -94,7 +94,7 @@ func (s *session) serve() error {
 
 func (s *session) dispatch(f Frame) {
 	if f.Type == TypePacket {
-		s.c.deliver(Packet{From: f.Box, Data: append([]byte(nil), f.Payload...)})
+		s.c.deliver(Packet{From: f.Box, Data: append(getBuf(len(f.Payload)), f.Payload...)})
 		return
 	}
 	k := keyOf(f.Box, f.Stream)

@@ -83,6 +83,7 @@ func (b *relayBind) receiver(closed chan struct{}) conn.ReceiveFunc {
 				continue
 			}
 			sizes[n] = copy(packets[n], p.Data)
+			p.Release()
 			eps[n] = &relayEndpoint{ap: ap, box: p.From}
 			n++
 		}
