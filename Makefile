@@ -30,7 +30,7 @@ DIST      ?= $(CURDIR)/dist
 # The packages whose tests also run under the race detector: everything that
 # runs goroutines of its own (peer loops, journal group commit, anchorer,
 # tunnel admission, record delivery).
-RACE_PKGS := ./attest/... ./ledger/... ./tunnel/... ./records/... ./gateway/...
+RACE_PKGS := ./attest/... ./ledger/... ./tunnel/... ./records/... ./gateway/... ./audit/...
 export CGO_ENABLED := 1
 # Tests that need the geth binary find it here; it is built once per machine.
 export WARDGATE_GETH := $(GETH)

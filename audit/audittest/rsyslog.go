@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,7 +102,7 @@ func (r *Rsyslog) Stop() {
 		return
 	}
 	r.running = false
-	r.cmd.Process.Signal(os.Interrupt)
+	r.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-r.exited:
 	case <-time.After(10 * time.Second):
