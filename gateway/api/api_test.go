@@ -145,14 +145,18 @@ type apiEnv struct {
 }
 
 func startAPI(t testing.TB, b control.Backend) *apiEnv {
+	return startAPIConfig(t, Config{Backend: b})
+}
+
+// startAPIConfig serves cfg with fresh certificates and a quiet logger.
+func startAPIConfig(t testing.TB, cfg Config) *apiEnv {
 	t.Helper()
 	dir := t.TempDir()
 	serverCA, teamCA := newCA(t, "hospital-a box CA"), newCA(t, "hospital-a security team CA")
 	sc, sk := serverCA.issue(t, "hospital-a", x509.ExtKeyUsageServerAuth)
-	s, err := New(Config{
-		Backend: b, CertFile: write(t, dir, "server.pem", sc), KeyFile: write(t, dir, "server.key", sk),
-		ClientCAFile: write(t, dir, "team-ca.pem", teamCA.pem), Logger: slog.New(slog.DiscardHandler),
-	})
+	cfg.CertFile, cfg.KeyFile = write(t, dir, "server.pem", sc), write(t, dir, "server.key", sk)
+	cfg.ClientCAFile, cfg.Logger = write(t, dir, "team-ca.pem", teamCA.pem), slog.New(slog.DiscardHandler)
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
