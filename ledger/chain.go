@@ -368,7 +368,8 @@ func (l *Ledger) dropAnchor(size uint64) error {
 	return nil
 }
 
-// anchorTarget is the newest checkpoint and the newest anchored size.
+// anchorTarget is the checkpoint to anchor (the newest, or the newest
+// witnessed one: cosign.go) and the newest anchored size.
 func (l *Ledger) anchorTarget() (cp proof.Checkpoint, done uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -378,7 +379,7 @@ func (l *Ledger) anchorTarget() (cp proof.Checkpoint, done uint64) {
 	if n := len(l.anchorSizes); n > 0 {
 		done = l.anchorSizes[n-1]
 	}
-	return cp, done
+	return l.preferCosigned(cp, done), done
 }
 
 // adoptChainAnchor records an anchor on chain newer than done, and reports

@@ -27,6 +27,23 @@ func (l *Ledger) cosignedCheckpoint(seq uint64) (proof.Checkpoint, bool) {
 	return l.checkpointAt(size)
 }
 
+// preferCosigned is the checkpoint to anchor: the newest cosigned one if
+// it is newer than the last anchor, so that anchored receipts carry the
+// witnesses' cosignatures too; otherwise cp, the newest (witnesses that do
+// not answer never hold anchoring back). l.mu is held.
+func (l *Ledger) preferCosigned(cp proof.Checkpoint, done uint64) proof.Checkpoint {
+	c := l.cosigs.Load()
+	if c == nil {
+		return cp
+	}
+	if s := (*c).LatestCosigned(); s > done && s <= cp.Size {
+		if cc, ok := l.checkpointAt(s); ok {
+			return cc
+		}
+	}
+	return cp
+}
+
 // withCosignatures returns cp with the cosignatures held for its size
 // appended to its note.
 func (l *Ledger) withCosignatures(cp proof.Checkpoint) proof.Checkpoint {
