@@ -8,16 +8,21 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wardgate/wardgate/gateway/config"
 	"github.com/wardgate/wardgate/gateway/control"
 	"github.com/wardgate/wardgate/records"
 )
 
-// deliveryRoutes is records.deliver with each route's TLS config (CA and
-// client certificate) loaded from its files.
-func (d *Gateway) deliveryRoutes() ([]records.Route, error) {
-	routes := d.cfg.DeliveryRoutes()
+// deliveryRoutes is records.deliver with each route's TLS config.
+func (d *Gateway) deliveryRoutes() ([]records.Route, error) { return DeliveryRoutes(d.cfg) }
+
+// DeliveryRoutes is records.deliver with each route's TLS config (CA and
+// client certificate) loaded from its files, or the deliver_url /
+// deliver_mllp shorthand as its one route.
+func DeliveryRoutes(cfg *config.Config) ([]records.Route, error) {
+	routes := cfg.DeliveryRoutes()
 	for i := range routes {
-		r := d.cfg.Records.Deliver[i]
+		r := cfg.Records.Deliver[i]
 		tc, err := clientTLS(r.CA, r.ClientCert, r.ClientKey)
 		if err != nil {
 			return nil, fmt.Errorf("records.deliver[%d] (%s): %w", i, r.Name, err)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/wardgate/wardgate/ledger/proof"
@@ -78,7 +79,11 @@ func (cfg *Config) routes() []Route {
 	if len(cfg.Routes) > 0 {
 		return cfg.Routes
 	}
-	d := cfg.Deliver
+	return cfg.Deliver.Routes()
+}
+
+// Routes is the shorthand as the one route it stands for (nil if unset).
+func (d Delivery) Routes() []Route {
 	switch {
 	case d.HTTPURL != "":
 		return []Route{{Name: "default", Match: route.Match{Content: route.Any}, Endpoint: Endpoint{URL: d.HTTPURL, FHIRBatch: d.FHIRBatch, anyHTTP: true}}}
@@ -324,4 +329,56 @@ func (ep *endpoint) mllpFailure(err error) error {
 		return newDeliveryError(codeBadAck, ep.name, detail)
 	}
 	return newDeliveryError(codeDelivery, ep.name, detail)
+}
+
+// Probe connects to each route's endpoint (TCP, and the TLS handshake for
+// https and mllps) and returns a line for each one this box cannot reach
+// now: `wardgated --check-config` prints them as warnings (an endpoint
+// may be down for maintenance while its route is right).
+func Probe(ctx context.Context, routes []Route) []string {
+	out := make([]string, len(routes))
+	var wg sync.WaitGroup
+	for i, rt := range routes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := probe(ctx, rt.Endpoint); err != nil {
+				out[i] = fmt.Sprintf("delivery route %q: endpoint %s is unreachable from this box now: %v", rt.Name, rt.Endpoint.URL, err)
+			}
+		}()
+	}
+	wg.Wait()
+	var lines []string
+	for _, l := range out {
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+func probe(ctx context.Context, e Endpoint) error {
+	u, err := url.Parse(e.URL)
+	if err != nil {
+		return err
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), map[string]string{"https": "443", "http": "80"}[u.Scheme])
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if u.Scheme == "https" || u.Scheme == "mllps" {
+		tc := tls.Client(c, tlsFor(e.TLS, u.Hostname()))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return fmt.Errorf("TLS: %w", err)
+		}
+	}
+	return nil
 }

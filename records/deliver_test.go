@@ -320,3 +320,24 @@ func TestDeliveryFailuresWarnOncePerStateChange(t *testing.T) {
 		t.Fatalf("sender warned per refused record:\n%s", sent)
 	}
 }
+
+// --check-config's probe names each route whose endpoint this box cannot
+// reach, and only those.
+func TestProbeRoutes(t *testing.T) {
+	eng := &scriptEngine{reply: func(_ int, m *hl7.MSH) []byte { return ackFrame(m, "AA") }}
+	up := eng.serve(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := ln.Addr().String()
+	ln.Close()
+	lines := Probe(t.Context(), []Route{
+		{Name: "engine", Endpoint: Endpoint{URL: "mllp://" + up}},
+		{Name: "ehr", Endpoint: Endpoint{URL: "http://" + down + "/in"}},
+		{Name: "secure", Endpoint: Endpoint{URL: "mllps://" + up}}, // not TLS
+	})
+	if len(lines) != 2 || !strings.Contains(lines[0], `route "ehr"`) || !strings.Contains(lines[1], `route "secure"`) || !strings.Contains(lines[1], "TLS") {
+		t.Fatalf("probe: %q", lines)
+	}
+}

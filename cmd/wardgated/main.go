@@ -37,6 +37,7 @@ import (
 	"github.com/wardgate/wardgate/gateway"
 	"github.com/wardgate/wardgate/gateway/config"
 	"github.com/wardgate/wardgate/internal/devconsortium"
+	"github.com/wardgate/wardgate/records"
 )
 
 func main() {
@@ -136,8 +137,25 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stderr, "%s: WARNING: %s\n", path, w)
 	}
+	for _, w := range probeDelivery(cfg) {
+		fmt.Fprintf(stderr, "%s: WARNING: %s\n", path, w)
+	}
 	fmt.Fprintf(stdout, "%s: ok (box %s, %d peers)\n", path, cfg.Box, len(cfg.Peers))
 	return 0
+}
+
+// probeDelivery tries each delivery route's endpoint from this box: an
+// unreachable one is a warning (it may be down for maintenance).
+func probeDelivery(cfg *config.Config) []string {
+	routes, err := gateway.DeliveryRoutes(cfg)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	if len(routes) == 0 {
+		r := cfg.Records
+		routes = records.Delivery{HTTPURL: r.DeliverURL, MLLPAddr: r.DeliverMLLP}.Routes()
+	}
+	return records.Probe(context.Background(), routes)
 }
 
 // printIdentity is --identity. It needs only the box, its TPM and its
