@@ -20,6 +20,18 @@ func syntheticEvidence() []byte {
 	return b
 }
 
+// syntheticBatchEvidence is v2 evidence with a batch proof and a runtime
+// list, the shapes batched quotes and runtime integrity add.
+func syntheticBatchEvidence() []byte {
+	var ev attest.Evidence
+	_ = json.Unmarshal(syntheticEvidence(), &ev)
+	ev.Version = attest.BatchProtocolVersion
+	ev.Batch = &attest.BatchProof{Root: make([]byte, 32), Index: 1, Size: 3, Path: [][]byte{make([]byte, 32), make([]byte, 32)}}
+	ev.Runtime = &attest.RuntimeLog{From: 2, Entries: []byte{10, 0, 0, 0}}
+	b, _ := json.Marshal(ev)
+	return b
+}
+
 // checkParse asserts the parser contract: an error wraps ErrMalformed, and
 // a success re-encodes to something that parses again.
 func checkParse[T any](t *testing.T, b []byte, parse func([]byte) (*T, error)) {
@@ -42,6 +54,7 @@ func checkParse[T any](t *testing.T, b []byte, parse func([]byte) (*T, error)) {
 func FuzzParseEvidence(f *testing.F) {
 	f.Add(syntheticEvidence())
 	f.Add(syntheticEvidence()[:40])
+	f.Add(syntheticBatchEvidence())
 	f.Add([]byte(`{"version":"wardgate/attest/v1","pcrs":[{"index":99,"digest":""}]}`))
 	f.Add([]byte("null"))
 	f.Fuzz(func(t *testing.T, b []byte) { checkParse(t, b, attest.ParseEvidence) })
