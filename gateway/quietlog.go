@@ -45,7 +45,7 @@ func routine(log *slog.Logger) *slog.Logger { return slog.New(routineHandler{log
 func (h routineHandler) Handle(ctx context.Context, r slog.Record) error {
 	if r.Level == slog.LevelInfo {
 		if match, ok := routineMsgs[r.Message]; ok && (match == nil || match(r)) {
-			if !h.Handler.Enabled(ctx, slog.LevelDebug) {
+			if !h.Enabled(ctx, slog.LevelDebug) {
 				return nil
 			}
 			r.Level = slog.LevelDebug

@@ -58,7 +58,7 @@ func classify(err error) (string, int) {
 	var rf *Refusal
 	if errors.As(err, &rf) {
 		code, status := classify(rf.kind)
-		if rf.kind != ErrPeerRefused {
+		if !errors.Is(rf.kind, ErrPeerRefused) {
 			code = rf.Code // the peer's delivery code, or its kind's own
 		}
 		return code, status
