@@ -640,6 +640,9 @@ func (d *Gateway) startRelay(ctx context.Context, l *listeners) error {
 	for _, w := range d.cfg.Warnings() {
 		d.log.Warn("INSECURE: " + w)
 	}
+	for _, w := range d.cfg.RouteWarnings() {
+		d.log.Warn("delivery routes: " + w)
+	}
 	if err := d.listenRelayPeers(l.http); err != nil {
 		return err
 	}

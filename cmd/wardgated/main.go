@@ -137,7 +137,7 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stderr, "%s: WARNING: %s\n", path, w)
 	}
-	for _, w := range probeDelivery(cfg) {
+	for _, w := range append(cfg.RouteWarnings(), probeDelivery(cfg)...) {
 		fmt.Fprintf(stderr, "%s: WARNING: %s\n", path, w)
 	}
 	fmt.Fprintf(stdout, "%s: ok (box %s, %d peers)\n", path, cfg.Box, len(cfg.Peers))

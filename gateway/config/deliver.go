@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"time"
@@ -159,10 +160,20 @@ func (c *Config) checkDeliverFiles(k *checker) {
 	}
 }
 
-// deliverWarnings are routes that work but may surprise: a route that
-// takes some records an earlier one takes first, and plain http off
-// loopback in the deliver_url shorthand.
+// deliverWarnings are the insecure delivery settings that still work:
+// plain http off loopback in the deliver_url shorthand.
 func (c *Config) deliverWarnings() []string {
+	var w []string
+	if u, err := url.Parse(c.Records.DeliverURL); err == nil && u.Scheme == "http" && !LoopbackOnly(net.JoinHostPort(u.Hostname(), "80")) {
+		w = append(w, "records.deliver_url: plain http off loopback: received records cross the LAN unencrypted; use https://")
+	}
+	return w
+}
+
+// RouteWarnings are routes that work but may surprise: a route that takes
+// some records an earlier one takes first. --check-config prints them and
+// the daemon logs them at start.
+func (c *Config) RouteWarnings() []string {
 	var w []string
 	rs := c.Records.Deliver
 	var table route.Table
@@ -173,9 +184,6 @@ func (c *Config) deliverWarnings() []string {
 		if !f.Shadowed {
 			w = append(w, fmt.Sprintf("records.deliver[%d]: route %q overlaps route %q (records.deliver[%d]), which comes first and takes the records both match", f.Route, rs[f.Route].Name, rs[f.By].Name, f.By))
 		}
-	}
-	if u, err := url.Parse(c.Records.DeliverURL); err == nil && u.Scheme == "http" && !LoopbackOnly(u.Host) && u.Port() != "" {
-		w = append(w, "records.deliver_url: plain http off loopback: received records cross the LAN unencrypted; use https://")
 	}
 	return w
 }

@@ -47,7 +47,7 @@ func TestDeliverRoutes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := strings.Join(c.Warnings(), "\n")
+			w := strings.Join(c.RouteWarnings(), "\n")
 			if (tc.wantWarn == "") != (w == "") || !strings.Contains(w, tc.wantWarn) {
 				t.Fatalf("warnings %q, want %q", w, tc.wantWarn)
 			}
