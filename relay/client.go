@@ -49,6 +49,7 @@ type Client struct {
 	up   chan struct{} // closed when a session is up; replaced when it ends
 
 	reconnects, pktIn, pktOut, bytesIn, bytesOut, dropped atomic.Uint64
+	streamIn, streamOut                                   atomic.Uint64
 }
 
 // packetQueue bounds datagrams waiting for the tunnel to read them.
@@ -219,7 +220,7 @@ type ClientStats struct {
 func (c *Client) Stats() ClientStats {
 	st := ClientStats{Connected: c.Connected(), Reconnects: c.reconnects.Load(), PacketsIn: c.pktIn.Load(), PacketsOut: c.pktOut.Load(),
 		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(), Dropped: c.dropped.Load(),
-		StreamBytesIn: streamIn.Load(), StreamBytesOut: streamOut.Load()}
+		StreamBytesIn: c.streamIn.Load(), StreamBytesOut: c.streamOut.Load()}
 	return st
 }
 

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 )
 
 // Streams are byte streams between two boxes through the relay, for the
@@ -29,8 +28,6 @@ const (
 	// the stream, so the two boxes' ids never collide.
 	peerStreamBit = 1 << 31
 )
-
-var streamIn, streamOut atomic.Uint64
 
 type streamKey struct {
 	box  string
@@ -249,7 +246,7 @@ func (st *stream) received(p []byte) {
 		st.reset("window exceeded")
 		return
 	}
-	streamIn.Add(uint64(len(p)))
+	st.s.c.streamIn.Add(uint64(len(p)))
 }
 
 // pumpIn writes received data to the application and grants the sender
@@ -283,7 +280,7 @@ func (st *stream) pumpOut() {
 			st.mu.Lock()
 			st.credit -= int64(r)
 			st.mu.Unlock()
-			streamOut.Add(uint64(r))
+			st.s.c.streamOut.Add(uint64(r))
 			if !st.s.send(Frame{Type: TypeData, Box: st.key.box, Stream: st.key.wireID(), Payload: buf[:r]}) {
 				st.teardown()
 				return
