@@ -22,7 +22,9 @@ func TestDeliverRoutes(t *testing.T) {
 		{"shadowed", routes(`    - {name: all-hl7, match: {content: hl7v2}, endpoint: "mllp://127.0.0.1:2575"}
     - {name: adt, match: {content: hl7v2, receiving_app: ADT}, endpoint: "mllp://127.0.0.1:2576"}`), `records.deliver[1]: route "adt" is never used: route "all-hl7"`, ""},
 		{"overlap warned", routes(`    - {name: adt, match: {content: hl7v2, receiving_app: ADT}, endpoint: "mllp://127.0.0.1:2575"}
-    - {name: rest, endpoint: "https://ehr.example/in"}`), "", `route "rest" overlaps route "adt"`},
+    - {name: citygen, match: {content: hl7v2, receiving_facility: CITYGEN}, endpoint: "mllp://127.0.0.1:2576"}`), "", `route "citygen" overlaps route "adt"`},
+		{"catch-all last", routes(`    - {name: adt, match: {content: hl7v2, receiving_app: ADT}, endpoint: "mllp://127.0.0.1:2575"}
+    - {name: rest, endpoint: "https://ehr.example/in"}`), "", ""},
 		{"http off loopback", routes(`    - {endpoint: "http://10.1.0.5/in"}`), `records.deliver[0].endpoint: endpoint "http://10.1.0.5/in" is plain http off loopback`, ""},
 		{"ftp", routes(`    - {endpoint: "ftp://10.1.0.5/in"}`), `scheme "ftp" is not https`, ""},
 		{"fhir field on hl7", routes(`    - {match: {content: hl7v2, resource_type: Patient}, endpoint: "mllp://127.0.0.1:2575"}`), `records.deliver[0].match: resource_type matches FHIR only`, ""},

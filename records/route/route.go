@@ -138,15 +138,18 @@ func (t Table) Pick(r Record) (int, bool) {
 }
 
 // Finding is one problem of a table: route Route is never used (Shadowed,
-// every record it takes goes to By first) or shares records with By
-// (the earlier route takes them).
+// every record it takes goes to By first) or shares some records with By
+// (the earlier route takes them) while neither takes all the other's: an
+// ambiguity. A narrow route before a broader one ("ADT to this engine,
+// other HL7 to that one"; a catch-all last) is how tables are written and
+// is no finding.
 type Finding struct {
 	Route, By int
 	Shadowed  bool
 }
 
 // Check finds the routes an earlier route shadows entirely and the ones
-// that overlap an earlier one.
+// that partly overlap an earlier one.
 func (t Table) Check() []Finding {
 	var out []Finding
 	for i := range t {
@@ -155,7 +158,7 @@ func (t Table) Check() []Finding {
 				out = append(out, Finding{Route: i, By: j, Shadowed: true})
 				break
 			}
-			if t[j].overlaps(t[i]) {
+			if t[j].overlaps(t[i]) && !t[i].covers(t[j]) {
 				out = append(out, Finding{Route: i, By: j})
 			}
 		}

@@ -75,9 +75,10 @@ func TestTableCheck(t *testing.T) {
 		{"any first shadows all", Table{{Content: Any}, {Content: HL7v2}}, []Finding{{Route: 1, By: 0, Shadowed: true}}},
 		{"same twice", Table{{Content: HL7v2, ReceivingApp: "LAB"}, {Content: HL7v2, ReceivingApp: "LAB"}}, []Finding{{Route: 1, By: 0, Shadowed: true}}},
 		{"general before specific", Table{{Content: FHIRJSON}, {Content: FHIRJSON, ResourceType: "Observation"}}, []Finding{{Route: 1, By: 0, Shadowed: true}}},
-		{"specific before general", Table{{Content: FHIRJSON, ResourceType: "Observation"}, {Content: FHIRJSON}}, []Finding{{Route: 1, By: 0}}},
+		{"specific before general", Table{{Content: FHIRJSON, ResourceType: "Observation"}, {Content: FHIRJSON}}, nil},
 		{"app and facility overlap", Table{{Content: HL7v2, ReceivingApp: "LAB"}, {Content: HL7v2, ReceivingFacility: "CITYGEN"}}, []Finding{{Route: 1, By: 0}}},
-		{"catch-all last", Table{{Content: HL7v2}, {Content: Any}}, []Finding{{Route: 1, By: 0}}},
+		{"catch-all last", Table{{Content: HL7v2}, {Content: Any}}, nil},
+		{"any then typed with field", Table{{Content: Any}, {Content: CDA}}, []Finding{{Route: 1, By: 0, Shadowed: true}}},
 	} {
 		got := tc.table.Check()
 		if len(got) != len(tc.want) {
