@@ -317,4 +317,29 @@ func TestThirdPartyHL7(t *testing.T) {
 		}
 		t.Logf("b's delivery status: %+v", st.Delivery)
 	})
+
+	t.Run("steady state logs no INFO", func(t *testing.T) {
+		// With the chain anchoring each checkpoint and peers renewing
+		// every 2 s, neither daemon logs at INFO or above while nothing changes.
+		from := map[*cluster.Box]int64{}
+		for _, b := range []*cluster.Box{A, B} {
+			st, err := os.Stat(b.LogPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			from[b] = st.Size()
+		}
+		time.Sleep(5 * time.Second)
+		for _, b := range []*cluster.Box{A, B} {
+			data, err := os.ReadFile(b.LogPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(string(data[from[b]:]), "\n") {
+				if strings.Contains(line, "level=INFO") || strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+					t.Errorf("%s in steady state: %s", b.Name, line)
+				}
+			}
+		}
+	})
 }
