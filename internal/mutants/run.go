@@ -118,7 +118,9 @@ func (r *Runner) goTest(ctx context.Context, root, overlay string, m *Mutant) Ou
 	if goCmd == "" {
 		goCmd = "go"
 	}
-	args := append([]string{"test", "-json", "-count=1", "-timeout", timeout.String(), "-run", m.Tests}, m.Pkgs()...)
+	// -vet=off: make vet checks the unmutated tree; vetting every mutant
+	// again only costs time (and "if false &&" mutants are not its business).
+	args := append([]string{"test", "-json", "-vet=off", "-count=1", "-timeout", timeout.String(), "-run", m.Tests}, m.Pkgs()...)
 	cmd := exec.CommandContext(ctx, goCmd, args...)
 	cmd.Dir = root
 	// GOFLAGS carries the overlay into go commands the tests run
