@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	tlog "github.com/transparency-dev/formats/log"
+	fproof "github.com/transparency-dev/formats/proof"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/wardgate/wardgate/gateway/config"
@@ -69,6 +71,24 @@ func TestWitnessedReceipt(t *testing.T) {
 	})
 	if last != nil {
 		t.Fatal(last)
+	}
+
+	// `wardgate ledger proof`: the same entry as a C2SP tlog-proof whose
+	// checkpoint carries both cosignatures.
+	raw, err := a.g.LedgerProof(context.Background(), sha256.Sum256(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tp fproof.TLogProof
+	if err := tp.Unmarshal(raw); err != nil {
+		t.Fatalf("tlog-proof: %v\n%s", err, raw)
+	}
+	logV, err := proof.LogVerifier("a", aKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, n, err := tlog.ParseCheckpoint(tp.Checkpoint, proof.Origin("a"), logV, ws...); err != nil || len(n.Sigs) != 3 {
+		t.Fatalf("tlog-proof checkpoint: %v, want the log's signature and 2 cosignatures:\n%s", err, tp.Checkpoint)
 	}
 }
 
