@@ -92,8 +92,9 @@ func (p *mllpPool) once(ctx context.Context, c *mllpConn, m *hl7.MSH, msg []byte
 	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
 		dl = d
 	}
-	c.c.SetDeadline(dl)
-	stop := context.AfterFunc(ctx, func() { c.c.SetDeadline(time.Now()) })
+	conn := c.c // once may drop c.c; the cancel hook keeps its own reference
+	conn.SetDeadline(dl)
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
 	if err := hl7.WriteFrame(c.c, msg); err != nil {
 		return nil, err
