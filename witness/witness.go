@@ -99,6 +99,11 @@ type Witness struct {
 	cosigner note.Signer
 	mu       sync.Mutex // serialises check, state write and cosign
 	state    map[string]logState
+	// evidenced is the cosigned size each log was last caught contradicting,
+	// per reason: one evidence file and journal entry per contradicted
+	// state, so a
+	// hostile peer signing fork after fork cannot fill the disk or the log.
+	evidenced map[string]uint64
 }
 
 // logState is the latest checkpoint the witness cosigned for one log,
@@ -125,7 +130,7 @@ func New(cfg Config) (*Witness, error) {
 	if err != nil {
 		return nil, fmt.Errorf("witness: %w", err)
 	}
-	w := &Witness{cfg: cfg, cosigner: cs, state: map[string]logState{}}
+	w := &Witness{cfg: cfg, cosigner: cs, state: map[string]logState{}, evidenced: map[string]uint64{}}
 	if err := w.load(); err != nil {
 		return nil, err
 	}
@@ -225,7 +230,7 @@ func (w *Witness) AddCheckpoint(ctx context.Context, r *Request) ([]byte, error)
 	if r.OldSize != st.Size {
 		return nil, &ConflictError{Size: st.Size}
 	}
-	if err := w.checkConsistent(ctx, o, st, r); err != nil {
+	if err := w.checkConsistent(ctx, k, o, st, r); err != nil {
 		return nil, err
 	}
 	w.state[k] = logState{Size: o.cp.Size, Root: proof.Hash(o.cp.Hash), Note: string(r.Checkpoint)}
@@ -243,7 +248,7 @@ func (w *Witness) AddCheckpoint(ctx context.Context, r *Request) ([]byte, error)
 
 // checkConsistent checks r's proof from the cosigned state to the offered
 // checkpoint, and journals the evidence when it fails.
-func (w *Witness) checkConsistent(ctx context.Context, o *opened, st logState, r *Request) error {
+func (w *Witness) checkConsistent(ctx context.Context, k string, o *opened, st logState, r *Request) error {
 	hs := make([][]byte, len(r.Proof))
 	for i := range r.Proof {
 		hs[i] = r.Proof[i][:]
@@ -260,12 +265,20 @@ func (w *Witness) checkConsistent(ctx context.Context, o *opened, st logState, r
 	w.cfg.Logger.Warn("witness refused a checkpoint that contradicts the cosigned one",
 		"code", "witness_"+reason, "log", o.box, "cosigned_size", st.Size, "offered_size", o.cp.Size,
 		"evidence_digest", ev.Digest())
-	if w.cfg.Evidence != nil {
-		if jerr := w.cfg.Evidence(ctx, ev); jerr != nil {
-			w.cfg.Logger.Error("witness evidence not journaled", "log", o.box, "err", jerr)
-		}
-	}
+	w.keepEvidence(ctx, k+" "+reason, st.Size, ev)
 	return fmt.Errorf("%w: log %q at size %d (%s) against cosigned size %d: %w", ErrInconsistent, o.box, o.cp.Size, reason, st.Size, err)
+}
+
+// keepEvidence hands ev to Config.Evidence once per log, reason and
+// contradicted size (ek names the first two); w.mu is held.
+func (w *Witness) keepEvidence(ctx context.Context, ek string, size uint64, ev *Evidence) {
+	if n, done := w.evidenced[ek]; w.cfg.Evidence == nil || (done && n == size) {
+		return
+	}
+	w.evidenced[ek] = size
+	if err := w.cfg.Evidence(ctx, ev); err != nil {
+		w.cfg.Logger.Error("witness evidence not journaled", "log", ev.Log, "err", err)
+	}
 }
 
 // Digest is the SHA-256 of Marshal: the digest of the journal entry.
