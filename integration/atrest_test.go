@@ -26,30 +26,68 @@ import (
 // journal would be keeping patient data at rest.
 func TestNoRecordAtRest(t *testing.T) {
 	c := newCluster(t, cluster.Userspace, []string{"a", "b"})
-	tmp := filepath.Join(c.Dir(), "tmp")
-	if err := os.MkdirAll(tmp, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("TMPDIR", tmp) // the boxes inherit it
+	watchTMPDIR(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	A, B := c.Box("a"), c.Box("b")
-	for _, p := range [][2]*cluster.Box{{A, B}, {B, A}} {
-		if _, err := p[0].WaitPeer(ctx, p[1].Name, admitted); err != nil {
+	exchangeAndScan(ctx, t, c, admitted, nil)
+}
+
+// TestNoRecordAtRestThroughRelay is TestNoRecordAtRest with the two boxes
+// behind NAT and every record carried by the relay process, which runs
+// with the same TMPDIR: the relaying process keeps nothing either.
+func TestNoRecordAtRestThroughRelay(t *testing.T) {
+	c, n := natCluster(t, 2*time.Second, cluster.NATOptions{Via: "relay", Isolate: true})
+	watchTMPDIR(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	if err := n.StartRelay(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	exchangeAndScan(ctx, t, c, onPath("relay"), n.KillRelay)
+}
+
+// watchTMPDIR points the processes the test starts from now on at a
+// TMPDIR inside the consortium's folder, which the scan covers.
+func watchTMPDIR(t *testing.T, c *cluster.Cluster) {
+	tmp := filepath.Join(c.Dir(), "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", tmp) // the boxes (and the relay) inherit it
+}
+
+// exchangeAndScan waits until the two boxes admit each other (ready),
+// carries canary records both ways, stops every process (stopMore stops
+// any besides the boxes) and scans the consortium's folder.
+func exchangeAndScan(ctx context.Context, t *testing.T, c *cluster.Cluster, ready func(cluster.Peer) bool, stopMore func()) {
+	t.Helper()
+	boxes := c.Boxes()
+	if len(boxes) != 2 {
+		t.Fatalf("want two boxes, have %d", len(boxes))
+	}
+	pairs := [][2]*cluster.Box{{boxes[0], boxes[1]}, {boxes[1], boxes[0]}}
+	for _, p := range pairs {
+		if _, err := p[0].WaitPeer(ctx, p[1].Name, ready); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var canaries []string
-	for _, p := range [][2]*cluster.Box{{A, B}, {B, A}} {
+	for _, p := range pairs {
 		canaries = append(canaries, sendCanaries(ctx, t, c, p[0], p[1])...)
 	}
-	for _, b := range []*cluster.Box{A, B} {
+	for _, b := range boxes {
 		if err := b.Stop(ctx); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if stopMore != nil {
+		stopMore()
 	}
 	n := testutil.NoneAtRest(t, canaries, c.Dir())
 	if n == 0 {
