@@ -313,6 +313,7 @@ func (d *Gateway) bind(ctx context.Context) (*listeners, error) {
 		d.metrics.Registry().MustRegister(relayCollector{d.relay}, deliveryCollector{d.relay})
 	}
 	d.registerRelayMetrics()
+	d.registerWitnessMetrics()
 	d.registerScaleMetrics()
 	if err := d.startAPI(l.withContext); err != nil {
 		return nil, fmt.Errorf("api/metrics: %w", err)

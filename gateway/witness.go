@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/wardgate/wardgate/gateway/control"
@@ -152,4 +153,37 @@ func (d *Gateway) LedgerProof(ctx context.Context, digest [32]byte) ([]byte, err
 		return nil, err
 	}
 	return proof.TLogProof(r)
+}
+
+var (
+	descWitnessRequests = prometheus.NewDesc("wardgate_witness_requests_total",
+		"Peers' checkpoints this box was asked to cosign, by outcome: cosigned, conflict (stale old size), fork and inconsistent (refused, evidence journaled), bad_signature, unknown_log, malformed, error.",
+		[]string{"outcome"}, nil)
+	descWitnessOwn = prometheus.NewDesc("wardgate_witness_own_checkpoints_total",
+		"This box's checkpoints offered to its peers' witnesses, by result: cosigned, failed (refused or unreachable).",
+		[]string{"result"}, nil)
+)
+
+// witnessCollector exports the witness's and the pusher's counts.
+type witnessCollector struct{ g *gatewayWitness }
+
+func (c witnessCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descWitnessRequests
+	ch <- descWitnessOwn
+}
+
+func (c witnessCollector) Collect(ch chan<- prometheus.Metric) {
+	for k, v := range c.g.w.Stats() {
+		ch <- prometheus.MustNewConstMetric(descWitnessRequests, prometheus.CounterValue, float64(v), k)
+	}
+	for k, v := range c.g.p.Stats() {
+		ch <- prometheus.MustNewConstMetric(descWitnessOwn, prometheus.CounterValue, float64(v), k)
+	}
+}
+
+// registerWitnessMetrics adds the witnessing counters when witnessing is on.
+func (d *Gateway) registerWitnessMetrics() {
+	if d.witness != nil {
+		d.metrics.Registry().MustRegister(witnessCollector{d.witness})
+	}
 }

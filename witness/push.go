@@ -44,6 +44,7 @@ type Pusher struct {
 	known  map[string]uint64 // peer -> size its witness last cosigned
 	sizes  []uint64          // cosigned sizes, ascending, at most keepCosigned
 	cosigs map[uint64][]byte // size -> cosignature lines
+	counts counts
 }
 
 // NewPusher makes a pusher; call Push or Run.
@@ -83,6 +84,7 @@ func (p *Pusher) Push(ctx context.Context) error {
 	var errs []error
 	for _, peer := range p.cfg.Peers() {
 		if err := p.pushTo(ctx, peer, &cp); err != nil {
+			p.counts.add("failed")
 			errs = append(errs, err)
 		}
 	}
@@ -149,6 +151,7 @@ func (p *Pusher) keep(peer string, v note.Verifier, cp *proof.Checkpoint, lines 
 	if len(names) != 1 {
 		return fmt.Errorf("%w: %q returned no cosignature by its attested key", ErrBadSignature, peer)
 	}
+	p.counts.add("cosigned")
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.known[peer] = cp.Size

@@ -104,6 +104,7 @@ type Witness struct {
 	// state, so a
 	// hostile peer signing fork after fork cannot fill the disk or the log.
 	evidenced map[string]uint64
+	counts    counts
 }
 
 // logState is the latest checkpoint the witness cosigned for one log,
@@ -218,7 +219,9 @@ func (w *Witness) open(r *Request) (*opened, error) {
 
 // AddCheckpoint handles one add-checkpoint request and returns the
 // cosignature line(s) to append to the checkpoint note.
-func (w *Witness) AddCheckpoint(ctx context.Context, r *Request) ([]byte, error) {
+func (w *Witness) AddCheckpoint(ctx context.Context, r *Request) (lines []byte, err error) {
+	reason := ReasonInconsistent
+	defer func() { w.counts.add(outcome(err, reason)) }()
 	o, err := w.open(r)
 	if err != nil {
 		return nil, err
@@ -230,6 +233,7 @@ func (w *Witness) AddCheckpoint(ctx context.Context, r *Request) ([]byte, error)
 	if r.OldSize != st.Size {
 		return nil, &ConflictError{Size: st.Size}
 	}
+	reason = contradiction(st.Size, o.cp.Size)
 	if err := w.checkConsistent(ctx, k, o, st, r); err != nil {
 		return nil, err
 	}
@@ -257,10 +261,7 @@ func (w *Witness) checkConsistent(ctx context.Context, k string, o *opened, st l
 	if err == nil {
 		return nil
 	}
-	reason := ReasonInconsistent
-	if st.Size == o.cp.Size {
-		reason = ReasonFork
-	}
+	reason := contradiction(st.Size, o.cp.Size)
 	ev := &Evidence{Log: o.box, Origin: o.origin, Reason: reason, Time: w.cfg.Now().UTC(), Cosigned: st.Note, Offered: string(r.Checkpoint)}
 	w.cfg.Logger.Warn("witness refused a checkpoint that contradicts the cosigned one",
 		"code", "witness_"+reason, "log", o.box, "cosigned_size", st.Size, "offered_size", o.cp.Size,
@@ -279,6 +280,16 @@ func (w *Witness) keepEvidence(ctx context.Context, ek string, size uint64, ev *
 	if err := w.cfg.Evidence(ctx, ev); err != nil {
 		w.cfg.Logger.Error("witness evidence not journaled", "log", ev.Log, "err", err)
 	}
+}
+
+// contradiction names a failed consistency check from the cosigned size
+// to the offered one: at equal sizes two signed roots are a fork on their
+// own; otherwise the proof did not verify.
+func contradiction(cosigned, offered uint64) string {
+	if cosigned == offered {
+		return ReasonFork
+	}
+	return ReasonInconsistent
 }
 
 // Digest is the SHA-256 of Marshal: the digest of the journal entry.

@@ -135,6 +135,9 @@ func TestSplitViewRefused(t *testing.T) {
 	if size, root := b.w.Latest(proof.Origin("st-mary"), aKey.Public()); size != 6 || root != checkpointRoot(t, x) {
 		t.Fatalf("b's state moved to size %d root %s after the refusal", size, root)
 	}
+	if st := b.w.Stats(); st[witness.OutcomeFork] != 3 || st[witness.OutcomeCosigned] != 1 {
+		t.Errorf("b's counts %v, want 1 cosigned and 3 forks", st)
+	}
 	ev := evidence(t, b)
 	if ev.Reason != witness.ReasonFork || ev.Cosigned == ev.Offered || ev.Cosigned == "" || ev.Offered == "" {
 		t.Fatalf("evidence: reason %q, cosigned %q, offered %q", ev.Reason, ev.Cosigned, ev.Offered)
