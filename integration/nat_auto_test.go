@@ -29,7 +29,7 @@ func TestNATRelayAuto(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if out, err := A.Exec(ctx, "ping", "-c", "1", "-W", "3", B.TunnelIP.String()); err != nil {
+	if out, err := A.Exec(ctx, "ping", "-c", "1", "-w", "15", B.TunnelIP.String()); err != nil {
 		t.Fatalf("ping on the direct path: %v\n%s", err, out)
 	}
 

@@ -37,7 +37,7 @@ func TestNATRelayTamper(t *testing.T) {
 	if _, err := A.WaitPeer(ctx, "hospital-b", onPath("relay")); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := A.Exec(ctx, "ping", "-c", "1", "-W", "3", B.TunnelIP.String()); err != nil {
+	if out, err := A.Exec(ctx, "ping", "-c", "1", "-w", "15", B.TunnelIP.String()); err != nil {
 		t.Fatalf("ping through the relayed tunnel before tampering: %v\n%s", err, out)
 	}
 
@@ -61,10 +61,13 @@ func TestNATRelayTamper(t *testing.T) {
 
 	// The relay behaves again: B is admitted again and the tunnel carries.
 	tamper.Store(false)
-	if _, err := A.WaitPeer(ctx, "hospital-b", onPath("relay")); err != nil {
-		t.Fatal(err)
+	for _, pair := range [][2]*cluster.Box{{A, B}, {B, A}} {
+		if _, err := pair[0].WaitPeer(ctx, pair[1].Name, onPath("relay")); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if out, err := A.Exec(ctx, "ping", "-c", "1", "-W", "3", B.TunnelIP.String()); err != nil {
+	// -w: a fresh handshake follows the re-admission; ping until it is up.
+	if out, err := A.Exec(ctx, "ping", "-c", "1", "-w", "15", B.TunnelIP.String()); err != nil {
 		t.Fatalf("ping after the relay stopped tampering: %v\n%s", err, out)
 	}
 }
