@@ -3,11 +3,14 @@ package records
 import (
 	"bufio"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -339,5 +342,59 @@ func TestProbeRoutes(t *testing.T) {
 	})
 	if len(lines) != 2 || !strings.Contains(lines[0], `route "ehr"`) || !strings.Contains(lines[1], `route "secure"`) || !strings.Contains(lines[1], "TLS") {
 		t.Fatalf("probe: %q", lines)
+	}
+}
+
+// Routes to mllps:// and https:// endpoints that trust only the hospital's
+// CA and ask for a client certificate: the box delivers with the route's
+// CA and certificate; a route without the certificate is refused by the
+// endpoint, so the record is not delivered (lan_endpoint_down).
+func TestTLSEndpoints(t *testing.T) {
+	pki := newTestPKI(t)
+	server := &tls.Config{Certificates: []tls.Certificate{pki.leaf(t, "engine.city-general", x509.ExtKeyUsageServerAuth)},
+		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pki.pool(), MinVersion: tls.VersionTLS12}
+	eng := &scriptEngine{reply: func(_ int, m *hl7.MSH) []byte { return ackFrame(m, "AA") }}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		tln := tls.NewListener(ln, server)
+		for {
+			c, err := tln.Accept()
+			if err != nil {
+				return
+			}
+			go eng.conn(c)
+		}
+	}()
+	ehr := &lanEndpoint{}
+	hs := httptest.NewUnstartedServer(ehr)
+	hs.TLS = server.Clone()
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+	client := &tls.Config{RootCAs: pki.pool(), Certificates: []tls.Certificate{pki.leaf(t, "box.city-general", x509.ExtKeyUsageClientAuth)}}
+	n := &recNet{addrs: map[string]string{}}
+	a := newRecBox(t, n, "st-mary", Delivery{}, nil)
+	b := newRecBox(t, n, "city-general", Delivery{}, func(c *Config) {
+		c.Routes = []Route{
+			{Name: "engine", Match: route.Match{Content: route.HL7v2, ReceivingApp: "HIS"}, Endpoint: Endpoint{URL: "mllps://" + ln.Addr().String(), TLS: client}},
+			{Name: "no-cert", Match: route.Match{Content: route.HL7v2}, Endpoint: Endpoint{URL: "mllps://" + ln.Addr().String(), TLS: &tls.Config{RootCAs: pki.pool()}}},
+			{Name: "fhir", Match: route.Match{Content: route.FHIRJSON}, Endpoint: Endpoint{URL: hs.URL + "/fhir", TLS: client}},
+		}
+	})
+	admit(t, fixture(t), a, b)
+	if st, out := post(t, a, "city-general", hl7.HL7ContentType, []byte(withControlID("TLS1"))); st != 200 {
+		t.Fatalf("HL7 over mllps: %d %s", st, out)
+	}
+	if st, out := post(t, a, "city-general", "application/fhir+json", []byte(`{"resourceType":"Patient","id":"tls"}`)); st != 200 {
+		t.Fatalf("FHIR over https: %d %s", st, out)
+	}
+	noCert := strings.Replace(withControlID("TLS2"), "|HIS|", "|LAB|", 1)
+	st, out := post(t, a, "city-general", hl7.HL7ContentType, []byte(noCert))
+	wantRefusal(t, st, out, http.StatusBadGateway, codeDelivery, "")
+	if eng.count() != 1 || ehr.count() != 1 {
+		t.Fatalf("engine got %d, EHR %d; want 1 each", eng.count(), ehr.count())
 	}
 }
