@@ -213,7 +213,7 @@ func (d *Gateway) openLedger(ctx context.Context) error {
 	d.syncHist = newJournalSyncHistogram()
 	d.ledger, err = ledger.Open(ctx, ledger.Config{
 		Box: cfg.Box, StateDir: d.dataDir, Signer: signer, Chain: d.anchorChain(),
-		CheckpointInterval: cfg.CheckpointInterval(), AnchorInterval: cfg.CheckpointInterval(), Logger: routine(d.log),
+		CheckpointInterval: cfg.CheckpointInterval(), AnchorInterval: cfg.CheckpointInterval(), Logger: d.log,
 		// Receipts answer each record at once: sign the checkpoint with
 		// the commit rather than in a second fsync'd write.
 		CheckpointEachCommit: true,
@@ -241,7 +241,7 @@ func (d *Gateway) openTunnel(ctx context.Context) error {
 	var err error
 	d.dev, err = tunnel.New(ctx, tunnel.Config{
 		Name: cfg.Box, Mode: cfg.Tunnel.Mode, Interface: cfg.Tunnel.Interface, ListenPort: cfg.Tunnel.ListenPort,
-		Address: cfg.TunnelAddress(), MTU: cfg.Tunnel.MTU, StateDir: d.dataDir, Sealer: d.tpm, Logger: routine(d.log),
+		Address: cfg.TunnelAddress(), MTU: cfg.Tunnel.MTU, StateDir: d.dataDir, Sealer: d.tpm, Logger: d.log,
 		OnChange: d.onTunnelChange, Relay: d.relayClient(),
 	})
 	if err != nil {

@@ -453,7 +453,7 @@ func (l *Ledger) sendAnchor(ctx context.Context, cp proof.Checkpoint, tx *types.
 	if err := l.cfg.Chain.backend.SendTransaction(ctx, tx); err != nil && !alreadyKnown(err) {
 		return fmt.Errorf("ledger: sending anchor tx for size %d: %w", cp.Size, err)
 	}
-	l.log.Info("anchor tx sent", "size", cp.Size, "tx", tx.Hash(), "nonce", tx.Nonce())
+	l.log.Debug("anchor tx sent", "size", cp.Size, "tx", tx.Hash(), "nonce", tx.Nonce())
 	rcpt, err := l.waitReceipt(ctx, tx.Hash())
 	if err != nil {
 		return err
@@ -467,7 +467,7 @@ func (l *Ledger) sendAnchor(ctx context.Context, cp proof.Checkpoint, tx *types.
 	if err := l.adoptAnchor(ctx, cp.Size); err != nil {
 		return err
 	}
-	l.log.Info("checkpoint anchored", "size", cp.Size, "tx", tx.Hash(), "block", rcpt.BlockNumber, "gas", rcpt.GasUsed)
+	l.log.Debug("checkpoint anchored", "size", cp.Size, "tx", tx.Hash(), "block", rcpt.BlockNumber, "gas", rcpt.GasUsed)
 	return nil
 }
 

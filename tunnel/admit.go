@@ -2,8 +2,10 @@ package tunnel
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -166,7 +168,14 @@ func (d *Device) Admit(v *attest.Verdict, p PeerConfig) error {
 	st := d.recordLocked(cur, v, p, nudge)
 	d.mu.Unlock()
 
-	d.log.Info("peer admitted", "peer", p.Name, "renewed", renewed, "expiry", v.Expiry(), "report", v.ReportID(), "allowed_ips", p.AllowedIPs)
+	// A renewal repeats every interval for every healthy peer: DEBUG, so a
+	// box with many peers logs nothing at INFO in steady state. The first
+	// admission is a state change: INFO.
+	level := slog.LevelInfo
+	if renewed {
+		level = slog.LevelDebug
+	}
+	d.log.Log(context.Background(), level, "peer admitted", "peer", p.Name, "renewed", renewed, "expiry", v.Expiry(), "report", v.ReportID(), "allowed_ips", p.AllowedIPs)
 	d.notify(st)
 	return nil
 }
