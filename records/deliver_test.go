@@ -398,3 +398,85 @@ func TestTLSEndpoints(t *testing.T) {
 		t.Fatalf("engine got %d, EHR %d; want 1 each", eng.count(), ehr.count())
 	}
 }
+
+// An engine that half-closes after each reply, a moment later, and still
+// takes what arrives before it reads the close (node-hl7-server's end()
+// after sendResponse does this): a message sent on that connection in the
+// gap reaches the engine but is never answered, so resending it would
+// deliver it twice. The box watches a new connection's first answer for
+// the close and, once seen, gives the engine a connection per message:
+// back-to-back records each reach it exactly once.
+func TestMLLPHalfClosingEngineExactlyOnce(t *testing.T) {
+	eng := &halfClosingEngine{got: map[string]int{}}
+	addr := eng.serve(t)
+	n := &recNet{addrs: map[string]string{}}
+	a := newRecBox(t, n, "st-mary", Delivery{}, nil)
+	b := newRecBox(t, n, "city-general", Delivery{}, func(c *Config) {
+		c.Routes = []Route{{Name: "engine", Match: route.Match{Content: route.HL7v2}, Endpoint: Endpoint{URL: "mllp://" + addr}}}
+	})
+	admit(t, fixture(t), a, b)
+	const msgs = 30
+	for i := range msgs {
+		id := fmt.Sprintf("HC%03d", i)
+		if st, out := post(t, a, "city-general", hl7.HL7ContentType, []byte(withControlID(id))); st != 200 {
+			t.Fatalf("message %s: %d %s", id, st, out)
+		}
+	}
+	eng.mu.Lock()
+	defer eng.mu.Unlock()
+	for i := range msgs {
+		if id := fmt.Sprintf("HC%03d", i); eng.got[id] != 1 {
+			t.Errorf("%s reached the engine %d times, want exactly once", id, eng.got[id])
+		}
+	}
+}
+
+// halfClosingEngine answers AA, half-closes the connection 3 ms later, and
+// keeps reading (and taking) messages until the box closes its side.
+type halfClosingEngine struct {
+	mu  sync.Mutex
+	got map[string]int
+}
+
+func (e *halfClosingEngine) serve(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go e.conn(c.(*net.TCPConn))
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func (e *halfClosingEngine) conn(c *net.TCPConn) {
+	defer c.Close()
+	rd := bufio.NewReader(c)
+	answered := false
+	for {
+		msg, err := hl7.ReadFrame(rd, 1<<20)
+		if err != nil {
+			return
+		}
+		m, err := hl7.ParseMSH(msg)
+		if err != nil {
+			return
+		}
+		e.mu.Lock()
+		e.got[m.ControlID]++
+		e.mu.Unlock()
+		if answered {
+			continue // taken, but the engine has ended its side: no answer
+		}
+		answered = true
+		c.Write(ackFrame(m, "AA"))
+		time.AfterFunc(3*time.Millisecond, func() { c.CloseWrite() })
+	}
+}

@@ -6,8 +6,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,6 +22,14 @@ var errAckTimeout = errors.New("no ACK within the ack timeout")
 // maxIdleMLLP bounds the idle connections kept to one engine.
 const maxIdleMLLP = 64
 
+// closeWatch is how long the first answer on a new connection is watched
+// for the engine closing the connection after it. An engine that half-closes
+// after its reply still reads what arrives next and takes it, but cannot
+// answer: a message sent in that gap reaches the engine and looks lost, so
+// its resend would be a duplicate. Watching once per connection finds such
+// an engine before a second message is ever sent on one of its connections.
+const closeWatch = 25 * time.Millisecond
+
 // mllpPool holds the connections to one HL7 engine (mllp:// or mllps://).
 type mllpPool struct {
 	addr    string
@@ -27,14 +37,18 @@ type mllpPool struct {
 	tls     *tls.Config // mllps
 	perMsg  bool        // Connection: per-message
 	timeout time.Duration
+	// closes is learned: the engine closed a connection right after its
+	// first answer, so it gets a connection per message from then on.
+	closes atomic.Bool
 
 	mu   sync.Mutex
 	idle []*mllpConn
 }
 
 type mllpConn struct {
-	c  net.Conn
-	rd *bufio.Reader
+	c       net.Conn
+	rd      *bufio.Reader
+	watched bool // its first answer was watched for a close (closeWatch)
 }
 
 func newMLLPPool(addr string, max int64, tc *tls.Config, e Endpoint) *mllpPool {
@@ -108,19 +122,46 @@ func (p *mllpPool) once(ctx context.Context, c *mllpConn, m *hl7.MSH, msg []byte
 		return nil, err
 	}
 	a, err := hl7.MatchAck(m, raw)
-	if err == nil && (p.perMsg || c.rd.Buffered() > 0) {
+	switch {
+	case err != nil:
+	case p.perMessage() || c.rd.Buffered() > 0:
 		// Per-message, or bytes beyond the ACK (an extra ACK): the
 		// answer stands, the connection is not kept.
 		c.c.Close()
 		c.c = nil
+	case !c.watched:
+		p.watchFirstAnswer(c)
 	}
 	return a, err
+}
+
+// perMessage reports whether each message gets its own connection: by
+// configuration, or learned from an engine that closes after each reply.
+func (p *mllpPool) perMessage() bool { return p.perMsg || p.closes.Load() }
+
+// watchFirstAnswer waits closeWatch after a connection's first answer. A
+// close then means the engine closes after each reply (learned for the
+// pool); any bytes are a stray answer. Either way the connection is not
+// kept; a connection still open and quiet is.
+func (p *mllpPool) watchFirstAnswer(c *mllpConn) {
+	c.watched = true
+	c.c.SetReadDeadline(time.Now().Add(closeWatch))
+	_, err := c.rd.Peek(1)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return // put clears the deadline
+	}
+	if errors.Is(err, io.EOF) {
+		p.closes.Store(true)
+	}
+	c.c.Close()
+	c.c = nil
 }
 
 // get returns an idle connection (unless fresh is set) that is still open
 // and holds no stray bytes, or dials a new one.
 func (p *mllpPool) get(ctx context.Context, fresh bool) (*mllpConn, bool, error) {
-	for !fresh && !p.perMsg {
+	for !fresh && !p.perMessage() {
 		c := p.pop()
 		if c == nil {
 			break
@@ -198,7 +239,7 @@ func (p *mllpPool) put(c *mllpConn) {
 	c.c.SetDeadline(time.Time{})
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.perMsg || len(p.idle) >= maxIdleMLLP {
+	if p.perMessage() || len(p.idle) >= maxIdleMLLP {
 		c.c.Close()
 		return
 	}
