@@ -373,6 +373,9 @@ func (d *Gateway) serve(l *listeners) {
 	}
 	d.startPathWatch()
 	d.startWitnessing()
+	if d.relay != nil {
+		d.goDo(func() { d.relay.WatchEndpoints(d.bg, records.ProbeEvery) })
+	}
 	d.goDo(func() { d.watchRuntime(d.bg) })
 	for _, p := range d.peers {
 		d.goDo(func() { d.peerLoop(d.bg, p) })

@@ -2,6 +2,7 @@ package records
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -479,4 +481,61 @@ func (e *halfClosingEngine) conn(c *net.TCPConn) {
 		c.Write(ackFrame(m, "AA"))
 		time.AfterFunc(3*time.Millisecond, func() { c.CloseWrite() })
 	}
+}
+
+// An endpoint's state follows the hospital system between records: with
+// no record sent, an engine that goes away shows down, and is no longer
+// down when it is back, so the endpoint-down alert neither misses an idle
+// outage nor keeps firing after the engine returns.
+func TestEndpointStateFollowsProbes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	acceptAll := func(ln net.Listener) {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}
+	go acceptAll(ln)
+	n := &recNet{addrs: map[string]string{}}
+	b := newRecBox(t, n, "city-general", Delivery{}, func(c *Config) {
+		c.Routes = []Route{{Name: "engine", Match: route.Match{Content: route.HL7v2}, Endpoint: Endpoint{URL: "mllp://" + addr}}}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go b.r.WatchEndpoints(ctx, 20*time.Millisecond)
+	waitState := func(want ...EndpointState) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if h := b.r.Endpoints()[0]; slices.Contains(want, h.State) {
+				if h.Count != 0 {
+					t.Fatalf("probes counted as deliveries: %+v", h)
+				}
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("endpoint state %s, want %v", b.r.Endpoints()[0].State, want)
+	}
+	waitState(EndpointUp)
+	ln.Close()
+	waitState(EndpointDown)
+	if h := b.r.Endpoints()[0]; h.LastError != codeDelivery {
+		t.Fatalf("down endpoint's last error %q, want %s", h.LastError, codeDelivery)
+	}
+	ln2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln2.Close()
+	go acceptAll(ln2)
+	// Back: up, shown degraded for a minute after its failure (degradedFor).
+	waitState(EndpointDegraded, EndpointUp)
 }

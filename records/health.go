@@ -1,6 +1,7 @@
 package records
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -85,6 +86,11 @@ func (ep *endpoint) begin() func(error) {
 // The records refused meanwhile are logged at DEBUG (logRefused).
 func (ep *endpoint) observe(d time.Duration, err error) {
 	from, to, changed := ep.health.record(d, err)
+	ep.logChange(from, to, changed, err)
+}
+
+// logChange logs an endpoint's state change, if there was one.
+func (ep *endpoint) logChange(from, to EndpointState, changed bool, err error) {
 	if !changed || ep.log == nil {
 		return
 	}
@@ -149,6 +155,31 @@ func (h *health) record(d time.Duration, err error) (from, to EndpointState, cha
 	return from, next, false
 }
 
+// probed notes what a probe between deliveries found: reachable or not.
+// A probe moves an endpoint between up and down (and out of unknown), so
+// the endpoint-down alert follows the hospital system when no record
+// comes; it never clears degraded, which a refused record set and only a
+// delivered one clears, and it counts no delivery.
+func (h *health) probed(err error) (from, to EndpointState, changed bool) {
+	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	from = h.state
+	if from == "" {
+		from = EndpointUnknown
+	}
+	next := EndpointUp
+	if err != nil {
+		next = EndpointDown
+		h.lastErr, h.errAt = codeDelivery, now
+	}
+	if next == from || (from == EndpointDegraded && next == EndpointUp) {
+		return from, from, false
+	}
+	h.state, h.since = next, now
+	return from, next, from != EndpointUnknown || next != EndpointUp
+}
+
 // snapshot is the endpoint's health now.
 func (h *health) snapshot(now time.Time) EndpointHealth {
 	h.mu.Lock()
@@ -180,6 +211,44 @@ func (r *Relay) Endpoints() []EndpointHealth {
 		out[i].Route, out[i].Endpoint = ep.name, ep.url
 	}
 	return out
+}
+
+// ProbeEvery is how often WatchEndpoints probes each endpoint.
+const ProbeEvery = 30 * time.Second
+
+// WatchEndpoints probes each delivery endpoint every interval until ctx
+// ends (ProbeEvery in the daemon): a down endpoint shows up again without
+// waiting for a record, and an idle one that goes away shows down. An
+// endpoint with deliveries in flight is not probed; they tell more.
+func (r *Relay) WatchEndpoints(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, ep := range r.eps {
+			ep.probeOnce(ctx)
+		}
+	}
+}
+
+// probeOnce connects to ep (and completes TLS) and notes the outcome.
+func (ep *endpoint) probeOnce(ctx context.Context) {
+	if ep.health.inflight.Load() > 0 {
+		return
+	}
+	err := probe(ctx, ep.cfg)
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		err = newDeliveryError(codeDelivery, ep.name, err)
+	}
+	from, to, changed := ep.health.probed(err)
+	ep.logChange(from, to, changed, err)
 }
 
 // NoRoute is how many received records no route took.
