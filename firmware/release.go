@@ -47,6 +47,10 @@ type Target struct {
 var ReleaseTargets = []Target{
 	{Name: DaemonComponent, Package: "./cmd/wardgated", Cgo: true, PCR: 8},
 	{Name: "wardgate", Package: "./cmd/wardgate", Cgo: false, PCR: -1},
+	// The NAT relay runs outside the hospitals (consortium cloud or one
+	// hospital's DMZ); it is released, checksummed and SBOM'd like the
+	// others, but nothing measures it: it is never trusted (docs/design.md).
+	{Name: "wardgate-relay", Package: "./cmd/wardgate-relay", Cgo: false, PCR: -1},
 }
 
 // Recipe is the release build recipe: the one definition used by `make
