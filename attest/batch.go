@@ -157,8 +157,9 @@ func batchKey(peer string, quote []byte) string {
 
 // checkBatch runs the batch's own checks, before the nonce is spent: the
 // quote is new to this verifier, its extraData binds the proof's root, and
-// the round's nonce is a leaf under that root. Called only for evidence
-// that carries a batch proof.
+// the round's nonce is a leaf under that root. round is the round's leaf:
+// its nonce, or that nonce bound to the verifier's TLS session
+// (checkChannel). Called only for evidence that carries a batch proof.
 func (v *Verifier) checkBatch(peer string, round []byte, ev *Evidence, att *tpm2.AttestationData, now time.Time) *Reason {
 	if r := v.spendBatch(peer, ev.Quote, now); r != nil {
 		return r

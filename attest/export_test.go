@@ -14,6 +14,7 @@ var (
 	CheckWellFormed      = checkWellFormed
 	CheckQuote           = checkQuote
 	CheckBinding         = checkBinding
+	CheckChannel         = checkChannel
 	CheckPCRs            = checkPCRs
 	CheckEventLog        = checkEventLog
 	CheckManifests       = checkManifests

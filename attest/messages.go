@@ -77,6 +77,10 @@ type Evidence struct {
 	// Runtime is the box's IMA runtime measurement list since the position
 	// the verifier asked from (see attest/ima); empty on boxes without one.
 	Runtime *RuntimeLog `json:"runtime,omitempty"`
+	// Channel is the TLS exporter of the verifier's session the evidence
+	// came over, set by the verifier's transport (never sent): appraisal
+	// then checks that a bound nonce was bound to this session.
+	Channel []byte `json:"-"`
 }
 
 // Marshal encodes the message as JSON.

@@ -37,6 +37,8 @@ const (
 	ReasonBatchRootMismatch   = "batch-root-mismatch"     // the batch root is not the one the quote binds
 	ReasonBatchDowngrade      = "batch-downgrade"         // a peer that spoke v2 answered with unbatched v1 evidence
 
+	ReasonChannelBinding = "channel-binding-mismatch" // the quote is bound to another TLS session than the verifier's, or a peer that bound before answered unbound
+
 	ReasonRuntimeUnapproved = "runtime-unapproved"  // an executable measured at run time is not in the runtime policy
 	ReasonRuntimeLogInvalid = "runtime-log-invalid" // the runtime measurement list is truncated, reordered or does not replay to PCR 10
 	ReasonRuntimePolicy     = "runtime-policy"      // no runtime policy with a valid signature is configured

@@ -500,12 +500,16 @@ func (v *Verifier) appraise(a *appraisal, peer string, nonce []byte, ev *Evidenc
 		return
 	}
 
-	// 2. A batched quote's own checks, then the nonce (fresh, single
-	// use) and the bound keys.
-	if ev.Batch != nil && a.failed(v.checkBatch(peer, nonce, ev, att, a.now)) {
+	// 2. The TLS channel binding, a batched quote's own checks, then the
+	// nonce (fresh, single use) and the bound keys.
+	leaf, answered, r := checkChannel(nonce, ev)
+	if a.failed(r) {
 		return
 	}
-	if a.failed(v.consumeNonce(peer, nonce, ev.Nonce, a.now)) || a.failed(checkBinding(ev, att, wgKey, recordKey)) {
+	if ev.Batch != nil && a.failed(v.checkBatch(peer, leaf, ev, att, a.now)) {
+		return
+	}
+	if a.failed(v.consumeNonce(peer, nonce, answered, a.now)) || a.failed(checkBinding(ev, att, wgKey, recordKey)) {
 		return
 	}
 

@@ -120,12 +120,16 @@ func (b protoBox) BatchEvidence(ctx context.Context, reqs []attest.BatchRequest)
 }
 
 // peerEvidence asks p for evidence over nonce with the runtime list from
-// where this verifier stands; a v1 answer from a peer that spoke v2 is a
-// malformed answer with its own reason.
+// where this verifier stands; a v1 answer from a peer that spoke v2, or
+// an unbound one from a peer that bound before, is a malformed answer
+// with its own reason.
 func (d *Gateway) peerEvidence(ctx context.Context, p *peerState, nonce []byte) (*attest.Evidence, [32]byte, ed25519.PublicKey, error) {
 	ev, wg, rk, err := p.client.EvidenceSince(ctx, nonce, d.verifier.RuntimeFrom(p.cfg.Name))
 	if errors.Is(err, peerproto.ErrDowngrade) {
 		return nil, wg, nil, &malformedError{code: attest.ReasonBatchDowngrade, err: fmt.Errorf("evidence: %w", err)}
+	}
+	if errors.Is(err, peerproto.ErrUnbound) {
+		return nil, wg, nil, &malformedError{code: attest.ReasonChannelBinding, err: fmt.Errorf("evidence: %w", err)}
 	}
 	return ev, wg, rk, err
 }

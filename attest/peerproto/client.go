@@ -29,8 +29,9 @@ type Client struct {
 	base string
 	hc   *http.Client
 
-	batch  bool        // ask for v2 (batched) evidence
-	peerV2 atomic.Bool // the peer has answered in v2 since the last Reset
+	batch     bool        // ask for v2 (batched) evidence
+	peerV2    atomic.Bool // the peer has answered in v2 since the last Reset
+	peerBound atomic.Bool // the peer has bound its answer to TLS since the last Reset
 }
 
 // WithBatching makes the client ask for batched (v2) evidence; c is
@@ -42,7 +43,10 @@ func (c *Client) WithBatching(on bool) *Client {
 
 // Reset forgets what the peer spoke: called at first contact, since a
 // restarted peer may have been reconfigured.
-func (c *Client) Reset() { c.peerV2.Store(false) }
+func (c *Client) Reset() {
+	c.peerV2.Store(false)
+	c.peerBound.Store(false)
+}
 
 // NewClient is box self's client to the peer at endpoint (host:port).
 func NewClient(self, endpoint string) *Client {
@@ -88,10 +92,11 @@ func (c *Client) Evidence(ctx context.Context, nonce []byte) (*attest.Evidence, 
 // runtimeFrom (the verifier's verified position).
 func (c *Client) EvidenceSince(ctx context.Context, nonce []byte, runtimeFrom uint64) (*attest.Evidence, [32]byte, ed25519.PublicKey, error) {
 	var wg [32]byte
-	hdr := map[string]string{headerRuntimeFrom: strconv.FormatUint(runtimeFrom, 10)}
+	hdr := map[string]string{headerRuntimeFrom: strconv.FormatUint(runtimeFrom, 10), HeaderChannel: channelTLSExporter}
 	if c.batch {
 		hdr[headerAccept] = attest.BatchProtocolVersion
 	}
+	ctx, channel := traceConn(ctx)
 	b, err := c.postHeaders(ctx, pathEvidence, evidenceReq{From: c.self, Nonce: nonce}, hdr)
 	if err != nil {
 		return nil, wg, nil, err
@@ -102,6 +107,12 @@ func (c *Client) EvidenceSince(ctx context.Context, nonce []byte, runtimeFrom ui
 	}
 	if err := c.checkVersion(ev); err != nil {
 		return nil, wg, nil, err
+	}
+	if err := c.checkBound(ev, nonce); err != nil {
+		return nil, wg, nil, err
+	}
+	if ev.Channel, err = channel(); err != nil {
+		return nil, wg, nil, fmt.Errorf("evidence: %w", err)
 	}
 	if len(ev.WireGuardKey) != len(wg) || len(ev.RecordKey) != ed25519.PublicKeySize {
 		return nil, wg, nil, fmt.Errorf("%w: evidence: bound keys must be 32 bytes each", attest.ErrMalformed)

@@ -14,8 +14,10 @@
 // certificate is self-signed per start and not checked, because
 // authenticity comes from the TPM evidence (EK certificate chain,
 // credential activation, and a quote over the verifier's nonce that binds
-// the WireGuard and record keys). A man in the middle can relay messages but
-// cannot change the keys a passing verdict admits.
+// the WireGuard and record keys). A man in the middle cannot change the
+// keys a passing verdict admits, and one that terminates TLS to relay the
+// messages is refused by name: the quoted nonce is bound to the TLS
+// session it was asked over (channel.go).
 //
 // Who may ask: a request is answered only if it names a configured peer
 // and comes from one of that peer's configured underlay addresses

@@ -163,7 +163,12 @@ func (h *handler) evidence(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	ev, err := h.answer(r, m.Nonce, from)
+	nonce, err := boundNonce(r, m.Nonce)
+	if err != nil {
+		http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	ev, err := h.answer(r, nonce, from)
 	h.reply(w, ev, err)
 }
 
