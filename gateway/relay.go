@@ -167,7 +167,7 @@ func (d *Gateway) peerClient(p config.Peer) *peerproto.Client {
 			return nil, err
 		}
 		return d.relayPaths.track(p.Name, path, c), nil
-	})
+	}).WithRequiredBinding(true)
 }
 
 // peerEndpoint is where WireGuard sends p's packets: its UDP endpoint, or

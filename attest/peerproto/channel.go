@@ -22,7 +22,8 @@ import (
 // something terminates TLS between them. An old box ignores the header
 // and answers the bare nonce; a verifier accepts that only until the peer
 // has answered bound since its last first contact (ErrUnbound), the same
-// rule as batching's downgrade.
+// rule as batching's downgrade; for a peer reached through the NAT relay,
+// never (WithRequiredBinding).
 
 const (
 	// HeaderChannel asks the box for channel binding.
@@ -88,8 +89,19 @@ func (c *Client) checkBound(ev *attest.Evidence, nonce []byte) error {
 		c.peerBound.Store(true)
 		return nil
 	}
-	if c.peerBound.Load() {
+	if c.peerBound.Load() || c.mustBind {
 		return ErrUnbound
 	}
 	return nil
+}
+
+// WithRequiredBinding makes every answer need channel binding, first
+// contact included, so a middle that strips the request header from the
+// start is caught too. The gateway sets it for peers reached through the
+// NAT relay: the relay and its paths are new, so every box behind one
+// binds, and the relay is the middle that must not be trusted. c is
+// returned for chaining.
+func (c *Client) WithRequiredBinding(on bool) *Client {
+	c.mustBind = on
+	return c
 }

@@ -129,6 +129,17 @@ func TestChannelBindingRequired(t *testing.T) {
 	if code := appraiseRound(t, ctx, v, c); code != "" {
 		t.Fatalf("unbound at first contact: refused %s, want a pass", code)
 	}
+	// A peer reached through the relay must bind from first contact: a
+	// middle stripping the header from the start is caught too.
+	c.Reset()
+	c.WithRequiredBinding(true)
+	nonce, err = v.Nonce("hospital-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := c.Evidence(ctx, nonce); !errors.Is(err, ErrUnbound) {
+		t.Fatalf("unbound at first contact with binding required: err = %v, want ErrUnbound", err)
+	}
 }
 
 // TestChannelBindingThroughRelay: attestation through the NAT relay

@@ -32,6 +32,9 @@ type Client struct {
 	batch     bool        // ask for v2 (batched) evidence
 	peerV2    atomic.Bool // the peer has answered in v2 since the last Reset
 	peerBound atomic.Bool // the peer has bound its answer to TLS since the last Reset
+	// mustBind: every answer must be bound, from first contact on (a peer
+	// reached through the NAT relay: see WithRequiredBinding).
+	mustBind bool
 }
 
 // WithBatching makes the client ask for batched (v2) evidence; c is
