@@ -45,7 +45,7 @@ func newRoot(getenv func(string) string) *cobra.Command {
 	root.AddCommand(
 		a.statusCmd(), a.peersCmd(), a.attestCmd(), a.reportsCmd(),
 		a.ledgerCmd(), a.verifyCmd(), a.firmwareCmd(),
-		a.consentsCmd(), a.chainCmd(), a.manifestCmd(), a.releaseCmd(),
+		a.consentsCmd(), a.chainCmd(), a.manifestCmd(), runtimePolicyCmd(), a.releaseCmd(),
 	)
 	return root
 }
