@@ -202,6 +202,7 @@ func TestConsortiumLosingSigners(t *testing.T) {
 
 	// One signer down, mid-stream: two of three still seal.
 	a.appendCheckpoint(t, 2)
+	retire(t, n, 2)
 	n.Nodes[2].Kill()
 	sa = a.appendCheckpoint(t, 2)
 	sb = b.appendCheckpoint(t, 2)
@@ -281,6 +282,62 @@ func (b *box) endpointState(t *testing.T, url string) ledger.EndpointHealth {
 	return ledger.EndpointHealth{}
 }
 
+// retire stops signer i's sealing before a test kills it. Killed while
+// sealing, it may have sealed the head and be in turn next: then both other
+// signers may seal that height at the same difficulty, each keeps its own
+// block (geth prefers a miner's own block on a tie) and neither may seal
+// on top of it (Clique's signer limit, 2 of 3), so the chain halts for
+// good with the anchor tx in both pools. That is Clique's liveness, not
+// the box's. Once all nodes share a head another signer sealed, exactly
+// one of the two may seal each next block. A tie formed meanwhile is
+// broken by letting signer i seal again for a few blocks.
+func retire(t *testing.T, n *Net, i int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		if err := n.Sealing(ctx, i, false); err != nil {
+			t.Fatal(err)
+		}
+		from, err := n.Nodes[i].head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Two blocks on: a block signer i was sealing when stopped has
+		// landed or lost by then.
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+			if n.sharedHeadSealedByOther(ctx, i, from+2) {
+				return
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("signer %d: the other signers share no new head: %v", i, ctx.Err())
+		}
+		t.Logf("the other signers tied after signer %d stopped sealing; it seals again to break the tie", i)
+		if err := n.Sealing(ctx, i, true); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second)
+	}
+}
+
+// sharedHeadSealedByOther reports whether every node's head is the same
+// block, at least at atLeast, sealed by a signer other than i.
+func (nw *Net) sharedHeadSealedByOther(ctx context.Context, i int, atLeast uint64) bool {
+	j := (i + 1) % len(nw.Nodes)
+	h, s, err := nw.headSigner(ctx, j)
+	if err != nil || h < atLeast || s == nw.Nodes[i].Signer() {
+		return false
+	}
+	want := nw.blockHash(ctx, j, h)
+	for k := range nw.Nodes {
+		if nw.blockHash(ctx, k, h) != want {
+			return false
+		}
+	}
+	return want != (common.Hash{})
+}
+
 // TestConsortiumEndpointFailover: one of the box's endpoints is a dead
 // port; the box fails over past it, anchors, and its status shows the
 // dead one unhealthy. When the active node dies too, it fails over to the
@@ -299,6 +356,7 @@ func TestConsortiumEndpointFailover(t *testing.T) {
 	}
 	a.verifyAll(t, n.Nodes[2].URL())
 
+	retire(t, n, 0)
 	n.Nodes[0].Kill()
 	a.waitAnchored(t, a.appendCheckpoint(t, 2), time.Minute)
 	testutil.WaitForWithin(t, 10*time.Second, "node 1 active", func() bool { return a.endpointState(t, n.Nodes[1].URL()).Active })
