@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"github.com/wardgate/wardgate/internal/tick"
 )
 
 // Reconnect backoff and write bounds.
@@ -47,7 +49,7 @@ func (s *sender) run(ctx context.Context) {
 		conn, err := s.dial(ctx)
 		if err != nil {
 			s.log.Warn("audit: syslog receiver unreachable; events queue until it is back", "addr", s.cfg.Address, "retry_in", backoff, "err", err)
-			if !sleep(ctx, backoff) {
+			if !tick.Sleep(ctx, backoff) {
 				return
 			}
 			backoff = min(2*backoff, maxBackoff)
@@ -117,16 +119,4 @@ func closedErr(err error) error {
 		return errors.New("receiver closed the connection")
 	}
 	return err
-}
-
-// sleep waits d or until ctx ends; it says whether to go on.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/wardgate/wardgate/gateway/config"
 	"github.com/wardgate/wardgate/gateway/control"
 	"github.com/wardgate/wardgate/internal/netlimit"
+	"github.com/wardgate/wardgate/internal/tick"
 	"github.com/wardgate/wardgate/ledger"
 	"github.com/wardgate/wardgate/ledger/devchain"
 	"github.com/wardgate/wardgate/ledger/proof"
@@ -868,22 +869,15 @@ func (d *Gateway) keepSelfComponents(rep *attest.Report) {
 // watchAnchoring counts anchoring failures for metrics: each time the
 // ledger reports a new chain error (the ledger retries by itself).
 func (d *Gateway) watchAnchoring(ctx context.Context) {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
 	last := ""
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick.Every(ctx, 2*time.Second, func(ctx context.Context) {
 		e := d.ledger.Status(ctx).ChainError
 		if e != "" && e != last {
 			d.metrics.AnchorError()
 			d.log.Warn("anchoring failed; the ledger keeps journaling and retries", "err", e)
 		}
 		last = e
-	}
+	})
 }
 
 // waitTCP waits until addr accepts connections.

@@ -16,6 +16,7 @@ import (
 	"github.com/wardgate/wardgate/gateway/api"
 	"github.com/wardgate/wardgate/gateway/config"
 	"github.com/wardgate/wardgate/gateway/control"
+	"github.com/wardgate/wardgate/internal/tick"
 	"github.com/wardgate/wardgate/ledger/proof"
 	"github.com/wardgate/wardgate/tunnel"
 )
@@ -485,19 +486,7 @@ func (d *Gateway) recordReport(ctx context.Context, rep *attest.Report) error {
 }
 
 // waitTimer sleeps d (if positive); false if ctx ended first.
-func waitTimer(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
+func waitTimer(ctx context.Context, d time.Duration) bool { return tick.Sleep(ctx, d) }
 
 func reasonsText(rs []attest.Reason) string {
 	var s []string

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wardgate/wardgate/attest/peerproto"
 	"github.com/wardgate/wardgate/gateway/config"
+	"github.com/wardgate/wardgate/internal/tick"
 	"github.com/wardgate/wardgate/relay"
 )
 
@@ -214,21 +215,14 @@ func (d *Gateway) startPathWatch() {
 // and on the relay while it does not.
 func (d *Gateway) watchPath(ctx context.Context, p config.Peer) {
 	failed := 0
-	t := time.NewTicker(probeEvery)
-	defer t.Stop()
-	for {
+	tick.NowAndEvery(ctx, probeEvery, func(ctx context.Context) {
 		if probeDirect(ctx, p.Endpoint) {
 			failed = 0
 			d.setPath(p.Name, PathDirect)
 		} else if failed++; failed >= probeFailures {
 			d.setPath(p.Name, PathRelay)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 func probeDirect(ctx context.Context, endpoint string) bool {

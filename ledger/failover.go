@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/rpc"
+	"github.com/wardgate/wardgate/internal/tick"
 )
 
 // healthInterval is how often every endpoint is probed.
@@ -91,16 +92,7 @@ func (f *failover) Close() error {
 
 func (f *failover) probeLoop(ctx context.Context) {
 	defer close(f.done)
-	t := time.NewTicker(healthInterval)
-	defer t.Stop()
-	for {
-		f.probe(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	tick.NowAndEvery(ctx, healthInterval, f.probe)
 }
 
 // probe asks every endpoint for its head and switches back to the first

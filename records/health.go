@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wardgate/wardgate/internal/tick"
 )
 
 // EndpointState is how a delivery endpoint stands, from what its last
@@ -221,18 +223,11 @@ const ProbeEvery = 30 * time.Second
 // waiting for a record, and an idle one that goes away shows down. An
 // endpoint with deliveries in flight is not probed; they tell more.
 func (r *Relay) WatchEndpoints(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick.Every(ctx, every, func(ctx context.Context) {
 		for _, ep := range r.eps {
 			ep.probeOnce(ctx)
 		}
-	}
+	})
 }
 
 // probeOnce connects to ep (and completes TLS) and notes the outcome.

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/wardgate/wardgate/internal/tick"
 	"github.com/wardgate/wardgate/ledger/proof"
 )
 
@@ -57,18 +58,11 @@ func NewPusher(cfg PusherConfig) *Pusher {
 
 // Run pushes every interval until ctx ends.
 func (p *Pusher) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick.Every(ctx, interval, func(ctx context.Context) {
 		if err := p.Push(ctx); err != nil && ctx.Err() == nil {
 			p.cfg.Logger.Warn("witnessing incomplete", "err", err)
 		}
-	}
+	})
 }
 
 // Push has the newest checkpoint cosigned by each peer and returns the

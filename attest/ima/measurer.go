@@ -10,6 +10,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/wardgate/wardgate/internal/tick"
 )
 
 // Extender extends a SHA-256 PCR (attest.TPM is one).
@@ -59,16 +61,7 @@ func NewMeasurer(ctx context.Context, tpm Extender, files []string, log *slog.Lo
 // Watch polls the files every period until ctx ends, measuring each one
 // whose modification time, size or content changed.
 func (m *Measurer) Watch(ctx context.Context, period time.Duration) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		m.Rescan(ctx)
-	}
+	tick.Every(ctx, period, func(ctx context.Context) { m.Rescan(ctx) })
 }
 
 // Rescan measures every watched file that changed since it was last
