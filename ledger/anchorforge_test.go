@@ -81,7 +81,7 @@ func TestAnchorOfAnotherTxInBlockRefused(t *testing.T) {
 	lb := openTest(t, t.TempDir(), chainB, func(c *Config) { c.Box, c.Signer = "city-general", testSigner(t, 8) })
 
 	// Both anchor transactions wait in the pool; one block takes them.
-	sc.paused.Store(true)
+	sc.pause()
 	for _, l := range []*Ledger{la, lb} {
 		appendN(t, l, 0, 3)
 		if _, err := l.Checkpoint(ctx); err != nil {
@@ -99,7 +99,7 @@ func TestAnchorOfAnotherTxInBlockRefused(t *testing.T) {
 		return true
 	})
 	sc.sim.Commit()
-	sc.paused.Store(false)
+	sc.resume()
 	waitAnchored(t, la, 3)
 	waitAnchored(t, lb, 3)
 	ra, _ := la.Receipt(ctx, 0)

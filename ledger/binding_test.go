@@ -156,7 +156,7 @@ func TestReorgedAnchorSentAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc.paused.Store(true)
+	sc.pause()
 	if err := sc.sim.Fork(parent.Hash()); err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestReorgedAnchorSentAgain(t *testing.T) {
 	if h, err := b.HeaderByNumber(ctx, new(big.Int).SetUint64(stale.Block)); err != nil || h.Hash() == stale.BlockHash {
 		t.Fatalf("the anchor block is still canonical after the fork (%v)", err)
 	}
-	sc.paused.Store(false)
+	sc.resume()
 	// The receipt issued before the reorg names a lost block: refused by name.
 	if _, err := proof.Verify(ctx, staleRc, proof.VerifyOptions{RecordKey: testSigner(t, 7).Public(), Backend: b, ChainID: DevChainID,
 		Contract: chain.Contract()}); !errors.Is(err, proof.ErrAnchorReorged) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,10 +41,26 @@ func testEntry(i int) proof.Entry {
 // simChain is the simulated backend on wardgate's pinned dev genesis,
 // sealing a block every few milliseconds like a dev node.
 type simChain struct {
-	sim    *simulated.Backend
-	stop   chan struct{}
-	done   chan struct{}
-	paused atomic.Bool // no automatic blocks while a test forks the chain
+	sim  *simulated.Backend
+	stop chan struct{}
+	done chan struct{}
+	// mu is held by the automatic sealer while it commits, so pause
+	// returns only once no automatic Commit runs: the simulated beacon is
+	// not safe for two Commits (or a Fork and a Commit) at once.
+	mu     sync.Mutex
+	paused bool // no automatic blocks while a test forks the chain
+}
+
+// pause stops automatic blocks, waiting out one being sealed.
+func (s *simChain) pause() { s.setPaused(true) }
+
+// resume starts automatic blocks again.
+func (s *simChain) resume() { s.setPaused(false) }
+
+func (s *simChain) setPaused(p bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.paused = p
 }
 
 func newSimChain(t testing.TB) *simChain {
@@ -64,9 +80,11 @@ func newSimChain(t testing.TB) *simChain {
 			case <-s.stop:
 				return
 			case <-tk.C:
-				if !s.paused.Load() {
+				s.mu.Lock()
+				if !s.paused {
 					sim.Commit()
 				}
+				s.mu.Unlock()
 			}
 		}
 	}()
