@@ -150,9 +150,11 @@ func TestChannelBindingThroughRelay(t *testing.T) {
 	if err := relay.WriteDevPKI(dir, []string{"127.0.0.1"}, []string{"hospital-a", "hospital-b"}); err != nil {
 		t.Fatal(err)
 	}
-	addr := startTestRelay(t, dir)
+	addr, srv := startTestRelay(t, dir)
 	boxSide := relayClient(t, dir, addr, "hospital-a", "hospital-b")
 	verifierSide := relayClient(t, dir, addr, "hospital-b", "hospital-a")
+	// A stream to a box the relay has not registered yet is refused.
+	testutil.WaitForWithin(t, 20*time.Second, "both boxes on the relay", func() bool { return len(srv.Stats().Connected) == 2 })
 
 	fx := attesttest.New(t)
 	b := newBox(fx.Attester())
@@ -183,7 +185,7 @@ func TestChannelBindingThroughRelay(t *testing.T) {
 	}
 }
 
-func startTestRelay(t *testing.T, dir string) string {
+func startTestRelay(t *testing.T, dir string) (string, *relay.Server) {
 	t.Helper()
 	tc, err := relay.LoadTLS(filepath.Join(dir, "relay.pem"), filepath.Join(dir, "relay-key.pem"), filepath.Join(dir, "ca.pem"))
 	if err != nil {
@@ -201,7 +203,7 @@ func startTestRelay(t *testing.T, dir string) string {
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx, ln); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return ln.Addr().String()
+	return ln.Addr().String(), srv
 }
 
 func relayClient(t *testing.T, dir, addr, box, peer string) *relay.Client {
