@@ -23,6 +23,12 @@ type relayBind struct {
 
 	mu     sync.Mutex
 	closed chan struct{}
+	// direct holds the UDP endpoint of each peer the box has moved to the
+	// direct path (Device.SetEndpoint). A packet of that peer still in
+	// flight through the relay is handed to wireguard-go as if it came
+	// from there: otherwise WireGuard's roaming would follow it back onto
+	// the relay and keep the peer there, since nothing moves it again.
+	direct map[string]conn.Endpoint
 }
 
 // wrapRelay adds the relay path to b (nil rc: b unchanged).
@@ -30,7 +36,34 @@ func wrapRelay(b conn.Bind, rc *relay.Client) conn.Bind {
 	if rc == nil {
 		return b
 	}
-	return &relayBind{Bind: b, rc: rc}
+	return &relayBind{Bind: b, rc: rc, direct: map[string]conn.Endpoint{}}
+}
+
+// pin records box's path: ep direct (a UDP address), or the relay (ep
+// a relay stand-in address, or invalid).
+func (b *relayBind) pin(box string, ep netip.AddrPort) {
+	var direct conn.Endpoint
+	if ep.IsValid() && !relay.RelayPrefix.Contains(ep.Addr()) {
+		direct, _ = b.Bind.ParseEndpoint(ep.String())
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if direct == nil {
+		delete(b.direct, box)
+		return
+	}
+	b.direct[box] = direct
+}
+
+// source is the endpoint wireguard-go is told a packet relayed from box
+// came from (see direct).
+func (b *relayBind) source(box string, ap netip.AddrPort) conn.Endpoint {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ep, ok := b.direct[box]; ok {
+		return ep
+	}
+	return &relayEndpoint{ap: ap, box: box}
 }
 
 // relayEndpoint is a peer reached through the relay.
@@ -84,7 +117,7 @@ func (b *relayBind) receiver(closed chan struct{}) conn.ReceiveFunc {
 			}
 			sizes[n] = copy(packets[n], p.Data)
 			p.Release()
-			eps[n] = &relayEndpoint{ap: ap, box: p.From}
+			eps[n] = b.source(p.From, ap)
 			n++
 		}
 		return n, nil
@@ -139,6 +172,9 @@ func (d *Device) SetEndpoint(name string, ep netip.AddrPort) error {
 	cur.cfg.Endpoint = ep
 	if err := d.wg.IpcSet(endpointUAPI(cur.cfg.PublicKey, ep, int(d.cfg.Keepalive.Seconds()))); err != nil {
 		return fmt.Errorf("tunnel: set %s's endpoint: %w", name, err)
+	}
+	if rb, ok := d.bind.(*relayBind); ok {
+		rb.pin(name, ep)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.zx2c4.com/wireguard/conn"
+
 	"github.com/wardgate/wardgate/attest/attesttest"
 	"github.com/wardgate/wardgate/internal/testutil"
 	"github.com/wardgate/wardgate/relay"
@@ -115,12 +117,39 @@ func TestRelayedTunnel(t *testing.T) {
 		t.Fatalf("no traffic once the relay stopped tampering: %v", err)
 	}
 
-	// Direct path: both sides point at the other's UDP port.
+	// Direct path. a moves first; b, still on the relay, then opens a
+	// connection, so its first packets reach a through the relay after
+	// a has moved. They must not pull a back onto the relay (WireGuard
+	// roams to wherever an authenticated packet came from).
 	direct := func(d *Device) netip.AddrPort {
 		return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(d.ListenPort()))
 	}
+	lnA, err := a.dev.Listen("tcp", ":7000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveEcho(t, lnA)
 	if err := a.dev.SetEndpoint(b.name, direct(b.dev)); err != nil {
 		t.Fatal(err)
+	}
+	bOnRelay := a.cfg.Endpoint // where b reaches a through the relay
+	// A packet a sends directly in the meantime (a retransmission, a
+	// handshake) moves b to the direct path before it dials; then b's
+	// packets never use the relay and the case is not covered. Retry.
+	for try := 0; ; try++ {
+		if err := b.dev.SetEndpoint(a.name, bOnRelay); err != nil {
+			t.Fatal(err)
+		}
+		before := srv.Stats().FramesForwarded
+		if err := roundTrip(b.dev, netip.AddrPortFrom(a.addr, 7000).String(), 10*time.Second); err != nil {
+			t.Fatalf("no traffic while only a had gone direct: %v", err)
+		}
+		if srv.Stats().FramesForwarded != before {
+			break
+		}
+		if try == 5 {
+			t.Fatal("b's packets never came through the relay: the test no longer covers packets in flight")
+		}
 	}
 	if err := b.dev.SetEndpoint(a.name, direct(a.dev)); err != nil {
 		t.Fatal(err)
@@ -131,5 +160,24 @@ func TestRelayedTunnel(t *testing.T) {
 	}
 	if after := srv.Stats().FramesForwarded; after != before {
 		t.Fatalf("the relay forwarded %d frames after both sides went direct", after-before)
+	}
+}
+
+// TestRelayedPacketOfDirectPeerKeepsDirectSource: once a peer has been
+// moved to the direct path, a packet of it that still comes through the
+// relay is handed to WireGuard with the peer's direct address as source.
+func TestRelayedPacketOfDirectPeerKeepsDirectSource(t *testing.T) {
+	b := &relayBind{Bind: conn.NewDefaultBind(), direct: map[string]conn.Endpoint{}}
+	stand := netip.MustParseAddrPort("[100::9]:51820")
+	if got := b.source("hosp-b", stand).DstToString(); got != stand.String() {
+		t.Fatalf("a peer on the relay: source %s, want its stand-in %s", got, stand)
+	}
+	b.pin("hosp-b", netip.MustParseAddrPort("127.0.0.1:5000"))
+	if got := b.source("hosp-b", stand).DstToString(); got != "127.0.0.1:5000" {
+		t.Fatalf("a peer moved direct: relayed packet's source %s, want 127.0.0.1:5000", got)
+	}
+	b.pin("hosp-b", stand)
+	if got := b.source("hosp-b", stand).DstToString(); got != stand.String() {
+		t.Fatalf("a peer moved back to the relay: source %s, want %s", got, stand)
 	}
 }

@@ -75,6 +75,7 @@ type Device struct {
 	cfg  Config
 	log  *slog.Logger
 	wg   *device.Device
+	bind conn.Bind // wireguard-go's, with the relay path when Config.Relay is set
 	tdev tun.Device
 	tnet *netstack.Net // userspace mode
 	ns   netns.NsHandle
@@ -157,6 +158,7 @@ func New(ctx context.Context, cfg Config) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.bind = bind
 	d.wg = device.NewDevice(d.tdev, bind, wgLogger(log))
 	if err := d.up(priv); err != nil {
 		return nil, err
