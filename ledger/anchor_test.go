@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -278,4 +279,32 @@ func TestRestartAfterUnrecordedAnchor(t *testing.T) {
 	if ev := anchoredEvents(t, b, chain.Contract(), chain.Gateway()); ev[4] != 1 {
 		t.Fatalf("size 4 anchored %d times", ev[4])
 	}
+}
+
+// TestStalledChainNamed: an anchor that waits on a chain that sealed no
+// block meanwhile fails its round with ErrChainStalled in `ledger status`
+// (not a bare timeout), and is mined once the chain seals again.
+func TestStalledChainNamed(t *testing.T) {
+	ctx := context.Background()
+	sc := newSimChain(t)
+	chain, _ := sc.gateway(t)
+	chain.mineTimeout = 500 * time.Millisecond
+	l := openTest(t, t.TempDir(), chain, nil)
+	sc.pause()
+	appendN(t, l, 0, 3)
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitForWithin(t, 30*time.Second, "ledger status naming the stalled chain", func() bool {
+		return strings.Contains(l.Status(ctx).ChainError, ErrChainStalled.Error())
+	})
+	if s := l.Status(ctx); s.ChainConnected || !s.ChainStalled || s.Backlog != 3 {
+		t.Fatalf("status while stalled %+v, want stalled, not connected and a backlog of 3", s)
+	}
+	sc.resume()
+	waitAnchored(t, l, 3)
+	testutil.WaitFor(t, "ledger status clear once the chain seals again", func() bool {
+		s := l.Status(ctx)
+		return !s.ChainStalled && s.ChainError == ""
+	})
 }

@@ -32,6 +32,7 @@ type Chain struct {
 	contract      common.Address
 	confirmations uint64
 	poll          time.Duration
+	mineTimeout   time.Duration
 	abi           *contracts.Anchor
 	bound         *bind.BoundContract
 	closers       []func() error
@@ -45,7 +46,16 @@ type ChainOptions struct {
 	Key           *ecdsa.PrivateKey // the gateway account
 	Confirmations uint64            // blocks on top of the anchor block before it counts (0 = mined)
 	Poll          time.Duration     // receipt polling interval (default 250ms)
+	// MineTimeout is how long an anchor transaction may wait to be mined
+	// before the round fails and `ledger status` says the chain looks
+	// stalled (default DefaultMineTimeout).
+	MineTimeout time.Duration
 }
+
+// DefaultMineTimeout is ChainOptions.MineTimeout's default: many blocks of
+// any consortium chain, so that only a chain that stopped sealing (or
+// drops the transaction) reaches it.
+const DefaultMineTimeout = 2 * time.Minute
 
 // NewChain wraps a backend. It does not talk to the chain; the anchorer
 // checks the chain id and the contract on first use, so a box can start
@@ -59,6 +69,9 @@ func NewChain(b proof.Backend, o ChainOptions) (*Chain, error) {
 	}
 	if o.Poll <= 0 {
 		o.Poll = 250 * time.Millisecond
+	}
+	if o.MineTimeout <= 0 {
+		o.MineTimeout = DefaultMineTimeout
 	}
 	c := &Chain{
 		backend: b, key: o.Key, gateway: crypto.PubkeyToAddress(o.Key.PublicKey),
@@ -557,25 +570,51 @@ func (l *Ledger) buildAnchorTx(ctx context.Context, cp proof.Checkpoint, nonce u
 
 func (l *Ledger) waitReceipt(ctx context.Context, h common.Hash) (*types.Receipt, error) {
 	c := l.cfg.Chain
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	wctx, cancel := context.WithTimeout(ctx, c.mineTimeout)
 	defer cancel()
+	start, _ := c.backend.BlockNumber(wctx) // for notMined; 0 if unknown
 	t := time.NewTicker(c.poll)
 	defer t.Stop()
 	for {
-		r, err := c.backend.TransactionReceipt(ctx, h)
+		r, err := c.backend.TransactionReceipt(wctx, h)
 		if err == nil && r != nil {
-			return r, l.waitConfirmations(ctx, r.BlockNumber.Uint64())
+			return r, l.waitConfirmations(wctx, r.BlockNumber.Uint64())
 		}
-		if err != nil && !errors.Is(err, ethereum.NotFound) {
+		if err != nil && !errors.Is(err, ethereum.NotFound) && wctx.Err() == nil {
 			return nil, fmt.Errorf("ledger: receipt of anchor tx %s: %w", h, err)
 		}
 		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("ledger: waiting for anchor tx %s to be mined: %w", h, ctx.Err())
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("ledger: waiting for anchor tx %s to be mined: %w", h, ctx.Err())
+			}
+			return nil, c.notMined(ctx, h, start)
 		case <-t.C:
 		}
 	}
 }
+
+// notMined is the error of an anchor transaction not mined within
+// mineTimeout of when the chain's head was block start. It tells apart
+// the two causes an operator must act on differently: a chain that
+// stopped sealing (a Clique network with too few signers up) and one that
+// seals but not this transaction.
+func (c *Chain) notMined(ctx context.Context, h common.Hash, start uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	head, err := c.backend.BlockNumber(ctx)
+	switch {
+	case err != nil:
+		return fmt.Errorf("ledger: anchor tx %s not mined within %s, and the chain's head cannot be read: %w", h, c.mineTimeout, err)
+	case head <= start:
+		return fmt.Errorf("ledger: anchor tx %s not mined within %s: %w (head still block %d; check that enough validators are up)", h, c.mineTimeout, ErrChainStalled, head)
+	default:
+		return fmt.Errorf("ledger: anchor tx %s not mined within %s although the chain sealed %d blocks meanwhile: the node may have dropped it (check its txpool and the gateway account's balance)", h, c.mineTimeout, head-start)
+	}
+}
+
+// ErrChainStalled is a chain that sealed no block while an anchor waited.
+var ErrChainStalled = errors.New("the chain has stopped sealing")
 
 func (l *Ledger) waitConfirmations(ctx context.Context, block uint64) error {
 	c := l.cfg.Chain

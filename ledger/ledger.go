@@ -651,8 +651,11 @@ type Status struct {
 	Backlog        uint64 `json:"backlog"`
 	ChainEnabled   bool   `json:"chain_enabled"`
 	ChainConnected bool   `json:"chain_connected"`
-	ChainError     string `json:"chain_error,omitempty"`
-	JournalError   string `json:"journal_error,omitempty"`
+	// ChainStalled is set while the last anchor waited on a chain that
+	// sealed no block (ErrChainStalled).
+	ChainStalled bool   `json:"chain_stalled,omitempty"`
+	ChainError   string `json:"chain_error,omitempty"`
+	JournalError string `json:"journal_error,omitempty"`
 	// Endpoints is the health of each chain rpc endpoint (rpc mode).
 	Endpoints []EndpointHealth `json:"endpoints,omitempty"`
 }
@@ -674,6 +677,7 @@ func (l *Ledger) Status(ctx context.Context) Status {
 	}
 	s.Backlog = s.Size - anchored
 	s.ChainConnected = s.ChainEnabled && l.chainErr == nil
+	s.ChainStalled = errors.Is(l.chainErr, ErrChainStalled)
 	if l.chainErr != nil {
 		s.ChainError = l.chainErr.Error()
 	}
