@@ -282,7 +282,7 @@ func loadPolicy(path string) (attest.Policy, error) {
 // fillLedgerInfo copies a ledger.Status into i.
 func fillLedgerInfo(i *control.LedgerInfo, s ledger.Status) {
 	i.Box, i.Size, i.Backlog = s.Box, s.Size, s.Backlog
-	i.ChainConnected, i.ChainError, i.JournalError = s.ChainConnected, s.ChainError, s.JournalError
+	i.ChainConnected, i.ChainStalled, i.ChainError, i.JournalError = s.ChainConnected, s.ChainStalled, s.ChainError, s.JournalError
 	for _, e := range s.Endpoints {
 		i.Endpoints = append(i.Endpoints, control.EndpointInfo{URL: e.URL, Healthy: e.Healthy, Active: e.Active, Head: e.Head, Error: e.Error})
 	}

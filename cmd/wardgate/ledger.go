@@ -138,6 +138,9 @@ func printChain(t io.Writer, li control.LedgerInfo) {
 		if !li.ChainConnected {
 			state = "NOT CONNECTED"
 		}
+		if li.ChainStalled {
+			state = "STALLED (no block sealed while an anchor waited)"
+		}
 		chain = fmt.Sprintf("%s %s, chain id %d, %s", orDash(li.ChainMode), orDash(li.ChainURL), li.ChainID, state)
 		if li.ChainHeight != 0 {
 			chain += fmt.Sprintf(", height %d", li.ChainHeight)

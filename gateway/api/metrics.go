@@ -93,6 +93,7 @@ var (
 	descLogSize  = prometheus.NewDesc("wardgate_log_size", "Entries in this box's record log.", nil, nil)
 	descLag      = prometheus.NewDesc("wardgate_anchor_lag_entries", "Log entries not yet covered by an anchored checkpoint.", nil, nil)
 	descChainUp  = prometheus.NewDesc("wardgate_chain_connected", "1 if the last anchoring attempt reached the chain.", nil, nil)
+	descStalled  = prometheus.NewDesc("wardgate_chain_stalled", "1 if the last anchor waited on a chain that sealed no block meanwhile (too few validators up).", nil, nil)
 	descEndpoint = prometheus.NewDesc("wardgate_chain_endpoint_healthy", "1 if the chain rpc endpoint answered its last call or probe (rpc mode).", []string{"url"}, nil)
 	descActive   = prometheus.NewDesc("wardgate_chain_endpoint_active", "1 for the chain rpc endpoint calls go to now (rpc mode).", []string{"url"}, nil)
 )
@@ -104,7 +105,7 @@ type pull struct {
 }
 
 func (p *pull) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descAdmitted, descBytes, descLogSize, descLag, descChainUp, descEndpoint, descActive} {
+	for _, d := range []*prometheus.Desc{descAdmitted, descBytes, descLogSize, descLag, descChainUp, descStalled, descEndpoint, descActive} {
 		ch <- d
 	}
 }
@@ -137,6 +138,7 @@ func (p *pull) Collect(ch chan<- prometheus.Metric) {
 			up = 1
 		}
 		ch <- prometheus.MustNewConstMetric(descChainUp, prometheus.GaugeValue, up)
+		ch <- prometheus.MustNewConstMetric(descStalled, prometheus.GaugeValue, boolGauge(li.ChainStalled))
 		for _, e := range li.Endpoints {
 			ch <- prometheus.MustNewConstMetric(descEndpoint, prometheus.GaugeValue, boolGauge(e.Healthy), e.URL)
 			ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, boolGauge(e.Active), e.URL)

@@ -353,10 +353,12 @@ type LedgerInfo struct {
 	Contract       string `json:"contract,omitempty"`
 	Gateway        string `json:"gateway,omitempty"`
 	ChainConnected bool   `json:"chain_connected"`
-	ChainHeight    uint64 `json:"chain_height,omitempty"`
-	ChainError     string `json:"chain_error,omitempty"`
-	JournalError   string `json:"journal_error,omitempty"`
-	RecordKey      string `json:"record_key,omitempty"` // hex Ed25519 key that signs entries and checkpoints
+	// ChainStalled: the last anchor waited on a chain that sealed no block.
+	ChainStalled bool   `json:"chain_stalled,omitempty"`
+	ChainHeight  uint64 `json:"chain_height,omitempty"`
+	ChainError   string `json:"chain_error,omitempty"`
+	JournalError string `json:"journal_error,omitempty"`
+	RecordKey    string `json:"record_key,omitempty"` // hex Ed25519 key that signs entries and checkpoints
 	// Endpoints is each chain rpc endpoint's health (rpc mode).
 	Endpoints []EndpointInfo `json:"endpoints,omitempty"`
 }
