@@ -1,30 +1,68 @@
 package ledger
 
-import "github.com/wardgate/wardgate/ledger/proof"
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
 
-// Cosignatures is where receipts find witness cosignatures of this log's
-// checkpoints (the gateway's witness.Pusher). The ledger only attaches
-// them: whether they verify is the verifier's business.
-type Cosignatures interface {
-	Cosignatures(size uint64) []byte // signature lines, or nil
-	LatestCosigned() uint64          // largest cosigned size, 0 if none
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/wardgate/wardgate/ledger/proof"
+)
+
+// AddCosignatures journals witness cosignature lines for the checkpoint
+// at size (the witness pusher calls it once it has checked them against
+// the witness's attested key), so that receipts carry them, across
+// restarts too. Lines already held are not added twice. The ledger only
+// attaches them: whether they verify is the verifier's business.
+func (l *Ledger) AddCosignatures(size uint64, lines []byte) error {
+	l.mu.Lock()
+	cp, ok := l.checkpointAt(size)
+	l.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("ledger: cosignatures for size %d, which is not a checkpoint of this log", size)
+	}
+	if err := cp.AddCosignatures(lines); err != nil {
+		return fmt.Errorf("ledger: cosignatures for size %d: %w", size, err)
+	}
+	err := l.j.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCosignatures)
+		return b.Put(u64key(size), mergeLines(b.Get(u64key(size)), lines))
+	})
+	if err != nil {
+		return fmt.Errorf("ledger: journaling cosignatures for size %d: %w", size, err)
+	}
+	l.mu.Lock()
+	l.latestCosigned = max(l.latestCosigned, size)
+	l.mu.Unlock()
+	return nil
 }
 
-// SetCosignatures makes receipts carry the cosignatures c holds.
-func (l *Ledger) SetCosignatures(c Cosignatures) { l.cosigs.Store(&c) }
+// mergeLines is held with the lines of add it does not already contain.
+func mergeLines(held, add []byte) []byte {
+	out := bytes.Clone(held)
+	for line := range bytes.Lines(add) {
+		if !bytes.Contains(out, line) {
+			out = append(out, line...)
+		}
+	}
+	return out
+}
+
+// loadCosigned finds the newest cosigned checkpoint in the journal.
+func (l *Ledger) loadCosigned(b *bolt.Bucket) {
+	if k, _ := b.Cursor().Last(); len(k) == 8 {
+		l.latestCosigned = binary.BigEndian.Uint64(k)
+	}
+}
 
 // cosignedCheckpoint is the newest cosigned checkpoint covering seq, if
 // any; l.mu is held.
 func (l *Ledger) cosignedCheckpoint(seq uint64) (proof.Checkpoint, bool) {
-	c := l.cosigs.Load()
-	if c == nil {
+	if l.latestCosigned <= seq {
 		return proof.Checkpoint{}, false
 	}
-	size := (*c).LatestCosigned()
-	if size <= seq {
-		return proof.Checkpoint{}, false
-	}
-	return l.checkpointAt(size)
+	return l.checkpointAt(l.latestCosigned)
 }
 
 // preferCosigned is the checkpoint to anchor: the newest cosigned one if
@@ -32,11 +70,7 @@ func (l *Ledger) cosignedCheckpoint(seq uint64) (proof.Checkpoint, bool) {
 // witnesses' cosignatures too; otherwise cp, the newest (witnesses that do
 // not answer never hold anchoring back). l.mu is held.
 func (l *Ledger) preferCosigned(cp proof.Checkpoint, done uint64) proof.Checkpoint {
-	c := l.cosigs.Load()
-	if c == nil {
-		return cp
-	}
-	if s := (*c).LatestCosigned(); s > done && s <= cp.Size {
+	if s := l.latestCosigned; s > done && s <= cp.Size {
 		if cc, ok := l.checkpointAt(s); ok {
 			return cc
 		}
@@ -44,15 +78,18 @@ func (l *Ledger) preferCosigned(cp proof.Checkpoint, done uint64) proof.Checkpoi
 	return cp
 }
 
-// withCosignatures returns cp with the cosignatures held for its size
+// withCosignatures returns cp with the cosignatures journaled for its size
 // appended to its note.
 func (l *Ledger) withCosignatures(cp proof.Checkpoint) proof.Checkpoint {
-	c := l.cosigs.Load()
-	if c == nil || cp.Note == "" {
+	if cp.Note == "" {
 		return cp
 	}
-	lines := (*c).Cosignatures(cp.Size)
-	if len(lines) == 0 {
+	var lines []byte
+	err := l.j.db.View(func(tx *bolt.Tx) error {
+		lines = bytes.Clone(tx.Bucket(bucketCosignatures).Get(u64key(cp.Size)))
+		return nil
+	})
+	if err != nil || len(lines) == 0 {
 		return cp
 	}
 	out := cp

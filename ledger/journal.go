@@ -31,10 +31,11 @@ import (
 // written to bbolt directly.
 // The format (bucket names, WAL records) is defined once, in ledger/store.
 var (
-	bucketEntries     = store.BucketEntries
-	bucketCheckpoints = store.BucketCheckpoints
-	bucketAnchors     = store.BucketAnchors
-	bucketMeta        = store.BucketMeta
+	bucketEntries      = store.BucketEntries
+	bucketCheckpoints  = store.BucketCheckpoints
+	bucketAnchors      = store.BucketAnchors
+	bucketMeta         = store.BucketMeta
+	bucketCosignatures = store.BucketCosignatures
 
 	metaBox      = store.MetaBox
 	metaKey      = store.MetaKey
@@ -96,7 +97,7 @@ func openJournalFS(dir string, fs walFS, every time.Duration, log *slog.Logger) 
 		return nil, fmt.Errorf("ledger: opening journal %s (is another wardgated using this state dir?): %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEntries, bucketCheckpoints, bucketAnchors, bucketMeta} {
+		for _, b := range [][]byte{bucketEntries, bucketCheckpoints, bucketAnchors, bucketMeta, bucketCosignatures} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

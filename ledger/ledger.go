@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/wardgate/wardgate/internal/names"
@@ -103,7 +102,9 @@ type Ledger struct {
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	seqDone     chan struct{}
-	cosigs      atomic.Pointer[Cosignatures] // witness cosignatures for receipts (cosign.go)
+	// latestCosigned is the newest checkpoint size with witness
+	// cosignatures journaled (cosign.go).
+	latestCosigned uint64
 }
 
 type request struct {
@@ -210,6 +211,7 @@ func (l *Ledger) load() error {
 		if err := l.loadAnchors(tx.Bucket(bucketAnchors)); err != nil {
 			return err
 		}
+		l.loadCosigned(tx.Bucket(bucketCosignatures))
 		return l.checkRoots()
 	})
 }

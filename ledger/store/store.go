@@ -24,6 +24,8 @@ var (
 	BucketCheckpoints = []byte("checkpoints") // size (BE) -> Checkpoint JSON
 	BucketAnchors     = []byte("anchors")     // size (BE) -> Anchor JSON
 	BucketMeta        = []byte("meta")        // key -> value
+	// BucketCosignatures holds witness cosignature lines of checkpoints.
+	BucketCosignatures = []byte("cosignatures") // size (BE) -> signed-note signature lines
 
 	MetaBox      = []byte("box")
 	MetaKey      = []byte("record-key")
