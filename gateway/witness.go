@@ -64,7 +64,6 @@ func (d *Gateway) newWitness() error {
 		URL: func(peer string) string { return "http://" + peer },
 	}
 	p := witness.NewPusher(witness.PusherConfig{Log: d.ledger, Client: client, Peers: d.peerNames, Verifier: d.witnessVerifier, Logger: log})
-	d.ledger.SetCosignatures(p)
 	d.witness = &gatewayWitness{w: w, p: p}
 	return nil
 }

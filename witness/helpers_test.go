@@ -119,6 +119,5 @@ func pusher(t *testing.T, l *ledger.Ledger, witnesses ...*box) *witness.Pusher {
 		Verifier: func(peer string) (note.Verifier, bool) { return byName[peer].verifier(t), true },
 		Logger:   testutil.Logger(t),
 	})
-	l.SetCosignatures(p)
 	return p
 }

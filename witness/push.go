@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -19,6 +18,9 @@ import (
 type Log interface {
 	Checkpoint(ctx context.Context) (proof.Checkpoint, error)
 	Consistency(ctx context.Context, size1, size2 uint64) ([][]byte, error)
+	// AddCosignatures keeps checked cosignature lines for the checkpoint
+	// at size, for receipts (the ledger journals them).
+	AddCosignatures(size uint64, lines []byte) error
 }
 
 // PusherConfig configures a Pusher.
@@ -33,18 +35,12 @@ type PusherConfig struct {
 	Logger   *slog.Logger
 }
 
-// keepCosigned bounds the cosigned checkpoints kept in memory for receipts.
-const keepCosigned = 256
-
-// Pusher has this box's newest checkpoint cosigned by its peers and keeps
-// the cosignatures for receipts. They live in memory: after a restart the
-// next push cosigns a new checkpoint.
+// Pusher has this box's newest checkpoint cosigned by its peers and hands
+// the cosignatures to the log, which journals them for receipts.
 type Pusher struct {
 	cfg    PusherConfig
 	mu     sync.Mutex
 	known  map[string]uint64 // peer -> size its witness last cosigned
-	sizes  []uint64          // cosigned sizes, ascending, at most keepCosigned
-	cosigs map[uint64][]byte // size -> cosignature lines
 	counts counts
 }
 
@@ -53,7 +49,7 @@ func NewPusher(cfg PusherConfig) *Pusher {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Pusher{cfg: cfg, known: map[string]uint64{}, cosigs: map[uint64][]byte{}}
+	return &Pusher{cfg: cfg, known: map[string]uint64{}}
 }
 
 // Run pushes every interval until ctx ends.
@@ -132,7 +128,8 @@ func (p *Pusher) request(ctx context.Context, old uint64, cp *proof.Checkpoint) 
 	return r, nil
 }
 
-// keep checks the peer's cosignature with its attested key and stores it.
+// keep checks the peer's cosignature with its attested key and has the
+// log keep it.
 func (p *Pusher) keep(peer string, v note.Verifier, cp *proof.Checkpoint, lines []byte) error {
 	c := *cp
 	if err := c.AddCosignatures(lines); err != nil {
@@ -145,36 +142,12 @@ func (p *Pusher) keep(peer string, v note.Verifier, cp *proof.Checkpoint, lines 
 	if len(names) != 1 {
 		return fmt.Errorf("%w: %q returned no cosignature by its attested key", ErrBadSignature, peer)
 	}
+	if err := p.cfg.Log.AddCosignatures(cp.Size, lines); err != nil {
+		return fmt.Errorf("witness: keeping %q's cosignature: %w", peer, err)
+	}
 	p.counts.add("cosigned")
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.known[peer] = cp.Size
-	if _, ok := p.cosigs[cp.Size]; !ok {
-		p.sizes = append(p.sizes, cp.Size)
-		slices.Sort(p.sizes)
-		if len(p.sizes) > keepCosigned {
-			delete(p.cosigs, p.sizes[0])
-			p.sizes = p.sizes[1:]
-		}
-	}
-	p.cosigs[cp.Size] = append(p.cosigs[cp.Size], lines...)
+	p.mu.Unlock()
 	return nil
-}
-
-// Cosignatures returns the cosignature lines kept for the checkpoint at
-// size (the ledger's receipt hook).
-func (p *Pusher) Cosignatures(size uint64) []byte {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.cosigs[size])
-}
-
-// LatestCosigned is the largest cosigned checkpoint size (0 if none).
-func (p *Pusher) LatestCosigned() uint64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if n := len(p.sizes); n > 0 {
-		return p.sizes[n-1]
-	}
-	return 0
 }

@@ -75,7 +75,6 @@ func witnessBy(t *testing.T, l *ledger.Ledger, ws ...*peerWitness) {
 	if err := p.Push(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	l.SetCosignatures(p)
 }
 
 func witnessKeyArgs(ws ...*peerWitness) []string {
