@@ -288,10 +288,18 @@ func TestStalledChainNamed(t *testing.T) {
 	ctx := context.Background()
 	sc := newSimChain(t)
 	chain, _ := sc.gateway(t)
-	chain.mineTimeout = 500 * time.Millisecond
 	l := openTest(t, t.TempDir(), chain, nil)
+	appendN(t, l, 0, 1)
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitAnchored(t, l, 1)
+	if chain.mineTimeout != DefaultMineTimeout {
+		t.Fatalf("chain waits %s for an anchor to be mined, want the default %s", chain.mineTimeout, DefaultMineTimeout)
+	}
+	chain.mineTimeout = 500 * time.Millisecond
 	sc.pause()
-	appendN(t, l, 0, 3)
+	appendN(t, l, 1, 3)
 	if _, err := l.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +310,7 @@ func TestStalledChainNamed(t *testing.T) {
 		t.Fatalf("status while stalled %+v, want stalled, not connected and a backlog of 3", s)
 	}
 	sc.resume()
-	waitAnchored(t, l, 3)
+	waitAnchored(t, l, 4)
 	testutil.WaitFor(t, "ledger status clear once the chain seals again", func() bool {
 		s := l.Status(ctx)
 		return !s.ChainStalled && s.ChainError == ""

@@ -76,7 +76,7 @@ func NewChain(b proof.Backend, o ChainOptions) (*Chain, error) {
 	c := &Chain{
 		backend: b, key: o.Key, gateway: crypto.PubkeyToAddress(o.Key.PublicKey),
 		chainID: new(big.Int).SetUint64(o.ChainID), contract: o.Contract,
-		confirmations: o.Confirmations, poll: o.Poll, abi: contracts.NewAnchor(),
+		confirmations: o.Confirmations, poll: o.Poll, mineTimeout: o.MineTimeout, abi: contracts.NewAnchor(),
 	}
 	c.bound = c.abi.Instance(b, o.Contract)
 	return c, nil
