@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/big"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -315,4 +316,53 @@ func TestStalledChainNamed(t *testing.T) {
 		s := l.Status(ctx)
 		return !s.ChainStalled && s.ChainError == ""
 	})
+}
+
+// filterRecorder records where each log search starts.
+type filterRecorder struct {
+	proof.Backend
+	mu    sync.Mutex
+	froms []uint64
+}
+
+func (f *filterRecorder) FilterLogs(ctx context.Context, q ethereum.FilterQuery) ([]types.Log, error) {
+	f.mu.Lock()
+	from := uint64(0)
+	if q.FromBlock != nil {
+		from = q.FromBlock.Uint64()
+	}
+	f.froms = append(f.froms, from)
+	f.mu.Unlock()
+	return f.Backend.FilterLogs(ctx, q)
+}
+
+// TestAnchorSearchStartsAtLastAnchor: looking up a new anchor's event
+// searches from the block of the anchor before it, not from genesis, so
+// anchoring does not slow down as the chain grows.
+func TestAnchorSearchStartsAtLastAnchor(t *testing.T) {
+	ctx := context.Background()
+	sc := newSimChain(t)
+	c0, key := sc.gateway(t)
+	rec := &filterRecorder{Backend: sc.sim.Client()}
+	chain, err := NewChain(rec, ChainOptions{ChainID: DevChainID, Contract: c0.Contract(), Key: key, Poll: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := openTest(t, t.TempDir(), chain, nil)
+	appendN(t, l, 0, 2)
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitAnchored(t, l, 2)
+	first := l.Status(ctx).LastAnchor.Block
+	appendN(t, l, 2, 2)
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitAnchored(t, l, 4)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if n := len(rec.froms); n < 2 || rec.froms[n-1] != first || first == 0 {
+		t.Fatalf("log searches started at blocks %v, want the last from %d, the first anchor's block", rec.froms, first)
+	}
 }

@@ -194,9 +194,13 @@ func (c *Chain) checkChain(ctx context.Context) error {
 	return nil
 }
 
-// findAnchor looks up the Anchored event of this gateway at size.
-func (c *Chain) findAnchor(ctx context.Context, gateway common.Address, size uint64) (*proof.Anchor, error) {
+// findAnchor looks up the Anchored event of this gateway at size in the
+// blocks from block from on. Callers pass the block of the anchor before
+// it: the gateway account's nonces order its anchors, so a later one is
+// never in an earlier block, and the search does not grow with the chain.
+func (c *Chain) findAnchor(ctx context.Context, gateway common.Address, size, from uint64) (*proof.Anchor, error) {
 	q := ethereum.FilterQuery{
+		FromBlock: new(big.Int).SetUint64(from),
 		Addresses: []common.Address{c.contract},
 		Topics: [][]common.Hash{
 			{c.abi.GetABI().Events["Anchored"].ID},
@@ -324,7 +328,14 @@ func (l *Ledger) recheckAnchors(ctx context.Context) error {
 	c := l.cfg.Chain
 	l.mu.Lock()
 	var recent []proof.Anchor
-	for i := max(0, len(l.anchorSizes)-recheckDepth); i < len(l.anchorSizes); i++ {
+	// A reorg may put an anchor of the window back lower than it was, but
+	// not below the anchor before the window (older than recheckDepth).
+	var before uint64
+	first := max(0, len(l.anchorSizes)-recheckDepth)
+	if first > 0 {
+		before = l.anchors[l.anchorSizes[first-1]].Block
+	}
+	for i := first; i < len(l.anchorSizes); i++ {
 		recent = append(recent, *l.anchors[l.anchorSizes[i]])
 	}
 	l.mu.Unlock()
@@ -336,7 +347,7 @@ func (l *Ledger) recheckAnchors(ctx context.Context) error {
 		if err != nil && !errors.Is(err, ethereum.NotFound) {
 			return fmt.Errorf("ledger: re-checking the anchor of size %d: %w", a.Size, err)
 		}
-		moved, err := c.findAnchor(ctx, c.gateway, a.Size)
+		moved, err := c.findAnchor(ctx, c.gateway, a.Size, before)
 		if err != nil {
 			return err
 		}
@@ -356,6 +367,16 @@ func (l *Ledger) recheckAnchors(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// lastAnchorBlock is the block of the newest recorded anchor, 0 if none.
+func (l *Ledger) lastAnchorBlock() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.anchorSizes); n > 0 {
+		return l.anchors[l.anchorSizes[n-1]].Block
+	}
+	return 0
 }
 
 // setAnchor journals a in place of the anchor recorded for its size.
@@ -493,7 +514,7 @@ func alreadyKnown(err error) bool {
 // checking that it anchors our own checkpoint's root.
 func (l *Ledger) adoptAnchor(ctx context.Context, size uint64) error {
 	c := l.cfg.Chain
-	a, err := c.findAnchor(ctx, c.gateway, size)
+	a, err := c.findAnchor(ctx, c.gateway, size, l.lastAnchorBlock())
 	if err != nil {
 		return err
 	}
