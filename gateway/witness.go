@@ -172,11 +172,13 @@ func (c witnessCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c witnessCollector) Collect(ch chan<- prometheus.Metric) {
-	for k, v := range c.g.w.Stats() {
-		ch <- prometheus.MustNewConstMetric(descWitnessRequests, prometheus.CounterValue, float64(v), k)
+	req := c.g.w.Stats()
+	for _, k := range witness.Outcomes {
+		ch <- prometheus.MustNewConstMetric(descWitnessRequests, prometheus.CounterValue, float64(req[k]), k)
 	}
-	for k, v := range c.g.p.Stats() {
-		ch <- prometheus.MustNewConstMetric(descWitnessOwn, prometheus.CounterValue, float64(v), k)
+	own := c.g.p.Stats()
+	for _, k := range []string{witness.ResultCosigned, witness.ResultFailed} {
+		ch <- prometheus.MustNewConstMetric(descWitnessOwn, prometheus.CounterValue, float64(own[k]), k)
 	}
 }
 

@@ -74,7 +74,7 @@ func (p *Pusher) Push(ctx context.Context) error {
 	var errs []error
 	for _, peer := range p.cfg.Peers() {
 		if err := p.pushTo(ctx, peer, &cp); err != nil {
-			p.counts.add("failed")
+			p.counts.add(ResultFailed)
 			errs = append(errs, err)
 		}
 	}
@@ -145,7 +145,7 @@ func (p *Pusher) keep(peer string, v note.Verifier, cp *proof.Checkpoint, lines 
 	if err := p.cfg.Log.AddCosignatures(cp.Size, lines); err != nil {
 		return fmt.Errorf("witness: keeping %q's cosignature: %w", peer, err)
 	}
-	p.counts.add("cosigned")
+	p.counts.add(ResultCosigned)
 	p.mu.Lock()
 	p.known[peer] = cp.Size
 	p.mu.Unlock()

@@ -17,6 +17,16 @@ const (
 	OutcomeError        = "error"
 )
 
+// Outcomes lists every Outcome constant, so that metrics can export each
+// from zero (an alert on rate() needs the series before the first event).
+var Outcomes = []string{OutcomeCosigned, OutcomeConflict, OutcomeFork, OutcomeInconsistent, OutcomeBadSignature, OutcomeUnknownLog, OutcomeMalformed, OutcomeError}
+
+// Pusher results, as Pusher.Stats counts them.
+const (
+	ResultCosigned = "cosigned"
+	ResultFailed   = "failed"
+)
+
 // counts is a small set of named counters.
 type counts struct {
 	mu sync.Mutex
