@@ -74,11 +74,24 @@ func (p *Pusher) Push(ctx context.Context) error {
 	var errs []error
 	for _, peer := range p.cfg.Peers() {
 		if err := p.pushTo(ctx, peer, &cp); err != nil {
-			p.counts.add(ResultFailed)
+			p.failed(peer, cp.Size, err)
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// failed counts a push to peer that did not end in a cosignature. A
+// contradiction is logged at ERROR here, once per push, with a code the
+// SIEM can match; other failures are the caller's to log.
+func (p *Pusher) failed(peer string, size uint64, err error) {
+	if !errors.Is(err, ErrInconsistent) {
+		p.counts.add(ResultFailed)
+		return
+	}
+	p.counts.add(ResultContradicted)
+	p.cfg.Logger.Error("a peer's witness says this box's log contradicts a checkpoint it cosigned; the log may have been forked or rolled back",
+		"code", "witness_contradicts_own_log", "peer", peer, "size", size)
 }
 
 // pushTo sends cp to one peer, retrying once from the size a 409 names.

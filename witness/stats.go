@@ -24,8 +24,16 @@ var Outcomes = []string{OutcomeCosigned, OutcomeConflict, OutcomeFork, OutcomeIn
 // Pusher results, as Pusher.Stats counts them.
 const (
 	ResultCosigned = "cosigned"
-	ResultFailed   = "failed"
+	// ResultContradicted: the peer's witness holds a cosigned checkpoint
+	// of this log that the offered one contradicts (422). Either this
+	// box's log was forked or rolled back, or the peer is lying: a
+	// security matter, never a transient failure.
+	ResultContradicted = "contradicted"
+	ResultFailed       = "failed" // any other refusal, or unreachable
 )
+
+// Results lists every Pusher result, for metrics.
+var Results = []string{ResultCosigned, ResultContradicted, ResultFailed}
 
 // counts is a small set of named counters.
 type counts struct {

@@ -127,9 +127,13 @@ func TestSplitViewRefused(t *testing.T) {
 	}
 
 	for range 3 { // the evidence is kept once, however often the box tries
-		err := pusher(t, y, b).Push(ctx)
+		p := pusher(t, y, b)
+		err := p.Push(ctx)
 		if !errors.Is(err, witness.ErrInconsistent) {
 			t.Fatalf("b shown the other log: %v, want ErrInconsistent (422)", err)
+		}
+		if st := p.Stats(); st[witness.ResultContradicted] != 1 || st[witness.ResultFailed] != 0 {
+			t.Fatalf("the pushing box counts %v, want the refusal as contradicted", st)
 		}
 	}
 	if size, root := b.w.Latest(proof.Origin("st-mary"), aKey.Public()); size != 6 || root != checkpointRoot(t, x) {
