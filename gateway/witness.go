@@ -159,7 +159,7 @@ var (
 		"Peers' checkpoints this box was asked to cosign, by outcome: cosigned, conflict (stale old size), fork and inconsistent (refused, evidence journaled), bad_signature, unknown_log, malformed, error.",
 		[]string{"outcome"}, nil)
 	descWitnessOwn = prometheus.NewDesc("wardgate_witness_own_checkpoints_total",
-		"This box's checkpoints offered to its peers' witnesses, by result: cosigned, failed (refused or unreachable).",
+		"This box's checkpoints offered to its peers' witnesses, by result: cosigned, contradicted (the witness holds a cosigned checkpoint this one contradicts), failed (other refusals, or unreachable).",
 		[]string{"result"}, nil)
 )
 
@@ -177,7 +177,7 @@ func (c witnessCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descWitnessRequests, prometheus.CounterValue, float64(req[k]), k)
 	}
 	own := c.g.p.Stats()
-	for _, k := range []string{witness.ResultCosigned, witness.ResultFailed} {
+	for _, k := range witness.Results {
 		ch <- prometheus.MustNewConstMetric(descWitnessOwn, prometheus.CounterValue, float64(own[k]), k)
 	}
 }
