@@ -323,7 +323,9 @@ func cpus(b *testing.B, boxes []*cluster.Box) []time.Duration {
 //
 //	MESH_N=24 go test -run '^$' -bench Mesh -benchtime 1x -timeout 60m -v ./integration/
 //
-// MESH_ACTIVATE (e.g. 600ms) sets the activation time instead of 250 ms.
+// MESH_ACTIVATE (e.g. 600ms) sets the activation time instead of 250 ms,
+// and MESH_INTERVAL (e.g. 30s, production's) the attestation interval
+// instead of 2 s.
 func BenchmarkMesh(b *testing.B) {
 	n := 24
 	if v := os.Getenv("MESH_N"); v != "" {
@@ -332,7 +334,13 @@ func BenchmarkMesh(b *testing.B) {
 			b.Fatalf("MESH_N=%q: want a number of boxes 2..200", v)
 		}
 	}
-	const interval = 2 * time.Second
+	interval := 2 * time.Second
+	if v := os.Getenv("MESH_INTERVAL"); v != "" {
+		var err error
+		if interval, err = time.ParseDuration(v); err != nil || interval < time.Second {
+			b.Fatalf("MESH_INTERVAL=%q: want a duration of at least 1s", v)
+		}
+	}
 	steady := 5 * interval
 	for _, batched := range []bool{true, false} {
 		name := "batched"
