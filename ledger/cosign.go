@@ -38,15 +38,43 @@ func (l *Ledger) AddCosignatures(size uint64, lines []byte) error {
 	return nil
 }
 
-// mergeLines is held with the lines of add it does not already contain.
+// mergeLines is held with the lines of add by witnesses it has no line
+// of yet: one line per witness, so that a witness cosigning the same
+// checkpoint again (a new cosignature/v1 timestamp, after the box's
+// restart) does not grow it. Lines are "— name signature\n", checked by
+// AddCosignatures before.
 func mergeLines(held, add []byte) []byte {
 	out := bytes.Clone(held)
 	for line := range bytes.Lines(add) {
-		if !bytes.Contains(out, line) {
+		if !bytes.Contains(out, signerOf(line)) {
 			out = append(out, line...)
 		}
 	}
 	return out
+}
+
+// firstLines is b's first n lines: a note carries at most
+// proof.MaxCosignatures signatures, and a consortium may have more
+// witnesses.
+func firstLines(b []byte, n int) []byte {
+	end := 0
+	for line := range bytes.Lines(b) {
+		if n == 0 {
+			break
+		}
+		end += len(line)
+		n--
+	}
+	return b[:end]
+}
+
+// signerOf is a signature line's "— name " prefix, which names its signer.
+func signerOf(line []byte) []byte {
+	const dash = "— "
+	if i := bytes.IndexByte(line[len(dash):], ' '); i >= 0 {
+		return line[:len(dash)+i+1]
+	}
+	return line
 }
 
 // loadCosigned finds the newest cosigned checkpoint in the journal.
@@ -92,6 +120,7 @@ func (l *Ledger) withCosignatures(cp proof.Checkpoint) proof.Checkpoint {
 	if err != nil || len(lines) == 0 {
 		return cp
 	}
+	lines = firstLines(lines, proof.MaxCosignatures-1) // beside the log's own signature
 	out := cp
 	if err := out.AddCosignatures(lines); err != nil {
 		l.log.Warn("cosignatures not attached to the receipt", "size", cp.Size, "err", err)

@@ -3,10 +3,13 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/wardgate/wardgate/ledger/proof"
 )
 
 // TestCosignedCheckpointPreferred: with a witnessed checkpoint older than
@@ -83,8 +86,9 @@ func TestCosignaturesSurviveRestart(t *testing.T) {
 	}
 	checkCosignedReceipt(t, l, witnessLine)
 	second := "— wardgate.example/witness/st-mary BBBBBBBBBBBB\n"
+	again := "— wardgate.example/witness/city-general CCCCCCCCCCCC\n" // re-cosigned later
 	for range 2 {
-		if err := l.AddCosignatures(5, []byte(witnessLine+second)); err != nil {
+		if err := l.AddCosignatures(5, []byte(witnessLine+second+again)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -97,6 +101,34 @@ func TestCosignaturesSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	if string(held) != witnessLine+second {
-		t.Fatalf("journaled cosignatures %q, want each line once", held)
+		t.Fatalf("journaled cosignatures %q, want one line per witness", held)
+	}
+}
+
+// TestManyWitnessesCapped: a consortium with more witnesses than a note
+// may carry signatures still gets receipts with cosignatures: the first
+// proof.MaxCosignatures-1 of them, beside the log's own signature.
+func TestManyWitnessesCapped(t *testing.T) {
+	ctx := context.Background()
+	l := openTest(t, t.TempDir(), nil, nil)
+	appendN(t, l, 0, 5)
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range proof.MaxCosignatures + 10 {
+		line := fmt.Sprintf("— wardgate.example/witness/h%03d AAAAAAAAAAAA\n", i)
+		if err := l.AddCosignatures(5, []byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := l.Receipt(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(r.Checkpoint.Note, "\n— "); n != proof.MaxCosignatures {
+		t.Fatalf("receipt's note carries %d signatures, want the log's and %d cosignatures", n, proof.MaxCosignatures-1)
+	}
+	if err := r.Checkpoint.VerifySignature(l.RecordKey()); err != nil {
+		t.Fatal(err)
 	}
 }
